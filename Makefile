@@ -1,0 +1,38 @@
+# make          install dependencies and build
+# make demo     the daily sales job on ../shared/data/superstore.csv (embedded PostgreSQL if none is configured)
+# make test     unit and end-to-end tests against a real PostgreSQL
+# make bench    throughput and memory figures beside baselines measured in the same run
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := all
+
+SRC := $(shell find src -name '*.ts')
+
+all: build
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+dist/.built: node_modules/.package-lock.json tsconfig.json $(SRC)
+	npx tsc -p tsconfig.json
+	@touch $@
+
+build: dist/.built
+
+test: build
+	node scripts/run-tests.mjs
+
+demo: build
+	bash scripts/demo.sh
+
+bench: build
+	bash bench/run.sh
+
+install: build
+	npm install -g .
+
+clean:
+	rm -rf dist .bx/test-db
+
+.PHONY: all build test demo bench install clean

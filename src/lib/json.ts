@@ -1,0 +1,151 @@
+import { DataError, type Origin } from './errors.js';
+
+export const DEFAULT_MAX_DEPTH = 1000;
+
+// A number a double cannot hold exactly travels as a JSON string (DESIGN.md "Exact numbers").
+// JSON.parse would round it silently, so lines that may hold one (a run of 16 digits or dots,
+// or a 3-digit exponent) take the slower exact parser. Most lines never match.
+const maybeInexact = /\d[\d.]{15}|[eE][+-]?\d{3}/;
+
+/**
+ * Parses one JSON text. Numbers that would lose precision become strings holding their digits;
+ * nesting deeper than `maxDepth` is refused; `__proto__` stays a plain key.
+ */
+export function parseJson(text: string, at: Origin, maxDepth = DEFAULT_MAX_DEPTH): unknown {
+  if (text.length > 2 * maxDepth) checkDepth(text, at, maxDepth);
+  if (!maybeInexact.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new DataError(at, undefined, `not valid JSON: ${jsonErrorDetail(err)}`);
+    }
+  }
+  return new ExactParser(text, at).parseAll();
+}
+
+function jsonErrorDetail(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  // V8 quotes a whole long line in its message; keep the part that says what is wrong.
+  return m.replace(/ in JSON at position (\d+).*$/s, ' at column $1').replace(/^(.{160}).*$/s, '$1…');
+}
+
+function checkDepth(text: string, at: Origin, maxDepth: number) {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > maxDepth) throw new DataError(at, undefined, `JSON nested deeper than ${maxDepth} levels (the --max-depth limit)`);
+    } else if (c === 125 || c === 93) depth--;
+  }
+}
+
+/** Keeps a number token as a number when a double holds it exactly, else as its digits. */
+export function exactNumber(token: string): number | string {
+  const n = Number(token);
+  if (!Number.isFinite(n)) return token;
+  if (!/[.eE]/.test(token)) return Number.isSafeInteger(n) ? n : token;
+  return significantDigits(token) <= 15 ? n : token;
+}
+
+function significantDigits(token: string): number {
+  const mantissa = token.replace(/^-/, '').replace(/[eE].*$/, '').replace('.', '');
+  return mantissa.replace(/^0+/, '').replace(/0+$/, '').length;
+}
+
+export function setKey(obj: Record<string, unknown>, key: string, value: unknown) {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}
+
+class ExactParser {
+  private i = 0;
+  constructor(
+    private readonly s: string,
+    private readonly at: Origin,
+  ) {}
+
+  parseAll(): unknown {
+    const v = this.value();
+    this.ws();
+    if (this.i < this.s.length) this.fail('unexpected text after the JSON value');
+    return v;
+  }
+
+  private fail(what: string): never {
+    throw new DataError(this.at, undefined, `not valid JSON: ${what} at column ${this.i + 1}`);
+  }
+
+  private ws() {
+    const s = this.s;
+    while (this.i < s.length) {
+      const c = s.charCodeAt(this.i);
+      if (c === 32 || c === 9 || c === 10 || c === 13) this.i++;
+      else break;
+    }
+  }
+
+  private value(): unknown {
+    this.ws();
+    const c = this.s[this.i];
+    if (c === '{') return this.object();
+    if (c === '[') return this.array();
+    if (c === '"') return this.string();
+    if (c === 't' && this.s.startsWith('true', this.i)) return (this.i += 4), true;
+    if (c === 'f' && this.s.startsWith('false', this.i)) return (this.i += 5), false;
+    if (c === 'n' && this.s.startsWith('null', this.i)) return (this.i += 4), null;
+    const m = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+    m.lastIndex = this.i;
+    const num = m.exec(this.s);
+    if (!num || num[0] === '' || num[0] === '-') this.fail('unexpected character');
+    this.i += num[0].length;
+    return exactNumber(num[0]);
+  }
+
+  private object(): Record<string, unknown> {
+    this.i++;
+    const o: Record<string, unknown> = {};
+    this.ws();
+    if (this.s[this.i] === '}') return this.i++, o;
+    for (;;) {
+      this.ws();
+      if (this.s[this.i] !== '"') this.fail('expected a key');
+      const k = this.string();
+      this.ws();
+      if (this.s[this.i] !== ':') this.fail('expected ":"');
+      this.i++;
+      setKey(o, k, this.value());
+      this.ws();
+      const c = this.s[this.i++];
+      if (c === '}') return o;
+      if (c !== ',') this.fail('expected "," or "}"');
+    }
+  }
+
+  private array(): unknown[] {
+    this.i++;
+    const a: unknown[] = [];
+    this.ws();
+    if (this.s[this.i] === ']') return this.i++, a;
+    for (;;) {
+      a.push(this.value());
+      this.ws();
+      const c = this.s[this.i++];
+      if (c === ']') return a;
+      if (c !== ',') this.fail('expected "," or "]"');
+    }
+  }
+
+  private string(): string {
+    const m = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+    m.lastIndex = this.i;
+    const r = m.exec(this.s);
+    if (!r) this.fail('bad string');
+    this.i += r[0].length;
+    return JSON.parse(r[0]) as string;
+  }
+}

@@ -1,0 +1,106 @@
+import { TextDecoder } from 'node:util';
+import { DataError } from './errors.js';
+
+export type Encoding = 'utf8' | 'latin1' | 'windows-1252' | 'utf16le';
+
+export const ENCODINGS: readonly Encoding[] = ['utf8', 'latin1', 'windows-1252', 'utf16le'];
+
+export function parseEncoding(name: string): Encoding | undefined {
+  const n = name.toLowerCase().replace(/[_ ]/g, '-');
+  if (n === 'utf8' || n === 'utf-8') return 'utf8';
+  if (n === 'latin1' || n === 'iso-8859-1' || n === 'latin-1') return 'latin1';
+  if (n === 'windows-1252' || n === 'cp1252') return 'windows-1252';
+  if (n === 'utf16le' || n === 'utf-16le' || n === 'utf-16' || n === 'utf16') return 'utf16le';
+  return undefined;
+}
+
+/**
+ * Decodes a byte stream to text chunks. A UTF-8 BOM (or a UTF-16LE one) is dropped; invalid
+ * UTF-8 is a data error naming the line, never a silent U+FFFD. `latin1` means ISO-8859-1
+ * byte for byte; `windows-1252` maps 0x80–0x9F to the characters Windows puts there.
+ */
+export async function* decodeText(
+  input: AsyncIterable<Buffer | string>,
+  name: string,
+  encoding: Encoding = 'utf8',
+): AsyncGenerator<string> {
+  let decoder: TextDecoder | undefined;
+  let first = true;
+  let newlines = 0; // lines already passed, for the error message
+  for await (const chunk of input) {
+    if (typeof chunk === 'string') {
+      yield chunk;
+      continue;
+    }
+    if (first) {
+      first = false;
+      // A UTF-16LE BOM wins over the flag: such files announce themselves.
+      const enc = chunk.length >= 2 && chunk[0] === 0xff && chunk[1] === 0xfe ? 'utf16le' : encoding;
+      decoder = makeDecoder(enc);
+    }
+    let text: string;
+    try {
+      text = decoder!.decode(chunk, { stream: true });
+    } catch {
+      throw invalidUtf8(name, newlines, chunk);
+    }
+    if (text.length === 0) continue;
+    newlines += countNewlines(text);
+    yield text;
+  }
+  if (decoder) {
+    let rest: string;
+    try {
+      rest = decoder.decode();
+    } catch {
+      throw new DataError({ file: name, line: newlines + 1 }, undefined, 'invalid UTF-8: the input ends inside a character (try --encoding latin1)');
+    }
+    if (rest) yield rest;
+  }
+}
+
+function makeDecoder(enc: Encoding): TextDecoder {
+  switch (enc) {
+    case 'utf8':
+      return new TextDecoder('utf-8', { fatal: true });
+    case 'utf16le':
+      return new TextDecoder('utf-16le', { fatal: true });
+    case 'windows-1252':
+      return new TextDecoder('windows-1252');
+    case 'latin1':
+      return latin1Decoder();
+  }
+}
+
+// WHATWG's "latin1" label is windows-1252; plain ISO-8859-1 is Buffer's latin1.
+function latin1Decoder(): TextDecoder {
+  return { decode: (b?: Uint8Array) => (b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1') : '') } as TextDecoder;
+}
+
+function countNewlines(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf('\n'); i !== -1; i = s.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+// Only on the error path: find the first bad byte to name its line.
+function invalidUtf8(name: string, linesBefore: number, chunk: Buffer): DataError {
+  const bad = firstInvalidUtf8(chunk);
+  let line = linesBefore + 1;
+  for (let i = 0; i < bad; i++) if (chunk[i] === 0x0a) line++;
+  const hex = chunk.subarray(bad, bad + 4).toString('hex').replace(/(..)/g, '\\x$1');
+  return new DataError({ file: name, line }, undefined, `invalid UTF-8 (bytes ${hex}); give --encoding latin1 or windows-1252 if the file is not UTF-8`);
+}
+
+function firstInvalidUtf8(b: Buffer): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i];
+    const n = c < 0x80 ? 0 : c >= 0xc2 && c < 0xe0 ? 1 : c >= 0xe0 && c < 0xf0 ? 2 : c >= 0xf0 && c < 0xf5 ? 3 : -1;
+    if (n < 0) return i;
+    if (i + n >= b.length) return i;
+    for (let k = 1; k <= n; k++) if ((b[i + k] & 0xc0) !== 0x80) return i;
+    i += n + 1;
+  }
+  return Math.max(0, b.length - 1);
+}

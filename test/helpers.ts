@@ -1,0 +1,63 @@
+// Shared by the tests: run real binaries in real shell pipes, find fixtures, make temp dirs.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const bin = join(root, 'bin');
+/** Real data nobody here wrote (../shared/data), e.g. superstore.csv. */
+export const shared = (name: string) => resolve(root, '..', 'shared', 'data', name);
+export const fx = (name: string) => join(root, 'test', 'fixtures', name);
+
+export interface ShResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ShOptions {
+  input?: string | Buffer;
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+}
+
+/** Runs `cmd` under bash with pipefail and bin/ first on PATH, like a user's shell would. */
+export function sh(cmd: string, opts: ShOptions = {}): Promise<ShResult> {
+  return new Promise((resolveP, reject) => {
+    const env: Record<string, string | undefined> = { ...process.env, PATH: `${bin}:${process.env.PATH}`, ...opts.env };
+    for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+    // A test decides itself whether the stream is sealed.
+    if (!opts.env || !('BX_SEAL' in opts.env)) delete env.BX_SEAL;
+    const child = spawn('bash', ['-o', 'pipefail', '-c', cmd], { cwd: opts.cwd ?? root, env: env as NodeJS.ProcessEnv });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      resolveP({ code: code ?? (signal ? 128 : -1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+    );
+    child.stdin.on('error', () => {});
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
+  });
+}
+
+/** A fresh temp directory, removed when the test ends. */
+export function tmp(t: { teardown: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bx-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Parses NDJSON output into records (the trailer of a sealed stream included, if any). */
+export const ndjson = (text: string): Record<string, unknown>[] =>
+  text
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l));
+
+/** The database the tests use: DATABASE_URL, set by scripts/run-tests.mjs when none is configured. */
+export const databaseUrl = () => process.env.DATABASE_URL;
