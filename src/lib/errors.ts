@@ -23,6 +23,10 @@ export const originText = (at: Origin) => `${at.file}:${at.line}`;
 /** Every error a user can cause is a BxError: it carries its exit code and a one-line message. */
 export abstract class BxError extends Error {
   abstract readonly exitCode: ExitCode;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
 }
 
 export class UsageError extends BxError {

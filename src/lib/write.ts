@@ -67,16 +67,12 @@ export class LineWriter {
 async function drained(out: Writable) {
   const ac = new AbortController();
   try {
-    await Promise.race([
-      once(out, 'drain', { signal: ac.signal }),
-      once(out, 'close', { signal: ac.signal }).then(() => {
-        throw new PipeClosed();
-      }),
-      once(out, 'error', { signal: ac.signal }).then(([err]) => {
-        const code = (err as NodeJS.ErrnoException).code;
-        throw code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' ? new PipeClosed() : err;
-      }),
-    ]);
+    // once() rejects on 'error' too; close without error means the reader is gone.
+    await Promise.race([once(out, 'drain', { signal: ac.signal }), once(out, 'close', { signal: ac.signal }).then(() => Promise.reject(new PipeClosed()))]);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (err instanceof PipeClosed || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED') throw new PipeClosed();
+    throw err;
   } finally {
     ac.abort();
   }
