@@ -1,0 +1,69 @@
+// The family as a new user meets it: the dispatcher, --help/--version on every command, the
+// man pages, and `npm install -g .` putting binaries and pages in place.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { root, sh, tmp } from '../helpers.js';
+
+const names = ['extract', 'clean', 'agg', 'load', 'schema', 'db'];
+const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+
+t.test('bx --help lists the family; bx <cmd> runs bx-<cmd>', async (t) => {
+  const help = await sh('bx --help');
+  t.equal(help.code, 0);
+  t.match(help.stdout, /^Usage: bx <command>/);
+  for (const n of names) t.match(help.stdout, new RegExp(`^  ${n} `, 'm'), `lists ${n}`);
+  t.equal((await sh('bx')).code, 64);
+  const unknown = await sh('bx frobnicate');
+  t.equal(unknown.code, 64);
+  t.match(unknown.stderr, /^bx: unknown command "frobnicate"/);
+  const viaBx = await sh('bx extract --help');
+  const direct = await sh('bx-extract --help');
+  t.equal(viaBx.code, 0);
+  t.equal(viaBx.stdout, direct.stdout);
+  t.equal((await sh('bx --version')).stdout, `${version}\n`);
+});
+
+t.test('every command: --help opens with a usage line and an example, --version, bad flag is 64', async (t) => {
+  for (const n of names) {
+    const help = await sh(`bx-${n} --help`);
+    t.equal(help.code, 0, `bx-${n} --help exits 0`);
+    t.match(help.stdout, new RegExp(`^Usage: bx-${n} .*\\nExample: bx-${n}`), `bx-${n} --help opens with usage and example`);
+    const v = await sh(`bx-${n} --version`);
+    t.equal(v.stdout, `${version}\n`, `bx-${n} --version`);
+    const bad = await sh(`bx-${n} --no-such-flag`);
+    t.equal(bad.code, 64, `bx-${n} rejects an unknown flag with 64`);
+    t.match(bad.stderr, new RegExp(`^bx-${n}: Unknown argument`), `bx-${n} names the bad flag`);
+    t.notMatch(bad.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
+t.test('man pages exist, follow man-pages(7) order, and list the same options as --help', async (t) => {
+  const order = ['NAME', 'SYNOPSIS', 'DESCRIPTION', 'OPTIONS', 'EXIT STATUS', 'ENVIRONMENT', 'EXAMPLES', 'SEE ALSO'];
+  for (const page of ['bx', ...names.map((n) => `bx-${n}`)]) {
+    const path = join(root, 'man', `${page}.1`);
+    t.ok(existsSync(path), `${page}.1 exists`);
+    if (!existsSync(path)) continue;
+    const text = readFileSync(path, 'utf8');
+    const sections = [...text.matchAll(/^\.SH "?([A-Z ]+)"?$/gm)].map((m) => m[1]);
+    t.same(sections, order, `${page}.1 sections in order`);
+    if (page === 'bx') continue;
+    const help = (await sh(`${page} --help`)).stdout;
+    const fromHelp = new Set([...help.matchAll(/(?:^|\s)--([a-z][a-z0-9-]*)/gm)].map((m) => m[1]));
+    const fromMan = new Set([...text.matchAll(/\\-\\-([a-z][a-z0-9-]*(?:\\-[a-z0-9]+)*)/g)].map((m) => m[1].replace(/\\-/g, '-')));
+    const missing = [...fromHelp].filter((o) => !fromMan.has(o));
+    t.same(missing, [], `${page}.1 documents every option of --help`);
+  }
+});
+
+t.test('npm install -g puts the binaries and man pages in place', async (t) => {
+  const prefix = tmp(t);
+  const r = await sh(`npm install -g --prefix ${prefix} --ignore-scripts --no-audit --no-fund . >/dev/null`);
+  t.equal(r.code, 0, r.stderr);
+  for (const n of ['bx', ...names.map((n) => `bx-${n}`)]) {
+    t.ok(existsSync(join(prefix, 'bin', n)), `bin/${n}`);
+    t.ok(existsSync(join(prefix, 'share', 'man', 'man1', `${n}.1`)), `man1/${n}.1`);
+  }
+  const run = await sh(`${join(prefix, 'bin', 'bx')} extract --version`);
+  t.equal(run.stdout, `${version}\n`);
+});
