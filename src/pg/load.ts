@@ -1,0 +1,413 @@
+// The load modes of bx-load, each one transaction (DESIGN.md "PostgreSQL"): after any failure,
+// a signal or a kill, the target holds exactly what it held before.
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { Client } from 'pg';
+import type { Writable } from 'node:stream';
+import { ConfigError, DataError, UsageError, type Origin } from '../lib/errors.js';
+import { qualified, quoteIdent, quoteLiteral, type TableName } from '../lib/ident.js';
+import type { Logger } from '../lib/log.js';
+import type { Rec, RecordBatch } from '../lib/records.js';
+import { CopyEncoder, copyValue, MAX_IDENT_BYTES, truncateIdent } from './copy-text.js';
+import { pgError } from './errors.js';
+
+export const MODES = ['append', 'replace', 'upsert', 'replace-where'] as const;
+export type Mode = (typeof MODES)[number];
+
+export interface Partition {
+  column: string;
+  /** The value as text: what each record's field must encode to, and the literal for DELETE. */
+  value: string;
+}
+
+export interface LoadPlan {
+  table: TableName;
+  mode: Mode;
+  /** upsert: the conflict key columns. */
+  key?: string[];
+  /** replace-where: the partition to replace. */
+  partition?: Partition;
+  ignoreExtra: boolean;
+  /** --create: builds the DDL for a missing table from the first records (or a schema file). */
+  create?: (first: Rec[], primaryKey: string[] | undefined) => Promise<string>;
+  /** How many records --create may look at before it must decide. */
+  inferRows: number;
+}
+
+export interface LoadResult {
+  rows: number;
+  table: string;
+  /** What else happened, for the summary: "replaced 10194 rows", "deleted 3". */
+  note: string;
+}
+
+/** `col=value` → a Partition. The column is a name as written (quoted with "…" to hold '='). */
+export function parsePartition(text: string): Partition {
+  let column: string;
+  let rest: string;
+  if (text.startsWith('"')) {
+    const end = /^"((?:[^"]|"")*)"\s*=/.exec(text);
+    if (!end) throw new UsageError(`--replace-where ${JSON.stringify(text)}: expected "column"=value`);
+    column = end[1].replace(/""/g, '"');
+    rest = text.slice(end[0].length);
+  } else {
+    const eq = text.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--replace-where ${JSON.stringify(text)}: expected column=value`);
+    column = text.slice(0, eq).trim();
+    rest = text.slice(eq + 1);
+  }
+  // A value may be quoted to keep spaces: sale_date='2026-11-23'.
+  let value = rest.trim();
+  const q = /^'((?:[^']|'')*)'$/.exec(value);
+  if (q) value = q[1].replace(/''/g, "'");
+  if (column === '') throw new UsageError(`--replace-where ${JSON.stringify(text)}: no column name`);
+  return { column, value };
+}
+
+interface Column {
+  name: string;
+  type: string;
+  notNull: boolean;
+}
+
+const tempName = (what: string) => `bx_${what}_${randomBytes(5).toString('hex')}`;
+
+/**
+ * Loads the batches into the table and commits; on any error the transaction is abandoned
+ * (the connection is closed, so the server rolls back even if we cannot say so).
+ */
+export async function loadBatches(client: Client, batches: AsyncIterator<RecordBatch>, plan: LoadPlan, log: Logger, signal: AbortSignal): Promise<LoadResult> {
+  const { table } = plan;
+  checkNameLength(table.name, 'table');
+  if (table.schema !== undefined) checkNameLength(table.schema, 'schema');
+  const target = qualified(table);
+  const q = (sql: string, params?: unknown[]) => {
+    log.debug(`sql: ${sql}`);
+    return client.query(sql, params);
+  };
+
+  await q('BEGIN');
+  // Two loads of the same target (replace) or partition (replace-where) take turns: the second
+  // one sees the first one's result and replaces it, never adding to it.
+  if (plan.mode === 'replace' || plan.mode === 'replace-where') {
+    const lockKey = `bx-load ${target}${plan.partition ? ` ${plan.partition.column}=${plan.partition.value}` : ''}`;
+    await q('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lockKey]);
+  }
+
+  // Records read ahead (for --create's inference) are loaded first.
+  const ahead: RecordBatch[] = [];
+  let oid = await relationOid(client, target);
+  let created = false;
+  if (oid === undefined) {
+    if (!plan.create) throw new ConfigError(`table ${target} does not exist (add --create to create it)`);
+    const first: Rec[] = [];
+    while (first.length < plan.inferRows) {
+      const next = await batches.next();
+      if (next.done) break;
+      ahead.push(next.value);
+      for (const r of next.value.records) if (first.length < plan.inferRows) first.push(r);
+    }
+    checkFieldNames(ahead);
+    const ddl = await plan.create(first, plan.mode === 'upsert' ? plan.key : undefined);
+    log.debug(`creating ${target}: ${ddl.replace(/\n\s*/g, ' ')}`, { event: 'ddl', sql: ddl });
+    await client.query(ddl);
+    oid = await relationOid(client, target);
+    if (oid === undefined) throw new ConfigError(`table ${target} was not found after CREATE TABLE`);
+    created = true;
+  }
+  if (ahead.length === 0) {
+    // The first batch decides the first COPY column list.
+    const next = await batches.next();
+    if (!next.done) ahead.push(next.value);
+  }
+  const columns = await tableColumns(client, oid);
+  const byName = new Map(columns.map((c) => [c.name, c]));
+
+  let into = target;
+  let note = '';
+  let finish: (rows: number, cols: string[]) => Promise<void> = async () => {};
+  let encoderRowNumber = false;
+  let check: ((rec: Rec, at: Origin) => void) | undefined;
+
+  switch (plan.mode) {
+    case 'append':
+      break;
+    case 'replace': {
+      if (created) break;
+      const blocker = await swapBlocker(client, oid);
+      if (blocker) {
+        log.debug(`replace: ${blocker}; truncating and loading ${target} in one transaction instead of swapping`);
+        await q(`TRUNCATE ${target}`);
+        note = 'replaced (truncate and load)';
+        break;
+      }
+      const fresh = tempName('new');
+      const old = tempName('old');
+      const schema = table.schema ?? (await currentSchemaOf(client, oid));
+      const freshQ = qualified({ schema, name: fresh });
+      await q(`CREATE TABLE ${freshQ} (LIKE ${target} INCLUDING ALL)`);
+      into = freshQ;
+      note = 'replaced (swapped in)';
+      finish = async () => {
+        await q(`ALTER TABLE ${target} RENAME TO ${quoteIdent(old)}`);
+        await q(`ALTER TABLE ${freshQ} RENAME TO ${quoteIdent(table.name)}`);
+        await q(`DROP TABLE ${qualified({ schema, name: old })}`);
+      };
+      break;
+    }
+    case 'upsert': {
+      const key = plan.key ?? [];
+      if (key.length === 0) throw new UsageError('--mode upsert needs --key');
+      for (const k of key) if (!byName.has(k)) throw new UsageError(`--key ${JSON.stringify(k)}: no column of that name in ${target}`);
+      if (byName.has('__bx_row')) throw new ConfigError(`${target} has a column named "__bx_row", which bx-load's upsert uses itself`);
+      const stage = tempName('stage');
+      await q(`CREATE TEMPORARY TABLE ${quoteIdent(stage)} (LIKE ${target} INCLUDING DEFAULTS) ON COMMIT DROP`);
+      await q(`ALTER TABLE ${quoteIdent(stage)} ADD COLUMN "__bx_row" bigint`);
+      into = quoteIdent(stage);
+      encoderRowNumber = true;
+      finish = async (rows, cols) => {
+        await duplicateKeys(client, quoteIdent(stage), key, encoder);
+        const list = cols.map(quoteIdent).join(', ');
+        const rest = cols.filter((c) => !key.includes(c));
+        const action = rest.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${rest.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(', ')}`;
+        try {
+          const r = await q(`INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quoteIdent(stage)} ON CONFLICT (${key.map(quoteIdent).join(', ')}) ${action}`);
+          note = `upserted ${r.rowCount ?? rows} rows`;
+        } catch (err) {
+          if ((err as { code?: string }).code === '42P10') {
+            throw new ConfigError(`--key ${key.join(',')}: ${target} has no primary key or unique index on exactly (${key.join(', ')}), which upsert needs`);
+          }
+          throw pgError(err);
+        }
+      };
+      break;
+    }
+    case 'replace-where': {
+      const p = plan.partition!;
+      if (!byName.has(p.column)) throw new UsageError(`--replace-where: no column ${JSON.stringify(p.column)} in ${target}`);
+      const r = await q(`DELETE FROM ${target} WHERE ${quoteIdent(p.column)} = ${quoteLiteral(p.value)}`);
+      note = `replaced partition ${p.column}=${p.value} (${r.rowCount ?? 0} rows deleted)`;
+      check = (rec, at) => {
+        const v = rec[p.column];
+        if (v === undefined || v === null || copyValue(v) !== p.value) {
+          throw new DataError(at, p.column, `value ${v === undefined ? 'missing' : JSON.stringify(v)} is outside the partition being replaced (--replace-where ${p.column}=${p.value})`);
+        }
+      };
+      break;
+    }
+  }
+
+  // The COPY list starts with the table columns the first records name, and grows (a new COPY
+  // statement in the same transaction) when a later record names another one.
+  const copyable = new Set(columns.map((c) => c.name));
+  let cols = initialColumns(ahead, copyable);
+  if (cols.length === 0) cols = [...copyable];
+  const encoder = new CopyEncoder(cols, copyable, plan.ignoreExtra, encoderRowNumber, check);
+  let copy = await startCopy(client, into, cols, encoderRowNumber, log);
+
+  const onAbort = () => copy.stream.destroy();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const send = async (batch: RecordBatch) => {
+      let from = 0;
+      while (from < batch.records.length) {
+        const r = encoder.encode(batch, from);
+        if (r.text) await copy.write(r.text);
+        from += r.count;
+        if (r.needs) {
+          await copy.end();
+          const more = r.needs.filter((n) => !cols.includes(n));
+          cols = [...cols, ...more];
+          log.debug(`record at ${batch.name}:${batch.lines[from]} names column(s) ${more.join(', ')}: continuing with a wider COPY`);
+          encoder.widen(cols);
+          copy = await startCopy(client, into, cols, encoderRowNumber, log);
+        }
+      }
+    };
+    for (const b of ahead) await send(b);
+    ahead.length = 0;
+    for (;;) {
+      if (signal.aborted) throw signal.reason;
+      const next = await Promise.race([batches.next(), copy.failed]);
+      if (next.done) break;
+      await send(next.value);
+    }
+    await copy.end();
+  } catch (err) {
+    if (signal.aborted) throw signal.reason;
+    throw pgError(copy.error ?? err, { copyOrigin: (line) => encoder.originOf(line) });
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  if (signal.aborted) throw signal.reason;
+  await finish(encoder.rows, cols);
+  if (signal.aborted) throw signal.reason;
+  await q('COMMIT');
+  return { rows: encoder.rows, table: target, note };
+}
+
+function checkNameLength(name: string, what: string) {
+  if (Buffer.byteLength(name) > MAX_IDENT_BYTES) {
+    throw new UsageError(`${what} name ${JSON.stringify(name)} is ${Buffer.byteLength(name)} bytes; PostgreSQL would cut it to ${JSON.stringify(truncateIdent(name))} (the limit is ${MAX_IDENT_BYTES} bytes)`);
+  }
+}
+
+/**
+ * PostgreSQL cuts names to 63 bytes: a long field would become a column of another name, or
+ * two would collide. Say so instead of creating (and loading into) the wrong column.
+ */
+function checkFieldNames(batches: RecordBatch[]) {
+  const seen = new Map<string, string>();
+  for (const b of batches) {
+    for (let i = 0; i < b.records.length; i++) {
+      for (const k of Object.keys(b.records[i])) {
+        if (seen.has(k) || Buffer.byteLength(k) <= MAX_IDENT_BYTES) continue;
+        const cut = truncateIdent(k);
+        const at = { file: b.name, line: b.lines[i] };
+        const other = [...seen.keys()].find((s) => s !== k && truncateIdent(s) === cut);
+        throw new DataError(at, k, `the name is ${Buffer.byteLength(k)} bytes; PostgreSQL would cut it to ${JSON.stringify(cut)}${other ? `, the same name as field ${JSON.stringify(other)}` : ''} (rename it, e.g. with bx-clean)`);
+      }
+      for (const k of Object.keys(b.records[i])) seen.set(k, k);
+    }
+  }
+}
+
+/** The table columns named by the first records, in table order; all columns if none. */
+function initialColumns(ahead: RecordBatch[], copyable: Set<string>): string[] {
+  const named = new Set<string>();
+  for (const b of ahead) for (const r of b.records) for (const k in r) if (copyable.has(k)) named.add(k);
+  return [...copyable].filter((c) => named.has(c));
+}
+
+async function relationOid(client: Client, target: string): Promise<number | undefined> {
+  const r = await client.query<{ oid: number | null }>('SELECT to_regclass($1)::oid AS oid', [target]);
+  return r.rows[0].oid ?? undefined;
+}
+
+async function currentSchemaOf(client: Client, oid: number): Promise<string> {
+  const r = await client.query<{ nspname: string }>('SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1', [oid]);
+  return r.rows[0].nspname;
+}
+
+async function tableColumns(client: Client, oid: number): Promise<Column[]> {
+  const r = await client.query<{ name: string; type: string; notnull: boolean; generated: string }>(
+    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type, attnotnull AS notnull, attgenerated AS generated
+       FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    [oid],
+  );
+  // COPY cannot write a generated column.
+  return r.rows.filter((c) => c.generated === '').map((c) => ({ name: c.name, type: c.type, notNull: c.notnull }));
+}
+
+/**
+ * Why the table cannot be swapped for a new one: a swap would break views or foreign keys
+ * that point at it, lose its grants, triggers, policies or owner, or drop the sequence of a
+ * serial column. undefined when a swap is safe.
+ */
+async function swapBlocker(client: Client, oid: number): Promise<string | undefined> {
+  const r = await client.query<{ why: string | null }>(
+    `SELECT CASE
+       WHEN EXISTS (SELECT 1 FROM pg_depend d JOIN pg_rewrite w ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                    WHERE d.refobjid = c.oid AND w.ev_class <> c.oid) THEN 'a view depends on it'
+       WHEN EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = c.oid) THEN 'a foreign key references it'
+       WHEN EXISTS (SELECT 1 FROM pg_depend d WHERE d.refobjid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype = 'a'
+                    AND (SELECT relkind FROM pg_class s WHERE s.oid = d.objid) = 'S') THEN 'a serial column owns a sequence'
+       WHEN c.relacl IS NOT NULL THEN 'it has grants'
+       WHEN c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user) THEN 'another role owns it'
+       WHEN EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = c.oid AND NOT tgisinternal) THEN 'it has triggers'
+       WHEN c.relrowsecurity OR c.relkind <> 'r' OR c.relhassubclass OR c.relispartition THEN 'it is not a plain table'
+       WHEN EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = c.oid) THEN 'it inherits from another table'
+       END AS why
+     FROM pg_class c WHERE c.oid = $1`,
+    [oid],
+  );
+  return r.rows[0]?.why ?? undefined;
+}
+
+/**
+ * ON CONFLICT fails when one statement holds a key twice, without naming a row. Find such
+ * keys in the staging table first and name the records.
+ */
+async function duplicateKeys(client: Client, stage: string, key: string[], encoder: CopyEncoder) {
+  const cols = key.map(quoteIdent).join(', ');
+  const shown = key.map((k) => `${quoteLiteral(k)}, ${quoteIdent(k)}`).join(', ');
+  const r = await client.query<{ rows: string[]; k: string }>(
+    `SELECT array_agg("__bx_row" ORDER BY "__bx_row")::text[] AS rows, json_build_object(${shown})::text AS k
+       FROM ${stage} GROUP BY ${cols} HAVING count(*) > 1 LIMIT 3`,
+  );
+  if (r.rows.length === 0) return;
+  const first = r.rows[0];
+  const where = first.rows.slice(0, 5).map((n) => {
+    const o = encoder.originOfRow(Number(n));
+    return o ? `${o.at.file}:${o.at.line}${o.source ? ` (${o.source})` : ''}` : `row ${n}`;
+  });
+  const at = encoder.originOfRow(Number(first.rows[0]))?.at;
+  throw new DataError(at, undefined, `key ${first.k} appears ${first.rows.length} times in this load (records at ${where.join(', ')}); an upsert must hold each key once`);
+}
+
+interface CopyIn {
+  stream: Writable;
+  /** The server's error, once it failed the COPY. */
+  error?: Error;
+  /** Rejects when the server fails the COPY, so a wait for input can stop at once. */
+  failed: Promise<never>;
+  write(text: string): Promise<void>;
+  end(): Promise<void>;
+}
+
+async function startCopy(client: Client, into: string, cols: string[], rowNumber: boolean, log: Logger): Promise<CopyIn> {
+  const { from: copyFrom } = await import('pg-copy-streams');
+  const list = [...cols.map(quoteIdent), ...(rowNumber ? ['"__bx_row"'] : [])];
+  const sql = `COPY ${into} (${list.join(', ')}) FROM STDIN`;
+  log.debug(`sql: ${sql}`);
+  const stream = client.query(copyFrom(sql));
+  let fail!: (e: Error) => void;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => {});
+  const copy: CopyIn = {
+    stream,
+    failed,
+    async write(text: string) {
+      if (copy.error) throw copy.error;
+      if (!stream.write(text)) await Promise.race([once(stream, 'drain'), failed]);
+    },
+    async end() {
+      if (copy.error) throw copy.error;
+      stream.end();
+      await Promise.race([once(stream, 'finish'), failed]);
+    },
+  };
+  stream.on('error', (e: Error) => {
+    copy.error ??= e;
+    fail(e);
+  });
+  return copy;
+}
+
+/**
+ * The --create hook: CREATE TABLE from a Table Schema file, or from types inferred over the
+ * first records. Inferred from a sample, a field is never NOT NULL (a later record may hold
+ * null); lineage fields (_file, _line) get no column.
+ */
+export function tableCreator(table: TableName, schemaFile: string | undefined): LoadPlan['create'] {
+  return async (first, primaryKey) => {
+    const { readSchemaFile, SchemaInferrer, createTableSql } = await import('../lib/schema.js');
+    let schema;
+    if (schemaFile) {
+      schema = await readSchemaFile(schemaFile);
+      for (const f of schema.fields) {
+        if (Buffer.byteLength(f.name) > MAX_IDENT_BYTES) {
+          throw new ConfigError(`${schemaFile}: field ${JSON.stringify(f.name)} is ${Buffer.byteLength(f.name)} bytes; PostgreSQL would cut it to ${JSON.stringify(truncateIdent(f.name))} (the limit is ${MAX_IDENT_BYTES} bytes)`);
+        }
+      }
+    } else {
+      if (first.length === 0) throw new DataError(undefined, undefined, 'no records to infer the table from; give --schema FILE to create an empty table');
+      const inferrer = new SchemaInferrer({ copyCompatible: true });
+      for (const r of first) inferrer.add(r);
+      schema = inferrer.result();
+      schema.fields = schema.fields.filter((f) => f.name !== '_file' && f.name !== '_line').map((f) => ({ ...f, constraints: undefined }));
+    }
+    if (primaryKey) schema = { ...schema, primaryKey };
+    return createTableSql(schema, table);
+  };
+}
