@@ -26,6 +26,10 @@ export interface LoadOptions {
 
 export const options = (y: Argv) =>
   y
+    // The action/file is positional: reject unknown flags, not arguments.
+    .strict(false)
+    .strictOptions(true)
+
     .positional('input', { default: '-', describe: 'NDJSON file, - for stdin' })
     .option('table', { alias: 't', type: 'string', demandOption: true, describe: 'target table: name or schema.name ("…" keeps dots, case, spaces)' })
     .option('db', { type: 'string', describe: 'postgres:// URL or key=value string (else DATABASE_URL, else PG* variables and ~/.pgpass); never put a password here' })
