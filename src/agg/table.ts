@@ -1,0 +1,357 @@
+// The groups of one run: records (or partial states) in, groups out in key order. Past the
+// memory bound, groups are written to disk as sorted runs of partial states and combined at the
+// end by a k-way merge, so the result is the same as if everything had fitted.
+import { createReadStream, promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataError, type Origin } from '../lib/errors.js';
+import { splitLines } from '../lib/lines.js';
+import type { Rec } from '../lib/records.js';
+import type { Rejects, RuleFailure } from '../lib/rejects.js';
+import { decodeText } from '../lib/text.js';
+import type { Plan } from './plan.js';
+import { Group, MALFORMED, NumCol, type BatchView } from './slots.js';
+import { BAD, keyCmp, scanNumber, type Scanned } from './values.js';
+
+/** Rough heap bytes of a new group besides its key text; states add their own growth. */
+const GROUP_BYTES = 160;
+const SLOT_BYTES = 72;
+
+export interface TableOptions {
+  /** Bytes of group state before spilling. */
+  memory: number;
+  tempDir?: string;
+  /** Input arrives grouped by key: keep one group at a time. */
+  sorted: boolean;
+}
+
+/** The map key of a group: the string itself for one string field, else the key's JSON. */
+function keyTextOf(rec: Rec, by: string[]): string {
+  if (by.length === 1) {
+    const v = rec[by[0]];
+    // A leading NUL marks JSON text, so "x" and a string that looks like JSON never collide.
+    if (typeof v === 'string' && v.charCodeAt(0) !== 0) return v;
+    return '\u0000' + JSON.stringify(v === undefined ? null : v);
+  }
+  let k = '';
+  for (let i = 0; i < by.length; i++) {
+    const v = rec[by[i]];
+    k += (i ? ',' : '') + JSON.stringify(v === undefined ? null : v);
+  }
+  return k;
+}
+
+const keyTextOfKey = (key: unknown[], by: string[]): string => {
+  const rec: Rec = {};
+  for (let i = 0; i < by.length; i++) Object.defineProperty(rec, by[i], { value: key[i], enumerable: true });
+  return keyTextOf(rec, by);
+};
+
+/** Where an error about a record points: its `_file`/`_line` lineage when present. */
+export function recordOrigin(rec: Rec, name: string, line: number): Origin {
+  const f = rec._file;
+  const l = rec._line;
+  if (typeof f === 'string' && (typeof l === 'number' || (typeof l === 'string' && /^\d+$/.test(l)))) return { file: f, line: Number(l) };
+  return { file: name, line };
+}
+
+export class GroupTable {
+  private readonly map = new Map<string, Group>();
+  private current: Group | undefined;
+  /** Groups closed by --sorted input, waiting for takeClosed(). */
+  private closed: Group[] = [];
+  private bytes = 0;
+  private runs: string[] = [];
+  private dir: string | undefined;
+  private groups: Group[] = [];
+  private skip = new Uint8Array(0);
+  private readonly cols = new Map<string, NumCol>();
+  private readonly numFields: string[];
+  private readonly scanned: Scanned = { m: 0, s: 0, d: undefined };
+  spilled = 0;
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly opts: TableOptions,
+  ) {
+    this.numFields = plan.numericFields();
+    for (const f of this.numFields) this.cols.set(f, new NumCol());
+  }
+
+  private group(keyText: string, key: () => unknown[]): Group {
+    if (this.opts.sorted) {
+      const cur = this.current;
+      if (cur && cur.keyText === keyText) return cur;
+      if (cur) this.closed.push(cur);
+      return (this.current = new Group(key(), keyText, this.plan.slots));
+    }
+    let g = this.map.get(keyText);
+    if (!g) {
+      g = new Group(key(), keyText, this.plan.slots);
+      this.map.set(keyText, g);
+      this.bytes += GROUP_BYTES + 2 * keyText.length + SLOT_BYTES * this.plan.slots.length;
+    }
+    return g;
+  }
+
+  /**
+   * Adds a batch of records. A record whose numeric field holds something else goes to
+   * `rejects` (which throws the DataError itself when there is no rejects file).
+   */
+  addRecords(recs: Rec[], lines: number[], name: string, rejects: Rejects): number {
+    const n = recs.length;
+    const by = this.plan.by;
+    if (this.skip.length < n) {
+      this.skip = new Uint8Array(n);
+      this.groups = new Array(n);
+    }
+    const { skip, groups, scanned } = this;
+    skip.fill(0, 0, n);
+    let rejected = 0;
+    for (const f of this.numFields) {
+      const col = this.cols.get(f)!;
+      col.ensure(n);
+      const { kind, m, sc, d } = col;
+      for (let i = 0; i < n; i++) {
+        const k = scanNumber(recs[i][f], scanned);
+        kind[i] = k;
+        if (k === BAD) {
+          if (!skip[i]) rejected++;
+          skip[i] = 1;
+        } else {
+          m[i] = scanned.m;
+          sc[i] = scanned.s;
+          d[i] = scanned.d;
+        }
+      }
+    }
+    if (rejected > 0) this.reject(recs, lines, name, rejects);
+    for (let i = 0; i < n; i++) {
+      if (skip[i]) continue;
+      const rec = recs[i];
+      groups[i] = this.group(by.length === 0 ? '' : keyTextOf(rec, by), () => by.map((f) => (rec[f] === undefined ? null : rec[f])));
+    }
+    const view: BatchView = { recs, name, lines, n, skip, groups, cols: this.cols };
+    const slots = this.plan.slots;
+    for (let j = 0; j < slots.length; j++) this.bytes += slots[j].addBatch(view, j);
+    groups.fill(undefined as unknown as Group, 0, n); // let closed groups go
+    return rejected;
+  }
+
+  private reject(recs: Rec[], lines: number[], name: string, rejects: Rejects) {
+    for (let i = 0; i < recs.length; i++) {
+      if (!this.skip[i]) continue;
+      const errors: RuleFailure[] = [];
+      for (const f of this.numFields) {
+        if (this.cols.get(f)!.kind[i] !== BAD) continue;
+        const value = recs[i][f];
+        errors.push({ field: f, rule: 'number', value, message: `expected a number, got ${JSON.stringify(value)}` });
+      }
+      rejects.add(recs[i], errors, recordOrigin(recs[i], name, lines[i]));
+    }
+  }
+
+  /** Merges one partial state line (already parsed) into its group. */
+  addPartial(p: unknown, at: Origin, approxBytes: number) {
+    const { key, states } = this.decodePartial(p, at);
+    const keyText = this.plan.by.length === 0 ? '' : keyTextOfKey(key, this.plan.by);
+    const fresh = this.opts.sorted ? this.current?.keyText !== keyText : !this.map.has(keyText);
+    const g = this.group(keyText, () => key);
+    const slots = this.plan.slots;
+    for (let j = 0; j < slots.length; j++) {
+      g.s[j] = slots[j].merge(g.s[j], states[j]);
+      if (!fresh) this.bytes += slots[j].grow(states[j]);
+    }
+    if (fresh) this.bytes += approxBytes;
+  }
+
+  decodePartial(p: unknown, at: Origin): { key: unknown[]; states: unknown[] } {
+    const rec = p as { '@agg'?: unknown; key?: unknown; s?: unknown };
+    if (rec === null || typeof rec !== 'object' || !('@agg' in rec)) {
+      throw new DataError(at, undefined, 'not a partial state of bx-agg --partial (no "@agg" field)');
+    }
+    if (rec['@agg'] !== this.plan.sig) {
+      throw new DataError(at, undefined, 'partial state made with other --by/--agg options; give --merge the same --by and --agg as --partial');
+    }
+    const slots = this.plan.slots;
+    if (!Array.isArray(rec.key) || rec.key.length !== this.plan.by.length || !Array.isArray(rec.s) || rec.s.length !== slots.length) {
+      throw new DataError(at, undefined, 'malformed partial state (key or states missing)');
+    }
+    const states = rec.s.map((v, j) => {
+      const s = slots[j].decode(v);
+      if (s === MALFORMED) throw new DataError(at, undefined, `malformed partial state for ${slots[j].id}: ${JSON.stringify(v).slice(0, 80)}`);
+      return s;
+    });
+    return { key: rec.key, states };
+  }
+
+  /** With --sorted: the groups whose key has ended, in arrival order. */
+  takeClosed(): Group[] {
+    const c = this.closed;
+    this.closed = [];
+    return c;
+  }
+
+  /** Spills when past the memory bound; call between batches. */
+  async maybeSpill(): Promise<void> {
+    if (!this.opts.sorted && this.bytes > this.opts.memory && this.map.size > 0) await this.spill();
+  }
+
+  private sortedGroups(): Group[] {
+    return [...this.map.values()].sort((a, b) => keyCmp(a.key, b.key));
+  }
+
+  private async spill() {
+    this.dir ??= await fsp.mkdtemp(join(this.opts.tempDir ?? tmpdir(), 'bx-agg-'));
+    const path = join(this.dir, `run-${this.runs.length}.ndjson`);
+    const fh = await fsp.open(path, 'w', 0o600);
+    try {
+      let buf: string[] = [];
+      for (const g of this.sortedGroups()) {
+        buf.push(partialLine(this.plan, g.key, g.s));
+        if (buf.length >= 1000) {
+          await fh.write(buf.join('\n') + '\n');
+          buf = [];
+        }
+      }
+      if (buf.length) await fh.write(buf.join('\n') + '\n');
+    } finally {
+      await fh.close();
+    }
+    this.runs.push(path);
+    this.spilled += this.map.size;
+    this.map.clear();
+    this.bytes = 0;
+  }
+
+  /**
+   * Every group in key order (arrival order with --sorted), spilled runs merged in. The caller
+   * gets them in chunks, so a huge result streams out.
+   */
+  async *finish(): AsyncGenerator<Group[]> {
+    if (this.opts.sorted) {
+      if (this.current) this.closed.push(this.current);
+      this.current = undefined;
+      yield this.takeClosed();
+      return;
+    }
+    if (this.runs.length === 0) {
+      yield this.sortedGroups();
+      return;
+    }
+    await this.spill();
+    try {
+      yield* this.mergeRuns();
+    } finally {
+      await fsp.rm(this.dir!, { recursive: true, force: true });
+    }
+  }
+
+  /** Removes spilled runs after a failure. */
+  async cleanup(): Promise<void> {
+    if (this.dir) await fsp.rm(this.dir, { recursive: true, force: true });
+  }
+
+  private async *mergeRuns(): AsyncGenerator<Group[]> {
+    const readers = this.runs.map((path) => new RunReader(path));
+    const heads: ({ key: unknown[]; states: unknown[] } | undefined)[] = [];
+    for (const r of readers) heads.push(await this.next(r));
+    // A binary heap of run indices, ordered by head key, then run index (earlier runs first:
+    // they hold earlier records, which first/last depend on).
+    const heap: number[] = [];
+    const less = (a: number, b: number) => {
+      const c = keyCmp(heads[a]!.key, heads[b]!.key);
+      return c < 0 || (c === 0 && a < b);
+    };
+    const push = (r: number) => {
+      let i = heap.push(r) - 1;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (!less(heap[i], heap[p])) break;
+        [heap[i], heap[p]] = [heap[p], heap[i]];
+        i = p;
+      }
+    };
+    const pop = (): number => {
+      const top = heap[0];
+      const last = heap.pop()!;
+      if (heap.length > 0) {
+        heap[0] = last;
+        let i = 0;
+        for (;;) {
+          const l = 2 * i + 1;
+          const r = l + 1;
+          let m = i;
+          if (l < heap.length && less(heap[l], heap[m])) m = l;
+          if (r < heap.length && less(heap[r], heap[m])) m = r;
+          if (m === i) break;
+          [heap[i], heap[m]] = [heap[m], heap[i]];
+          i = m;
+        }
+      }
+      return top;
+    };
+    heads.forEach((h, i) => h && push(i));
+    const slots = this.plan.slots;
+    let out: Group[] = [];
+    while (heap.length > 0) {
+      const r = pop();
+      const head = heads[r]!;
+      const g = new Group(head.key, '', slots);
+      for (let j = 0; j < slots.length; j++) g.s[j] = head.states[j];
+      heads[r] = await this.next(readers[r]);
+      if (heads[r]) push(r);
+      while (heap.length > 0 && keyCmp(heads[heap[0]]!.key, g.key) === 0) {
+        const r2 = pop();
+        const h2 = heads[r2]!;
+        for (let j = 0; j < slots.length; j++) g.s[j] = slots[j].merge(g.s[j], h2.states[j]);
+        heads[r2] = await this.next(readers[r2]);
+        if (heads[r2]) push(r2);
+      }
+      out.push(g);
+      if (out.length >= 1000) {
+        yield out;
+        out = [];
+      }
+    }
+    yield out;
+  }
+
+  private async next(r: RunReader) {
+    const line = await r.next();
+    if (line === undefined) return undefined;
+    return this.decodePartial(JSON.parse(line), { file: r.path, line: r.lineNo });
+  }
+}
+
+/** One partial state as a line: `{"@agg":SIG,"key":[…],"s":[…]}`. */
+export function partialLine(plan: Plan, key: unknown[], states: unknown[]): string {
+  const enc = new Array(states.length);
+  for (let j = 0; j < states.length; j++) enc[j] = plan.slots[j].encode(states[j]);
+  return `{"@agg":"${plan.sig}","key":${JSON.stringify(key)},"s":${JSON.stringify(enc)}}`;
+}
+
+/** Lines of a spilled run, read in small chunks (there may be many runs open at once). */
+class RunReader {
+  private it: AsyncIterator<{ first: number; lines: string[] }>;
+  private lines: string[] = [];
+  private i = 0;
+  lineNo = 0;
+  constructor(readonly path: string) {
+    this.it = splitLines(decodeText(createReadStream(path, { highWaterMark: 64 * 1024 }), path), path)[Symbol.asyncIterator]();
+  }
+  async next(): Promise<string | undefined> {
+    for (;;) {
+      if (this.i < this.lines.length) {
+        const l = this.lines[this.i++];
+        this.lineNo++;
+        if (l.length > 0) return l;
+        continue;
+      }
+      const r = await this.it.next();
+      if (r.done) return undefined;
+      this.lines = r.value.lines;
+      this.i = 0;
+    }
+  }
+}

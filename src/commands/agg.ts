@@ -1,0 +1,245 @@
+import type { Argv } from 'yargs';
+import { Plan, listItems, parseSort, type SortKey } from '../agg/plan.js';
+import type { Group } from '../agg/slots.js';
+import { GroupTable, partialLine } from '../agg/table.js';
+import { keyCmp, valueCmp } from '../agg/values.js';
+import { cli, type RawArgs } from '../lib/cli.js';
+import { DataError, ExitCode, UsageError, type Origin } from '../lib/errors.js';
+import { openInput, type Io } from '../lib/io.js';
+import { parseJson } from '../lib/json.js';
+import { splitLines } from '../lib/lines.js';
+import { readRecordBatches, TRAILER_PREFIX } from '../lib/records.js';
+import { parseMaxRejects, Rejects, type MaxRejects } from '../lib/rejects.js';
+import { decodeText } from '../lib/text.js';
+import { LineWriter } from '../lib/write.js';
+
+export const describe = 'Group records and compute exact aggregates: count, sum, avg, min, max, count_distinct, first, last, median, percentiles, stddev.';
+
+export interface AggOptions {
+  inputs: string[];
+  plan: Plan;
+  sort: SortKey[];
+  top: number | undefined;
+  partial: boolean;
+  merge: boolean;
+  keyed: boolean;
+  sorted: boolean;
+  memory: number;
+  tempDir: string | undefined;
+  rejects: string | undefined;
+  maxRejects: MaxRejects | undefined;
+}
+
+export const options = (y: Argv) =>
+  y
+    // Files are positional: reject unknown flags, not arguments.
+    .strict(false)
+    .strictOptions(true)
+    .positional('input', { describe: 'NDJSON files (or partial states with --merge); - or nothing for stdin' })
+    .option('by', { alias: 'b', type: 'string', array: true, describe: 'group by these fields (comma-separated, repeatable); none: one total record' })
+    .option('agg', { alias: 'a', type: 'string', array: true, describe: '[NAME=]FUNC[:FIELD], comma-separated, repeatable; FUNC: count, sum, avg, min, max, count_distinct, first, last, median, p50, p90, p95, p99 (any pNN), stddev. Default: count' })
+    .option('sort', { type: 'string', array: true, describe: 'order output by FIELD[:asc|:desc] (output fields, comma-separated); ties by key. Default: by key' })
+    .option('top', { type: 'number', describe: 'keep the first N groups after sorting' })
+    .option('partial', { type: 'boolean', describe: 'emit mergeable partial states, one per group, for --merge' })
+    .option('merge', { type: 'boolean', describe: 'read partial states (from --partial) and combine them' })
+    .option('keyed', { type: 'boolean', describe: 'partial states as KEY<TAB>STATE lines, KEY the group key as JSON (for sort, Hadoop, Spark)' })
+    .option('sorted', { type: 'boolean', describe: 'input is grouped by key: constant memory, groups out in arrival order' })
+    .option('memory', { type: 'string', default: '512MB', describe: 'group state kept in memory before spilling sorted runs to temporary files' })
+    .option('temp-dir', { type: 'string', describe: 'where spilled runs go (default: TMPDIR or /tmp)' })
+    .option('extra-digits', { type: 'number', default: 4, describe: 'avg and stddev: fraction digits beyond the largest input scale' })
+    .option('rejects', { type: 'string', describe: 'write records with a non-numeric value in a numeric aggregate here (NDJSON, 0600) instead of stopping' })
+    .option('max-rejects', { type: 'string', describe: 'fail (exit 65) past N rejects or a percentage like 0.5%' });
+
+/** `512MB`, `1GB`, `64k`, `1000000` → bytes. */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$/i.exec(text);
+  if (!m) throw new UsageError(`--memory: expected a size like 512MB or 1GB, got "${text}"`);
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase()]!;
+  return Math.floor(Number(m[1]) * unit);
+}
+
+export function normalize(a: RawArgs): AggOptions {
+  const inputs = (a._ as (string | number)[]).map(String);
+  const extra = a['extra-digits'];
+  if (!Number.isInteger(extra) || extra < 0 || extra > 100) throw new UsageError(`--extra-digits: expected an integer from 0 to 100, got ${a['extra-digits']}`);
+  const plan = new Plan(listItems(a.by), listItems(a.agg), extra);
+  const partial = Boolean(a.partial);
+  const merge = Boolean(a.merge);
+  const sort = parseSort(listItems(a.sort), plan);
+  const top = a.top as number | undefined;
+  if (top !== undefined && (!Number.isInteger(top) || top < 1)) throw new UsageError(`--top: expected a positive integer, got ${a.top}`);
+  if (partial && (sort.length > 0 || top !== undefined)) throw new UsageError('--sort and --top apply to final results; use them with --merge, not --partial');
+  if (a.keyed && !partial && !merge) throw new UsageError('--keyed needs --partial or --merge');
+  if (merge && a.rejects !== undefined) throw new UsageError('--rejects applies to records, not to --merge of partial states');
+  return {
+    inputs: inputs.length ? inputs : ['-'],
+    plan,
+    sort,
+    top,
+    partial,
+    merge,
+    keyed: Boolean(a.keyed),
+    sorted: Boolean(a.sorted),
+    memory: parseSize(String(a.memory)),
+    tempDir: a['temp-dir'],
+    rejects: a.rejects,
+    maxRejects: a['max-rejects'] !== undefined ? parseMaxRejects(String(a['max-rejects'])) : undefined,
+  };
+}
+
+export async function run(io: Io, opts: AggOptions): Promise<ExitCode> {
+  const { plan } = opts;
+  const table = new GroupTable(plan, { memory: opts.memory, tempDir: opts.tempDir ?? io.env.TMPDIR, sorted: opts.sorted });
+  // A keyed stream belongs to the shuffle (sort, Hadoop): it is never sealed.
+  const writer = new LineWriter(io.stdout, io.seal.seal && !(opts.partial && opts.keyed));
+  const out = new Output(writer, opts);
+  const rejects = await Rejects.open(opts.rejects, opts.maxRejects);
+  try {
+    for (const path of opts.inputs) {
+      const input = await openInput(io, path);
+      if (opts.merge) {
+        await readPartials(io, opts, table, out, input.stream, input.name);
+        continue;
+      }
+      for await (const batch of readRecordBatches(input.stream, input.name, { expectSealed: io.seal.expectSealed })) {
+        io.stats.rowsIn += batch.records.length;
+        io.stats.rejected += table.addRecords(batch.records, batch.lines, batch.name, rejects);
+        await rejects.flush();
+        await afterBatch(table, out);
+      }
+    }
+    rejects.checkRatio(io.stats.rowsIn);
+    for await (const groups of table.finish()) await out.groups(groups);
+    await out.end();
+    await rejects.close();
+  } catch (err) {
+    await table.cleanup();
+    if (err instanceof DataError) await rejects.close();
+    else await rejects.abort();
+    throw err;
+  }
+  io.stats.rowsOut = writer.count;
+  const notes: string[] = [];
+  if (table.spilled > 0) notes.push(`spilled ${table.spilled} group states to disk`);
+  if (rejects.count > 0) notes.push(`rejects: ${rejects.summary()}`);
+  io.stats.note = notes.join('; ');
+  return ExitCode.Ok;
+}
+
+async function afterBatch(table: GroupTable, out: Output) {
+  const closed = table.takeClosed();
+  if (closed.length) await out.groups(closed);
+  await table.maybeSpill();
+}
+
+/**
+ * Partial states in, one per line: `{"@agg":…}` or, with --keyed, `KEY<TAB>{"@agg":…}`. Without
+ * --keyed the input may be several sealed streams one after another (`cat part*.ndjson`): each
+ * end-of-stream mark must count the states before it.
+ */
+async function readPartials(io: Io, opts: AggOptions, table: GroupTable, out: Output, stream: NodeJS.ReadableStream, name: string) {
+  const expectSealed = io.seal.expectSealed && !opts.keyed;
+  let inSegment = 0;
+  let marks = 0;
+  let last = 0;
+  for await (const batch of splitLines(decodeText(stream as any, name), name)) {
+    const lines = batch.lines;
+    for (let i = 0; i < lines.length; i++) {
+      let text = lines[i];
+      if (text.length === 0 || text === '\r') continue;
+      const at: Origin = { file: name, line: batch.first + i };
+      if (!opts.keyed && text.startsWith(TRAILER_PREFIX)) {
+        const mark = parseJson(text, at) as { records?: unknown };
+        if (mark.records !== inSegment) throw new DataError(at, undefined, `end-of-stream mark says ${String(mark.records)} records, but ${inSegment} arrived; records were lost upstream`);
+        inSegment = 0;
+        marks++;
+        continue;
+      }
+      if (opts.keyed) {
+        const tab = text.indexOf('\t');
+        if (tab < 0) throw new DataError(at, undefined, 'expected KEY<TAB>STATE (a line of bx-agg --partial --keyed)');
+        text = text.slice(tab + 1);
+      }
+      table.addPartial(parseJson(text, at), at, 100 + 2 * text.length);
+      inSegment++;
+      io.stats.rowsIn++;
+    }
+    last = batch.first + lines.length;
+    await afterBatch(table, out);
+  }
+  if (expectSealed && (marks === 0 || inSegment > 0)) {
+    throw new DataError({ file: name, line: last }, undefined, 'input ended without its end-of-stream mark; upstream stage failed (use --accept-unsealed for a plain NDJSON file)');
+  }
+}
+
+/** Final rows (sorted, cut to --top) or partial states, written as they come when possible. */
+class Output {
+  private buffered: { row: Record<string, unknown>; key: unknown[] }[] = [];
+  private written = 0;
+
+  constructor(
+    private readonly writer: LineWriter,
+    private readonly opts: AggOptions,
+  ) {}
+
+  async groups(gs: Group[]) {
+    const { plan, partial, keyed, sort, top } = this.opts;
+    if (partial) {
+      const lines = gs.map((g) => (keyed ? JSON.stringify(g.key) + '\t' : '') + partialLine(plan, g.key, g.s));
+      await this.writer.lines(lines);
+      return;
+    }
+    if (sort.length === 0) {
+      for (const g of gs) {
+        if (top !== undefined && this.written >= top) return;
+        this.written++;
+        await this.writer.line(JSON.stringify(plan.row(g.key, g.s)));
+      }
+      return;
+    }
+    for (const g of gs) this.buffered.push({ row: plan.row(g.key, g.s), key: g.key });
+    // Keep memory bounded by --top: cut back to the best N now and then.
+    if (top !== undefined && this.buffered.length > 2 * top + 10000) this.cut();
+  }
+
+  private cut() {
+    const { sort, top } = this.opts;
+    this.buffered.sort((a, b) => {
+      for (const k of sort) {
+        const c = valueCmp(a.row[k.field], b.row[k.field]);
+        if (c !== 0) return k.desc ? -c : c;
+      }
+      return keyCmp(a.key, b.key);
+    });
+    if (top !== undefined && this.buffered.length > top) this.buffered.length = top;
+  }
+
+  async end() {
+    if (this.opts.sort.length > 0) {
+      this.cut();
+      await this.writer.lines(this.buffered.map((b) => JSON.stringify(b.row)));
+    }
+    await this.writer.end();
+  }
+}
+
+export const main = (argv: string[]) =>
+  cli(
+    'bx-agg',
+    {
+      describe,
+      usage: '[options] [FILE|-]...',
+      examples: [
+        ['bx-extract sales.csv | bx-agg --by Category --agg revenue=sum:Sales,count', 'revenue and record count per category, exact decimals'],
+        ["bx-agg --by 'Product Name' --agg revenue=sum:Sales --sort revenue:desc --top 5 sales.ndjson", 'the five best-selling products'],
+        ['bx-agg --agg count,avg:Sales,p90:Sales,stddev:Sales sales.ndjson', 'one total record, no --by'],
+        ['parallel --pipe bx-agg --partial --by Region --agg sum:Sales < s.ndjson | bx-agg --merge --by Region --agg sum:Sales', 'the same result from many cores'],
+        ['bx-agg --partial --keyed --by Region --agg sum:Sales s.ndjson | sort | bx-agg --merge --keyed --sorted --by Region --agg sum:Sales', 'map, shuffle and reduce, as Hadoop Streaming runs it'],
+      ],
+      options,
+      normalize,
+      run,
+      stream: 'both',
+    },
+    argv,
+  );
