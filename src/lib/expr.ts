@@ -24,7 +24,9 @@ import { UsageError } from './errors.js';
 import type { Rec } from './records.js';
 
 /** A runtime failure (1 / 0, a text where a number belongs): the record becomes a reject. */
-export class ExprError extends Error {}
+export class ExprError extends Error {
+  override name = 'ExprError';
+}
 
 type Val = null | boolean | string | Decimal | object;
 export type Compiled = (rec: Rec) => Val;
