@@ -1,0 +1,343 @@
+// CSV and TSV: a hand-written RFC 4180 scanner. STACK.md measured csv-parse with named columns
+// at 145k rows/s against 316k for a scanner like this one, and csv-parse's defaults keep the BOM,
+// drop duplicate header columns and buffer an unclosed quote without limit.
+import { DataError, UsageError } from '../lib/errors.js';
+import type { Rec, RecordBatch } from '../lib/records.js';
+import { decodeText } from '../lib/text.js';
+import type { ReadContext, ReadOptions, Reader } from './index.js';
+
+export const csvReader: Reader = (input, opts, ctx) => readDelimited(input.stream, input.name, { ...opts, delimiter: opts.delimiter ?? ',', quote: opts.quote ?? '"' }, ctx);
+
+/** TSV has no quoting unless --quote asks for it: a `"` in a TSV field is data. */
+export const tsvReader: Reader = (input, opts, ctx) => readDelimited(input.stream, input.name, { ...opts, delimiter: opts.delimiter ?? '\t', quote: opts.quote ?? '' }, ctx);
+
+// A partial record this long is rescanned only after the buffer has doubled, so a long
+// multi-line field costs linear time, not one rescan per chunk.
+const RESCAN_AFTER = 64 * 1024;
+
+export async function* readDelimited(
+  bytes: AsyncIterable<Buffer | string>,
+  name: string,
+  opts: Partial<ReadOptions> & { delimiter: string; quote: string },
+  ctx: ReadContext,
+): AsyncGenerator<RecordBatch> {
+  const scanner = new CsvScanner(name, opts, ctx);
+  const max = opts.maxRecordSize ?? 64 * 1024 * 1024;
+  let pending = '';
+  let waitFor = 0;
+  for await (const chunk of decodeText(bytes, name, opts.encoding ?? 'utf8')) {
+    pending = pending.length ? pending + chunk : chunk;
+    if (pending.length < waitFor) continue;
+    let at = 0;
+    do {
+      at = scanner.scan(pending, at, false);
+      if (scanner.records.length > 0) yield scanner.take();
+    } while (scanner.full);
+    pending = pending.slice(at);
+    if (pending.length > max) throw scanner.tooLong(max);
+    waitFor = pending.length > RESCAN_AFTER ? pending.length * 2 : 0;
+  }
+  let at = 0;
+  do {
+    at = scanner.scan(pending, at, true);
+    if (scanner.records.length > 0) yield scanner.take();
+  } while (scanner.full);
+}
+
+// Records per batch: a decoded chunk holds ~2,600 sales rows; handing them on in smaller
+// batches keeps fewer objects alive across the write, so fewer reach V8's old generation
+// (peak RSS on a 1 GB CSV: 146 MB with whole chunks).
+const BATCH_ROWS = 1024;
+
+const NONE = -1;
+
+function indexOr(s: string, ch: string, from: number, none: number): number {
+  const at = s.indexOf(ch, from);
+  return at === -1 ? none : at;
+}
+
+function singleChar(flag: string, value: string, allowEmpty: boolean): number {
+  if (value === '' && allowEmpty) return NONE;
+  if (value === '\\t') return 9;
+  if (value.length !== 1) throw new UsageError(`--${flag} must be one character (or \\t), got ${JSON.stringify(value)}`);
+  return value.charCodeAt(0);
+}
+
+export class CsvScanner {
+  records: Rec[] = [];
+  lines: number[] = [];
+  /** The last scan stopped at BATCH_ROWS records; call again from where it stopped. */
+  full = false;
+  /** Physical line (1-based) at the scan position: LF, CRLF and a lone CR each end one. */
+  private line = 1;
+  private readonly delim: number;
+  private readonly quote: number;
+  private readonly escape: number;
+  private readonly comment: number;
+  private skip: number;
+  private names: string[] | undefined;
+  private build: ((f: string[]) => Rec) | undefined;
+  private headerPending: boolean;
+  private readonly fields: string[] = [];
+  /** Where the quote of an incomplete record opened, for the error when it never closes. */
+  private openQuoteLine = 0;
+
+  constructor(
+    private readonly name: string,
+    opts: Partial<ReadOptions> & { delimiter: string; quote: string },
+    private readonly ctx: ReadContext,
+  ) {
+    this.delim = singleChar('delimiter', opts.delimiter, false);
+    this.quote = singleChar('quote', opts.quote, true);
+    this.escape = opts.escape === undefined || opts.escape === '' ? this.quote : singleChar('escape', opts.escape, false);
+    this.comment = opts.comment ? singleChar('comment', opts.comment, false) : NONE;
+    this.skip = opts.skipLines ?? 0;
+    this.headerPending = opts.header ?? true;
+    if (opts.columns) this.setNames(opts.columns, 0);
+  }
+
+  take(): RecordBatch {
+    const b = { name: this.name, lines: this.lines, records: this.records };
+    this.records = [];
+    this.lines = [];
+    return b;
+  }
+
+  tooLong(max: number): DataError {
+    const hint = this.openQuoteLine ? `; the quote opened at line ${this.openQuoteLine} may never close` : '';
+    return new DataError({ file: this.name, line: this.openQuoteLine || this.line }, undefined, `record longer than ${max} characters (the --max-record-size limit)${hint}`);
+  }
+
+  /**
+   * Scans the complete records of `s` and returns how much of it was used; the rest is a
+   * partial record to scan again with more text. `final`: there is no more text.
+   */
+  scan(s: string, start: number, final: boolean): number {
+    const n = s.length;
+    const delim = this.delim;
+    const quote = this.quote;
+    const fields = this.fields;
+    let i = start;
+    let line = this.line;
+    this.openQuoteLine = 0;
+    this.full = false;
+    // The next LF, CR, quote and delimiter at or after i (n when there is none): each is searched
+    // once per buffer, not once per row, and most rows are cut with indexOf instead of a
+    // character loop (measured 2.3x faster on the 1M-row sales file).
+    const ds = String.fromCharCode(delim);
+    const qs = quote === NONE ? '' : String.fromCharCode(quote);
+    let nextNl = -1;
+    let nextCr = -1;
+    let nextQ = -1;
+    let nextD = -1;
+    rows: while (i < n) {
+      const rowStart = i;
+      const rowLine = line;
+      let c = s.charCodeAt(i);
+      if (this.skip > 0 || c === 10 || c === 13 || c === this.comment) {
+        // A skipped preamble line, a blank line or a comment: up to the end of the line.
+        let j = i;
+        while (j < n && (c = s.charCodeAt(j)) !== 10 && c !== 13) j++;
+        if (j >= n && !final) break;
+        if (c === 13 && j + 1 >= n && !final) break;
+        i = j < n ? (c === 13 && s.charCodeAt(j + 1) === 10 ? j + 2 : j + 1) : n;
+        line++;
+        if (this.skip > 0) this.skip--;
+        continue;
+      }
+      let k = 0;
+      if (nextNl < i) nextNl = indexOr(s, '\n', i, n);
+      if (nextCr < i) nextCr = indexOr(s, '\r', i, n);
+      if (nextQ < i) nextQ = qs ? indexOr(s, qs, i, n) : n;
+      const nl = nextNl;
+      if (nl < n && nextQ > nl && (nextCr > nl || nextCr === nl - 1)) {
+        // A plain row: no quote, ends with LF or CRLF.
+        const end = nextCr === nl - 1 ? nl - 1 : nl;
+        let a = i;
+        for (;;) {
+          if (nextD < a) nextD = indexOr(s, ds, a, n);
+          if (nextD >= end) break;
+          fields[k++] = s.slice(a, nextD);
+          a = nextD + 1;
+        }
+        fields[k++] = s.slice(a, end);
+        i = nl + 1;
+        line++;
+        this.row(k, rowLine);
+        if (this.records.length >= BATCH_ROWS) {
+          this.full = true;
+          break;
+        }
+        continue;
+      }
+      for (;;) {
+        c = i < n ? s.charCodeAt(i) : NONE;
+        if (c === quote) {
+          const at = this.quoted(s, i, final);
+          if (at < 0) {
+            if (final) return this.unterminated(s, rowStart, line);
+            this.openQuoteLine = line;
+            i = rowStart;
+            line = rowLine;
+            break rows;
+          }
+          fields[k++] = this.value;
+          line += this.breaks;
+          i = at;
+          c = i < n ? s.charCodeAt(i) : NONE;
+          if (c !== delim && c !== 10 && c !== 13 && c !== NONE) {
+            throw new DataError({ file: this.name, line }, undefined, `unexpected ${JSON.stringify(s[i])} after the closing quote of field ${k} (a quote inside a quoted field is written twice)`);
+          }
+        } else {
+          let j = i;
+          while (j < n && (c = s.charCodeAt(j)) !== delim && c !== 10 && c !== 13) j++;
+          fields[k++] = s.slice(i, j);
+          i = j;
+          if (j >= n) c = NONE;
+        }
+        if (c === delim) {
+          i++;
+          continue;
+        }
+        if (c === NONE) {
+          if (!final) {
+            i = rowStart;
+            line = rowLine;
+            break rows;
+          }
+        } else if (c === 13) {
+          if (i + 1 >= n && !final) {
+            i = rowStart;
+            line = rowLine;
+            break rows;
+          }
+          i += s.charCodeAt(i + 1) === 10 ? 2 : 1;
+        } else i++;
+        line++;
+        break;
+      }
+      this.row(k, rowLine);
+      if (this.records.length >= BATCH_ROWS) {
+        this.full = true;
+        break;
+      }
+    }
+    this.line = line;
+    return i;
+  }
+
+  // Results of quoted(): the field's value and how many line breaks it spans.
+  private value = '';
+  private breaks = 0;
+
+  /** Scans the quoted field opening at `i`; returns the index after its closing quote, or -1. */
+  private quoted(s: string, i: number, final: boolean): number {
+    const n = s.length;
+    const q = this.quote;
+    const qs = s[i];
+    let j = i + 1;
+    let parts: string[] | undefined;
+    let end: number;
+    if (this.escape === q) {
+      for (;;) {
+        const at = s.indexOf(qs, j);
+        if (at === -1) return -1;
+        if (at + 1 >= n && !final) return -1;
+        if (s.charCodeAt(at + 1) === q) {
+          (parts ??= []).push(s.slice(j, at + 1));
+          j = at + 2;
+          continue;
+        }
+        end = at;
+        break;
+      }
+      this.value = parts ? parts.join('') + s.slice(j, end) : s.slice(j, end);
+    } else {
+      // A separate escape character (\" in many exports): it takes the next character literally.
+      const e = this.escape;
+      let out = '';
+      let from = j;
+      for (;;) {
+        if (j >= n) return -1;
+        const c = s.charCodeAt(j);
+        if (c === e) {
+          if (j + 1 >= n) return -1;
+          out += s.slice(from, j);
+          from = j + 1;
+          j += 2;
+        } else if (c === q) break;
+        else j++;
+      }
+      end = j;
+      this.value = out + s.slice(from, end);
+    }
+    let breaks = 0;
+    for (let p = i + 1; p < end; p++) {
+      const c = s.charCodeAt(p);
+      if (c === 10) breaks++;
+      else if (c === 13 && s.charCodeAt(p + 1) !== 10) breaks++;
+    }
+    this.breaks = breaks;
+    return end + 1;
+  }
+
+  /** At the end of input: the quote opened at `quoteLine` never closed. The rest is one bad record. */
+  private unterminated(s: string, rowStart: number, quoteLine: number): number {
+    // The raw text (its start) is what a user needs to find and fix the record.
+    this.ctx.reject(s.slice(rowStart, rowStart + 1000), { rule: 'quote', message: `unterminated quote: the quoted field opened on this line never closes` }, { file: this.name, line: quoteLine });
+    return s.length;
+  }
+
+  private setNames(raw: string[], line: number) {
+    const names: string[] = [];
+    const seen = new Set<string>();
+    for (let j = 0; j < raw.length; j++) {
+      let nm = raw[j];
+      if (nm === '') {
+        nm = `c${j + 1}`;
+        for (let n = 2; seen.has(nm) || raw.includes(nm); n++) nm = `c${j + 1}_${n}`;
+        this.warn(line, `header column ${j + 1} has no name; named it "${nm}"`);
+      } else if (seen.has(nm)) {
+        let n = 2;
+        while (seen.has(`${nm}_${n}`) || raw.includes(`${nm}_${n}`)) n++;
+        this.warn(line, `header name "${nm}" repeats in column ${j + 1}; named it "${nm}_${n}"`);
+        nm = `${nm}_${n}`;
+      }
+      seen.add(nm);
+      names.push(nm);
+    }
+    this.names = names;
+    this.build = recordBuilder(names);
+  }
+
+  private warn(line: number, msg: string) {
+    this.ctx.log.warn(line ? `${this.name}:${line}: ${msg}` : `--columns: ${msg}`);
+  }
+
+  private row(k: number, line: number) {
+    const fields = this.fields;
+    if (this.headerPending) {
+      this.headerPending = false;
+      if (!this.names) this.setNames(fields.slice(0, k), line);
+      return;
+    }
+    if (!this.names) this.setNames(Array.from({ length: k }, (_, j) => `c${j + 1}`), 0);
+    if (k !== this.names!.length) {
+      this.ctx.reject(fields.slice(0, k), { rule: 'columns', message: `expected ${this.names!.length} fields, got ${k}` }, { file: this.name, line });
+      return;
+    }
+    this.records.push(this.build!(fields));
+    this.lines.push(line);
+  }
+}
+
+/**
+ * Builds a record from the field array with an object literal compiled for this header:
+ * V8 then gives every record the same shape. Measured ~1.4x faster than assigning keys in
+ * a loop. Keys go in as JSON string literals; `__proto__` as a computed key, which makes it a
+ * plain field instead of setting the prototype.
+ */
+export function recordBuilder(names: string[]): (f: string[]) => Rec {
+  const props = names.map((nm, j) => (nm === '__proto__' ? `["__proto__"]: f[${j}]` : `${JSON.stringify(nm)}: f[${j}]`));
+  return new Function('f', `return {${props.join(', ')}};`) as (f: string[]) => Rec;
+}
