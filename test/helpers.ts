@@ -30,7 +30,9 @@ export function sh(cmd: string, opts: ShOptions = {}): Promise<ShResult> {
     for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
     // A test decides itself whether the stream is sealed.
     if (!opts.env || !('BX_SEAL' in opts.env)) delete env.BX_SEAL;
-    const child = spawn('bash', ['-o', 'pipefail', '-c', cmd], { cwd: opts.cwd ?? root, env: env as NodeJS.ProcessEnv });
+    // tap's NODE_OPTIONS (--import of its process-info hook, re-added on every spawn) breaks the
+    // extensionless ESM bins with ERR_REQUIRE_CYCLE_MODULE: the shell drops it.
+    const child = spawn('bash', ['-o', 'pipefail', '-c', `unset NODE_OPTIONS; ${cmd}`], { cwd: opts.cwd ?? root, env: env as NodeJS.ProcessEnv });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
