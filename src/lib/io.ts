@@ -1,4 +1,4 @@
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { classify } from './errors.js';
@@ -70,9 +70,9 @@ export async function openInput(io: Pick<Io, 'stdin'>, path: string, opts: { gun
     } catch (err) {
       throw classify(err) ?? err;
     }
-    stream = createReadStream('', { fd: handle.fd, highWaterMark: READ_CHUNK, autoClose: true });
-    // The handle owns the fd; close it with the stream.
-    stream.once('close', () => void handle.close().catch(() => {}));
+    // The stream closes the handle itself. (Closing the handle again on 'close' could close a
+    // reused fd number: the next file opened got EBADF.)
+    stream = handle.createReadStream({ highWaterMark: READ_CHUNK });
   }
   const gz = opts.gunzip ?? /\.gz$/i.test(path);
   if (gz) {
