@@ -142,15 +142,13 @@ function stddev(m: Moments, extra: number): Decimal | undefined {
 
 function isqrt(n: bigint): bigint {
   if (n < 2n) return n;
-  let x = BigInt(Math.floor(Math.sqrt(Number(n))));
-  // Newton from the double's guess; a few steps fix its rounding.
+  // Start above the root (the double's guess plus a margin, or a power of two past the double
+  // range): integer Newton then falls monotonically to floor(sqrt(n)) in a few steps.
+  const f = Math.sqrt(Number(n));
+  let x = Number.isFinite(f) ? BigInt(Math.ceil(f * (1 + 1e-12))) + 1n : 1n << BigInt(Math.ceil(n.toString(2).length / 2));
   for (;;) {
     const y = (x + n / x) >> 1n;
-    if (y >= x) {
-      while (x * x > n) x -= 1n;
-      while ((x + 1n) * (x + 1n) <= n) x += 1n;
-      return x;
-    }
+    if (y >= x) return x;
     x = y;
   }
 }

@@ -229,6 +229,10 @@ export class GroupTable {
    * gets them in chunks, so a huge result streams out.
    */
   async *finish(): AsyncGenerator<Group[]> {
+    // Without --by there is always one total record, as SQL's `select count(*)` over no rows.
+    if (this.plan.by.length === 0 && this.map.size === 0 && this.runs.length === 0 && !this.current && this.closed.length === 0) {
+      this.group('', () => []);
+    }
     if (this.opts.sorted) {
       if (this.current) this.closed.push(this.current);
       this.current = undefined;

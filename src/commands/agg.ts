@@ -3,7 +3,7 @@ import { Plan, listItems, parseSort, type SortKey } from '../agg/plan.js';
 import type { Group } from '../agg/slots.js';
 import { GroupTable, partialLine } from '../agg/table.js';
 import { keyCmp, valueCmp } from '../agg/values.js';
-import { cli, type RawArgs } from '../lib/cli.js';
+import { cli, type CommandSpec, type RawArgs } from '../lib/cli.js';
 import { DataError, ExitCode, UsageError, type Origin } from '../lib/errors.js';
 import { openInput, type Io } from '../lib/io.js';
 import { parseJson } from '../lib/json.js';
@@ -223,23 +223,20 @@ class Output {
   }
 }
 
-export const main = (argv: string[]) =>
-  cli(
-    'bx-agg',
-    {
-      describe,
-      usage: '[options] [FILE|-]...',
-      examples: [
-        ['bx-extract sales.csv | bx-agg --by Category --agg revenue=sum:Sales,count', 'revenue and record count per category, exact decimals'],
-        ["bx-agg --by 'Product Name' --agg revenue=sum:Sales --sort revenue:desc --top 5 sales.ndjson", 'the five best-selling products'],
-        ['bx-agg --agg count,avg:Sales,p90:Sales,stddev:Sales sales.ndjson', 'one total record, no --by'],
-        ['parallel --pipe bx-agg --partial --by Region --agg sum:Sales < s.ndjson | bx-agg --merge --by Region --agg sum:Sales', 'the same result from many cores'],
-        ['bx-agg --partial --keyed --by Region --agg sum:Sales s.ndjson | sort | bx-agg --merge --keyed --sorted --by Region --agg sum:Sales', 'map, shuffle and reduce, as Hadoop Streaming runs it'],
-      ],
-      options,
-      normalize,
-      run,
-      stream: 'both',
-    },
-    argv,
-  );
+export const spec: CommandSpec<AggOptions> = {
+  describe,
+  usage: '[options] [FILE|-]...',
+  examples: [
+    ['bx-extract sales.csv | bx-agg --by Category --agg revenue=sum:Sales,count', 'revenue and record count per category, exact decimals'],
+    ["bx-agg --by 'Product Name' --agg revenue=sum:Sales --sort revenue:desc --top 5 sales.ndjson", 'the five best-selling products'],
+    ['bx-agg --agg count,avg:Sales,p90:Sales,stddev:Sales sales.ndjson', 'one total record, no --by'],
+    ['parallel --pipe bx-agg --partial --by Region --agg sum:Sales < s.ndjson | bx-agg --merge --by Region --agg sum:Sales', 'the same result from many cores'],
+    ['bx-agg --partial --keyed --by Region --agg sum:Sales s.ndjson | sort | bx-agg --merge --keyed --sorted --by Region --agg sum:Sales', 'map, shuffle and reduce, as Hadoop Streaming runs it'],
+  ],
+  options,
+  normalize,
+  run,
+  stream: 'both',
+};
+
+export const main = (argv: string[]) => cli('bx-agg', spec, argv);
