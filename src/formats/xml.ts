@@ -77,6 +77,8 @@ export class XmlRecordParser {
   }
 
   feed(chunk: string) {
+    // Count the lines of the text about to be dropped, so later line numbers stay right.
+    if (this.pos > this.countedPos) this.lineAt(this.pos);
     this.buf = this.pos < this.buf.length ? this.buf.slice(this.pos) + chunk : chunk;
     this.base += this.pos;
     this.countedPos -= this.pos;

@@ -1,0 +1,105 @@
+// The readers are incremental: a record, a quote, a CRLF, a tag, an entity or a UTF-8 character
+// may be cut anywhere between two reads. Every input here is read whole and in pieces of 1, 2,
+// 3, 5 and 7 bytes; the records and their lines must not change.
+import { Readable } from 'node:stream';
+import t from 'tap';
+type Test = Parameters<Parameters<typeof t.test>[1]>[0];
+import { readerFor, type ReadContext, type ReadOptions } from '../../src/formats/index.js';
+import { Logger } from '../../src/lib/log.js';
+import type { Origin } from '../../src/lib/errors.js';
+
+const opts = (o: Partial<ReadOptions> = {}): ReadOptions => ({ encoding: 'utf8', header: true, skipLines: 0, stripNs: false, maxRecordSize: 1 << 20, maxDepth: 1000, ...o });
+
+async function read(format: string, bytes: Buffer, piece: number, o: Partial<ReadOptions> = {}) {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += piece) chunks.push(bytes.subarray(i, i + piece));
+  const warnings: string[] = [];
+  const rejects: [unknown, string, Origin][] = [];
+  const sink = new (await import('node:stream')).PassThrough();
+  sink.on('data', (d: Buffer) => warnings.push(d.toString().trim()));
+  const ctx: ReadContext = {
+    log: new Logger('test', sink, { format: 'human', verbosity: 1, tty: false }),
+    reject: (rec, f, at) => void rejects.push([rec, f.message, at]),
+  };
+  const out: [unknown, number][] = [];
+  const reader = await readerFor(format);
+  for await (const b of reader({ name: 'in', stream: Readable.from(chunks) }, opts(o), ctx)) {
+    b.records.forEach((r, i) => out.push([JSON.stringify(r), b.lines[i]]));
+  }
+  return { out, warnings, rejects };
+}
+
+async function samePieces(t: Test, format: string, text: string | Buffer, o: Partial<ReadOptions> = {}) {
+  const bytes = Buffer.isBuffer(text) ? text : Buffer.from(text);
+  const whole = await read(format, bytes, bytes.length || 1, o);
+  for (const piece of [1, 2, 3, 5, 7]) t.same(await read(format, bytes, piece, o), whole, `${format} in ${piece}-byte pieces`);
+  return whole;
+}
+
+
+t.test('CSV: quotes, CRLF, CR, embedded breaks, blank lines, comments across reads', async (t) => {
+  const w = await samePieces(t, 'csv', '\ufeffa,b,c\r\n1,"x, ""y""",é\r\n\r\n2,"multi\r\nline",\r3,,"€"\n# c\n4,5,6', { comment: '#' });
+  t.same(w.out, [
+    ['{"a":"1","b":"x, \\"y\\"","c":"é"}', 2],
+    ['{"a":"2","b":"multi\\r\\nline","c":""}', 4],
+    ['{"a":"3","b":"","c":"€"}', 6],
+    ['{"a":"4","b":"5","c":"6"}', 8],
+  ]);
+  const e = await samePieces(t, 'csv', 'a,b\n"p\\"q",2\n', { escape: '\\' });
+  t.same(e.out, [['{"a":"p\\"q","b":"2"}', 2]]);
+  const tsv = await samePieces(t, 'tsv', 'a\tb\n"x\ty\n');
+  t.same(tsv.out, [['{"a":"\\"x","b":"y"}', 2]]);
+});
+
+t.test('CSV: ragged rows and an unterminated quote reach reject() with their lines', async (t) => {
+  const w = await samePieces(t, 'csv', 'a,b\n1\n2,3\n"4\n5');
+  t.same(w.out, [['{"a":"2","b":"3"}', 3]]);
+  t.same(
+    w.rejects.map(([r, m, at]) => [r, m, at.line]),
+    [
+      [['1'], 'expected 2 fields, got 1', 2],
+      ['"4\n5', 'unterminated quote: the quoted field opened on this line never closes', 4],
+    ],
+  );
+  const d = await read('csv', Buffer.from('x,x,\n1,2,3\n'), 4);
+  t.same(d.out, [['{"x":"1","x_2":"2","c3":"3"}', 2]]);
+  t.equal(d.warnings.length, 2);
+});
+
+t.test('CSV: a long quoted field is scanned in linear time and bounded', async (t) => {
+  const big = 'a\n"' + 'x'.repeat(3_000_000) + '"\n';
+  const r = await read('csv', Buffer.from(big), 65536, { maxRecordSize: 4 << 20 });
+  t.equal(r.out.length, 1);
+  await t.rejects(read('csv', Buffer.from(big), 65536, { maxRecordSize: 1 << 20 }), /in:2: record longer than 1048576 characters/);
+});
+
+t.test('JSON and NDJSON across reads', async (t) => {
+  const j = await samePieces(t, 'json', '{"x":[9],"d":{"k\\"":1,"items":[\n{"a":"]}\\"","b":[1,{"c":2}]},\n {"a":12345678901234567890}\n]},"z":1}', {
+    recordPath: ['d', 'items'],
+  });
+  t.same(j.out, [
+    ['{"a":"]}\\"","b":[1,{"c":2}]}', 2],
+    ['{"a":"12345678901234567890"}', 3],
+  ]);
+  const bad = await samePieces(t, 'json', '[{"a":1}, 7, "s", [1]]');
+  t.same(bad.out, [['{"a":1}', 1]]);
+  t.same(bad.rejects.map((r) => r[1]), ['expected a JSON object, got 7', 'expected a JSON object, got "s"', 'expected a JSON object, got an array']);
+  const n = await samePieces(t, 'ndjson', '{"a":"é"}\r\n\n{"b":2}\n');
+  t.same(n.out, [
+    ['{"a":"é"}', 1],
+    ['{"b":2}', 3],
+  ]);
+});
+
+t.test('XML across reads: entities, CDATA, comments, PIs and lines survive any cut', async (t) => {
+  const xml = '<?xml version="1.0"?>\n<!-- a > b -->\n<r xmlns:x="urn:x">\n<row n="1&amp;2" x:k=\'v\'><v>&#x20AC;&lt;&#233;</v><![CDATA[]]></row>\n<row><v><![CDATA[a]]>b</v><w>1</w><w>2</w> tail </row>\n<row/>\n</r>\n';
+  const w = await samePieces(t, 'xml', xml);
+  t.same(w.out, [
+    ['{"@n":"1&2","@x:k":"v","v":"€<é"}', 4],
+    ['{"v":"ab","w":["1","2"],"#text":"tail"}', 5],
+    ['{}', 6],
+  ]);
+  const s = await read('xml', Buffer.from(xml), 3, { stripNs: true, recordPath: ['r', 'row'] });
+  t.same(s.out[0], ['{"@n":"1&2","@k":"v","v":"€<é"}', 4]);
+  await t.rejects(read('xml', Buffer.from('<a>' + '<b>'.repeat(20) + '</b>'.repeat(20) + '</a>'), 7, { maxDepth: 10 }), /nested deeper than 10 levels/);
+});
