@@ -75,7 +75,11 @@ export function normalize(a: RawArgs): LoadOptions {
 
 export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
   // pg and the load code are loaded here, not at start-up: --help stays fast.
-  const [{ connectFrom, targetLabel }, { loadBatches, parsePartition, tableCreator }] = await Promise.all([import('../pg/connect.js'), import('../pg/load.js')]);
+  const [{ connectFrom, targetLabel }, { loadBatches, parsePartition, tableCreator }, { pgError }] = await Promise.all([
+    import('../pg/connect.js'),
+    import('../pg/load.js'),
+    import('../pg/errors.js'),
+  ]);
   const partition = opts.replaceWhere !== undefined ? parsePartition(opts.replaceWhere) : undefined;
   const input = await openInput(io, opts.input);
   const { client, target } = await connectFrom({ db: opts.db, sslmode: opts.sslmode, appName: 'bx-load' }, io.env);
@@ -112,6 +116,9 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
     stats.rowsOut = r.rows;
     stats.note = `loaded into ${r.table}${r.note ? `, ${r.note}` : ''}`;
     return ExitCode.Ok;
+  } catch (err) {
+    if (io.signal.aborted) throw io.signal.reason;
+    throw pgError(err, {});
   } finally {
     io.signal.removeEventListener('abort', onAbort);
     if (!committed) {

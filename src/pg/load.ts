@@ -257,18 +257,16 @@ function checkNameLength(name: string, what: string) {
  * two would collide. Say so instead of creating (and loading into) the wrong column.
  */
 function checkFieldNames(batches: RecordBatch[]) {
-  const seen = new Map<string, string>();
+  const first = new Map<string, Origin>();
   for (const b of batches) {
-    for (let i = 0; i < b.records.length; i++) {
-      for (const k of Object.keys(b.records[i])) {
-        if (seen.has(k) || Buffer.byteLength(k) <= MAX_IDENT_BYTES) continue;
-        const cut = truncateIdent(k);
-        const at = { file: b.name, line: b.lines[i] };
-        const other = [...seen.keys()].find((s) => s !== k && truncateIdent(s) === cut);
-        throw new DataError(at, k, `the name is ${Buffer.byteLength(k)} bytes; PostgreSQL would cut it to ${JSON.stringify(cut)}${other ? `, the same name as field ${JSON.stringify(other)}` : ''} (rename it, e.g. with bx-clean)`);
-      }
-      for (const k of Object.keys(b.records[i])) seen.set(k, k);
-    }
+    for (let i = 0; i < b.records.length; i++) for (const k in b.records[i]) if (!first.has(k)) first.set(k, { file: b.name, line: b.lines[i] });
+  }
+  const names = [...first.keys()];
+  for (const k of names) {
+    if (Buffer.byteLength(k) <= MAX_IDENT_BYTES) continue;
+    const cut = truncateIdent(k);
+    const other = names.find((s) => s !== k && truncateIdent(s) === cut);
+    throw new DataError(first.get(k), k, `the name is ${Buffer.byteLength(k)} bytes; PostgreSQL would cut it to ${JSON.stringify(cut)}${other ? `, the same name as field ${JSON.stringify(other)}` : ''} (rename it, e.g. with bx-clean)`);
   }
 }
 

@@ -1,0 +1,294 @@
+// bx-load against a real PostgreSQL (DATABASE_URL: the configured server, else the embedded
+// one run-tests.mjs started). Every test works in its own schema, bxload_e2e.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import pg from 'pg';
+import { databaseUrl, root, sh, shared, tmp } from '../helpers.js';
+
+const url = databaseUrl();
+if (!url) {
+  t.fail('DATABASE_URL is not set (run the tests with npm test / make test)');
+  process.exit(1);
+}
+const S = 'bxload_e2e';
+const env = { DATABASE_URL: url };
+const db = new pg.Client({ connectionString: url });
+
+t.before(async () => {
+  await db.connect();
+  await db.query(`DROP SCHEMA IF EXISTS ${S} CASCADE; CREATE SCHEMA ${S}`);
+});
+t.teardown(async () => {
+  await db.query(`DROP SCHEMA IF EXISTS ${S} CASCADE`);
+  await db.end();
+});
+
+const nd = (...recs: unknown[]) => recs.map((r) => JSON.stringify(r)).join('\n') + '\n';
+const load = (args: string, input: string | Buffer, extra: Record<string, string | undefined> = {}) => sh(`bx-load ${args}`, { input, env: { ...env, ...extra } });
+const rows = async (sql: string) => (await db.query(sql)).rows;
+const count = async (table: string) => Number((await rows(`SELECT count(*) AS n FROM ${table}`))[0].n);
+
+t.test('--help and the man page list the same long options', async (t) => {
+  for (const cmd of ['bx-load', 'bx-db']) {
+    const help = await sh(`${cmd} --help`, { env });
+    t.equal(help.code, 0);
+    const fromHelp = new Set(help.stdout.match(/--[a-z][a-z-]+/g));
+    const man = readFileSync(join(root, 'man', `${cmd}.1`), 'utf8');
+    const section = man.slice(man.indexOf('.SH OPTIONS'), man.indexOf('.SH', man.indexOf('.SH OPTIONS') + 4));
+    // Options as roff writes them (\fB\-\-name, \-\-name) or plain --name, in the OPTIONS section.
+    const fromMan = new Set([...section.matchAll(/(?:\\fB)?(?:\\-\\-|(?<![\\\w-])--)((?:[a-z]|\\?-)+)/g)].map((m) => `--${m[1].replace(/\\-/g, '-')}`));
+    t.same([...fromHelp].sort(), [...fromMan].sort(), `${cmd}: --help and man/${cmd}.1 agree`);
+  }
+});
+
+t.test('COPY escaping: every special character arrives as it was sent', async (t) => {
+  const values = [
+    'back\\slash',
+    'tab\there',
+    'new\nline',
+    'carriage\rreturn',
+    '\\N',
+    '\\.',
+    '\\.\n\\.',
+    'ends with backslash\\',
+    'unicode: zoë, 東京, 🚀, \u2028',
+    'x'.repeat(3_000_000),
+    '',
+  ];
+  const input = nd(...values.map((v, i) => ({ id: i, v })));
+  const r = await load(`--table ${S}.esc --create`, input);
+  t.equal(r.code, 0, r.stderr);
+  const got = await rows(`SELECT id, v FROM ${S}.esc ORDER BY id`);
+  t.equal(got.length, values.length, 'no row vanished');
+  for (let i = 0; i < values.length; i++) t.equal(got[i].v, values[i], `value ${i} round-trips`);
+  t.match(r.stderr, /done: 11 rows in, 11 out.*loaded into "bxload_e2e"\."esc"/);
+  t.equal(r.stdout, '', 'bx-load writes nothing to stdout');
+});
+
+t.test('a single-column table: \\. in the data does not end COPY', async (t) => {
+  await db.query(`CREATE TABLE ${S}.one (v text)`);
+  const r = await load(`--table ${S}.one`, nd({ v: 'a' }, { v: '\\.' }, { v: 'b' }, { v: null }, { v: '\\N' }));
+  t.equal(r.code, 0, r.stderr);
+  t.same(await rows(`SELECT v FROM ${S}.one`), [{ v: 'a' }, { v: '\\.' }, { v: 'b' }, { v: null }, { v: '\\N' }]);
+});
+
+t.test('types: json, big integers, exact decimals, booleans, missing fields', async (t) => {
+  await db.query(`CREATE TABLE ${S}.typed (id int, doc jsonb, arr json, big numeric, dec numeric, i8 bigint, ok boolean, note text DEFAULT 'dflt', later text)`);
+  // 3000 records first, so that the record naming "later" comes in a later batch.
+  const filler = nd(...Array.from({ length: 3000 }, (_, i) => ({ id: 100 + i, ok: true, doc: { pad: 'p'.repeat(80) } })));
+  const input =
+    filler +
+    '{"id":1,"doc":{"a":[1,2,{"b":"x\\ty"}]},"arr":[1,"two",null],"big":123456789012345678901234567890,"dec":0.1000000000000000055511151231257827,"i8":9223372036854775807,"ok":true}\n' +
+    '{"id":2,"doc":null,"ok":false}\n' +
+    '{"id":3,"later":"named late"}\n';
+  const r = await load(`--table ${S}.typed`, input);
+  t.equal(r.code, 0, r.stderr);
+  const got = await rows(`SELECT id, doc::text, arr::text, big::text, dec::text, i8::text, ok, note, later FROM ${S}.typed WHERE id < 100 ORDER BY id`);
+  t.same(got[0], { id: 1, doc: '{"a": [1, 2, {"b": "x\\ty"}]}', arr: '[1,"two",null]', big: '123456789012345678901234567890', dec: '0.1000000000000000055511151231257827', i8: '9223372036854775807', ok: true, note: 'dflt', later: null });
+  t.same(got[1], { id: 2, doc: null, arr: null, big: null, dec: null, i8: null, ok: false, note: 'dflt', later: null }, 'missing fields load as NULL; unnamed columns keep defaults');
+  t.equal(got[2].later, 'named late', 'a column first named by a later record is loaded');
+  t.equal(got[2].note, 'dflt', 'a column no record names keeps its default');
+  t.equal(got[2].ok, null, 'after the COPY list grew, a missing field is NULL');
+  t.equal(await count(`${S}.typed`), 3003);
+});
+
+t.test('bad records stop the load, name the record, and leave the table as it was', async (t) => {
+  await db.query(`CREATE TABLE ${S}.bad (id int, qty int, s text, _line int)`);
+  await db.query(`INSERT INTO ${S}.bad VALUES (0, 0, 'before', NULL)`);
+  const cases: [string, string | Buffer, RegExp][] = [
+    ['NUL byte', nd({ id: 1, s: 'ok' }, { id: 2, s: 'a\u0000b' }), /^bx-load: stdin:2: field "s": value holds a NUL byte/m],
+    ['lone surrogate', '{"id":1}\n{"id":2,"s":"\\ud800x"}\n', /^bx-load: stdin:2: field "s": value is not valid UTF-8/m],
+    ['invalid UTF-8 bytes', Buffer.concat([Buffer.from('{"id":1}\n{"id":2,"s":"'), Buffer.from([0xff]), Buffer.from('"}\n')]), /stdin:2: invalid UTF-8/m],
+    ['malformed line', nd({ id: 1 }) + '{"id": 2,\n', /^bx-load: stdin:2: not valid JSON/m],
+    ['unknown field', nd({ id: 1 }, { id: 2, nope: 1 }), /^bx-load: stdin:2: field "nope": no column of that name in the table \(--ignore-extra/m],
+    ['server type error', nd({ id: 1, qty: 1 }, { id: 2, qty: 2 }, { id: 3, qty: 'abc' }), /^bx-load: stdin:3: field "qty": invalid input syntax for type integer: "abc"/m],
+    ['type error with lineage', nd({ id: 1, qty: 1, _file: 'sales.csv' }, { id: 2, qty: 'x', _file: 'sales.csv', _line: 7 }), /^bx-load: stdin:2: field "qty": invalid input syntax .*\(record from sales\.csv:7\)/m],
+  ];
+  for (const [what, input, re] of cases) {
+    const r = await load(`--table ${S}.bad`, input);
+    t.equal(r.code, 65, `${what}: exit 65`);
+    t.match(r.stderr, re, `${what}: the message names the record`);
+    t.notMatch(r.stderr, /at .*\.js:\d+/, `${what}: no stack trace`);
+  }
+  t.same(await rows(`SELECT id, s FROM ${S}.bad`), [{ id: 0, s: 'before' }], 'the table holds what it held before');
+  const ok = await load(`--table ${S}.bad --ignore-extra`, nd({ id: 5, nope: 1, _file: 'a.csv', _line: 3 }));
+  t.equal(ok.code, 0, ok.stderr);
+  t.same(await rows(`SELECT _line FROM ${S}.bad WHERE id = 5`), [{ _line: 3 }], '_line loads into a column of that name');
+});
+
+t.test('identifiers are quoted, never injected; names over 63 bytes are refused', async (t) => {
+  const rec = { select: 1, 'a b': 'x', 'semi;colon': 'y', 'quo"te': 'z', UPPER: 'u', "it's": 'q', 'drop table x; --': 'd' };
+  const table = `${S}."We""ird; DROP TABLE ${S}.bad; --"`;
+  const r = await load(`--table '${table}' --create`, nd(rec));
+  t.equal(r.code, 0, r.stderr);
+  const got = await rows(`SELECT * FROM ${table}`);
+  t.same(got, [rec]);
+  t.equal(await count(`${S}.bad`), 2, 'no SQL was injected');
+
+  const long = 'x'.repeat(60) + '_one_', long2 = 'x'.repeat(60) + '_two_';
+  const r2 = await load(`--table ${S}.longnames --create`, nd({ [long]: 1, [long2]: 2 }));
+  t.equal(r2.code, 65);
+  t.match(r2.stderr, /field "x{60}_one_": the name is 65 bytes; PostgreSQL would cut it to "x{60}_on"/);
+  const r3 = await load(`--table ${S}.longnames --create`, nd({ [long]: 1, ['x'.repeat(60) + '_onX_']: 2 }));
+  t.match(r3.stderr, /the same name as field/, 'a collision is named');
+  t.equal((await rows(`SELECT to_regclass('${S}.longnames') AS r`))[0].r, null, 'no table was created');
+  const r4 = await load(`--table ${S}.${'t'.repeat(64)} --create`, nd({ a: 1 }));
+  t.equal(r4.code, 64);
+  t.match(r4.stderr, /table name "t{64}" is 64 bytes; PostgreSQL would cut it/);
+  await db.query(`CREATE TABLE ${S}.shortcol ("${'x'.repeat(60)}_on" int)`);
+  const r5 = await load(`--table ${S}.shortcol`, nd({ [long]: 1 }));
+  t.equal(r5.code, 65, 'a long field never loads into the column it would be cut to');
+  t.match(r5.stderr, /longer than PostgreSQL's 63-byte limit/);
+});
+
+t.test('--mode replace swaps in the new rows; with a view it truncates and loads', async (t) => {
+  await db.query(`CREATE TABLE ${S}.rep (id int PRIMARY KEY, v text)`);
+  await db.query(`INSERT INTO ${S}.rep SELECT g, 'old' FROM generate_series(1, 5) g`);
+  const r = await load(`--table ${S}.rep --mode replace -v`, nd({ id: 1, v: 'new' }, { id: 2, v: 'new' }));
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /replaced \(swapped in\)/);
+  t.same(await rows(`SELECT id, v FROM ${S}.rep ORDER BY id`), [{ id: 1, v: 'new' }, { id: 2, v: 'new' }]);
+  const pk = await rows(`SELECT count(*)::int AS n FROM pg_index WHERE indrelid = '${S}.rep'::regclass AND indisprimary`);
+  t.equal(pk[0].n, 1, 'the new table has the primary key');
+
+  await db.query(`CREATE VIEW ${S}.rep_v AS SELECT id FROM ${S}.rep`);
+  const r2 = await load(`--table ${S}.rep --mode replace -v`, nd({ id: 7, v: 'again' }));
+  t.equal(r2.code, 0, r2.stderr);
+  t.match(r2.stderr, /a view depends on it; truncating/);
+  t.same(await rows(`SELECT id FROM ${S}.rep_v`), [{ id: 7 }], 'the view sees the new rows');
+  const bad = await load(`--table ${S}.rep --mode replace`, nd({ id: 8 }, { id: 'x' }));
+  t.equal(bad.code, 65);
+  t.same(await rows(`SELECT id FROM ${S}.rep_v`), [{ id: 7 }], 'a failed replace leaves the old rows');
+});
+
+t.test('--mode upsert updates by key, and names records holding the same key twice', async (t) => {
+  await db.query(`CREATE TABLE ${S}.ups (id int, region text, v int, PRIMARY KEY (id, region))`);
+  await db.query(`INSERT INTO ${S}.ups VALUES (1, 'n', 10), (2, 'n', 20)`);
+  const r = await load(`--table ${S}.ups --mode upsert --key id,region`, nd({ id: 2, region: 'n', v: 21 }, { id: 3, region: 'n', v: 30 }));
+  t.equal(r.code, 0, r.stderr);
+  t.same(await rows(`SELECT id, v FROM ${S}.ups ORDER BY id`), [{ id: 1, v: 10 }, { id: 2, v: 21 }, { id: 3, v: 30 }]);
+  const dup = await load(`--table ${S}.ups --mode upsert --key id,region`, nd({ id: 4, region: 'n', v: 1 }, { id: 1, region: 's', v: 1 }, { id: 4, region: 'n', v: 2 }));
+  t.equal(dup.code, 65);
+  t.match(dup.stderr, /^bx-load: stdin:1: key \{"id" : 4, "region" : "n"\} appears 2 times in this load \(records at stdin:1, stdin:3\)/m);
+  t.equal(await count(`${S}.ups`), 3, 'nothing changed');
+  const nokey = await load(`--table ${S}.ups --mode upsert --key v`, nd({ id: 9, region: 'n', v: 1 }));
+  t.equal(nokey.code, 78);
+  t.match(nokey.stderr, /--key v: .* has no primary key or unique index on exactly \(v\)/);
+  const created = await load(`--table ${S}.ups_new --create --mode upsert --key id`, nd({ id: 1, v: 'a' }, { id: 2, v: 'b' }));
+  t.equal(created.code, 0, created.stderr);
+  const again = await load(`--table ${S}.ups_new --create --mode upsert --key id`, nd({ id: 2, v: 'B' }));
+  t.equal(again.code, 0, again.stderr);
+  t.same(await rows(`SELECT id, v FROM ${S}.ups_new ORDER BY id`), [{ id: 1, v: 'a' }, { id: 2, v: 'B' }], '--create makes the key the primary key');
+});
+
+t.test('--replace-where is idempotent, checks the partition, and serialises concurrent runs', async (t) => {
+  await db.query(`CREATE TABLE ${S}.daily (sale_date date, n int)`);
+  await db.query(`INSERT INTO ${S}.daily VALUES ('2026-11-22', 1)`);
+  const day = nd(...Array.from({ length: 500 }, (_, i) => ({ sale_date: '2026-11-23', n: i })));
+  for (let i = 0; i < 2; i++) {
+    const r = await load(`--table ${S}.daily --replace-where sale_date=2026-11-23`, day);
+    t.equal(r.code, 0, r.stderr);
+  }
+  t.same(await rows(`SELECT sale_date::text AS d, count(*)::int AS n FROM ${S}.daily GROUP BY 1 ORDER BY 1`), [{ d: '2026-11-22', n: 1 }, { d: '2026-11-23', n: 500 }]);
+  const outside = await load(`--table ${S}.daily --replace-where "sale_date='2026-11-23'"`, nd({ sale_date: '2026-11-23', n: 1 }, { sale_date: '2026-11-24', n: 2 }));
+  t.equal(outside.code, 65);
+  t.match(outside.stderr, /stdin:2: field "sale_date": value "2026-11-24" is outside the partition/);
+  const dir = tmp(t);
+  writeFileSync(join(dir, 'day.ndjson'), day);
+  const both = await sh(
+    `for i in 1 2 3; do bx-load --table ${S}.daily --replace-where sale_date=2026-11-23 ${dir}/day.ndjson & done; wait`,
+    { env },
+  );
+  t.equal(both.code, 0, both.stderr);
+  t.equal(await count(`${S}.daily WHERE sale_date = '2026-11-23'`), 500, 'three concurrent runs leave one copy');
+});
+
+t.test('atomic: a killed or failed upstream, SIGTERM or kill -9 of bx-load commit nothing', async (t) => {
+  await db.query(`CREATE TABLE ${S}.atom (id int)`);
+  await db.query(`INSERT INTO ${S}.atom VALUES (0)`);
+  const dir = tmp(t);
+  const file = join(dir, 'rows.ndjson');
+  writeFileSync(file, nd(...Array.from({ length: 20000 }, (_, i) => ({ id: i + 1 }))));
+
+  // The producer dies (kill -9) mid-stream: under BX_SEAL=1 bx-load sees no trailer.
+  const sealed = await sh(`(head -n 5000 ${file}; kill -9 $BASHPID) | bx-load --table ${S}.atom`, { env: { ...env, BX_SEAL: '1' } });
+  t.equal(sealed.code, 65);
+  t.match(sealed.stderr, /input ended without its end-of-stream mark; upstream stage failed/);
+  t.equal(await count(`${S}.atom`), 1);
+
+  const sealedOk = await sh(`(cat ${file}; echo '{"@bx":"end","records":20000}') | bx-load --table ${S}.atom`, { env: { ...env, BX_SEAL: '1' } });
+  t.equal(sealedOk.code, 0, sealedOk.stderr);
+  t.equal(await count(`${S}.atom`), 20001);
+  await db.query(`DELETE FROM ${S}.atom WHERE id > 0`);
+
+  for (const sig of ['TERM', 'KILL']) {
+    const r = await sh(
+      `{ cat ${file}; sleep 30; } | bx-load --table ${S}.atom & pid=$!
+       for i in $(seq 100); do sleep 0.1; n=$(psql "$DATABASE_URL" -Atc "select count(*) from pg_stat_activity where application_name = 'bx-load' and query like 'COPY%'"); [ "$n" -gt 0 ] && break; done
+       sleep 0.3; kill -${sig} $pid; wait $pid; echo "exit=$?"`,
+      { env },
+    );
+    t.match(r.stdout, sig === 'TERM' ? /exit=143/ : /exit=137/, `SIGKILL/SIGTERM: ${r.stdout.trim()}`);
+    if (sig === 'TERM') t.match(r.stderr, /interrupted by SIGTERM/);
+    t.equal(await count(`${S}.atom`), 1, `after SIG${sig} the table is unchanged`);
+  }
+});
+
+t.test('connection problems: exit codes, and no password in any message', async (t) => {
+  const secret = 'S3cretPassw0rd';
+  const u = new URL(url.replace(/^postgres(ql)?:/, 'http:'));
+  const refused = await load(`--table x --db postgres://bob:${secret}@127.0.0.1:1/db`, nd({ a: 1 }));
+  t.equal(refused.code, 69);
+  t.match(refused.stderr, /bob@127\.0\.0\.1:1\/db: connection refused/);
+  t.match(refused.stderr, /warning: a password on the command line/);
+  t.notMatch(refused.stderr, secret);
+  const nodb = await load(`--table x`, nd({ a: 1 }), { DATABASE_URL: `postgres://${u.username}:${secret}@${u.host}/no_such_db_bx` });
+  t.equal(nodb.code, 78);
+  t.match(nodb.stderr, /no_such_db_bx/);
+  t.notMatch(nodb.stderr, secret);
+  const badSsl = await load(`--table x`, nd({ a: 1 }), { DATABASE_URL: `${url}${url.includes('?') ? '&' : '?'}sslmode=sometimes` });
+  t.equal(badSsl.code, 78);
+  t.match(badSsl.stderr, /sslmode "sometimes" is not one of/);
+  const noCa = await load(`--table x --sslmode verify-full`, nd({ a: 1 }), { PGSSLROOTCERT: '/nonexistent/ca.pem' });
+  t.equal(noCa.code, 78);
+  t.match(noCa.stderr, /needs a CA file/);
+  const missing = await load(`--table ${S}.nope`, nd({ a: 1 }));
+  t.equal(missing.code, 78);
+  t.match(missing.stderr, /table "bxload_e2e"\."nope" does not exist \(add --create/);
+  const pgvars = await load(`--table ${S}.viaenv --create`, nd({ a: 1 }), {
+    DATABASE_URL: undefined,
+    PGHOST: u.hostname,
+    PGPORT: u.port || '5432',
+    PGUSER: decodeURIComponent(u.username),
+    PGPASSWORD: decodeURIComponent(u.password) || undefined,
+    PGDATABASE: u.pathname.slice(1),
+  });
+  t.equal(pgvars.code, 0, `PG* variables: ${pgvars.stderr}`);
+});
+
+t.test('a lock timeout is worth a retry: exit 75', async (t) => {
+  await db.query(`CREATE TABLE ${S}.locked (id int)`);
+  const other = new pg.Client({ connectionString: url });
+  await other.connect();
+  await other.query(`BEGIN; LOCK TABLE ${S}.locked IN ACCESS EXCLUSIVE MODE`);
+  const r = await load(`--table ${S}.locked --mode replace`, nd({ id: 1 }), { PGOPTIONS: '-c lock_timeout=200' });
+  await other.query('ROLLBACK');
+  await other.end();
+  t.equal(r.code, 75, r.stderr);
+  t.match(r.stderr, /lock timeout; worth a retry/);
+});
+
+t.test('superstore: bx-extract | bx-load --create, then --mode replace twice', async (t) => {
+  const csv = shared('superstore.csv');
+  await db.query(`DROP TABLE IF EXISTS ${S}.superstore`);
+  const r = await sh(`bx-extract ${csv} | bx-load --table ${S}.superstore --create`, { env });
+  t.equal(r.code, 0, r.stderr);
+  t.equal(await count(`${S}.superstore`), 10194);
+  for (let i = 0; i < 2; i++) {
+    const again = await sh(`bx-extract ${csv} | bx-load --table ${S}.superstore --create --mode replace`, { env });
+    t.equal(again.code, 0, again.stderr);
+  }
+  t.equal(await count(`${S}.superstore`), 10194);
+  t.same(await rows(`SELECT "Product Name" AS p FROM ${S}.superstore WHERE "Row ID" = 1`), [{ p: 'Message Book, Wirebound, Four 5 1/2" X 4" Forms/Pg., 200 Dupl. Sets/Book' }]);
+});
