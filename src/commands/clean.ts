@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { cli, type RawArgs } from '../lib/cli.js';
+import { cli, type CommandSpec, type RawArgs } from '../lib/cli.js';
 import { CompiledSchema } from '../lib/convert.js';
 import { DigestSet, keyText } from '../lib/dedupe.js';
 import { DataError, ExitCode, UsageError, type Origin } from '../lib/errors.js';
@@ -353,22 +353,19 @@ export async function run(io: Io, opts: CleanOptions): Promise<ExitCode> {
   }
 }
 
-export const main = (argv: string[]) =>
-  cli(
-    'bx-clean',
-    {
-      describe,
-      usage: '[options] [FILE|-]...',
-      examples: [
-        ['bx-extract sales.csv --lineage | bx-clean --schema sales.schema.json --rejects rejects.ndjson', 'type and check records against a schema, keeping failures aside'],
-        ['bx-clean --type "Order Date:date:%d/%m/%y" --type Sales:decimal --trim --null-values "NA,"', 'type two fields, trim text, read NA and empty as null'],
-        ["bx-clean --set 'revenue = qty * unit_price * (1 - discount)' --where 'qty > 0'", 'derive a field exactly and filter'],
-        ['BX_HASH_KEY=… bx-clean --dedupe order_id --hash email --mask card --rejects dups.ndjson', 'drop repeated keys, pseudonymise and mask personal data'],
-      ],
-      options,
-      normalize,
-      run,
-      stream: 'both',
-    },
-    argv,
-  );
+export const spec: CommandSpec<CleanOptions> = {
+  describe,
+  usage: '[options] [FILE|-]...',
+  examples: [
+    ['bx-clean --schema sales.schema.json --rejects rejects.ndjson < sales.ndjson', 'type and check records against a schema, keeping failures aside'],
+    ['bx-clean --type "Order Date:date:%d/%m/%y" --type Sales:decimal --trim --null-values "NA,"', 'type two fields, trim text, read NA and empty as null'],
+    ["bx-clean --set 'revenue = qty * unit_price * (1 - discount)' --where 'qty > 0'", 'derive a field exactly and filter'],
+    ['BX_HASH_KEY=… bx-clean --dedupe order_id --hash email --mask card --rejects dups.ndjson', 'drop repeated keys, pseudonymise and mask personal data'],
+  ],
+  options,
+  normalize,
+  run,
+  stream: 'both',
+};
+
+export const main = (argv: string[]) => cli('bx-clean', spec, argv);

@@ -121,8 +121,9 @@ export const main = (argv: string[]) =>
       describe,
       usage: '[options] [FILE|-]',
       examples: [
-        ['bx-extract superstore.csv | bx-schema > superstore.schema.json', 'infer types, formats, nullability and a primary key'],
+        ['bx-schema superstore.ndjson > superstore.schema.json', 'infer types, formats, nullability and a primary key'],
         ['bx-schema --sql --table sales.orders < superstore.schema.json', 'the CREATE TABLE the schema implies'],
+        ['bx-extract superstore.csv | bx-schema --sql --table orders', 'infer, then print the DDL'],
         ['bx-extract big.csv | bx-schema --sample 10000', 'infer from the first 10000 records'],
       ],
       options,

@@ -283,10 +283,11 @@ export class CompiledSchema {
     for (let i = 0; i < names.length; i++) {
       const name = names[i];
       let v = Object.hasOwn(rec, name) ? rec[name] : undefined;
+      const given = v;
       if (typeof v === 'string' && (this.onlyEmpty ? v === '' : this.missing.has(v))) v = null;
       if (v === undefined || v === null) {
         if (this.required[i]) {
-          (fails ??= []).push({ field: name, rule: 'required', value: v ?? null, message: v === undefined ? 'required field is missing' : 'required field is empty' });
+          (fails ??= []).push({ field: name, rule: 'required', value: given ?? null, message: given === undefined ? 'required field is missing' : given === null ? 'required field is null' : given === '' ? 'required field is empty' : `required field is ${JSON.stringify(given)}, a missing value` });
         }
         vals[i] = null;
         continue;
