@@ -40,6 +40,10 @@ export class Rejects {
 
   static async open(path: string | undefined, max?: MaxRejects): Promise<Rejects> {
     if (!path) return new Rejects(undefined, undefined, undefined, max);
+    // A device or FIFO (--rejects /dev/null) is written in place: renaming a temp file over
+    // /dev/null would replace the device with a plain file (as root, for the whole machine).
+    const st = await fsp.stat(path).catch(() => undefined);
+    if (st && !st.isFile()) return new Rejects(path, undefined, await fsp.open(path, 'w'), max);
     const tmpPath = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
     try {
       const fh = await fsp.open(tmpPath, 'w', 0o600);
@@ -98,12 +102,12 @@ export class Rejects {
     if (!this.fh) return;
     await this.flush();
     await this.fh.close();
-    await fsp.rename(this.tmpPath!, this.path!);
+    if (this.tmpPath) await fsp.rename(this.tmpPath, this.path!);
   }
 
   async abort(): Promise<void> {
     if (!this.fh) return;
     await this.fh.close().catch(() => {});
-    await fsp.rm(this.tmpPath!, { force: true });
+    if (this.tmpPath) await fsp.rm(this.tmpPath, { force: true });
   }
 }
