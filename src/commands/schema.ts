@@ -101,9 +101,10 @@ async function readInput(io: Io, opts: SchemaOptions): Promise<TableSchema> {
   }
   io.stats.rowsIn = inf.records;
   if (inf.records === 0) throw new UsageError(`${input.name}: no records to infer a schema from`);
+  const schema = inf.result();
   for (const w of inf.warnings) io.log.warn(w);
   if (opts.sample !== undefined && inf.records >= limit) io.log.info(`inferred from the first ${inf.records} records (--sample)`);
-  return inf.result();
+  return schema;
 }
 
 export async function run(io: Io, opts: SchemaOptions): Promise<ExitCode> {
