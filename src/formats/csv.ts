@@ -4,6 +4,7 @@
 import { DataError, UsageError } from '../lib/errors.js';
 import type { Rec, RecordBatch } from '../lib/records.js';
 import { decodeText } from '../lib/text.js';
+import { RecordCollector } from './chunked.js';
 import type { ReadContext, ReadOptions, Reader } from './index.js';
 
 export const csvReader: Reader = (input, opts, ctx) => readDelimited(input.stream, input.name, { ...opts, delimiter: opts.delimiter ?? ',', quote: opts.quote ?? '"' }, ctx);
@@ -63,9 +64,7 @@ function singleChar(flag: string, value: string, allowEmpty: boolean): number {
   return value.charCodeAt(0);
 }
 
-export class CsvScanner {
-  records: Rec[] = [];
-  lines: number[] = [];
+export class CsvScanner extends RecordCollector {
   /** The last scan stopped at BATCH_ROWS records; call again from where it stopped. */
   full = false;
   /** Physical line (1-based) at the scan position: LF, CRLF and a lone CR each end one. */
@@ -83,10 +82,11 @@ export class CsvScanner {
   private openQuoteLine = 0;
 
   constructor(
-    private readonly name: string,
+    name: string,
     opts: Partial<ReadOptions> & { delimiter: string; quote: string },
     private readonly ctx: ReadContext,
   ) {
+    super(name);
     this.delim = singleChar('delimiter', opts.delimiter, false);
     this.quote = singleChar('quote', opts.quote, true);
     this.escape = opts.escape === undefined || opts.escape === '' ? this.quote : singleChar('escape', opts.escape, false);
@@ -96,12 +96,6 @@ export class CsvScanner {
     if (opts.columns) this.setNames(opts.columns, 0);
   }
 
-  take(): RecordBatch {
-    const b = { name: this.name, lines: this.lines, records: this.records };
-    this.records = [];
-    this.lines = [];
-    return b;
-  }
 
   tooLong(max: number): DataError {
     const hint = this.openQuoteLine ? `; the quote opened at line ${this.openQuoteLine} may never close` : '';

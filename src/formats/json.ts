@@ -4,26 +4,16 @@
 // parseJson, which keeps numbers exact and bounds nesting.
 import { DataError, type Origin } from '../lib/errors.js';
 import { parseJson } from '../lib/json.js';
-import type { Rec, RecordBatch } from '../lib/records.js';
-import { decodeText } from '../lib/text.js';
+import type { Rec } from '../lib/records.js';
+import { readParsed, RecordCollector } from './chunked.js';
 import type { ReadContext, ReadOptions, Reader } from './index.js';
 
-export const jsonReader: Reader = async function* (input, opts, ctx) {
-  const sc = new JsonArrayScanner(input.name, opts, ctx);
-  for await (const chunk of decodeText(input.stream, input.name, opts.encoding)) {
-    sc.feed(chunk);
-    if (sc.records.length > 0) yield sc.take();
-  }
-  sc.end();
-  if (sc.records.length > 0) yield sc.take();
-};
+export const jsonReader: Reader = (input, opts, ctx) => readParsed(input, opts.encoding, new JsonArrayScanner(input.name, opts, ctx));
 
 const OBJ = 123; // {
 const ARR = 91; // [
 
-class JsonArrayScanner {
-  records: Rec[] = [];
-  lines: number[] = [];
+class JsonArrayScanner extends RecordCollector {
   private line = 1;
   private inString = false;
   private escaped = false;
@@ -47,19 +37,14 @@ class JsonArrayScanner {
   private elemScalar = false;
 
   constructor(
-    private readonly name: string,
+    name: string,
     private readonly opts: ReadOptions,
     private readonly ctx: ReadContext,
   ) {
+    super(name);
     this.path = opts.recordPath ?? [];
   }
 
-  take(): RecordBatch {
-    const b = { name: this.name, lines: this.lines, records: this.records };
-    this.records = [];
-    this.lines = [];
-    return b;
-  }
 
   private at(): Origin {
     return { file: this.name, line: this.line };

@@ -3,20 +3,12 @@
 // record being built is held, so a multi-GB document reads in flat memory (a whole-document
 // parser measured 930 MB peak RSS on 49 MB, STACK.md). Safety: a DOCTYPE that declares
 // entities is refused, so nothing expands and no external entity is ever fetched or read.
-import { DataError, type Origin } from '../lib/errors.js';
-import type { Rec, RecordBatch } from '../lib/records.js';
-import { decodeText } from '../lib/text.js';
+import { DataError } from '../lib/errors.js';
+import type { Rec } from '../lib/records.js';
+import { readParsed, RecordCollector } from './chunked.js';
 import type { ReadContext, ReadOptions, Reader } from './index.js';
 
-export const xmlReader: Reader = async function* (input, opts, ctx) {
-  const p = new XmlRecordParser(input.name, opts, ctx);
-  for await (const chunk of decodeText(input.stream, input.name, opts.encoding)) {
-    p.feed(chunk);
-    if (p.records.length > 0) yield p.take();
-  }
-  p.end();
-  if (p.records.length > 0) yield p.take();
-};
+export const xmlReader: Reader = (input, opts, ctx) => readParsed(input, opts.encoding, new XmlRecordParser(input.name, opts, ctx));
 
 const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
 // Rescan an incomplete token only after the buffer has doubled: linear time on a huge CDATA.
@@ -37,9 +29,7 @@ interface Frame {
   nil: boolean;
 }
 
-export class XmlRecordParser {
-  records: Rec[] = [];
-  lines: number[] = [];
+export class XmlRecordParser extends RecordCollector {
   private buf = '';
   private pos = 0;
   /** Absolute offset of buf[0], for the record size limit. */
@@ -61,20 +51,15 @@ export class XmlRecordParser {
   private readonly prefixes = new Map<string, string>();
 
   constructor(
-    private readonly name: string,
+    name: string,
     private readonly opts: ReadOptions,
     private readonly ctx: ReadContext,
   ) {
+    super(name);
     this.path = opts.recordPath;
     this.depth = this.path ? this.path.length : 2;
   }
 
-  take(): RecordBatch {
-    const b = { name: this.name, lines: this.lines, records: this.records };
-    this.records = [];
-    this.lines = [];
-    return b;
-  }
 
   feed(chunk: string) {
     // Count the lines of the text about to be dropped, so later line numbers stay right.
@@ -178,19 +163,8 @@ export class XmlRecordParser {
 
   private doctype(pos: number): number {
     const b = this.buf;
-    let q = 0;
-    let bracket = 0;
-    let i = pos + 9;
-    for (; i < b.length; i++) {
-      const c = b.charCodeAt(i);
-      if (q) {
-        if (c === q) q = 0;
-      } else if (c === 34 || c === 39) q = c;
-      else if (c === 91) bracket++;
-      else if (c === 93) bracket--;
-      else if (c === 62 && bracket <= 0) break;
-    }
-    if (i >= b.length) return -1;
+    const i = this.closingGt(pos + 9, true);
+    if (i < 0) return -1;
     const decl = b.slice(pos, i + 1);
     if (/<!ENTITY/i.test(decl)) {
       throw this.error(pos, 'the DOCTYPE declares entities; bx reads no DTD entities (no expansion, no external files)');
@@ -199,19 +173,30 @@ export class XmlRecordParser {
     return i + 1;
   }
 
-  private startTag(pos: number): number {
+  /**
+   * The '>' that ends the markup started before `from`, outside quoted values (and, in a
+   * DOCTYPE, outside its [internal subset]); -1 when the buffer ends first.
+   */
+  private closingGt(from: number, subset: boolean): number {
     const b = this.buf;
     let q = 0;
-    let i = pos + 1;
-    for (; i < b.length; i++) {
+    let bracket = 0;
+    for (let i = from; i < b.length; i++) {
       const c = b.charCodeAt(i);
       if (q) {
         if (c === q) q = 0;
       } else if (c === 34 || c === 39) q = c;
-      else if (c === 62) break;
-      else if (c === 60) throw this.error(pos, `"<" inside a tag`);
+      else if (c === 62 && bracket <= 0) return i;
+      else if (subset && (c === 91 || c === 93)) bracket += c === 91 ? 1 : -1;
+      else if (!subset && c === 60) throw this.error(from, `"<" inside a tag`);
     }
-    if (i >= b.length) return -1;
+    return -1;
+  }
+
+  private startTag(pos: number): number {
+    const b = this.buf;
+    const i = this.closingGt(pos + 1, false);
+    if (i < 0) return -1;
     const gt = i;
     const selfClosing = b.charCodeAt(gt - 1) === 47;
     const stop = selfClosing ? gt - 1 : gt;
