@@ -111,6 +111,7 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
       },
       io.log,
       io.signal,
+      () => input.stream.destroy(),
     );
     committed = true;
     stats.rowsOut = r.rows;

@@ -76,7 +76,15 @@ const tempName = (what: string) => `bx_${what}_${randomBytes(5).toString('hex')}
  * Loads the batches into the table and commits; on any error the transaction is abandoned
  * (the connection is closed, so the server rolls back even if we cannot say so).
  */
-export async function loadBatches(client: Client, batches: AsyncIterator<RecordBatch>, plan: LoadPlan, log: Logger, signal: AbortSignal): Promise<LoadResult> {
+export async function loadBatches(
+  client: Client,
+  batches: AsyncIterator<RecordBatch>,
+  plan: LoadPlan,
+  log: Logger,
+  signal: AbortSignal,
+  /** Ends the input, so that a wait for more stops when the server has failed the COPY. */
+  stopInput: () => void = () => {},
+): Promise<LoadResult> {
   const { table } = plan;
   checkNameLength(table.name, 'table');
   if (table.schema !== undefined) checkNameLength(table.schema, 'schema');
@@ -203,7 +211,7 @@ export async function loadBatches(client: Client, batches: AsyncIterator<RecordB
   let cols = initialColumns(ahead, copyable);
   if (cols.length === 0) cols = [...copyable];
   const encoder = new CopyEncoder(cols, copyable, plan.ignoreExtra, encoderRowNumber, check);
-  let copy = await startCopy(client, into, cols, encoderRowNumber, log);
+  let copy = await startCopy(client, into, cols, encoderRowNumber, log, stopInput);
 
   const onAbort = () => copy.stream.destroy();
   signal.addEventListener('abort', onAbort, { once: true });
@@ -220,7 +228,7 @@ export async function loadBatches(client: Client, batches: AsyncIterator<RecordB
           cols = [...cols, ...more];
           log.debug(`record at ${batch.name}:${batch.lines[from]} names column(s) ${more.join(', ')}: continuing with a wider COPY`);
           encoder.widen(cols);
-          copy = await startCopy(client, into, cols, encoderRowNumber, log);
+          copy = await startCopy(client, into, cols, encoderRowNumber, log, stopInput);
         }
       }
     };
@@ -228,7 +236,7 @@ export async function loadBatches(client: Client, batches: AsyncIterator<RecordB
     ahead.length = 0;
     for (;;) {
       if (signal.aborted) throw signal.reason;
-      const next = await Promise.race([batches.next(), copy.failed]);
+      const next = await batches.next();
       if (next.done) break;
       await send(next.value);
     }
@@ -347,37 +355,53 @@ interface CopyIn {
   stream: Writable;
   /** The server's error, once it failed the COPY. */
   error?: Error;
-  /** Rejects when the server fails the COPY, so a wait for input can stop at once. */
-  failed: Promise<never>;
   write(text: string): Promise<void>;
   end(): Promise<void>;
 }
 
-async function startCopy(client: Client, into: string, cols: string[], rowNumber: boolean, log: Logger): Promise<CopyIn> {
+/**
+ * Resolves on `event`, rejects on 'error'; both listeners are removed either way. (A
+ * Promise.race against one long-lived "failed" promise would keep every batch alive: each race
+ * adds a reaction to it that is never released.)
+ */
+function settle(stream: Writable, event: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      stream.off('error', fail);
+      resolve();
+    };
+    const fail = (e: Error) => {
+      stream.off(event, done);
+      reject(e);
+    };
+    stream.once(event, done);
+    stream.once('error', fail);
+  });
+}
+
+async function startCopy(client: Client, into: string, cols: string[], rowNumber: boolean, log: Logger, onError: () => void): Promise<CopyIn> {
   const { from: copyFrom } = await import('pg-copy-streams');
   const list = [...cols.map(quoteIdent), ...(rowNumber ? ['"__bx_row"'] : [])];
   const sql = `COPY ${into} (${list.join(', ')}) FROM STDIN`;
   log.debug(`sql: ${sql}`);
   const stream = client.query(copyFrom(sql));
-  let fail!: (e: Error) => void;
-  const failed = new Promise<never>((_, reject) => (fail = reject));
-  failed.catch(() => {});
   const copy: CopyIn = {
     stream,
-    failed,
     async write(text: string) {
       if (copy.error) throw copy.error;
-      if (!stream.write(text)) await Promise.race([once(stream, 'drain'), failed]);
+      if (!stream.write(text)) await settle(stream, 'drain');
     },
     async end() {
       if (copy.error) throw copy.error;
+      const finished = settle(stream, 'finish');
       stream.end();
-      await Promise.race([once(stream, 'finish'), failed]);
+      await finished;
     },
   };
   stream.on('error', (e: Error) => {
     copy.error ??= e;
-    fail(e);
+    // A wait for input must stop too: the caller ends its input stream.
+    onError();
   });
   return copy;
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# bx-load throughput: `bx-extract CSV | bx-load` beside `psql \copy` of the same CSV into the same
+# table, in the same run (and pgloader when installed). Uses DATABASE_URL / PG* when configured,
+# else the embedded server (bx-db) in bench/out/db.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+if [ -z "${DATABASE_URL:-}" ] && [ -z "${PGHOST:-}${PGDATABASE:-}${PGSERVICE:-}" ]; then
+  DATABASE_URL=$(bx-db start --dir "$OUT/db" -q)
+  export DATABASE_URL
+  trap 'bx-db stop --dir "$OUT/db" -q' EXIT
+fi
+command -v psql >/dev/null || { echo "load: needs psql for the baseline"; exit 69; }
+PSQL=(psql "${DATABASE_URL:-}" -qAtX -v ON_ERROR_STOP=1)
+[ -n "${DATABASE_URL:-}" ] || PSQL=(psql -qAtX -v ON_ERROR_STOP=1)
+
+csv=$(sales_file csv)
+ndjson=$(sales_file ndjson)
+T=bench_load_sales
+# The same column types for every loader: bx-load sends the text, the server types it.
+"${PSQL[@]}" -c "DROP TABLE IF EXISTS $T" -c "CREATE TABLE $T (sale_id bigint, sale_date date, sold_at timestamptz,
+  store_id text, register int, product_id text, product_name text, category text, quantity int,
+  unit_price numeric(10,2), discount numeric(4,2), payment text)"
+truncate() { "${PSQL[@]}" -c "TRUNCATE $T"; }
+check() { local n; n=$("${PSQL[@]}" -c "SELECT count(*) FROM $T"); [ "$n" = "$ROWS" ] || echo "  (expected $ROWS rows in $T, found $n)"; }
+
+echo "load: $ROWS rows ($(du -h "$csv" | cut -f1) CSV) into PostgreSQL $("${PSQL[@]}" -c 'SHOW server_version')"
+truncate
+measure 'psql \copy CSV (baseline)' "$ROWS" "${PSQL[*]@Q} -c \"\\\\copy $T FROM '$csv' CSV HEADER\""
+PSQL_RATE=$RATE; check
+truncate
+measure 'bx-extract CSV | bx-load' "$ROWS" "bx-extract '$csv' | bx-load --table $T -q"
+PIPE_RATE=$RATE; check
+truncate
+measure 'bx-load NDJSON file (bx-load alone)' "$ROWS" "bx-load --table $T -q '$ndjson'"
+LOAD_RATE=$RATE; check
+truncate
+measure 'bx-extract CSV | bx-load --mode replace' "$ROWS" "bx-extract '$csv' | bx-load --table $T --mode replace -q"
+check
+if command -v pgloader >/dev/null && [ -n "${DATABASE_URL:-}" ]; then
+  truncate
+  measure 'pgloader CSV' "$ROWS" "pgloader --type csv --field '$(head -n 1 "$csv")' --with 'skip header = 1' --with truncate '$csv' '$DATABASE_URL?tablename=$T'"
+  echo "  pgloader / psql: $(ratio "$RATE" "$PSQL_RATE")x"
+else
+  echo "  pgloader: not installed"
+fi
+echo "  bx-extract | bx-load / psql \\copy: $(ratio "$PIPE_RATE" "$PSQL_RATE")x (target 0.8x)"
+echo "  bx-load alone / psql \\copy: $(ratio "$LOAD_RATE" "$PSQL_RATE")x"
+echo "  peak RSS of bx-load on the NDJSON file: $(peak_rss "bx-load --table $T -q '$ndjson'") MB"
+"${PSQL[@]}" -c "DROP TABLE $T"
