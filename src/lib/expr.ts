@@ -300,32 +300,25 @@ class Parser {
   }
 
   private or(): Compiled {
-    let l = this.and();
-    while (this.isKw('or')) {
-      this.i++;
-      const a = l;
-      const b = this.and();
-      l = (r) => {
-        const x = truth(a(r), 'or');
-        if (x === true) return true;
-        const y = truth(b(r), 'or');
-        return y === true ? true : x === null || y === null ? null : false;
-      };
-    }
-    return l;
+    return this.logical('or', () => this.and(), true);
   }
 
   private and(): Compiled {
-    let l = this.not();
-    while (this.isKw('and')) {
+    return this.logical('and', () => this.not(), false);
+  }
+
+  /** SQL's three-valued or/and: `decisive` (true for or, false for and) settles it, else null wins. */
+  private logical(kw: 'or' | 'and', operand: () => Compiled, decisive: boolean): Compiled {
+    let l = operand();
+    while (this.isKw(kw)) {
       this.i++;
       const a = l;
-      const b = this.not();
+      const b = operand();
       l = (r) => {
-        const x = truth(a(r), 'and');
-        if (x === false) return false;
-        const y = truth(b(r), 'and');
-        return y === false ? false : x === null || y === null ? null : true;
+        const x = truth(a(r), kw);
+        if (x === decisive) return decisive;
+        const y = truth(b(r), kw);
+        return y === decisive ? decisive : x === null || y === null ? null : !decisive;
       };
     }
     return l;
