@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { Decimal, pow10, toDecimal } from '../lib/decimal.js';
 import { UsageError } from '../lib/errors.js';
+import { setKey } from '../lib/json.js';
 import { ExactSum } from './exact-sum.js';
 import { DistinctSlot, EndSlot, ExtremeSlot, Moments, MomentsSlot, NonNullSlot, Placed, RowsSlot, Slot, SumSlot, ValuesSlot } from './slots.js';
 import { outputValue, valueCmp } from './values.js';
@@ -101,16 +102,10 @@ export class Plan {
   /** The output record of a group: key fields, then the aggregates in --agg order. */
   row(key: unknown[], states: unknown[]): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (let i = 0; i < this.by.length; i++) define(out, this.by[i], key[i]);
-    for (const a of this.aggs) define(out, a.name, a.final(states[a.slot]));
+    for (let i = 0; i < this.by.length; i++) setKey(out, this.by[i], key[i]);
+    for (const a of this.aggs) setKey(out, a.name, a.final(states[a.slot]));
     return out;
   }
-}
-
-// A field named __proto__ must stay an ordinary key.
-function define(o: Record<string, unknown>, k: string, v: unknown) {
-  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else o[k] = v;
 }
 
 /** avg = sum / count, rounded half away from zero to the inputs' largest scale + `extra` digits. */
