@@ -14,6 +14,7 @@ command -v psql >/dev/null || { echo "load: needs psql for the baseline"; exit 6
 PSQL=(psql "${DATABASE_URL:-}" -qAtX -v ON_ERROR_STOP=1)
 [ -n "${DATABASE_URL:-}" ] || PSQL=(psql -qAtX -v ON_ERROR_STOP=1)
 
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 csv=$(sales_file csv)
 ndjson=$(sales_file ndjson)
 T=bench_load_sales
