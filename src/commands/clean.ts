@@ -226,6 +226,15 @@ export async function run(io: Io, opts: CleanOptions): Promise<ExitCode> {
   const keep = opts.keep;
   const privacy = opts.hash.length + opts.mask.length + opts.redact.length > 0;
   let filtered = 0;
+  // A typed or checked field that no record of the first batch holds is most likely misspelt.
+  let unseen: string[] | undefined = schema ? schema.fields.map((f) => f.name) : undefined;
+  const warnUnseen = (names: string[], recs: Rec[]) => {
+    const before = new Map([...opts.rename].map(([o, n]) => [n, o]));
+    const defaulted = new Set(opts.defaults.map(([n]) => n));
+    const missing = names.filter((n) => !defaulted.has(n) && !recs.some((r) => Object.hasOwn(r, n) || Object.hasOwn(r, before.get(n) ?? n)));
+    for (const n of missing) io.log.warn(`field ${JSON.stringify(n)} (from ${opts.schemaFile && base?.fields.some((f) => f.name === n) ? opts.schemaFile : 'the command line'}) is in none of the first ${recs.length} records; is the name right?`);
+    return undefined;
+  };
 
   const writer = new LineWriter(io.stdout, io.seal.seal);
   const rejects = await Rejects.open(opts.rejects, opts.maxRejects);
@@ -234,6 +243,7 @@ export async function run(io: Io, opts: CleanOptions): Promise<ExitCode> {
       const input = await openInput(io, path);
       for await (const batch of readRecordBatches(input.stream, input.name, { expectSealed: io.seal.expectSealed })) {
         const recs = batch.records;
+        if (unseen) unseen = warnUnseen(unseen, recs);
         const out: Rec[] = [];
         io.stats.rowsIn += recs.length;
         for (let i = 0; i < recs.length; i++) {

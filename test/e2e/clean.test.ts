@@ -145,6 +145,14 @@ t.test('rule failures from flags and expressions become rejects with every rule 
   t.equal(r.stdout, '');
 });
 
+t.test('a typed field that no record holds is warned about (a misspelt name)', async (t) => {
+  const r = await cleanIn('--type Qty:integer --type n:integer --rename old=n', '{"qty":"1","old":"2"}\n');
+  t.equal(r.code, 0);
+  t.equal(r.stdout, '{"qty":"1","n":2,"Qty":null}\n');
+  t.match(r.stderr, /^bx-clean: warning: field "Qty" \(from the command line\) is in none of the first 1 records; is the name right\?$/m);
+  t.notMatch(r.stderr, /field "n"/);
+});
+
 t.test('privacy: no key, no run (78); the key never appears', async (t) => {
   const none = await sh('bx-clean --hash email', { input: '{"email":"a@b"}\n', env: { BX_HASH_KEY: undefined } });
   t.equal(none.code, 78);
