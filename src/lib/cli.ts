@@ -98,7 +98,8 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
     const opts = spec.normalize(a);
     const code = await spec.run(io, opts);
     if (ticker) clearInterval(ticker);
-    summarize(log, stats, code === ExitCode.Ok ? 'ok' : 'failed');
+    // Row counts mean nothing for a command that moves no records (bx-db).
+    if (spec.stream !== 'none') summarize(log, stats, code === ExitCode.Ok ? 'ok' : 'failed');
     return code;
   } catch (err) {
     if (ticker) clearInterval(ticker);
@@ -150,7 +151,6 @@ async function parseArgs<O>(prog: string, spec: CommandSpec<O>, argv: string[], 
       throw err ?? new UsageError(msg);
     });
   y = spec.options(y);
-  y = y.group(['quiet', 'verbose', 'log-format', ...(spec.stream === 'none' ? [] : ['seal', 'accept-unsealed']), 'help', 'version'], 'Common options:');
   y = y
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'print errors only' })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'more detail; stack traces on internal errors' })
