@@ -147,23 +147,34 @@ function build(p: Parts, type: TemporalType): string | undefined {
   return `${date}T${time}${p.zone ?? ''}`;
 }
 
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const ISO_DATETIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 const ISO_TIME = /^(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
 
+// Values already in the form we write (most of them, in practice) are checked digit by digit
+// and returned as they are: no captures, no rebuilt string (datetimes were the dearest type).
+const CANON_DATE = /^\d{4}-\d{2}-\d{2}$/;
+const CANON_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})?$/;
+const d2 = (s: string, i: number) => (s.charCodeAt(i) - 48) * 10 + s.charCodeAt(i + 1) - 48;
+const validDate = (s: string) => {
+  const y = d2(s, 0) * 100 + d2(s, 2);
+  const m = d2(s, 5);
+  const d = d2(s, 8);
+  return m >= 1 && m <= 12 && d >= 1 && d <= daysInMonth(y, m);
+};
+
 function isoParser(type: TemporalType): TemporalParser {
   if (type === 'date') {
-    return (text) => {
-      const m = ISO_DATE.exec(text);
-      if (!m) return undefined;
-      const y = Number(m[1]);
-      const mo = Number(m[2]);
-      const d = Number(m[3]);
-      return mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth(y, mo) ? text : undefined;
-    };
+    return (text) => (CANON_DATE.test(text) && validDate(text) ? text : undefined);
   }
   if (type === 'datetime') {
     return (text) => {
+      if (CANON_DATETIME.test(text)) {
+        const H = d2(text, 11);
+        const sign = text[text.length - 6];
+        const z = sign === '+' || sign === '-' ? text.length - 6 : -1;
+        const zoneOk = z < 0 || (d2(text, z + 1) <= 23 && d2(text, z + 4) <= 59);
+        if (validDate(text) && zoneOk && H < 24 && d2(text, 14) <= 59 && d2(text, 17) <= 60) return text;
+      }
       const m = ISO_DATETIME.exec(text);
       if (!m) return undefined;
       let zone: string | undefined;
