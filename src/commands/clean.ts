@@ -259,7 +259,7 @@ export async function run(io: Io, opts: CleanOptions): Promise<ExitCode> {
               if (typeof v !== 'string') continue;
               if (trim) v = v.trim();
               if (nulls && nulls.has(v as string)) v = null;
-              if (v !== rec[k]) rec[k] = v;
+              if (v !== rec[k]) setKey(rec, k, v);
             }
           }
           for (let d = 0; d < defaults.length; d++) {
@@ -268,11 +268,11 @@ export async function run(io: Io, opts: CleanOptions): Promise<ExitCode> {
           }
           for (let k = 0; k < lower.length; k++) {
             const v = rec[lower[k]];
-            if (typeof v === 'string' && Object.hasOwn(rec, lower[k])) rec[lower[k]] = v.toLowerCase();
+            if (typeof v === 'string' && Object.hasOwn(rec, lower[k])) setKey(rec, lower[k], v.toLowerCase());
           }
           for (let k = 0; k < upper.length; k++) {
             const v = rec[upper[k]];
-            if (typeof v === 'string' && Object.hasOwn(rec, upper[k])) rec[upper[k]] = v.toUpperCase();
+            if (typeof v === 'string' && Object.hasOwn(rec, upper[k])) setKey(rec, upper[k], v.toUpperCase());
           }
           if (compiled) {
             const fails = compiled.apply(rec);
@@ -302,9 +302,9 @@ export async function run(io: Io, opts: CleanOptions): Promise<ExitCode> {
             }
           }
           if (privacy) {
-            for (const k of opts.hash) if (Object.hasOwn(rec, k)) rec[k] = hasher!.hash(rec[k]);
-            for (const k of opts.mask) if (Object.hasOwn(rec, k)) rec[k] = mask(rec[k]);
-            for (const k of opts.redact) if (Object.hasOwn(rec, k)) rec[k] = null;
+            for (const k of opts.hash) if (Object.hasOwn(rec, k)) setKey(rec, k, hasher!.hash(rec[k]));
+            for (const k of opts.mask) if (Object.hasOwn(rec, k)) setKey(rec, k, mask(rec[k]));
+            for (const k of opts.redact) if (Object.hasOwn(rec, k)) setKey(rec, k, null);
           }
           if (keep) {
             const r: Rec = {};

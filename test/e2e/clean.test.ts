@@ -120,6 +120,7 @@ t.test('normalising flags, in their documented order', async (t) => {
     ["--set 'x = a * 2' --set 'y = x + 1' --where 'y > 5'", '{"a":1}\n{"a":3}', '{"a":3,"x":6,"y":7}'],
     ["--where 'v is null or v = \"\"'", '{"v":null}\n{"v":""}\n{"v":"x"}', '{"v":null}\n{"v":""}'],
     ['--redact secret', '{"secret":"s3cr3t","k":1}', '{"secret":null,"k":1}'],
+    ['--trim --lower __proto__ --type __proto__:string --set "b = concat(`__proto__`, \'!\')"', '{"__proto__":" X ","a":1}', '{"__proto__":"x","a":1,"b":"x!"}'],
     ['--dedupe a,b --rejects /dev/null', '{"a":1,"b":"x"}\n{"a":1,"b":"y"}\n{"a":1,"b":"x"}', '{"a":1,"b":"x"}\n{"a":1,"b":"y"}'],
   ];
   // in-process through cli(): the same argv parsing, without a node start-up per case
