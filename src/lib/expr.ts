@@ -130,13 +130,46 @@ function truth(v: Val, what: string): boolean | null {
 /** A record value as an expression value: numbers become exact decimals. */
 function fromJson(v: unknown): Val {
   if (v === undefined || v === null) return null;
-  if (typeof v === 'number') return toDecimal(v) ?? null;
+  if (typeof v === 'number') return numberDecimal(v);
   return v as Val;
 }
 
-/** An expression value as a JSON value for the record: decimals by Decimal.toJSONValue(). */
+// A double by its shortest round-trip text, as toDecimal() takes it, without its regex: the
+// record's numbers are read on every evaluation.
+function numberDecimal(v: number): Decimal | null {
+  if (Number.isSafeInteger(v)) return new Decimal(BigInt(v), 0);
+  const s = String(v);
+  const dot = s.indexOf('.');
+  if (dot < 0 || s.includes('e')) return toDecimal(v) ?? null;
+  return new Decimal(BigInt(s.slice(0, dot) + s.slice(dot + 1)), s.length - dot - 1);
+}
+
+/**
+ * An expression value as a JSON value for the record: decimals as Decimal.toJSONValue() gives
+ * them (a number up to 15 significant digits, else the digits as a string), computed on the
+ * text rather than by BigInt division.
+ */
 export function toJson(v: Val): unknown {
-  return v instanceof Decimal ? v.toJSONValue() : v;
+  if (!(v instanceof Decimal)) return v;
+  const text = v.toString();
+  let end = text.length;
+  if (v.scale > 0) {
+    while (text.charCodeAt(end - 1) === 48) end--;
+    if (text.charCodeAt(end - 1) === 46) end--;
+  }
+  const start = text.charCodeAt(0) === 45 ? 1 : 0;
+  let sig = 0;
+  let leading = true;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) continue;
+    if (leading && c === 48) continue;
+    leading = false;
+    sig++;
+  }
+  if (sig > 15) return text;
+  const n = Number(text.slice(0, end));
+  return n === 0 ? 0 : n;
 }
 
 function compare(a: Val, b: Val, op: string): number {
