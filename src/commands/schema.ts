@@ -75,13 +75,16 @@ async function readInput(io: Io, opts: SchemaOptions): Promise<TableSchema> {
   }
   const isSchemaLine = firstObj !== null && typeof firstObj === 'object' && Array.isArray((firstObj as { fields?: unknown }).fields);
   if (head.trim() === '' && done) throw new UsageError(`${input.name}: no input: expected NDJSON records or a Table Schema`);
-  if (firstObj === undefined || isSchemaLine) {
+  // A first line that is not JSON but ends like an object is a broken record, not a schema:
+  // the record reader reports it (exit 65, with its line).
+  const document = firstObj === undefined && !/}\s*$/.test(first);
+  if (document || isSchemaLine) {
     let text = head;
     for (let r = await chunks.next(); !r.done; r = await chunks.next()) {
       text += r.value;
       if (text.length > 64 * 1024 * 1024) throw new UsageError(`${input.name}: a Table Schema larger than 64 MiB? this looks like neither a schema nor NDJSON records`);
     }
-    if (firstObj === undefined || text.trim().split('\n').length === 1) return parseSchema(text, input.name);
+    if (document || text.trim().split('\n').length === 1) return parseSchema(text, input.name);
     head = text;
   }
   // records: the part already read, then the rest of the stream

@@ -85,6 +85,11 @@ t.test('a bad schema is one line naming the file and the problem; usage errors a
     t.equal(r.stderr.trim().split('\n').length, 1, `${name}: one line`);
     t.equal(r.stdout, '');
   }
+  const broken = await sh('bx-schema', { input: '{"a":1}\n{"a":2,,}\n' });
+  t.equal(broken.code, 65, 'a broken record is a data error');
+  t.match(broken.stderr, /^bx-schema: stdin:2: not valid JSON/m);
+  const brokenFirst = await sh('bx-schema', { input: '{"a":1,,}\n{"a":2}\n' });
+  t.equal(brokenFirst.code, 65, 'also on the first line');
   t.equal((await sh('bx-schema --sql', { input: '{}' })).code, 64, '--sql needs --table');
   t.equal((await sh('bx-schema --table t', { input: '{}' })).code, 64);
   t.equal((await sh('bx-schema --sample 0', { input: '{}' })).code, 64);
