@@ -418,31 +418,21 @@ class Parser {
   }
 
   private sum(): Compiled {
-    let l = this.product();
-    for (;;) {
-      const t = this.peek();
-      if (!(t.k === 'op' && (t.v === '+' || t.v === '-' || t.v === '||'))) return l;
-      this.i++;
-      const a = l;
-      const b = this.product();
-      if (t.v === '||') {
-        l = (r) => {
-          const x = a(r);
-          const y = b(r);
-          return x === null || y === null ? null : text(x) + text(y);
-        };
-      } else l = binary(t.v, a, b);
-    }
+    return this.level(['+', '-', '||'], () => this.product());
   }
 
   private product(): Compiled {
-    let l = this.unary();
-    for (;;) {
-      const t = this.peek();
-      if (!(t.k === 'op' && (t.v === '*' || t.v === '/' || t.v === '%'))) return l;
+    return this.level(['*', '/', '%'], () => this.unary());
+  }
+
+  /** One precedence level of left-associative binary operators. */
+  private level(ops: string[], operand: () => Compiled): Compiled {
+    let l = operand();
+    for (let t = this.peek(); t.k === 'op' && ops.includes(t.v); t = this.peek()) {
       this.i++;
-      l = binary(t.v, l, this.unary());
+      l = binary(t.v, l, operand());
     }
+    return l;
   }
 
   private unary(): Compiled {
@@ -540,6 +530,13 @@ class Parser {
 }
 
 function binary(op: string, a: Compiled, b: Compiled): Compiled {
+  if (op === '||') {
+    return (r) => {
+      const x = a(r);
+      const y = b(r);
+      return x === null || y === null ? null : text(x) + text(y);
+    };
+  }
   return (r) => {
     const x = a(r);
     const y = b(r);
