@@ -2,7 +2,7 @@
 // is a loop over plain functions: no type switch, no regex building, no schema walk per record.
 import { Decimal, parseDecimal, toDecimal } from './decimal.js';
 import { temporalParser, type TemporalParser } from './dates.js';
-import { DigestSet, valueText } from './dedupe.js';
+import { DigestSet, keyText, valueText } from './dedupe.js';
 import type { RuleFailure } from './rejects.js';
 import { setKey } from './json.js';
 import type { Rec } from './records.js';
@@ -303,7 +303,15 @@ export class CompiledSchema {
     this.missing = new Set(mv);
     this.onlyEmpty = mv.length === 1 && mv[0] === '';
     this.vals = new Array(fields.length);
+    if (schema.primaryKey?.length) {
+      this.pkIndex = schema.primaryKey.map((k) => this.names.indexOf(k));
+      this.pkSeen = new DigestSet(1 << 16);
+    }
   }
+
+  /** The primary key is unique, as Frictionless says: a repeat is rule "primaryKey". */
+  private readonly pkIndex: number[] = [];
+  private readonly pkSeen: DigestSet | undefined;
 
   apply(rec: Rec): RuleFailure[] | undefined {
     const names = this.names;
@@ -335,6 +343,13 @@ export class CompiledSchema {
       }
     }
     if (fails) return fails;
+    if (this.pkSeen) {
+      const key = this.pkIndex.map((k) => vals[k]);
+      if (!this.pkSeen.add(keyText(key))) {
+        const field = this.pkIndex.map((k) => names[k]).join(',');
+        return [{ field, rule: 'primaryKey', value: key.length === 1 ? key[0] : key, message: `primary key (${key.map((v) => show(v)).join(', ')}) repeats an earlier record's` }];
+      }
+    }
     for (let i = 0; i < names.length; i++) {
       if (names[i] === '__proto__') setKey(rec, names[i], vals[i]);
       else rec[names[i]] = vals[i];

@@ -223,6 +223,12 @@ t.test('compiled schema: converters, missing values, constraints, all failures l
   t.equal(c.apply(rec), undefined);
   t.same(rec, { id: 7, qty: null, price: null, day: null, cat: null, ok: null }, 'absent fields become null');
 
+  const pk = new CompiledSchema(validateSchema({ fields: [{ name: 'a', type: 'integer' }, { name: 'b' }], primaryKey: ['a', 'b'] }, 'pk'));
+  t.equal(pk.apply({ a: '1', b: 'x' }), undefined);
+  t.equal(pk.apply({ a: '1', b: 'y' }), undefined);
+  t.same(pk.apply({ a: 1, b: 'x' }), [{ field: 'a,b', rule: 'primaryKey', value: [1, 'x'], message: 'primary key (1, "x") repeats an earlier record\'s' }], 'typed values make the key');
+  t.same(pk.apply({ a: 2 })!.map((f) => f.rule), ['required'], 'key fields are required');
+
   const conv = (f: Partial<Field>, v: unknown) => converterFor({ name: 'x', type: 'string', ...f } as Field)(v);
   t.equal(conv({ type: 'integer' }, '12345678901234567890'), '12345678901234567890', 'beyond 2^53: exact, as a string');
   t.equal(conv({ type: 'integer' }, '+007'), 7);
