@@ -38,9 +38,7 @@ export interface ReadRecordOptions {
  */
 export async function* readRecordBatches(input: Readable | AsyncIterable<Buffer | string>, name: string, opts: ReadRecordOptions): AsyncGenerator<RecordBatch> {
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
-  let count = 0;
-  let sealedAt: Origin | undefined;
-  let lastLine = 0;
+  const seal = new SealCheck(name, opts.expectSealed);
   for await (const batch of splitLines(decodeText(input, name), name, opts.maxLine ?? DEFAULT_MAX_LINE)) {
     const records: Rec[] = [];
     const lines: number[] = [];
@@ -48,21 +46,10 @@ export async function* readRecordBatches(input: Readable | AsyncIterable<Buffer 
     for (let i = 0; i < src.length; i++) {
       const text = src[i];
       const lineNo = batch.first + i;
-      if (text.length === 0 || text === '\r') continue;
-      if (text.startsWith(TRAILER_PREFIX)) {
-        checkTrailer(text, { file: name, line: lineNo }, count);
-        sealedAt = { file: name, line: lineNo };
-        continue;
-      }
-      const at = { file: name, line: lineNo };
-      count++; // the producer counted every line it wrote, malformed or not
-      if (sealedAt) throw new DataError(at, undefined, `record after the end-of-stream mark of line ${sealedAt.line}`);
-      let rec: unknown;
+      if (!seal.isRecord(text, lineNo)) continue;
+      let rec: Rec;
       try {
-        rec = parseJson(text, at, maxDepth);
-        if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) {
-          throw new DataError(at, undefined, `expected a JSON object, got ${Array.isArray(rec) ? 'an array' : JSON.stringify(rec)}`);
-        }
+        rec = parseRecord(text, { file: name, line: lineNo }, maxDepth);
       } catch (err) {
         if (err instanceof DataError && opts.onMalformed) {
           opts.onMalformed(err, text);
@@ -70,14 +57,85 @@ export async function* readRecordBatches(input: Readable | AsyncIterable<Buffer 
         }
         throw err;
       }
-      records.push(rec as Rec);
+      records.push(rec);
       lines.push(lineNo);
     }
-    lastLine = batch.first + src.length - 1;
+    seal.batchEnd(batch.first + src.length - 1);
     if (records.length > 0) yield { name, lines, records };
   }
-  if (opts.expectSealed && !sealedAt) {
-    throw new DataError({ file: name, line: lastLine + 1 }, undefined, 'input ended without its end-of-stream mark; upstream stage failed (use --accept-unsealed for a plain NDJSON file)');
+  seal.end();
+}
+
+/** Record lines not yet parsed: `texts[i]` is physical line `lines[i]` of stream `name`. */
+export interface LineRecordBatch {
+  name: string;
+  lines: number[];
+  texts: string[];
+}
+
+/**
+ * readRecordBatches without the parsing: the text of each record line, for a consumer that
+ * reads the JSON itself (bx-load transcodes lines to COPY text). Blank lines, the trailer and
+ * the seal are handled exactly as by readRecordBatches; parseRecord makes a record of a line.
+ */
+export async function* readLineBatches(input: Readable | AsyncIterable<Buffer | string>, name: string, opts: Omit<ReadRecordOptions, 'maxDepth' | 'onMalformed'>): AsyncGenerator<LineRecordBatch> {
+  const seal = new SealCheck(name, opts.expectSealed);
+  for await (const batch of splitLines(decodeText(input, name), name, opts.maxLine ?? DEFAULT_MAX_LINE)) {
+    const texts: string[] = [];
+    const lines: number[] = [];
+    const src = batch.lines;
+    for (let i = 0; i < src.length; i++) {
+      if (!seal.isRecord(src[i], batch.first + i)) continue;
+      texts.push(src[i]);
+      lines.push(batch.first + i);
+    }
+    seal.batchEnd(batch.first + src.length - 1);
+    if (texts.length > 0) yield { name, lines, texts };
+  }
+  seal.end();
+}
+
+/** One record line as a record: a DataError at `at` unless it is a JSON object. */
+export function parseRecord(text: string, at: Origin, maxDepth = DEFAULT_MAX_DEPTH): Rec {
+  const rec = parseJson(text, at, maxDepth);
+  if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) {
+    throw new DataError(at, undefined, `expected a JSON object, got ${Array.isArray(rec) ? 'an array' : JSON.stringify(rec)}`);
+  }
+  return rec as Rec;
+}
+
+/** The sealed-stream bookkeeping of one stream: blank lines, the trailer, the record count. */
+class SealCheck {
+  private count = 0;
+  private sealedAt: Origin | undefined;
+  private lastLine = 0;
+
+  constructor(
+    private readonly name: string,
+    private readonly expectSealed: boolean,
+  ) {}
+
+  /** Whether line `lineNo` holds a record (not blank, not the trailer, which is checked here). */
+  isRecord(text: string, lineNo: number): boolean {
+    if (text.length === 0 || text === '\r') return false;
+    if (text.startsWith(TRAILER_PREFIX)) {
+      checkTrailer(text, { file: this.name, line: lineNo }, this.count);
+      this.sealedAt = { file: this.name, line: lineNo };
+      return false;
+    }
+    this.count++; // the producer counted every line it wrote, malformed or not
+    if (this.sealedAt) throw new DataError({ file: this.name, line: lineNo }, undefined, `record after the end-of-stream mark of line ${this.sealedAt.line}`);
+    return true;
+  }
+
+  batchEnd(lastLine: number) {
+    this.lastLine = lastLine;
+  }
+
+  end() {
+    if (this.expectSealed && !this.sealedAt) {
+      throw new DataError({ file: this.name, line: this.lastLine + 1 }, undefined, 'input ended without its end-of-stream mark; upstream stage failed (use --accept-unsealed for a plain NDJSON file)');
+    }
   }
 }
 
