@@ -3,7 +3,7 @@ import { cli, type RawArgs } from '../lib/cli.js';
 import { ExitCode, UsageError } from '../lib/errors.js';
 import { parseTableName, qualified, type TableName } from '../lib/ident.js';
 import { openInput, type Io } from '../lib/io.js';
-import { readRecordBatches, type RecordBatch } from '../lib/records.js';
+import { readLineBatches, type LineRecordBatch } from '../lib/records.js';
 
 export const describe = 'Load NDJSON records into a PostgreSQL table with COPY, in one transaction';
 
@@ -85,10 +85,10 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
   const { client, target } = await connectFrom({ db: opts.db, sslmode: opts.sslmode, appName: 'bx-load' }, io.env);
   io.log.debug(`connected to ${targetLabel(target)} (from ${target.source})`);
   const stats = io.stats;
-  const reader = readRecordBatches(input.stream, input.name, { expectSealed: io.seal.expectSealed });
-  async function* counted(): AsyncGenerator<RecordBatch> {
+  const reader = readLineBatches(input.stream, input.name, { expectSealed: io.seal.expectSealed });
+  async function* counted(): AsyncGenerator<LineRecordBatch> {
     for await (const b of reader) {
-      stats.rowsIn += b.records.length;
+      stats.rowsIn += b.texts.length;
       yield b;
     }
   }

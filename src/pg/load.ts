@@ -7,8 +7,8 @@ import type { Writable } from 'node:stream';
 import { ConfigError, DataError, UsageError, type Origin } from '../lib/errors.js';
 import { qualified, quoteIdent, quoteLiteral, type TableName } from '../lib/ident.js';
 import type { Logger } from '../lib/log.js';
-import type { Rec, RecordBatch } from '../lib/records.js';
-import { CopyEncoder, copyValue, MAX_IDENT_BYTES, truncateIdent } from './copy-text.js';
+import { parseRecord, type LineRecordBatch, type Rec } from '../lib/records.js';
+import { CopyEncoder, MAX_IDENT_BYTES, truncateIdent, type PartitionCheck } from './copy-text.js';
 import { pgError } from './errors.js';
 
 export const MODES = ['append', 'replace', 'upsert', 'replace-where'] as const;
@@ -78,7 +78,7 @@ const tempName = (what: string) => `bx_${what}_${randomBytes(5).toString('hex')}
  */
 export async function loadBatches(
   client: Client,
-  batches: AsyncIterator<RecordBatch>,
+  batches: AsyncIterator<LineRecordBatch>,
   plan: LoadPlan,
   log: Logger,
   signal: AbortSignal,
@@ -102,20 +102,26 @@ export async function loadBatches(
     await q('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [lockKey]);
   }
 
-  // Records read ahead (for --create's inference) are loaded first.
-  const ahead: RecordBatch[] = [];
+  // Lines read ahead (for --create's inference and the first column list) are loaded first.
+  const ahead: LineRecordBatch[] = [];
+  const aheadRecords: Rec[][] = [];
+  const readAhead = async () => {
+    const next = await batches.next();
+    if (next.done) return false;
+    ahead.push(next.value);
+    const { name, lines, texts } = next.value;
+    aheadRecords.push(texts.map((text, i) => parseRecord(text, { file: name, line: lines[i] })));
+    return true;
+  };
   let oid = await relationOid(client, target);
   let created = false;
   if (oid === undefined) {
     if (!plan.create) throw new ConfigError(`table ${target} does not exist (add --create to create it)`);
     const first: Rec[] = [];
-    while (first.length < plan.inferRows) {
-      const next = await batches.next();
-      if (next.done) break;
-      ahead.push(next.value);
-      for (const r of next.value.records) if (first.length < plan.inferRows) first.push(r);
+    while (first.length < plan.inferRows && (await readAhead())) {
+      for (const r of aheadRecords[aheadRecords.length - 1]) if (first.length < plan.inferRows) first.push(r);
     }
-    checkFieldNames(ahead);
+    checkFieldNames(ahead, aheadRecords);
     const ddl = await plan.create(first, plan.mode === 'upsert' ? plan.key : undefined);
     log.debug(`creating ${target}: ${ddl.replace(/\n\s*/g, ' ')}`, { event: 'ddl', sql: ddl });
     await client.query(ddl);
@@ -123,11 +129,8 @@ export async function loadBatches(
     if (oid === undefined) throw new ConfigError(`table ${target} was not found after CREATE TABLE`);
     created = true;
   }
-  if (ahead.length === 0) {
-    // The first batch decides the first COPY column list.
-    const next = await batches.next();
-    if (!next.done) ahead.push(next.value);
-  }
+  // The first batch decides the first COPY column list.
+  if (ahead.length === 0) await readAhead();
   const columns = await tableColumns(client, oid);
   const byName = new Map(columns.map((c) => [c.name, c]));
 
@@ -135,7 +138,7 @@ export async function loadBatches(
   let note = '';
   let finish: (rows: number, cols: string[]) => Promise<void> = async () => {};
   let encoderRowNumber = false;
-  let check: ((rec: Rec, at: Origin) => void) | undefined;
+  let check: PartitionCheck | undefined;
 
   switch (plan.mode) {
     case 'append':
@@ -195,12 +198,7 @@ export async function loadBatches(
       if (!byName.has(p.column)) throw new UsageError(`--replace-where: no column ${JSON.stringify(p.column)} in ${target}`);
       const r = await q(`DELETE FROM ${target} WHERE ${quoteIdent(p.column)} = ${quoteLiteral(p.value)}`);
       note = `replaced partition ${p.column}=${p.value} (${r.rowCount ?? 0} rows deleted)`;
-      check = (rec, at) => {
-        const v = rec[p.column];
-        if (v === undefined || v === null || copyValue(v) !== p.value) {
-          throw new DataError(at, p.column, `value ${v === undefined ? 'missing' : JSON.stringify(v)} is outside the partition being replaced (--replace-where ${p.column}=${p.value})`);
-        }
-      };
+      check = p;
       break;
     }
   }
@@ -208,7 +206,8 @@ export async function loadBatches(
   // The COPY list starts with the table columns the first records name, and grows (a new COPY
   // statement in the same transaction) when a later record names another one.
   const copyable = new Set(columns.map((c) => c.name));
-  let cols = initialColumns(ahead, copyable);
+  let cols = initialColumns(aheadRecords, copyable);
+  aheadRecords.length = 0;
   if (cols.length === 0) cols = [...copyable];
   const encoder = new CopyEncoder(cols, copyable, plan.ignoreExtra, encoderRowNumber, check);
   let copy = await startCopy(client, into, cols, encoderRowNumber, log, stopInput);
@@ -216,10 +215,10 @@ export async function loadBatches(
   const onAbort = () => copy.stream.destroy();
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    const send = async (batch: RecordBatch) => {
+    const send = async (batch: LineRecordBatch) => {
       let from = 0;
-      while (from < batch.records.length) {
-        const r = encoder.encode(batch, from);
+      while (from < batch.texts.length) {
+        const r = encoder.encodeLines(batch, from);
         if (r.text) await copy.write(r.text);
         from += r.count;
         if (r.needs) {
@@ -264,11 +263,11 @@ function checkNameLength(name: string, what: string) {
  * PostgreSQL cuts names to 63 bytes: a long field would become a column of another name, or
  * two would collide. Say so instead of creating (and loading into) the wrong column.
  */
-function checkFieldNames(batches: RecordBatch[]) {
+function checkFieldNames(batches: LineRecordBatch[], records: Rec[][]) {
   const first = new Map<string, Origin>();
-  for (const b of batches) {
-    for (let i = 0; i < b.records.length; i++) for (const k in b.records[i]) if (!first.has(k)) first.set(k, { file: b.name, line: b.lines[i] });
-  }
+  batches.forEach((b, n) => {
+    for (let i = 0; i < records[n].length; i++) for (const k in records[n][i]) if (!first.has(k)) first.set(k, { file: b.name, line: b.lines[i] });
+  });
   const names = [...first.keys()];
   for (const k of names) {
     if (Buffer.byteLength(k) <= MAX_IDENT_BYTES) continue;
@@ -279,9 +278,9 @@ function checkFieldNames(batches: RecordBatch[]) {
 }
 
 /** The table columns named by the first records, in table order; all columns if none. */
-function initialColumns(ahead: RecordBatch[], copyable: Set<string>): string[] {
+function initialColumns(ahead: Rec[][], copyable: Set<string>): string[] {
   const named = new Set<string>();
-  for (const b of ahead) for (const r of b.records) for (const k in r) if (copyable.has(k)) named.add(k);
+  for (const b of ahead) for (const r of b) for (const k in r) if (copyable.has(k)) named.add(k);
   return [...copyable].filter((c) => named.has(c));
 }
 

@@ -5,6 +5,7 @@ import { parseConninfo, resolveTarget, targetLabel } from '../../src/pg/connect.
 import { pgError } from '../../src/pg/errors.js';
 import { parsePartition } from '../../src/pg/load.js';
 import { ExitCode } from '../../src/lib/errors.js';
+import { parseRecord } from '../../src/lib/records.js';
 import { redact } from '../../src/lib/redact.js';
 
 t.test('copyValue escapes what COPY text needs and refuses what it cannot hold', async (t) => {
@@ -102,4 +103,100 @@ t.test('pg errors map to exit codes', async (t) => {
     copyOrigin: (n) => ({ at: { file: 'stdin', line: n + 10 }, source: 'a.csv:5' }),
   });
   t.equal(copy.message, 'stdin:12: field "qty": invalid input syntax for type integer: "x" (record from a.csv:5)');
+});
+
+// The fast path (encodeLines: NDJSON lines straight to COPY text) must give what the record
+// path (parseRecord + encode) gives: the same text, the same `needs`, the same error.
+t.test('encodeLines gives what parsing and encoding each record gives, for tricky lines', async (t) => {
+  const lines = [
+    '{"a":"plain","b":1}',
+    '{"a":"q\\"uote \\\\ back \\/ slash \\b\\f\\n\\r\\t end\\\\","b":2}',
+    '{"a":"only \\"quotes\\"","b":2}',
+    '{"a":"東京 🚀 é \u2028","b":3}',
+    '{"a":"\\u00e9\\u6771\\ud83d\\ude80","b":4}',
+    '{"a":"nul \\u0000 here"}',
+    '{"a":"lone \\ud800 x"}',
+    '{"a":"lone low \\udc00"}',
+    '{"a":"x","b":123456789012345678901234567890}',
+    '{"a":"x","b":9007199254740993}',
+    '{"a":"x","b":123456789012345}',
+    '{"b":1.50}',
+    '{"b":1e2}',
+    '{"b":1E+2}',
+    '{"b":-0}',
+    '{"b":-12}',
+    '{"b":0.1234567890123456789}',
+    '{"b":1e400}',
+    '{"b":01}',
+    '{"b":-}',
+    '{"a":{"x":[1,"\\t"]},"b":null}',
+    '{"a":[],"b":true}',
+    '{"b":false,"a":null}',
+    '{"b":5}',
+    '{}',
+    ' { "a" : "spaced" , "b" : 7 } ',
+    '{"a":"cr"}\r',
+    '{"a":"1","a":"2"}',
+    '{"a":"1","b":2,"a":"3"}',
+    '{"\\u0061":"escaped key"}',
+    '{"a":"x","zz":1}',
+    '{"a":"x","c":"a column not in the list"}',
+    '{"a":"x","_file":"f.csv","_line":9}',
+    '{"a":"x","_file":"f\\"q.csv","_line":10}',
+    '{"a":"x","_file":"f.csv","_line":"11"}',
+    '{"a":"x","_file":"f.csv","_file":"g.csv","_line":12}',
+    '{"a":"raw\ttab"}',
+    '{"a":"x",}',
+    '{"a":"x"} junk',
+    '{"a":"unterminated',
+    '[1]',
+    '"just a string"',
+    '{"a":tru}',
+    '{"b":true,"a":"x"}',
+    '{"a":"x","b":"\\\\N"}',
+  ];
+  const outcome = (f: () => { text: string; count: number; needs?: string[] }) => {
+    try {
+      return f();
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  for (const ignoreExtra of [false, true]) {
+    const table = new Set(['a', 'b', 'c']);
+    const fast = new CopyEncoder(['a', 'b'], table, ignoreExtra, true);
+    const slow = new CopyEncoder(['a', 'b'], table, ignoreExtra, true);
+    let n = 0;
+    // Each line three times: the scanner, then the layout it learnt (the regex path).
+    for (const line of lines) {
+      const what = JSON.stringify(line).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`); // TAP-safe
+      for (let k = 0; k < 3; k++) {
+        n++;
+        const batch = { name: 'in', lines: [n], texts: [line] };
+        const want = outcome(() => slow.encode({ name: 'in', lines: [n], records: [parseRecord(line, { file: 'in', line: n })] }));
+        t.same(outcome(() => fast.encodeLines(batch)), want, `${ignoreExtra ? '--ignore-extra ' : ''}${what} (${k + 1})`);
+        t.same(fast.originOfRow(fast.rows), slow.originOfRow(slow.rows), `${what}: origin and lineage`);
+      }
+    }
+    t.equal(fast.rows, slow.rows);
+    t.ok(fast.fastRows > 60, `most lines took the fast path (${fast.fastRows} of ${fast.rows})`);
+  }
+  // A batch of many lines: the same COPY text, in the same pieces.
+  const table = new Set(['a', 'b']);
+  const many = Array.from({ length: 50 }, (_, i) => lines[i % 5].replace('"b":', i % 7 === 0 ? '"b" :' : '"b":'));
+  const okLines = many.filter((l) => !/u0000|ud800/.test(l));
+  const fast = new CopyEncoder(['a', 'b'], table, false).encodeLines({ name: 'in', lines: okLines.map((_, i) => i + 1), texts: okLines });
+  const slow = new CopyEncoder(['a', 'b'], table, false).encode({ name: 'in', lines: okLines.map((_, i) => i + 1), records: okLines.map((l) => parseRecord(l, { file: 'in', line: 1 })) });
+  t.same(fast, slow);
+});
+
+t.test('encodeLines: the replace-where partition check as the record path makes it', async (t) => {
+  const table = new Set(['d', 'v']);
+  const enc = () => new CopyEncoder(['d', 'v'], table, false, false, { column: 'd', value: '2026-11-23' });
+  const lines = ['{"d":"2026-11-23","v":1}', '{"d":"2026-11-23","v":2}', '{"d":"2026-11-23","v":3}', '{"d":"2026-11-24","v":4}'];
+  const e = enc();
+  t.throws(() => e.encodeLines({ name: 'in', lines: [1, 2, 3, 4], texts: lines }), /^in:4: field "d": value "2026-11-24" is outside the partition being replaced/);
+  t.equal(e.fastRows, 3);
+  t.throws(() => enc().encodeLines({ name: 'in', lines: [1], texts: ['{"v":1}'] }), /value missing is outside/);
+  t.throws(() => enc().encodeLines({ name: 'in', lines: [1], texts: ['{"d":null}'] }), /value null is outside/);
 });
