@@ -292,3 +292,51 @@ t.test('superstore: bx-extract | bx-load --create, then --mode replace twice', a
   t.equal(await count(`${S}.superstore`), 10194);
   t.same(await rows(`SELECT "Product Name" AS p FROM ${S}.superstore WHERE "Row ID" = 1`), [{ p: 'Message Book, Wirebound, Four 5 1/2" X 4" Forms/Pg., 200 Dupl. Sets/Book' }]);
 });
+
+t.test('lines transcoded without parsing load what JSON.parse reads, over many batches', async (t) => {
+  // Each shape many times in a row (the fast path learns a layout per shape), in batches of
+  // several chunks; the values are what the table must hold, as text.
+  await db.query(`CREATE TABLE ${S}.fast (id int, s text, n text, b text, extra text)`);
+  const shapes = [
+    '{"id":ID,"s":"plain, with a comma","n":12,"b":true}',
+    '{"id":ID,"s":"q\\"uote \\\\ back\\tslash \\/ \\n\\r \\b\\f","n":-0,"b":false}',
+    '{"id":ID,"s":"東京 🚀 \\u00e9\\ud83d\\ude80","n":123456789012345678901234567890,"b":null}',
+    '{"id":ID,"n":1.50,"s":"\\\\N"}',
+    ' { "id" : ID , "s" : "spaced" , "n" : 1e2 } ',
+    '{"id":ID,"s":{"nested":["x\\ty"]},"n":0.1234567890123456789}',
+    '{"s":"\\\\.","id":ID}',
+  ];
+  const lines: string[] = [];
+  for (let i = 0; i < 7000; i++) lines.push(shapes[Math.floor(i / 500) % shapes.length].replace('ID', String(i)));
+  const r = await load(`--table ${S}.fast`, lines.join('\n') + '\n');
+  t.equal(r.code, 0, r.stderr);
+  const got = await rows(`SELECT id, s, n, b FROM ${S}.fast ORDER BY id`);
+  t.equal(got.length, lines.length);
+  const asText = (v: unknown) => (v === undefined || v === null ? null : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const bad: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const want = JSON.parse(lines[i]);
+    const row = got[i];
+    // Numbers a double cannot hold arrive as written; the rest as String(number) (-0 as 0).
+    const n = /\d{20}|\d\.\d{17}/.test(lines[i]) ? lines[i].match(/"n":([\d.]+)/)![1] : asText(Object.is(want.n, -0) ? 0 : want.n);
+    const s = typeof want.s === 'object' ? JSON.stringify(want.s) : asText(want.s);
+    if (row.id !== i || row.s !== s || row.n !== n || row.b !== asText(want.b)) bad.push(`line ${i + 1}: ${JSON.stringify(row)}`);
+  }
+  t.same(bad.slice(0, 5), [], 'every row holds the values of its line');
+
+  // After thousands of fast lines, a bad line is reported as the record path reports it.
+  const tail = (line: string) => lines.slice(0, 3000).join('\n') + '\n' + line + '\n';
+  const cases: [string, RegExp][] = [
+    ['{"id":1,"nope":2}', /^bx-load: stdin:3001: field "nope": no column of that name in the table \(--ignore-extra skips unknown fields\)$/m],
+    ['{"id":1,"s":"a\\u0000b"}', /^bx-load: stdin:3001: field "s": value holds a NUL byte, which PostgreSQL text cannot store$/m],
+    ['{"id":1,"s":"\\udc00"}', /^bx-load: stdin:3001: field "s": value is not valid UTF-8 \(a lone UTF-16 surrogate from a \\u escape\)$/m],
+    ['{"id":1,"s":"x",}', /^bx-load: stdin:3001: not valid JSON: /m],
+    ['{"id":"x1"}', /^bx-load: stdin:3001: field "id": invalid input syntax for type integer: "x1"/m],
+  ];
+  for (const [line, re] of cases) {
+    const bad = await load(`--table ${S}.fast`, tail(line));
+    t.equal(bad.code, 65, `${line}: exit 65`);
+    t.match(bad.stderr, re, `${line}: the message`);
+  }
+  t.equal(await count(`${S}.fast`), lines.length, 'failed loads left the table as it was');
+});
