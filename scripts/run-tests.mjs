@@ -3,7 +3,6 @@
 // finds a PostgreSQL (the configured one, else the embedded one via bx-db), runs node-tap,
 // and ends with the plain line `N passed, N failed` that CI reads.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,7 +23,7 @@ if (!configured) {
   }
   env.DATABASE_URL = r.stdout.trim();
   embedded = true;
-  console.log(`run-tests: using the embedded PostgreSQL at ${env.DATABASE_URL}`);
+  console.log(`run-tests: using the embedded PostgreSQL at ${env.DATABASE_URL.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@')}`);
 } else {
   console.log(`run-tests: using the configured PostgreSQL (${env.DATABASE_URL ? 'DATABASE_URL' : 'PG* variables'})`);
 }
