@@ -134,6 +134,8 @@ export async function run(io: Io, opts: ExtractOptions): Promise<ExitCode> {
       rejects.add(record, [failure], at);
       io.stats.rejected++;
     },
+    // Readers that can (CSV/TSV) hand on ready NDJSON lines, lineage included.
+    json: { lineage: opts.lineage },
   };
   const out = new LineWriter(io.stdout, io.seal.seal);
   try {
@@ -141,6 +143,14 @@ export async function run(io: Io, opts: ExtractOptions): Promise<ExitCode> {
       const read = await readerFor(format);
       const input = path === '-' ? await stdinInput(io) : await openInput(io, path);
       for await (const batch of read(input, opts.read, ctx)) {
+        if (batch.json) {
+          const n = batch.lines.length;
+          io.stats.rowsIn += n;
+          await out.text(batch.json, n);
+          io.stats.rowsOut += n;
+          await rejects.flush();
+          continue;
+        }
         const recs = batch.records;
         io.stats.rowsIn += recs.length;
         if (opts.lineage) {

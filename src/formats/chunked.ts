@@ -3,6 +3,7 @@
 import type { NamedInput } from '../lib/io.js';
 import type { Rec, RecordBatch } from '../lib/records.js';
 import { decodeText, type Encoding } from '../lib/text.js';
+import type { ReadBatch } from './index.js';
 
 export abstract class RecordCollector {
   records: Rec[] = [];
@@ -11,7 +12,7 @@ export abstract class RecordCollector {
   constructor(protected readonly name: string) {}
 
   /** The records gathered since the last take(), as one batch. */
-  take(): RecordBatch {
+  take(): ReadBatch {
     const b = { name: this.name, lines: this.lines, records: this.records };
     this.records = [];
     this.lines = [];
@@ -25,7 +26,7 @@ export interface TextParser extends RecordCollector {
   end(): void;
 }
 
-export async function* readParsed(input: NamedInput, encoding: Encoding, p: TextParser): AsyncGenerator<RecordBatch> {
+export async function* readParsed(input: NamedInput, encoding: Encoding, p: TextParser): AsyncGenerator<ReadBatch> {
   for await (const chunk of decodeText(input.stream, input.name, encoding)) {
     p.feed(chunk);
     if (p.records.length > 0) yield p.take();

@@ -2,10 +2,10 @@
 // at 145k rows/s against 316k for a scanner like this one, and csv-parse's defaults keep the BOM,
 // drop duplicate header columns and buffer an unclosed quote without limit.
 import { DataError, UsageError } from '../lib/errors.js';
-import type { Rec, RecordBatch } from '../lib/records.js';
+import type { Rec } from '../lib/records.js';
 import { decodeText } from '../lib/text.js';
 import { RecordCollector } from './chunked.js';
-import type { ReadContext, ReadOptions, Reader } from './index.js';
+import type { ReadBatch, ReadContext, ReadOptions, Reader } from './index.js';
 
 export const csvReader: Reader = (input, opts, ctx) => readDelimited(input.stream, input.name, { ...opts, delimiter: opts.delimiter ?? ',', quote: opts.quote ?? '"' }, ctx);
 
@@ -21,7 +21,7 @@ export async function* readDelimited(
   name: string,
   opts: Partial<ReadOptions> & { delimiter: string; quote: string },
   ctx: ReadContext,
-): AsyncGenerator<RecordBatch> {
+): AsyncGenerator<ReadBatch> {
   const scanner = new CsvScanner(name, opts, ctx);
   const max = opts.maxRecordSize ?? 64 * 1024 * 1024;
   let pending = '';
@@ -32,7 +32,7 @@ export async function* readDelimited(
     let at = 0;
     do {
       at = scanner.scan(pending, at, false);
-      if (scanner.records.length > 0) yield scanner.take();
+      if (scanner.lines.length > 0) yield scanner.take();
     } while (scanner.full);
     pending = pending.slice(at);
     if (pending.length > max) throw scanner.tooLong(max);
@@ -41,7 +41,7 @@ export async function* readDelimited(
   let at = 0;
   do {
     at = scanner.scan(pending, at, true);
-    if (scanner.records.length > 0) yield scanner.take();
+    if (scanner.lines.length > 0) yield scanner.take();
   } while (scanner.full);
 }
 
@@ -76,6 +76,10 @@ export class CsvScanner extends RecordCollector {
   private skip: number;
   private names: string[] | undefined;
   private build: ((f: string[]) => Rec) | undefined;
+  /** Set when the consumer takes NDJSON (ReadContext.json): rows become JSON bytes, not records. */
+  private out: NdjsonRows | undefined;
+  /** A plain row's fields as start/end offsets into the text, when rows go to `out`. */
+  private readonly bounds: number[] = [];
   private headerPending: boolean;
   private readonly fields: string[] = [];
   /** Where the quote of an incomplete record opened, for the error when it never closes. */
@@ -96,6 +100,12 @@ export class CsvScanner extends RecordCollector {
     if (opts.columns) this.setNames(opts.columns, 0);
   }
 
+
+  override take(): ReadBatch {
+    const b: ReadBatch = super.take();
+    if (this.out) b.json = this.out.take();
+    return b;
+  }
 
   tooLong(max: number): DataError {
     const hint = this.openQuoteLine ? `; the quote opened at line ${this.openQuoteLine} may never close` : '';
@@ -148,6 +158,35 @@ export class CsvScanner extends RecordCollector {
         // A plain row: no quote, ends with LF or CRLF.
         const end = nextCr === nl - 1 ? nl - 1 : nl;
         let a = i;
+        if (this.out && !this.headerPending) {
+          // Straight to JSON: the fields are copied from the text, never sliced out of it.
+          const b = this.bounds;
+          for (;;) {
+            if (nextD < a) nextD = indexOr(s, ds, a, n);
+            if (nextD >= end) break;
+            b[2 * k] = a;
+            b[2 * k + 1] = nextD;
+            k++;
+            a = nextD + 1;
+          }
+          b[2 * k] = a;
+          b[2 * k + 1] = end;
+          k++;
+          i = nl + 1;
+          line++;
+          if (k === this.out.width) {
+            this.out.addRange(s, b, rowLine);
+            this.lines.push(rowLine);
+          } else {
+            for (let j = 0; j < k; j++) fields[j] = s.slice(b[2 * j], b[2 * j + 1]);
+            this.row(k, rowLine);
+          }
+          if (this.lines.length >= BATCH_ROWS) {
+            this.full = true;
+            break;
+          }
+          continue;
+        }
         for (;;) {
           if (nextD < a) nextD = indexOr(s, ds, a, n);
           if (nextD >= end) break;
@@ -302,6 +341,10 @@ export class CsvScanner extends RecordCollector {
     }
     this.names = names;
     this.build = recordBuilder(names);
+    // A header column named _file or _line meets the lineage keys: such records keep the old way
+    // (an object, where the lineage value replaces the column's in its place).
+    const json = this.ctx.json;
+    this.out = json && !(json.lineage && (names.includes('_file') || names.includes('_line'))) ? new NdjsonRows(names, json.lineage ? this.name : undefined) : undefined;
   }
 
   private warn(line: number, msg: string) {
@@ -320,9 +363,177 @@ export class CsvScanner extends RecordCollector {
       this.ctx.reject(fields.slice(0, k), { rule: 'columns', message: `expected ${this.names!.length} fields, got ${k}` }, { file: this.name, line });
       return;
     }
-    this.records.push(this.build!(fields));
+    if (this.out) this.out.add(fields, line);
+    else this.records.push(this.build!(fields));
     this.lines.push(line);
   }
+}
+
+// NDJSON is built in slabs of this many bytes; each batch is a view of one (a new slab is
+// taken when one fills), so a batch's bytes stay as they are while they wait to be written.
+const SLAB = 4 << 20;
+
+/**
+ * NDJSON lines written as UTF-8 bytes straight from a row's fields: no record object, no
+ * JSON.stringify, no field strings for plain rows, no string to encode on output. The keys,
+ * quotes and commas are bytes made once per header; each field is escaped as JSON.stringify
+ * escapes (`\"`, `\\`, \b \f \n \r \t, other control characters and lone surrogates as
+ * \u00XX / \udXXX). Keys keep header order: an object would move numeric-looking names such
+ * as "2019" first.
+ */
+export class NdjsonRows {
+  private slab = Buffer.allocUnsafe(SLAB);
+  /** Where the current batch starts in the slab, and where the next byte goes. */
+  private start = 0;
+  private p = 0;
+  /** Before field j: `{"name":"` for the first, `","name":"` after. */
+  private readonly keys: Uint8Array[];
+  /** After the last field: `"}\n`, or `","_file":"name","_line":` before the line number. */
+  private readonly end: Uint8Array;
+  private readonly lineage: boolean;
+  /** Bytes of a row besides its fields' (the keys, the end, a line number). */
+  private readonly fixed: number;
+  readonly width: number;
+
+  /** `file`: add the lineage keys, `_file` with this name and `_line`. */
+  constructor(names: string[], file: string | undefined) {
+    this.width = names.length;
+    this.keys = names.map((nm, j) => Buffer.from((j === 0 ? '{' : '",') + JSON.stringify(nm) + ':"'));
+    this.lineage = file !== undefined;
+    this.end = Buffer.from(file === undefined ? '"}\n' : `","_file":${JSON.stringify(file)},"_line":`);
+    this.fixed = this.keys.reduce((t, k) => t + k.length, 0) + this.end.length + 20;
+  }
+
+  /** The lines added since the last take(). */
+  take(): Buffer {
+    const b = this.slab.subarray(this.start, this.p);
+    this.start = this.p;
+    return b;
+  }
+
+  /** A row whose field j is `s` from `b[2j]` to `b[2j + 1]`. */
+  addRange(s: string, b: number[], line: number): void {
+    const keys = this.keys;
+    // Six bytes a character at most (\u00XX, \udXXX); a row is one span of the text.
+    this.room(this.fixed + 6 * (b[2 * keys.length - 1] - b[0]));
+    const out = this.slab;
+    let p = this.p;
+    for (let j = 0; j < keys.length; j++) {
+      p = putBytes(out, p, keys[j]);
+      p = putString(out, p, s, b[2 * j], b[2 * j + 1]);
+    }
+    this.p = this.finish(out, p, line);
+  }
+
+  /** A row whose fields are strings. */
+  add(f: string[], line: number): void {
+    const keys = this.keys;
+    let chars = 0;
+    for (let j = 0; j < keys.length; j++) chars += f[j].length;
+    this.room(this.fixed + 6 * chars);
+    const out = this.slab;
+    let p = this.p;
+    for (let j = 0; j < keys.length; j++) {
+      p = putBytes(out, p, keys[j]);
+      p = putString(out, p, f[j], 0, f[j].length);
+    }
+    this.p = this.finish(out, p, line);
+  }
+
+  private finish(out: Buffer, p: number, line: number): number {
+    p = putBytes(out, p, this.end);
+    if (!this.lineage) return p;
+    p = putDigits(out, p, line);
+    out[p++] = 0x7d; // }
+    out[p++] = 0x0a;
+    return p;
+  }
+
+  /** Room for `n` more bytes; a batch that does not fit moves to a new slab. */
+  private room(n: number) {
+    if (this.p + n <= this.slab.length) return;
+    const used = this.p - this.start;
+    const next = Buffer.allocUnsafe(Math.max(SLAB, 2 * (used + n)));
+    this.slab.copy(next, 0, this.start, this.p);
+    this.slab = next;
+    this.start = 0;
+    this.p = used;
+  }
+}
+
+function putBytes(out: Buffer, p: number, b: Uint8Array): number {
+  for (let i = 0; i < b.length; i++) out[p++] = b[i];
+  return p;
+}
+
+function putDigits(out: Buffer, p: number, n: number): number {
+  const d = String(n);
+  for (let i = 0; i < d.length; i++) out[p++] = d.charCodeAt(i);
+  return p;
+}
+
+const HEX = '0123456789abcdef';
+
+/** `s` from `from` to `to` as the UTF-8 of a JSON string's contents, escaped as JSON.stringify does. */
+function putString(out: Buffer, p: number, s: string, from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (c >= 0x20 && c !== 0x22 && c !== 0x5c) out[p++] = c;
+      else p = putEscape(out, p, c);
+    } else if (c < 0x800) {
+      out[p++] = 0xc0 | (c >> 6);
+      out[p++] = 0x80 | (c & 0x3f);
+    } else if (c < 0xd800 || c > 0xdfff) {
+      out[p++] = 0xe0 | (c >> 12);
+      out[p++] = 0x80 | ((c >> 6) & 0x3f);
+      out[p++] = 0x80 | (c & 0x3f);
+    } else {
+      const d = i + 1 < to ? s.charCodeAt(i + 1) : 0;
+      if (c < 0xdc00 && d >= 0xdc00 && d <= 0xdfff) {
+        const u = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        out[p++] = 0xf0 | (u >> 18);
+        out[p++] = 0x80 | ((u >> 12) & 0x3f);
+        out[p++] = 0x80 | ((u >> 6) & 0x3f);
+        out[p++] = 0x80 | (u & 0x3f);
+        i++;
+      } else p = putUnicodeEscape(out, p, c); // a lone surrogate
+    }
+  }
+  return p;
+}
+
+function putEscape(out: Buffer, p: number, c: number): number {
+  out[p++] = 0x5c; // \
+  switch (c) {
+    case 0x22:
+    case 0x5c:
+      out[p++] = c;
+      return p;
+    case 0x08:
+      out[p++] = 0x62; // b
+      return p;
+    case 0x0c:
+      out[p++] = 0x66; // f
+      return p;
+    case 0x0a:
+      out[p++] = 0x6e; // n
+      return p;
+    case 0x0d:
+      out[p++] = 0x72; // r
+      return p;
+    case 0x09:
+      out[p++] = 0x74; // t
+      return p;
+  }
+  return putUnicodeEscape(out, p - 1, c);
+}
+
+function putUnicodeEscape(out: Buffer, p: number, c: number): number {
+  out[p++] = 0x5c;
+  out[p++] = 0x75; // u
+  for (let shift = 12; shift >= 0; shift -= 4) out[p++] = HEX.charCodeAt((c >> shift) & 15);
+  return p;
 }
 
 /**

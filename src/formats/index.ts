@@ -35,6 +35,23 @@ export interface ReadContext {
   log: Logger;
   /** A bad record: to the rejects file, or (without one) thrown as the run's DataError. */
   reject: (record: unknown, failure: RuleFailure, at: Origin) => void;
+  /**
+   * Set by a consumer that only writes NDJSON (bx-extract): a reader may then hand a batch on as
+   * ready JSON lines (ReadBatch.json), skipping a record object and JSON.stringify per record.
+   * With `lineage`, each line already ends with the `_file` and `_line` keys. Readers that do
+   * not serialize ignore it and yield records as always.
+   */
+  json?: { lineage: boolean };
+}
+
+/**
+ * A RecordBatch as a reader yields it. With `json`, the batch holds its records as NDJSON
+ * (UTF-8 bytes) instead of objects, and `records` is empty: one line per record, each ending
+ * with a newline, line i starting at source line `lines[i]`. The bytes are the reader's to
+ * keep unchanged after the batch: a consumer may write them out as they are.
+ */
+export interface ReadBatch extends RecordBatch {
+  json?: Buffer;
 }
 
 /**
@@ -42,7 +59,7 @@ export interface ReadContext {
  * `records[i]` starts at line `lines[i]` of `name`. Readers for sources that are not byte
  * streams (database queries) can take their source by name in `input.name`.
  */
-export type Reader = (input: NamedInput, opts: ReadOptions, ctx: ReadContext) => AsyncIterable<RecordBatch>;
+export type Reader = (input: NamedInput, opts: ReadOptions, ctx: ReadContext) => AsyncIterable<ReadBatch>;
 
 const readers: Record<string, () => Promise<Reader>> = {
   csv: async () => (await import('./csv.js')).csvReader,

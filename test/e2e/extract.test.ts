@@ -194,6 +194,9 @@ t.test('CSV dialects: delimiter, quote, escape, no header, columns, skip-lines, 
   }
   const proto = await sh('bx-extract -f csv', { input: '__proto__,constructor\n1,2\n' });
   t.equal(proto.stdout, '{"__proto__":"1","constructor":"2"}\n', 'plain fields, not the prototype');
+  // Keys keep source order (DESIGN.md), numeric-looking header names too; lineage goes last.
+  const num = await sh('bx-extract -f csv --lineage', { input: 'name,2019,1\na,"b""",c\n' });
+  t.equal(num.stdout, '{"name":"a","2019":"b\\"","1":"c","_file":"stdin","_line":2}\n', 'header order, not object key order');
 });
 
 t.test('duplicate and empty header names: unique names and a warning, no lost column', async (t) => {

@@ -103,3 +103,84 @@ t.test('XML across reads: entities, CDATA, comments, PIs and lines survive any c
   t.same(s.out[0], ['{"@n":"1&2","@k":"v","v":"€<é"}', 4]);
   await t.rejects(read('xml', Buffer.from('<a>' + '<b>'.repeat(20) + '</b>'.repeat(20) + '</a>'), 7, { maxDepth: 10 }), /nested deeper than 10 levels/);
 });
+
+// bx-extract asks the CSV/TSV reader for ready NDJSON bytes (ReadContext.json). Those bytes must
+// equal what JSON.stringify makes of the records read the ordinary way, in any cut of the input.
+async function readJson(format: string, bytes: Buffer, piece: number, o: Partial<ReadOptions> = {}, lineage = false) {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += piece) chunks.push(bytes.subarray(i, i + piece));
+  const rejects: [unknown, string, number][] = [];
+  const ctx: ReadContext = {
+    log: new Logger('test', new (await import('node:stream')).PassThrough(), { format: 'human', verbosity: 1, tty: false }),
+    reject: (rec, f, at) => void rejects.push([rec, f.message, at.line]),
+    json: { lineage },
+  };
+  let text = '';
+  const lines: number[] = [];
+  const reader = await readerFor(format);
+  for await (const b of reader({ name: 'in', stream: Readable.from(chunks) }, opts(o), ctx)) {
+    if (b.json) text += b.json.toString('utf8');
+    else for (const r of b.records) text += JSON.stringify(lineage ? { ...r, _file: b.name, _line: b.lines[b.lines.length - b.records.length + b.records.indexOf(r)] } : r) + '\n';
+    lines.push(...b.lines);
+  }
+  return { text, lines, rejects };
+}
+
+async function sameAsRecords(t: Test, format: string, text: string | Buffer, o: Partial<ReadOptions> = {}) {
+  const bytes = Buffer.isBuffer(text) ? text : Buffer.from(text);
+  const recs = await read(format, bytes, bytes.length || 1, o);
+  const want = recs.out.map(([j]) => j + '\n').join('');
+  const wantLineage = recs.out.map(([j, line]) => (j as string).slice(0, -1) + `,"_file":"in","_line":${line}}\n`).join('');
+  for (const piece of [bytes.length || 1, 1, 2, 3, 7]) {
+    const r = await readJson(format, bytes, piece, o);
+    t.equal(r.text, want, `${format} as JSON bytes in ${piece}-byte pieces`);
+    t.same(r.lines, recs.out.map(([, l]) => l));
+    t.same(r.rejects, recs.rejects.map(([rec, m, at]) => [rec, m, at.line]));
+    t.equal((await readJson(format, bytes, piece, o, true)).text, wantLineage, `${format} with lineage in ${piece}-byte pieces`);
+  }
+  return want;
+}
+
+t.test('CSV/TSV as ready NDJSON bytes: the same text JSON.stringify makes of the records', async (t) => {
+  const ctl = Array.from({ length: 32 }, (_, c) => String.fromCharCode(c)).filter((c) => c !== '\n' && c !== '\r' && c !== ',').join('');
+  const csv = [
+    '\ufeffid,"na""me",é k,__proto__,e',
+    `1,"x, ""y""",é,p,`,
+    `2,"multi\r\nline\rand\nmore","tab\there",back\\slash,"${ctl}"`,
+    `3,plain "quote" inside,€ 😀 𝄞,\u007f\u0080\u07ff\u0800\uffff,""`,
+    '4,5',
+    '6,"a",b,"c","d"',
+  ].join('\r\n');
+  const w = await sameAsRecords(t, 'csv', csv + '\r\n');
+  t.match(w, /"na\\"me":"x, \\"y\\""/);
+  t.match(w, /\\u0001/);
+  await sameAsRecords(t, 'csv', csv); // no line end at the end
+  await sameAsRecords(t, 'tsv', 'a\tb\tc\n"x\ty\\z\t\u0001\n1\t\t\n');
+  await sameAsRecords(t, 'tsv', 'a\tb\n"x\ty"\tz\n', { quote: '"' }); // a quoted tab
+  await sameAsRecords(t, 'csv', "a;b\n'x;''y\"';2\n", { delimiter: ';', quote: "'" });
+  await sameAsRecords(t, 'csv', 'a,b\n"p\\"q",2\n', { escape: '\\' });
+  await sameAsRecords(t, 'csv', 'x,x,\n1,2,3\n');
+  await sameAsRecords(t, 'csv', 'pre\na,b\n# c\n1,2\n', { skipLines: 1, comment: '#' });
+  await sameAsRecords(t, 'csv', '1,2\n3,4\n', { header: false, columns: ['a', 'b'] });
+  await sameAsRecords(t, 'csv', '1,2\n3,4\n', { header: false });
+  // Big enough to fill several batches and slabs.
+  const rows = Array.from({ length: 5000 }, (_, i) => `${i},"q""${'é'.repeat(i % 300)}",${'x'.repeat(i % 50)}`);
+  await sameAsRecords(t, 'csv', 'a,b,c\n' + rows.join('\n') + '\n');
+});
+
+t.test('NDJSON bytes: header order kept for numeric names, lone surrogates escaped, lineage column names', async (t) => {
+  // An object moves integer-like keys first; the JSON bytes keep the header's order (DESIGN.md).
+  const num = await readJson('csv', Buffer.from('name,2019,1,01\na,b,c,d\n'), 3);
+  t.equal(num.text, '{"name":"a","2019":"b","1":"c","01":"d"}\n');
+  // A header column named _file or _line with --lineage: records, lineage values in place.
+  const lin = await readJson('csv', Buffer.from('_line,a\nx,y\n'), 2, {}, true);
+  t.equal(lin.text, '{"_line":2,"a":"y","_file":"in"}\n');
+  // Lone surrogates (text that no decoder produces, but a caller may pass): as JSON.stringify.
+  const { NdjsonRows } = await import('../../src/formats/csv.js');
+  const rows = new NdjsonRows(['a', 'b\ud800'], undefined);
+  const vals = ['\ud800x', 'y\udc00', '\udbff\udfff\ud83d', '\ud83d\ude00', '\ud800\udc00\udc00'];
+  for (let i = 0; i < vals.length; i++) rows.add([vals[i], vals[(i + 1) % vals.length]], 1);
+  const want = vals.map((v, i) => JSON.stringify({ a: v, 'b\ud800': vals[(i + 1) % vals.length] }) + '\n').join('');
+  t.equal(rows.take().toString('utf8'), want);
+  t.equal(rows.take().length, 0);
+});
