@@ -41,6 +41,16 @@ export class LineWriter {
     if (this.buf.length >= BATCH_LINES) await this.flush();
   }
 
+  /** Writes `n` lines the caller has already joined (text or UTF-8), each ending with a newline, in one write(). */
+  async text(block: string | Uint8Array, n: number): Promise<void> {
+    if (this.buf.length > 0) await this.flush();
+    if (this.closed || this.out.destroyed) throw new PipeClosed();
+    this.count += n;
+    if (block.length === 0) return;
+    if (!this.out.write(block)) await drained(this.out);
+    if (this.closed) throw new PipeClosed();
+  }
+
   async records(recs: Rec[]): Promise<void> {
     for (let i = 0; i < recs.length; i++) this.buf.push(JSON.stringify(recs[i]));
     this.count += recs.length;
