@@ -371,7 +371,8 @@ export class CsvScanner extends RecordCollector {
 
 // NDJSON is built in slabs of this many bytes; each batch is a view of one (a new slab is
 // taken when one fills), so a batch's bytes stay as they are while they wait to be written.
-const SLAB = 4 << 20;
+// Peak RSS on the 1 GB sales CSV: 164 MB with 4 MiB slabs, 148 MB with 1 MiB (139 MB before).
+const SLAB = 1 << 20;
 
 /**
  * NDJSON lines written as UTF-8 bytes straight from a row's fields: no record object, no
