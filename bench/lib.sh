@@ -31,7 +31,7 @@ measure() {
 }
 
 # ratio A B: A/B with two decimals.
-ratio() { echo "scale=2; $1 / $2" | bc -l; }
+ratio() { printf "%.2f" "$(echo "$1 / $2" | bc -l)"; }
 
 # peak_rss 'cmd': peak resident set size (MB) of the command, via GNU time.
 peak_rss() {
