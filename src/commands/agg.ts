@@ -9,7 +9,7 @@ import { openInput, type Io } from '../lib/io.js';
 import { parseJson } from '../lib/json.js';
 import { splitLines } from '../lib/lines.js';
 import { readRecordBatches, TRAILER_PREFIX } from '../lib/records.js';
-import { parseMaxRejects, Rejects, type MaxRejects } from '../lib/rejects.js';
+import { Rejects, rejectsArgs, type MaxRejects } from '../lib/rejects.js';
 import { decodeText } from '../lib/text.js';
 import { LineWriter } from '../lib/write.js';
 
@@ -70,7 +70,8 @@ export function normalize(a: RawArgs): AggOptions {
   if (top !== undefined && (!Number.isInteger(top) || top < 1)) throw new UsageError(`--top: expected a positive integer, got ${a.top}`);
   if (partial && (sort.length > 0 || top !== undefined)) throw new UsageError('--sort and --top apply to final results; use them with --merge, not --partial');
   if (a.keyed && !partial && !merge) throw new UsageError('--keyed needs --partial or --merge');
-  if (merge && a.rejects !== undefined) throw new UsageError('--rejects applies to records, not to --merge of partial states');
+  const rejects = rejectsArgs(a);
+  if (merge && rejects.rejects !== undefined) throw new UsageError('--rejects applies to records, not to --merge of partial states');
   return {
     inputs: inputs.length ? inputs : ['-'],
     plan,
@@ -82,8 +83,7 @@ export function normalize(a: RawArgs): AggOptions {
     sorted: Boolean(a.sorted),
     memory: parseSize(String(a.memory)),
     tempDir: a['temp-dir'],
-    rejects: a.rejects,
-    maxRejects: a['max-rejects'] !== undefined ? parseMaxRejects(String(a['max-rejects'])) : undefined,
+    ...rejects,
   };
 }
 

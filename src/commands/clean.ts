@@ -8,7 +8,7 @@ import { Hasher, mask } from '../lib/hash.js';
 import { openInput, type Io } from '../lib/io.js';
 import { setKey } from '../lib/json.js';
 import { readRecordBatches, type Rec } from '../lib/records.js';
-import { parseMaxRejects, Rejects, type MaxRejects, type RuleFailure } from '../lib/rejects.js';
+import { Rejects, rejectsArgs, type MaxRejects, type RuleFailure } from '../lib/rejects.js';
 import { FIELD_TYPES, readSchemaFile, validateSchema, type Field, type FieldType, type TableSchema } from '../lib/schema.js';
 import { LineWriter } from '../lib/write.js';
 
@@ -145,8 +145,7 @@ export function normalize(a: RawArgs): CleanOptions {
     hash: list(a.hash),
     mask: list(a.mask),
     redact: list(a.redact),
-    rejects: a.rejects,
-    maxRejects: hasFlag('max-rejects') ? parseMaxRejects(String(a['max-rejects'])) : undefined,
+    ...rejectsArgs(a),
   };
   if (opts.dedupe && opts.dedupe.length === 0) throw new UsageError('--dedupe: name at least one key field');
   if (opts.keep && opts.keep.length === 0) throw new UsageError('--keep: name at least one field');
@@ -158,7 +157,6 @@ export function normalize(a: RawArgs): CleanOptions {
       throw new UsageError(`--pattern ${f}=${p}: not a valid regular expression: ${(err as Error).message}`);
     }
   }
-  if (opts.maxRejects && !opts.rejects) throw new UsageError('--max-rejects needs --rejects FILE (without it the first reject stops the run)');
   return opts;
 }
 

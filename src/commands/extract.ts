@@ -8,7 +8,7 @@ import { classify, DataError, ExitCode, UsageError } from '../lib/errors.js';
 import { openInput, READ_CHUNK, type Io, type NamedInput } from '../lib/io.js';
 import { DEFAULT_MAX_DEPTH } from '../lib/json.js';
 import { DEFAULT_MAX_LINE } from '../lib/lines.js';
-import { parseMaxRejects, Rejects, type MaxRejects } from '../lib/rejects.js';
+import { Rejects, rejectsArgs, type MaxRejects } from '../lib/rejects.js';
 import { ENCODINGS, parseEncoding } from '../lib/text.js';
 import { LineWriter } from '../lib/write.js';
 
@@ -90,7 +90,7 @@ export function normalize(a: RawArgs): ExtractOptions {
   const escape = oneChar('escape', a.escape, false);
   const comment = oneChar('comment', a.comment, false);
   if (quote && quote === delimiter) throw new UsageError('--quote and --delimiter must differ');
-  if (a['max-rejects'] !== undefined && a.rejects === undefined) throw new UsageError('--max-rejects needs --rejects FILE');
+  const rejects = rejectsArgs(a);
   const read: ReadOptions = {
     encoding,
     header: a.header !== false,
@@ -110,8 +110,7 @@ export function normalize(a: RawArgs): ExtractOptions {
     inputs,
     read,
     lineage: Boolean(a.lineage),
-    rejects: a.rejects === undefined ? undefined : String(a.rejects),
-    maxRejects: a['max-rejects'] === undefined ? undefined : parseMaxRejects(String(a['max-rejects'])),
+    ...rejects,
   };
 }
 

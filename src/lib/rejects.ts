@@ -21,6 +21,18 @@ export function parseMaxRejects(text: string): MaxRejects {
 }
 
 /**
+ * `--rejects FILE` and `--max-rejects N|P%` as every command takes them. A limit without a file
+ * is a usage error: without a file the first reject already stops the run.
+ */
+export function rejectsArgs(args: object): { rejects: string | undefined; maxRejects: MaxRejects | undefined } {
+  const a = args as { rejects?: unknown; 'max-rejects'?: unknown };
+  const rejects = a.rejects === undefined ? undefined : String(a.rejects);
+  const max = a['max-rejects'];
+  if (max !== undefined && rejects === undefined) throw new UsageError('--max-rejects needs --rejects FILE (without it the first reject stops the run)');
+  return { rejects, maxRejects: max === undefined ? undefined : parseMaxRejects(String(max)) };
+}
+
+/**
  * The rejects file: one NDJSON line per rejected record, `{"record":…,"errors":[…],"source":"f:l"}`.
  * Written 0600 (it may hold personal data) under a temporary name and renamed into place at the
  * end. Without a file, the first reject stops the run with exit 65 naming its line and field:
