@@ -109,7 +109,8 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
     }
     const known = classify(err);
     if (known instanceof PipeClosed) {
-      summarize(log, stats, 'ok');
+      // `| head` is a normal end, as for cat: nothing to say unless asked.
+      log.debug(`output closed by its reader after ${stats.rowsIn} rows in`);
       return ExitCode.Ok;
     }
     if (known instanceof BxError) {
