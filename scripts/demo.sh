@@ -17,6 +17,7 @@ if [ -z "${DATABASE_URL:-}${PGHOST:-}${PGDATABASE:-}${PGPORT:-}${PGUSER:-}" ]; t
   say "no PostgreSQL configured: starting the embedded one (bx-db start)"
   DATABASE_URL="$(bx-db start)"
   export DATABASE_URL
+  STARTED_DB=1
 fi
 say "database: $(bx-db url --redacted 2>/dev/null || echo "${DATABASE_URL:-from PG* variables}" | sed -E 's#(://[^:/@]*:)[^@]*@#\1***@#')"
 
@@ -57,3 +58,6 @@ else
   for f in totals sales_by_category top_products; do echo "$f:"; grep -v '"@bx"' "$OUT/$f.ndjson"; done
 fi
 say "rejects: $(wc -l < "$OUT/rejects.ndjson") (in $OUT/rejects.ndjson); outputs in $OUT/"
+if [ -n "${STARTED_DB:-}" ]; then
+  say "the embedded PostgreSQL keeps running for a look around: bin/bx-db psql; bin/bx-db stop stops it"
+fi
