@@ -28,12 +28,20 @@ export async function* decodeText(
   let decoder: TextDecoder | undefined;
   let first = true;
   let newlines = 0; // lines already passed, for the error message
-  for await (const chunk of input) {
-    if (typeof chunk === 'string') {
-      yield chunk;
+  let held: Buffer | undefined; // a 1-byte first chunk: too short to tell a UTF-16 BOM
+  for await (const piece of input) {
+    if (typeof piece === 'string') {
+      yield piece;
       continue;
     }
+    let chunk = piece;
     if (first) {
+      if (held) chunk = Buffer.concat([held, chunk]);
+      if (chunk.length < 2) {
+        held = Buffer.from(chunk);
+        continue;
+      }
+      held = undefined;
       first = false;
       // A UTF-16LE BOM wins over the flag: such files announce themselves.
       const enc = chunk.length >= 2 && chunk[0] === 0xff && chunk[1] === 0xfe ? 'utf16le' : encoding;
@@ -48,6 +56,17 @@ export async function* decodeText(
     if (text.length === 0) continue;
     newlines += countNewlines(text);
     yield text;
+  }
+  if (held) {
+    // The whole input was one byte.
+    decoder = makeDecoder(encoding);
+    let text: string;
+    try {
+      text = decoder.decode(held, { stream: true });
+    } catch {
+      throw invalidUtf8(name, 0, held);
+    }
+    if (text) yield text;
   }
   if (decoder) {
     let rest: string;
@@ -146,7 +165,7 @@ class Utf8Decoder {
     }
     if (i >= 0) {
       const lead = buf[i];
-      const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+      const need = lead >= 0xf5 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 1;
       if (need > 1 && buf.length - i < need) {
         this.carry = Buffer.from(buf.subarray(i));
         buf = buf.subarray(0, i);

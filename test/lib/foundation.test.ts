@@ -44,6 +44,11 @@ t.test('decodeText: BOM dropped, invalid UTF-8 named by line, latin1 and UTF-16L
   await t.rejects(collect(decodeText(chunks('one\ntwo\n', Buffer.from([0x74, 0xff, 0x0a])), 'f.csv')), { message: /^f\.csv:3: invalid UTF-8/ });
   t.same((await collect(decodeText(chunks(Buffer.from([0x63, 0x61, 0x66, 0xe9])), 'f', 'latin1'))).join(''), 'café');
   t.same((await collect(decodeText(chunks(Buffer.from('\ufeffhé\n', 'utf16le')), 'f'))).join(''), 'hé\n');
+  // Fed a byte at a time: the BOM, split characters and the 2-byte UTF-16 mark still decode.
+  const bytes = (b: Buffer) => [...b].map((x) => Buffer.from([x]));
+  t.same((await collect(decodeText(chunks(...bytes(Buffer.from('\ufeffhé\n', 'utf16le'))), 'f'))).join(''), 'hé\n');
+  t.same((await collect(decodeText(chunks(...bytes(Buffer.from('\ufeffcafé 🚀\n'))), 'f'))).join(''), 'café 🚀\n');
+  await t.rejects(collect(decodeText(chunks(Buffer.from([0x61, 0x0a, 0xff])), 'x.csv')), { message: /^x\.csv:2: invalid UTF-8 \(bytes \\xff\)/ });
 });
 
 t.test('parseJson keeps numbers a double cannot hold as strings', async (t) => {
