@@ -1,5 +1,6 @@
 // bx-load against a real PostgreSQL (DATABASE_URL: the configured server, else the embedded
-// one run-tests.mjs started). Every test works in its own schema, bxload_e2e.
+// one run-tests.mjs started). Every test works in its own schema, bxload_e2e_<pid>, so two test
+// runs on one server (a developer's and CI's) never drop each other's tables.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -11,7 +12,7 @@ if (!url) {
   t.fail('DATABASE_URL is not set (run the tests with npm test / make test)');
   process.exit(1);
 }
-const S = 'bxload_e2e';
+const S = `bxload_e2e_${process.pid}`;
 const env = { DATABASE_URL: url };
 const db = new pg.Client({ connectionString: url });
 
@@ -62,7 +63,7 @@ t.test('COPY escaping: every special character arrives as it was sent', async (t
   const got = await rows(`SELECT id, v FROM ${S}.esc ORDER BY id`);
   t.equal(got.length, values.length, 'no row vanished');
   for (let i = 0; i < values.length; i++) t.equal(got[i].v, values[i], `value ${i} round-trips`);
-  t.match(r.stderr, /done: 11 rows in, 11 out.*loaded into "bxload_e2e"\."esc"/);
+  t.match(r.stderr, new RegExp(`done: 11 rows in, 11 out.*loaded into "${S}"\\."esc"`));
   t.equal(r.stdout, '', 'bx-load writes nothing to stdout');
 });
 
@@ -255,7 +256,7 @@ t.test('connection problems: exit codes, and no password in any message', async 
   t.match(noCa.stderr, /needs a CA file/);
   const missing = await load(`--table ${S}.nope`, nd({ a: 1 }));
   t.equal(missing.code, 78);
-  t.match(missing.stderr, /table "bxload_e2e"\."nope" does not exist \(add --create/);
+  t.match(missing.stderr, new RegExp(`table "${S}"\\."nope" does not exist \\(add --create`));
   const pgvars = await load(`--table ${S}.viaenv --create`, nd({ a: 1 }), {
     DATABASE_URL: undefined,
     PGHOST: u.hostname,
