@@ -88,7 +88,7 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
   const reader = readLineBatches(input.stream, input.name, { expectSealed: io.seal.expectSealed });
   async function* counted(): AsyncGenerator<LineRecordBatch> {
     for await (const b of reader) {
-      stats.rowsIn += b.texts.length;
+      stats.rowsIn += b.lines.length;
       yield b;
     }
   }

@@ -46,6 +46,6 @@ export async function* splitLines(
   if (pendingLength > 0) yield { name, first: lineNo, lines: [pending.join('')] };
 }
 
-function tooLong(name: string, line: number, max: number) {
+export function tooLong(name: string, line: number, max: number) {
   return new DataError({ file: name, line }, undefined, `line longer than ${max} characters (the --max-line limit)`);
 }

@@ -103,8 +103,31 @@ function countNewlines(s: string): number {
   return n;
 }
 
+/**
+ * Throws unless `b` is UTF-8, naming the line of the first bad byte (`linesBefore` lines came
+ * before `b`). `atEnd`: nothing follows, so a character cut short at the end is the input's.
+ */
+export function checkUtf8(b: Buffer, name: string, linesBefore: number, atEnd: boolean): void {
+  if (isUtf8(b)) return;
+  if (atEnd) {
+    // A lead byte in the last three, without all its continuation bytes, after valid text.
+    for (let k = 1; k <= 3 && k <= b.length; k++) {
+      const lead = b[b.length - k];
+      if ((lead & 0xc0) === 0x80) continue;
+      const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 1;
+      if (need > k && isUtf8(b.subarray(0, b.length - k))) {
+        let line = linesBefore + 1;
+        for (let i = 0; i < b.length; i++) if (b[i] === 0x0a) line++;
+        throw new DataError({ file: name, line }, undefined, 'invalid UTF-8: the input ends inside a character (try --encoding latin1)');
+      }
+      break;
+    }
+  }
+  throw invalidUtf8(name, linesBefore, b);
+}
+
 // Only on the error path: find the first bad byte to name its line.
-function invalidUtf8(name: string, linesBefore: number, chunk: Buffer): DataError {
+export function invalidUtf8(name: string, linesBefore: number, chunk: Buffer): DataError {
   const bad = firstInvalidUtf8(chunk);
   let line = linesBefore + 1;
   for (let i = 0; i < bad; i++) if (chunk[i] === 0x0a) line++;
@@ -186,3 +209,36 @@ class Utf8Decoder {
 }
 
 const isBomPrefix = (b: Buffer) => (b.length < 1 || b[0] === 0xef) && (b.length < 2 || b[1] === 0xbb);
+
+/**
+ * The input as UTF-8 bytes for a reader that scans bytes: a UTF-8 BOM dropped, a UTF-16LE input
+ * (it starts with FF FE, as decodeText sees it) decoded and re-encoded. Not checked: the reader
+ * checks what it scans with isUtf8, one native call per piece.
+ */
+export async function* utf8Bytes(input: AsyncIterable<Buffer | string>, name: string): AsyncGenerator<Buffer> {
+  const it = (input as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  const rest: AsyncIterable<Buffer | string> = { [Symbol.asyncIterator]: () => it };
+  // Enough of the start to see a BOM.
+  const held: Buffer[] = [];
+  let size = 0;
+  while (size < 3) {
+    const r = await it.next();
+    if (r.done) break;
+    const b = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    held.push(b);
+    size += b.length;
+  }
+  let start = Buffer.concat(held);
+  if (start[0] === 0xff && start[1] === 0xfe) {
+    for await (const text of decodeText(prepend(start, rest), name)) yield Buffer.from(text);
+    return;
+  }
+  if (start[0] === 0xef && start[1] === 0xbb && start[2] === 0xbf) start = start.subarray(3);
+  if (start.length > 0) yield start;
+  for await (const b of rest) yield typeof b === 'string' ? Buffer.from(b) : b;
+}
+
+async function* prepend(first: Buffer, rest: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer | string> {
+  yield first;
+  yield* rest;
+}

@@ -4,7 +4,9 @@
 // PostgreSQL 15 (later rows vanish and COPY reports success) and `\N` becomes NULL.
 import { DataError, type Origin } from '../lib/errors.js';
 import { exactNumber } from '../lib/json.js';
-import { parseRecord, type LineRecordBatch, type RecordBatch, type Rec } from '../lib/records.js';
+import { lineText, parseRecord, type LineRecordBatch, type RecordBatch, type Rec } from '../lib/records.js';
+import { ByteSlab } from '../lib/slab.js';
+import { anyByteIs, anyControl, repeated, ViewCache, wordsOf } from '../lib/swar.js';
 
 // Everything that needs an escape or a check: backslash, the separators, NUL, and surrogates
 // (a lone one, from a JSON \ud800 escape, is not valid UTF-8).
@@ -93,8 +95,9 @@ export class OriginMap {
   }
 }
 
-export interface EncodeResult {
-  text: string;
+export interface EncodeResult<T = string> {
+  /** The COPY rows. */
+  text: T;
   /** Records encoded from the batch (all, unless one needs a column the COPY does not list). */
   count: number;
   /** When count < batch size: the table column the next record needs added to the COPY list. */
@@ -105,17 +108,6 @@ export interface EncodeResult {
 export interface PartitionCheck {
   column: string;
   value: string;
-}
-
-/** Lines of one key layout: a regex, and per column its capture group (or a literal when 0). */
-interface Layout {
-  re: RegExp;
-  groups: number[];
-  /** Per column: a captured string, which may hold escapes. */
-  strings: boolean[];
-  literals: string[];
-  fileGroup: number;
-  lineGroup: number;
 }
 
 // What a key of a record line is to the fast path (a COPY list index is >= 0).
@@ -130,9 +122,9 @@ const SLOW = -4; // anything the record path must decide: a column to add, an er
  * lineage fields; a field that is a column not yet in the COPY list stops the batch there
  * (`needs`), so the caller can start a COPY with the longer list.
  *
- * encodeLines transcodes NDJSON lines straight to COPY rows (transcodeLine) when a line is a
- * flat object of known columns; any other line is parsed and encoded as a record, so errors
- * and results are those of encode.
+ * encodeLines transcodes NDJSON lines straight from their bytes to COPY rows (transcode) when
+ * a line is a flat object of known columns; any other line is parsed and encoded as a record,
+ * so errors and results are those of encode.
  */
 export class CopyEncoder {
   /** COPY row number (1-based, per COPY statement) → the record's origin and lineage. */
@@ -140,25 +132,34 @@ export class CopyEncoder {
   lineage = new OriginMap();
   /** Rows encoded so far, over every COPY statement of the load. */
   rows = 0;
-  /** Lines transcoded without parsing (the rest went through parseRecord). */
+  /** Lines transcoded from their bytes (the rest went through parseRecord). */
   fastRows = 0;
   /** `rows` when the current COPY statement started: COPY numbers its lines from there. */
   private copyStart = 0;
   private inList!: Set<string>;
   private lineageLoaded!: boolean;
-  // The fast path: key → slot, the values of the line being transcoded, and the key tokens
-  // (`"name":`) and slots of the previous line, which the next line most likely repeats.
+  // The fast path: key → slot, and the keys (`"name":` as bytes) and slots of the previous
+  // line, which the next line most likely repeats.
   private slots!: Map<string, number>;
-  private values: (string | undefined)[] = [];
-  private keyTokens: string[] = [];
+  private keyTokens: Uint8Array[] = [];
   private keySlots: number[] = [];
+  /** The key bytes as little-endian 32-bit words, compared four bytes at a time. */
+  private keyWords: Int32Array[] = [];
+  private readonly inViews = new ViewCache();
+  private readonly outViews = new ViewCache();
+  /** Per column, for the line being transcoded: its value's bytes in the output, and the line that set it. */
+  private valueStart = new Int32Array(0);
+  private valueEnd = new Int32Array(0);
+  private valueLine = new Int32Array(0);
+  private lineStamp = 0;
   private partitionIndex = -1;
+  private partitionBytes: Buffer | undefined;
   private lineFile: string | undefined;
   private lineLine: number | undefined;
-  private lineKinds: string | undefined;
-  /** The key layout of recent lines, as one regex; a few, for records that alternate. */
-  private layout: Layout | undefined;
-  private layouts = new Map<string, Layout>();
+  /** COPY rows are written here; each encodeLines result is a view of it. */
+  private readonly slab = new ByteSlab();
+  /** A row whose keys are out of column order is rebuilt from here. */
+  private scratch = Buffer.allocUnsafe(4096);
 
   constructor(
     private columns: string[],
@@ -186,12 +187,15 @@ export class CopyEncoder {
     this.slots = new Map(columns.map((c, i) => [c, i]));
     // _line loaded without _file: its value is needed both ways; leave that to the record path.
     if (!this.lineageLoaded) this.slots.set('_file', FILE).set('_line', this.inList.has('_line') ? SLOW : LINE);
-    this.values = new Array<string | undefined>(columns.length).fill(undefined);
     this.keyTokens = [];
     this.keySlots = [];
-    this.layout = undefined;
-    this.layouts.clear();
+    this.keyWords = [];
+    this.valueStart = new Int32Array(columns.length);
+    this.valueEnd = new Int32Array(columns.length);
+    this.valueLine = new Int32Array(columns.length);
+    this.lineStamp = 0;
     this.partitionIndex = this.partition ? columns.indexOf(this.partition.column) : -1;
+    this.partitionBytes = this.partition ? Buffer.from(this.partition.value) : undefined;
   }
 
   encode(batch: RecordBatch, from = 0): EncodeResult {
@@ -206,23 +210,30 @@ export class CopyEncoder {
     return { text, count: i - from };
   }
 
-  /** encode for lines not yet parsed: the same COPY text, errors and `needs`. */
-  encodeLines(batch: LineRecordBatch, from = 0): EncodeResult {
-    const { texts, lines, name } = batch;
-    let text = '';
+  /** encode for lines not yet parsed: the same COPY text (as bytes), errors and `needs`. */
+  encodeLines(batch: LineRecordBatch, from = 0): EncodeResult<Buffer> {
+    const { buf, starts, ends, lines, name } = batch;
+    const slab = this.slab;
+    // Room for a row: each input byte gives at most one, but for a few bytes a number may
+    // grow by ("1e21" → "1e+21"); then \N and a tab per missing column, the row number, LF.
+    const slack = 3 * this.columns.length + 32;
     let i = from;
-    for (; i < texts.length; i++) {
-      const fast = this.transcodeLine(texts[i]);
-      if (fast !== undefined) {
+    for (; i < lines.length; i++) {
+      const s = starts[i];
+      const e = ends[i];
+      slab.room(2 * (e - s) + slack);
+      const p = this.transcode(buf, s, e, slab.buf, slab.p);
+      if (p >= 0) {
         this.fastRows++;
-        text += this.finishRow(fast, name, lines[i], this.lineFile, this.lineLine);
+        slab.p = this.endRow(slab.buf, p, name, lines[i]);
         continue;
       }
-      const row = this.encodeRecord(parseRecord(texts[i], { file: name, line: lines[i] }), name, lines[i]);
-      if (typeof row !== 'string') return { text, count: i - from, needs: row };
-      text += row;
+      const row = this.encodeRecord(parseRecord(lineText(batch, i), { file: name, line: lines[i] }), name, lines[i]);
+      if (typeof row !== 'string') return { text: slab.take(), count: i - from, needs: row };
+      slab.room(3 * row.length);
+      slab.p += slab.buf.write(row, slab.p);
     }
-    return { text, count: i - from };
+    return { text: slab.take(), count: i - from };
   }
 
   /** One record as a COPY row (with its newline), or the columns it needs added first. */
@@ -260,255 +271,291 @@ export class CopyEncoder {
     }
     const file = rec._file;
     const lineageLine = rec._line;
-    return this.finishRow(row, name, line, typeof file === 'string' ? file : undefined, typeof lineageLine === 'number' ? lineageLine : undefined);
+    this.addRow(name, line, typeof file === 'string' ? file : undefined, typeof lineageLine === 'number' ? lineageLine : undefined);
+    return this.rowNumber ? `${row}\t${this.rows}\n` : row + '\n';
   }
 
-  private finishRow(row: string, name: string, line: number, file: string | undefined, lineageLine: number | undefined): string {
+  /** Counts a row and keeps where it came from. */
+  private addRow(name: string, line: number, file: string | undefined, lineageLine: number | undefined) {
     this.rows++;
-    if (this.rowNumber) row += '\t' + this.rows;
     this.origins.add(this.rows, name, line);
     if (!this.lineageLoaded && file !== undefined && lineageLine !== undefined) this.lineage.add(this.rows, file, lineageLine);
-    return row + '\n';
+  }
+
+  /** The end of a transcoded row: its number (upsert staging) and the newline. */
+  private endRow(out: Buffer, p: number, name: string, line: number): number {
+    this.addRow(name, line, this.lineFile, this.lineLine);
+    if (this.rowNumber) {
+      out[p++] = 0x09;
+      const d = String(this.rows);
+      for (let k = 0; k < d.length; k++) out[p++] = d.charCodeAt(k);
+    }
+    out[p++] = 0x0a;
+    return p;
   }
 
   /**
-   * One NDJSON line straight to a COPY row (without the newline), walking it once: for an
-   * object of strings, numbers, booleans and nulls whose keys are columns (or lineage, or
-   * skipped by --ignore-extra). undefined for anything else — nesting, escapes in keys,
-   * duplicate keys, a value COPY cannot hold, invalid JSON — which the record path decides.
-   * A string without a backslash holds no control character (JSON forbids raw ones), so it
-   * goes to COPY as it is.
+   * One NDJSON line (`buf` from `s` to `e`, valid UTF-8) straight to a COPY row at `out[p]`,
+   * walking its bytes once; returns where the row ends (before its newline). For an object of
+   * strings, numbers, booleans and nulls whose keys are columns (or lineage, or skipped by
+   * --ignore-extra). -1 for anything else — spaces, nesting, escapes in keys, duplicate keys,
+   * a value COPY cannot hold, invalid JSON — which the record path decides, having written
+   * nothing. A JSON string holds no raw control character (JSON forbids them), so but for its
+   * escapes, its bytes are its COPY text.
    */
-  transcodeLine(s: string): string | undefined {
-    const layout = this.layout;
-    if (layout !== undefined) {
-      const m = layout.re.exec(s);
-      if (m !== null) return this.layoutRow(layout, m);
-    }
-    const row = this.scanLine(s);
-    if (row !== undefined && this.lineKinds !== undefined) this.learnLayout(s);
-    return row;
-  }
-
-  /** A COPY row from the captures of a layout's regex. */
-  private layoutRow(layout: Layout, m: RegExpExecArray): string | undefined {
-    const { groups, literals } = layout;
-    const ncol = groups.length;
-    let row = '';
-    for (let c = 0; c < ncol; c++) {
-      const g = groups[c];
-      const v = g > 0 ? (layout.strings[c] ? simpleToCopy(m[g]) : m[g]) : literals[c];
-      if (c === this.partitionIndex && v !== this.partition!.value) return undefined;
-      row += c === 0 ? v : '\t' + v;
-    }
-    if (this.partition && this.partitionIndex < 0) return undefined;
-    this.lineFile = layout.fileGroup > 0 ? simpleToString(m[layout.fileGroup]) : undefined;
-    this.lineLine = layout.lineGroup > 0 ? +m[layout.lineGroup] : undefined;
-    return row;
-  }
-
-  /**
-   * After a line the scanner took: when its values were all plain strings, small integers and
-   * literals, one regex for its key layout, which takes the following lines of that layout in
-   * one native pass (about 3x faster than the scanner's calls per field).
-   */
-  private learnLayout(s: string) {
-    const kinds = this.lineKinds!;
-    // The line's keys are the first tokens (a longer earlier line may have left more).
-    if (kinds.includes('X')) return;
-    const signature = kinds + this.keyTokens.slice(0, kinds.length).join('');
-    let layout = this.layouts.get(signature);
-    if (layout === undefined) {
-      let source = '^\\{';
-      const groups = new Array<number>(this.columns.length).fill(0);
-      const strings = new Array<boolean>(this.columns.length).fill(false);
-      const literals = new Array<string>(this.columns.length).fill('\\N');
-      let fileGroup = 0;
-      let lineGroup = 0;
-      let g = 0;
-      for (let k = 0; k < kinds.length; k++) {
-        const kind = kinds[k];
-        const slot = this.keySlots[k];
-        const token = this.keyTokens[k];
-        source += (k > 0 ? ',' : '') + token.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
-        const captured = kind === 'S' || kind === 'I';
-        source += kind === 'S' ? SIMPLE_STRING_SOURCE : kind === 'I' ? SIMPLE_INTEGER_SOURCE : LITERALS[kind];
-        if (captured) g++;
-        if (slot >= 0) {
-          strings[slot] = kind === 'S';
-          if (captured) groups[slot] = g;
-          else literals[slot] = kind === 'N' ? '\\N' : LITERALS[kind];
-        } else if (slot === FILE && kind === 'S') fileGroup = g;
-        else if (slot === LINE && kind === 'I') lineGroup = g;
-      }
-      source += '\\}$';
-      layout = { re: new RegExp(source), groups, strings, literals, fileGroup, lineGroup };
-      if (this.layouts.size >= 64) this.layouts.clear();
-      this.layouts.set(signature, layout);
-    }
-    // A line with spaces between tokens does not match its own layout: keep the one we had.
-    if (layout.re.test(s)) this.layout = layout;
-  }
-
-  private scanLine(s: string): string | undefined {
-    const values = this.values;
-    const ncol = values.length;
-    if (ncol === 0) return undefined;
-    for (let c = 0; c < ncol; c++) values[c] = undefined;
+  transcode(buf: Buffer, s: number, e: number, out: Buffer, p: number): number {
+    const ncol = this.valueStart.length;
+    if (ncol === 0 || buf[s] !== 0x7b /* { */) return -1;
+    if (this.partition && this.partitionIndex < 0) return -1;
+    const stamp = ++this.lineStamp;
+    const vStart = this.valueStart;
+    const vEnd = this.valueEnd;
+    const vLine = this.valueLine;
+    const tokens = this.keyTokens;
+    const tokenSlots = this.keySlots;
+    const tokenWords = this.keyWords;
+    const view = this.inViews.view(buf);
+    const outView = this.outViews.view(out);
+    const p0 = p;
+    let inOrder = true;
+    let next = 0; // the slot that would keep the row in column order
+    let lineage = 0;
     this.lineFile = undefined;
     this.lineLine = undefined;
-    this.lineKinds = undefined;
-    let seenLineage = 0;
-    const len = s.length;
-    let kinds = '';
-    let i = 0;
-    let ch = s.charCodeAt(0);
-    while (ch === 32 || ch === 9 || ch === 13) ch = s.charCodeAt(++i);
-    if (ch !== 123 /* { */) return undefined;
-    ch = s.charCodeAt(++i);
-    while (ch === 32 || ch === 9 || ch === 13) ch = s.charCodeAt(++i);
-    if (ch === 125 /* } */) {
+    let i = s + 1;
+    if (buf[i] === 0x7d /* } */) {
       i++;
     } else {
       for (let k = 0; ; k++) {
-        if (ch !== 34 /* " */) return undefined;
         // The key: most likely the one at this place in the previous line.
         let slot: number;
-        const token = this.keyTokens[k];
-        if (token !== undefined && s.startsWith(token, i)) {
-          slot = this.keySlots[k];
-          i += token.length;
-        } else {
-          const start = i + 1;
-          let j = start;
-          for (; j < len; j++) {
-            const c = s.charCodeAt(j);
-            if (c === 34) break;
-            if (c === 92 || c < 32 || (c >= 0xd800 && c <= 0xdfff)) return undefined;
+        const tok = tokens[k];
+        let same = tok !== undefined && i + tok.length < e;
+        if (same) {
+          // Four bytes at a time, then the rest.
+          const words = tokenWords[k];
+          const nw = words.length;
+          for (let w = 0; w < nw; w++) {
+            if (view.getInt32(i + 4 * w, true) !== words[w]) {
+              same = false;
+              break;
+            }
           }
-          if (j >= len) return undefined;
-          const key = s.slice(start, j);
-          slot = this.slotOf(key);
-          i = j + 1;
-          ch = s.charCodeAt(i);
-          while (ch === 32 || ch === 9 || ch === 13) ch = s.charCodeAt(++i);
-          if (ch !== 58 /* : */) return undefined;
-          i++;
-          this.keyTokens.length = k;
-          this.keySlots.length = k;
-          this.keyTokens.push(`"${key}":`);
-          this.keySlots.push(slot);
+          if (same) {
+            for (let t = 4 * nw; t < tok.length; t++) {
+              if (buf[i + t] !== tok[t]) {
+                same = false;
+                break;
+              }
+            }
+          }
         }
-        if (slot === SLOW) return undefined;
-        ch = s.charCodeAt(i);
-        while (ch === 32 || ch === 9 || ch === 13) ch = s.charCodeAt(++i);
-        // The value, as COPY text.
-        let v: string;
-        let raw: string | number | undefined; // lineage: the value itself
-        SIMPLE_STRING.lastIndex = i + 1;
-        if (ch === 34 && SIMPLE_STRING.test(s)) {
-          // No \u escape, control character or surrogate: COPY text after a replace at most.
-          const body = s.slice(i + 1, SIMPLE_STRING.lastIndex - 1);
-          v = simpleToCopy(body);
-          raw = slot === FILE ? simpleToString(body) : body;
-          i = SIMPLE_STRING.lastIndex;
-          kinds += 'S';
-        } else if (ch === 34) {
-          kinds += 'X';
-          const start = i + 1;
-          let j = start;
-          let escaped = false;
-          for (; j < len; j++) {
-            const c = s.charCodeAt(j);
-            if (c === 34) break;
-            if (c === 92) {
-              escaped = true;
-              j++;
-            } else if (c < 32) return undefined;
-            else if (c >= 0xd800 && c <= 0xdfff) {
-              // Only a pair is valid text; a lone surrogate is the record path's error.
-              if (c >= 0xdc00) return undefined;
-              const d = s.charCodeAt(j + 1);
-              if (!(d >= 0xdc00 && d <= 0xdfff)) return undefined;
-              j++;
-            }
-          }
-          if (j >= len) return undefined;
-          if (escaped) {
-            let str: string;
-            try {
-              str = JSON.parse(s.slice(i, j + 1)) as string;
-              v = copyString(str);
-            } catch {
-              return undefined;
-            }
-            raw = str;
-          } else {
-            v = s.slice(start, j);
-            raw = v;
-          }
-          i = j + 1;
-        } else if ((ch >= 48 && ch <= 57) || ch === 45 /* - */) {
-          NUMBER.lastIndex = i;
-          const m = NUMBER.exec(s);
-          if (m === null) return undefined;
-          const tok = m[0];
+        if (same) {
+          slot = tokenSlots[k];
           i += tok.length;
-          // Exactly the text the record path writes: String(number), or the digits of a
-          // number a double cannot hold (src/lib/json.ts).
-          if (SIMPLE_INTEGER.test(tok)) {
-            v = tok;
-            raw = +tok;
-            kinds += 'I';
-          } else {
-            kinds += 'X';
-            const n = exactNumber(tok);
-            v = typeof n === 'number' ? (Object.is(n, -0) ? '0' : String(n)) : n;
-            raw = n;
+        } else {
+          if (buf[i] !== 0x22) return -1;
+          let j = i + 1;
+          for (; j < e; j++) {
+            const c = buf[j];
+            if (c === 0x22) break;
+            if (c === 0x5c || c < 0x20) return -1;
           }
-        } else if (ch === 116 && s.startsWith('true', i)) {
-          v = 'true';
-          i += 4;
-          kinds += 'T';
-        } else if (ch === 102 && s.startsWith('false', i)) {
-          v = 'false';
-          i += 5;
-          kinds += 'F';
-        } else if (ch === 110 && s.startsWith('null', i)) {
-          v = '\\N';
-          i += 4;
-          kinds += 'N';
-        } else return undefined;
+          if (j + 1 >= e || buf[j + 1] !== 0x3a /* : */) return -1;
+          slot = this.slotOf(buf.toString('utf8', i + 1, j));
+          tokens.length = k;
+          tokenSlots.length = k;
+          const bytes = new Uint8Array(buf.subarray(i, j + 2));
+          tokens.push(bytes);
+          this.keyWords.length = k;
+          this.keyWords.push(wordsOf(bytes));
+          tokenSlots.push(slot);
+          i = j + 2;
+        }
+        if (slot === SLOW) return -1;
         if (slot >= 0) {
-          if (values[slot] !== undefined) return undefined; // a duplicate key: the last one wins
-          values[slot] = v;
-        } else if (slot === FILE || slot === LINE) {
-          const bit = slot === FILE ? 1 : 2;
-          if (seenLineage & bit) return undefined;
-          seenLineage |= bit;
-          if (slot === FILE) this.lineFile = typeof raw === 'string' ? raw : undefined;
-          else this.lineLine = typeof raw === 'number' ? raw : undefined;
+          if (vLine[slot] === stamp) return -1; // a duplicate key: the record path keeps the last
+          vLine[slot] = stamp;
+          if (slot !== next) inOrder = false;
+          if (next > 0) out[p++] = 0x09;
+          next++;
         }
-        ch = s.charCodeAt(i);
-        while (ch === 32 || ch === 9 || ch === 13) ch = s.charCodeAt(++i);
-        if (ch === 125) {
+        const at = p;
+        const valueAt = i;
+        let c = buf[i];
+        let isString = false;
+        if (c === 0x22) {
+          // A string: its bytes, with JSON's escapes turned into COPY's.
+          isString = true;
           i++;
-          break;
+          // Four plain bytes at a time while no byte of the word is special (SWAR tests:
+          // a byte below 0x20, a quote, a backslash), then byte by byte.
+          while (i + 4 <= e) {
+            const x = view.getInt32(i, true);
+            if (anyControl(x) || anyByteIs(x, QUOTES) || anyByteIs(x, BACKSLASHES)) break;
+            outView.setInt32(p, x, true);
+            i += 4;
+            p += 4;
+          }
+          for (;;) {
+            // No bound check: a line is followed by its newline, which stops the loop.
+            c = buf[i];
+            if (c > 0x22 ? c !== 0x5c : c >= 0x20 && c !== 0x22) {
+              out[p++] = c;
+              i++;
+              continue;
+            }
+            if (c === 0x22) break;
+            if (c !== 0x5c) return -1; // a control character, or the end of the line
+            c = buf[i + 1];
+            i += 2;
+            switch (c) {
+              case 0x22: // \"
+              case 0x2f: // \/
+                out[p++] = c;
+                break;
+              case 0x5c: // \\
+                out[p++] = 0x5c;
+                out[p++] = 0x5c;
+                break;
+              case 0x6e: // \n
+              case 0x72: // \r
+              case 0x74: // \t
+                out[p++] = 0x5c;
+                out[p++] = c;
+                break;
+              case 0x62: // \b: COPY takes it as it is
+                out[p++] = 0x08;
+                break;
+              case 0x66: // \f
+                out[p++] = 0x0c;
+                break;
+              case 0x75: {
+                // \uXXXX: NUL and lone surrogates are the record path's errors.
+                let u = hex4(buf, i, e);
+                if (u <= 0) return -1;
+                i += 4;
+                if (u >= 0xd800 && u <= 0xdfff) {
+                  const low = u < 0xdc00 && buf[i] === 0x5c && buf[i + 1] === 0x75 ? hex4(buf, i + 2, e) : -1;
+                  if (low < 0xdc00 || low > 0xdfff) return -1;
+                  u = 0x10000 + ((u - 0xd800) << 10) + (low - 0xdc00);
+                  i += 6;
+                }
+                p = putCodePoint(out, p, u);
+                break;
+              }
+              default:
+                return -1;
+            }
+          }
+          i++;
+        } else if ((c >= 0x30 && c <= 0x39) || c === 0x2d /* - */) {
+          p = this.number(buf, i, e, out, p);
+          if (p < 0) return -1;
+          i = this.numberEnd;
+        } else if (c === 0x74 && buf[i + 1] === 0x72 && buf[i + 2] === 0x75 && buf[i + 3] === 0x65) {
+          p = putAscii(out, p, 'true');
+          i += 4;
+        } else if (c === 0x66 && buf[i + 1] === 0x61 && buf[i + 2] === 0x6c && buf[i + 3] === 0x73 && buf[i + 4] === 0x65) {
+          p = putAscii(out, p, 'false');
+          i += 5;
+        } else if (c === 0x6e && buf[i + 1] === 0x75 && buf[i + 2] === 0x6c && buf[i + 3] === 0x6c) {
+          out[p++] = 0x5c;
+          out[p++] = 0x4e; // \N
+          i += 4;
+        } else return -1;
+        if (slot >= 0) {
+          vStart[slot] = at;
+          vEnd[slot] = p;
+        } else {
+          // Lineage or a skipped field: read, not loaded.
+          if (slot === FILE || slot === LINE) {
+            const bit = slot === FILE ? 1 : 2;
+            if (lineage & bit) return -1;
+            lineage |= bit;
+            if (slot === FILE) {
+              if (!isString) return -1;
+              this.lineFile = JSON.parse(buf.toString('utf8', valueAt, i)) as string;
+            } else {
+              const v = out.toString('latin1', at, p);
+              if (isString || !/^-?\d{1,15}$/.test(v)) return -1;
+              this.lineLine = +v;
+            }
+          }
+          p = at;
         }
-        if (ch !== 44 /* , */) return undefined;
-        ch = s.charCodeAt(++i);
-        while (ch === 32 || ch === 9 || ch === 13) ch = s.charCodeAt(++i);
+        c = buf[i];
+        if (c === 0x2c /* , */) {
+          i++;
+          continue;
+        }
+        if (c !== 0x7d) return -1;
+        i++;
+        break;
       }
     }
-    ch = s.charCodeAt(i);
-    while (ch === 32 || ch === 9 || ch === 13) ch = s.charCodeAt(++i);
-    if (i < len) return undefined;
-    this.lineKinds = kinds;
-    if (this.partitionIndex >= 0 && values[this.partitionIndex] !== this.partition!.value) return undefined;
-    else if (this.partition && this.partitionIndex < 0) return undefined;
-    let row = values[0] ?? '\\N';
-    for (let c = 1; c < ncol; c++) row += '\t' + (values[c] ?? '\\N');
-    return row;
+    if (i !== e) return -1;
+    const pi = this.partitionIndex;
+    if (pi >= 0) {
+      const want = this.partitionBytes!;
+      if (vLine[pi] !== stamp || vEnd[pi] - vStart[pi] !== want.length) return -1;
+      for (let k = 0; k < want.length; k++) if (out[vStart[pi] + k] !== want[k]) return -1;
+    }
+    if (inOrder && next === ncol) return p;
+    return this.reorder(out, p0, p, stamp);
+  }
+
+  /** Where the last number() ended in the line. */
+  private numberEnd = 0;
+
+  /**
+   * The JSON number at `buf[i]` as the record path writes it: String(number), or the digits of
+   * a number a double cannot hold (src/lib/json.ts). Plain integers are copied as they are.
+   */
+  private number(buf: Buffer, i: number, e: number, out: Buffer, p: number): number {
+    let j = i;
+    let c = buf[j];
+    let plain = true;
+    if (c === 0x2d) c = buf[++j];
+    const digitsAt = j;
+    while (j < e) {
+      c = buf[j];
+      if (c >= 0x30 && c <= 0x39) j++;
+      else if (c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d) {
+        plain = false;
+        j++;
+      } else break;
+    }
+    this.numberEnd = j;
+    const digits = j - digitsAt;
+    if (plain && digits >= 1 && digits <= 15 && (buf[digitsAt] !== 0x30 || digits === 1) && !(digits === 1 && buf[digitsAt] === 0x30 && digitsAt > i)) {
+      for (let k = i; k < j; k++) out[p++] = buf[k];
+      return p;
+    }
+    const tok = buf.toString('latin1', i, j);
+    if (!JSON_NUMBER.test(tok)) return -1;
+    const n = exactNumber(tok);
+    return putAscii(out, p, typeof n === 'number' ? (Object.is(n, -0) ? '0' : String(n)) : n);
+  }
+
+  /** The row from `out[p0]` to `out[p]`, values in key order, rewritten in column order. */
+  private reorder(out: Buffer, p0: number, p: number, stamp: number): number {
+    const len = p - p0;
+    if (this.scratch.length < len) this.scratch = Buffer.allocUnsafe(2 * len);
+    const scratch = this.scratch;
+    out.copy(scratch, 0, p0, p);
+    const { valueStart, valueEnd, valueLine } = this;
+    let q = p0;
+    for (let c = 0; c < valueStart.length; c++) {
+      if (c > 0) out[q++] = 0x09;
+      if (valueLine[c] === stamp) {
+        for (let k = valueStart[c] - p0; k < valueEnd[c] - p0; k++) out[q++] = scratch[k];
+      } else {
+        out[q++] = 0x5c;
+        out[q++] = 0x4e; // \N
+      }
+    }
+    return q;
   }
 
   private slotOf(key: string): number {
@@ -545,30 +592,50 @@ export class CopyEncoder {
   }
 }
 
-// A JSON number token, and one whose text is already what String(number) gives back.
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-const SIMPLE_INTEGER = /^(?:0|[1-9]\d{0,14})$/;
-// The rest of a JSON string without \u escapes, control characters or surrogates: its escapes
-// are COPY's, but for \" \/ \b \f (simpleToCopy).
-const SIMPLE_STRING = /(?:[^"\\\0-\x1f\ud800-\udfff]|\\["\\/bfnrt])*"/y;
-const SIMPLE_STRING_SOURCE = '"((?:[^"\\\\\\0-\\x1f\\ud800-\\udfff]|\\\\["\\\\/bfnrt])*)"';
+const QUOTES = repeated(0x22);
+const BACKSLASHES = repeated(0x5c);
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
-/**
- * The body of a simple JSON string as COPY text. A \\" is always an escaped quote (an unescaped
- * one would have ended the string), so the common case is one native replace; any other
- * escape goes the way of the record path.
- */
-function simpleToCopy(body: string): string {
-  if (body.indexOf('\\') === -1) return body;
-  const t = body.replaceAll('\\"', '"');
-  return t.indexOf('\\') === -1 ? t : copyString(JSON.parse(`"${body}"`) as string);
+/** The four hex digits at buf[i] as a number, or -1. */
+function hex4(buf: Buffer, i: number, e: number): number {
+  if (i + 4 > e) return -1;
+  let u = 0;
+  for (let k = i; k < i + 4; k++) {
+    const c = buf[k];
+    const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+    if (d < 0) return -1;
+    u = (u << 4) | d;
+  }
+  return u;
 }
 
-function simpleToString(body: string): string {
-  return body.indexOf('\\') === -1 ? body : (JSON.parse(`"${body}"`) as string);
+/** A code point from a \u escape as COPY text: UTF-8, with COPY's escapes for \ LF CR TAB. */
+function putCodePoint(out: Buffer, p: number, u: number): number {
+  if (u < 0x80) {
+    if (u === 0x5c || u === 0x0a || u === 0x0d || u === 0x09) {
+      out[p++] = 0x5c;
+      out[p++] = u === 0x5c ? 0x5c : u === 0x0a ? 0x6e : u === 0x0d ? 0x72 : 0x74;
+    } else out[p++] = u;
+  } else if (u < 0x800) {
+    out[p++] = 0xc0 | (u >> 6);
+    out[p++] = 0x80 | (u & 0x3f);
+  } else if (u < 0x10000) {
+    out[p++] = 0xe0 | (u >> 12);
+    out[p++] = 0x80 | ((u >> 6) & 0x3f);
+    out[p++] = 0x80 | (u & 0x3f);
+  } else {
+    out[p++] = 0xf0 | (u >> 18);
+    out[p++] = 0x80 | ((u >> 12) & 0x3f);
+    out[p++] = 0x80 | ((u >> 6) & 0x3f);
+    out[p++] = 0x80 | (u & 0x3f);
+  }
+  return p;
 }
-const SIMPLE_INTEGER_SOURCE = '(0|-?[1-9]\\d{0,14})';
-const LITERALS: Record<string, string> = { T: 'true', F: 'false', N: 'null' };
+
+function putAscii(out: Buffer, p: number, s: string): number {
+  for (let k = 0; k < s.length; k++) out[p++] = s.charCodeAt(k);
+  return p;
+}
 
 /** PostgreSQL keeps the first 63 bytes of a name; a longer field can never match a column. */
 export const MAX_IDENT_BYTES = 63;

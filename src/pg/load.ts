@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import { ConfigError, DataError, UsageError, type Origin } from '../lib/errors.js';
 import { qualified, quoteIdent, quoteLiteral, type TableName } from '../lib/ident.js';
 import type { Logger } from '../lib/log.js';
-import { parseRecord, type LineRecordBatch, type Rec } from '../lib/records.js';
+import { lineText, parseRecord, type LineRecordBatch, type Rec } from '../lib/records.js';
 import { CopyEncoder, MAX_IDENT_BYTES, truncateIdent, type PartitionCheck } from './copy-text.js';
 import { pgError } from './errors.js';
 
@@ -109,8 +109,8 @@ export async function loadBatches(
     const next = await batches.next();
     if (next.done) return false;
     ahead.push(next.value);
-    const { name, lines, texts } = next.value;
-    aheadRecords.push(texts.map((text, i) => parseRecord(text, { file: name, line: lines[i] })));
+    const b = next.value;
+    aheadRecords.push(b.lines.map((line, i) => parseRecord(lineText(b, i), { file: b.name, line })));
     return true;
   };
   let oid = await relationOid(client, target);
@@ -217,9 +217,9 @@ export async function loadBatches(
   try {
     const send = async (batch: LineRecordBatch) => {
       let from = 0;
-      while (from < batch.texts.length) {
+      while (from < batch.lines.length) {
         const r = encoder.encodeLines(batch, from);
-        if (r.text) await copy.write(r.text);
+        if (r.text.length > 0) await copy.write(r.text);
         from += r.count;
         if (r.needs) {
           await copy.end();
@@ -354,7 +354,7 @@ interface CopyIn {
   stream: Writable;
   /** The server's error, once it failed the COPY. */
   error?: Error;
-  write(text: string): Promise<void>;
+  write(rows: Buffer): Promise<void>;
   end(): Promise<void>;
 }
 
@@ -386,9 +386,9 @@ async function startCopy(client: Client, into: string, cols: string[], rowNumber
   const stream = client.query(copyFrom(sql));
   const copy: CopyIn = {
     stream,
-    async write(text: string) {
+    async write(rows: Buffer) {
       if (copy.error) throw copy.error;
-      if (!stream.write(text)) await settle(stream, 'drain');
+      if (!stream.write(rows)) await settle(stream, 'drain');
     },
     async end() {
       if (copy.error) throw copy.error;

@@ -10,7 +10,7 @@ import { DataError, ExitCode } from '../../src/lib/errors.js';
 import { parseTableName, qualified } from '../../src/lib/ident.js';
 import { parseJson } from '../../src/lib/json.js';
 import { splitLines } from '../../src/lib/lines.js';
-import { readRecordBatches } from '../../src/lib/records.js';
+import { lineText, readLineBatches, readRecordBatches } from '../../src/lib/records.js';
 import { addSecret, redact } from '../../src/lib/redact.js';
 import { parseMaxRejects, Rejects } from '../../src/lib/rejects.js';
 import { decodeText } from '../../src/lib/text.js';
@@ -37,6 +37,42 @@ t.test('splitLines refuses a line over the limit, naming it', async (t) => {
   await t.rejects(collect(splitLines(decodeText(chunks('ok\n', 'x'.repeat(50), 'y'.repeat(60)), 'big.ndjson'), 'big.ndjson', 100)), {
     message: /^big\.ndjson:2: line longer than 100 characters/,
   });
+});
+
+// bx-load reads record lines as bytes (readLineBatches); bx-clean and bx-agg decode them
+// (readRecordBatches). Both must see the same records on the same lines, and fail alike.
+t.test('readLineBatches sees the lines readRecordBatches sees, in any cut of the input', async (t) => {
+  const pieces = (b: Buffer, n: number) => Readable.from(Array.from({ length: Math.ceil(b.length / n) }, (_, i) => b.subarray(i * n, i * n + n)));
+  const outcome = async (bytes: Buffer, n: number, byLines: boolean, expectSealed = false) => {
+    try {
+      const got: string[] = [];
+      if (byLines) for await (const b of readLineBatches(pieces(bytes, n), 'in', { expectSealed, maxLine: 40 })) b.lines.forEach((l, i) => got.push(`${l}:${JSON.stringify(JSON.parse(lineText(b, i)))}`));
+      else for await (const b of readRecordBatches(pieces(bytes, n), 'in', { expectSealed, maxLine: 40 })) b.lines.forEach((l, i) => got.push(`${l}:${JSON.stringify(b.records[i])}`));
+      return got;
+    } catch (err) {
+      return (err as Error).message.replace(/characters|bytes/, 'units');
+    }
+  };
+  const cases: [string, Buffer, boolean?][] = [
+    ['plain', Buffer.from('{"a":1}\n{"a":"é"}\n')],
+    ['BOM, CRLF, blank lines, no last newline', Buffer.from('\ufeff{"a":1}\r\n\r\n\n{"b":"€"}\r\n{"c":3}')],
+    ['UTF-16LE with its BOM', Buffer.from('\ufeff{"a":"é"}\n{"b":2}\n', 'utf16le')],
+    ['invalid UTF-8 on line 3', Buffer.concat([Buffer.from('{"a":1}\n\n{"a":"'), Buffer.from([0xe2, 0x28]), Buffer.from('"}\n')])],
+    ['cut inside a character at the end', Buffer.concat([Buffer.from('{"a":1}\n{"a":2}'), Buffer.from([0xe2, 0x82])])],
+    ['a line over the limit', Buffer.from('{"a":1}\n{"a":"' + 'x'.repeat(50) + '"}\n')],
+    ['an unended line over the limit', Buffer.from('{"a":1}\n{"a":"' + 'x'.repeat(50))],
+    ['sealed', Buffer.from('{"a":1}\n{"a":2}\n{"@bx":"end","records":2}\n'), true],
+    ['sealed, a record lost', Buffer.from('{"a":1}\n{"@bx":"end","records":2}\n'), true],
+    ['not sealed', Buffer.from('{"a":1}\n'), true],
+    ['a record after the trailer', Buffer.from('{"a":1}\n{"@bx":"end","records":1}\n{"a":2}\n'), true],
+    ['empty', Buffer.alloc(0)],
+    ['a lone BOM', Buffer.from('\ufeff')],
+  ];
+  for (const [what, bytes, sealed] of cases) {
+    const want = await outcome(bytes, bytes.length || 1, false, sealed);
+    for (const n of [bytes.length || 1, 1, 2, 3, 7]) t.same(await outcome(bytes, n, true, sealed), want, `${what}, ${n}-byte pieces`);
+  }
+  t.match(await outcome(cases[3][1], 3, true), /^in:3: invalid UTF-8/);
 });
 
 t.test('decodeText: BOM dropped, invalid UTF-8 named by line, latin1 and UTF-16LE', async (t) => {
