@@ -9,7 +9,7 @@ export abstract class RecordCollector {
   records: Rec[] = [];
   lines: number[] = [];
 
-  constructor(protected readonly name: string) {}
+  constructor(readonly name: string) {}
 
   /** The records gathered since the last take(), as one batch. */
   take(): ReadBatch {

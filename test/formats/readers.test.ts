@@ -167,6 +167,26 @@ t.test('CSV/TSV as ready NDJSON bytes: the same text JSON.stringify makes of the
   const rows = Array.from({ length: 5000 }, (_, i) => `${i},"q""${'é'.repeat(i % 300)}",${'x'.repeat(i % 50)}`);
   // 1.2 MB: byte-sized reads of it cost minutes of test time and prove nothing the small inputs don't.
   await sameAsRecords(t, 'csv', 'a,b,c\n' + rows.join('\n') + '\n', {}, [7, 4099, 65536]);
+  // Rows the byte scanner leaves to the text scanner (longer than 4 KiB, blank, ragged, a stray
+  // character after a quote is an error) between rows it takes, and back.
+  const mixed = Array.from({ length: 3000 }, (_, i) => (i % 97 === 5 ? `${i},"${'long '.repeat(1000)}",z` : i % 89 === 7 ? '' : i % 83 === 3 ? `${i},ragged` : `${i},"q""${i}",\u00e9`));
+  await sameAsRecords(t, 'csv', 'a,b,c\n' + mixed.join('\n') + '\n', {}, [7, 4099, 65536]);
+  await sameAsRecords(t, 'csv', 'a,b\r1,2\r3,"x\ry"\r', {}, [1, 2, 5]); // CR line ends
+  // UTF-16LE (with its BOM) is decoded, then scanned as UTF-8 bytes.
+  await sameAsRecords(t, 'csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a,b\n1,"é €"\n', 'utf16le')]), {}, [1, 3]);
+});
+
+t.test('CSV as NDJSON bytes: invalid UTF-8 is named by its line, as when decoding', async (t) => {
+  const bad = Buffer.concat([Buffer.from('a,b\n1,2\n3,"x'), Buffer.from([0xc3, 0x28]), Buffer.from('"\n5,6\n')]);
+  for (const piece of [bad.length, 1, 4, 7]) {
+    await t.rejects(readJson('csv', bad, piece), /^in:3: invalid UTF-8 \(bytes \\xc3\\x28/, `JSON bytes, ${piece}-byte pieces`);
+    await t.rejects(read('csv', bad, piece), /^in:3: invalid UTF-8/, `records, ${piece}-byte pieces`);
+  }
+  const cut = Buffer.concat([Buffer.from('a,b\n1,2\n3,4'), Buffer.from([0xe2, 0x82])]);
+  for (const piece of [cut.length, 1, 5]) {
+    await t.rejects(readJson('csv', cut, piece), /^in:3: invalid UTF-8: the input ends inside a character/, `JSON bytes, cut short, ${piece}-byte pieces`);
+    await t.rejects(read('csv', cut, piece), /^in:3: invalid UTF-8: the input ends inside a character/, `records, cut short, ${piece}-byte pieces`);
+  }
 });
 
 t.test('NDJSON bytes: header order kept for numeric names, lone surrogates escaped, lineage column names', async (t) => {
