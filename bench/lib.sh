@@ -14,20 +14,26 @@ sales_file() {
   echo "$f"
 }
 
-# measure LABEL ROWS 'shell pipeline': runs it once, prints seconds, rows/s and the peak RSS of
-# the largest process (GNU time), and stores rows/s in $RATE for ratios.
+# measure LABEL ROWS 'shell pipeline' ['setup']: runs the pipeline RUNS times (BENCH_RUNS,
+# default 3; `setup`, untimed, before each run) and prints the median seconds and rows/s, which
+# it also keeps in $RATE for ratios. One run alone swings by 10 % on a busy 2-core machine.
+RUNS="${BENCH_RUNS:-3}"
 measure() {
-  local label="$1" rows="$2" cmd="$3" t0 t1 secs
-  local tf; tf=$(mktemp)
-  t0=$(date +%s.%N)
-  if ! /usr/bin/time -f '%M' -o "$tf" bash -o pipefail -c "$cmd" > /dev/null 2> "$tf.err"; then
-    echo "  $label: FAILED ($(tail -n 1 "$tf.err"))"; RATE=0; rm -f "$tf" "$tf.err"; return 0
-  fi
-  t1=$(date +%s.%N)
-  secs=$(echo "$t1 - $t0" | bc -l)
+  local label="$1" rows="$2" cmd="$3" setup="${4:-}" t0 t1 secs r
+  local times=() err; err=$(mktemp)
+  for ((r = 0; r < RUNS; r++)); do
+    [ -z "$setup" ] || bash -c "$setup" > /dev/null
+    t0=$(date +%s.%N)
+    if ! bash -o pipefail -c "$cmd" > /dev/null 2> "$err"; then
+      echo "  $label: FAILED ($(tail -n 1 "$err"))"; RATE=0; rm -f "$err"; return 0
+    fi
+    t1=$(date +%s.%N)
+    times+=("$(echo "$t1 - $t0" | bc -l)")
+  done
+  rm -f "$err"
+  secs=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
   RATE=$(echo "$rows / $secs" | bc)
   printf '  %-44s %8.2f s  %9d rows/s\n' "$label" "$secs" "$RATE"
-  rm -f "$tf" "$tf.err"
 }
 
 # ratio A B: A/B with two decimals.

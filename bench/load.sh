@@ -23,17 +23,18 @@ T=bench_load_sales
   store_id text, register int, product_id text, product_name text, category text, quantity int,
   unit_price numeric(10,2), discount numeric(4,2), payment text)"
 truncate() { "${PSQL[@]}" -c "TRUNCATE $T"; }
+TRUNCATE="${PSQL[*]@Q} -c 'TRUNCATE $T'" # measure's setup: each run loads into an empty table
 check() { local n; n=$("${PSQL[@]}" -c "SELECT count(*) FROM $T"); [ "$n" = "$ROWS" ] || echo "  (expected $ROWS rows in $T, found $n)"; }
 
 echo "load: $ROWS rows ($(du -h "$csv" | cut -f1) CSV) into PostgreSQL $("${PSQL[@]}" -c 'SHOW server_version')"
 truncate
-measure 'psql \copy CSV (baseline)' "$ROWS" "${PSQL[*]@Q} -c \"\\\\copy $T FROM '$csv' CSV HEADER\""
+measure 'psql \copy CSV (baseline)' "$ROWS" "${PSQL[*]@Q} -c \"\\\\copy $T FROM '$csv' CSV HEADER\"" "$TRUNCATE"
 PSQL_RATE=$RATE; check
 truncate
-measure 'bx-extract CSV | bx-load' "$ROWS" "bx-extract '$csv' | bx-load --table $T -q"
+measure 'bx-extract CSV | bx-load' "$ROWS" "bx-extract '$csv' | bx-load --table $T -q" "$TRUNCATE"
 PIPE_RATE=$RATE; check
 truncate
-measure 'bx-load NDJSON file (bx-load alone)' "$ROWS" "bx-load --table $T -q '$ndjson'"
+measure 'bx-load NDJSON file (bx-load alone)' "$ROWS" "bx-load --table $T -q '$ndjson'" "$TRUNCATE"
 LOAD_RATE=$RATE; check
 truncate
 measure 'bx-extract CSV | bx-load --mode replace' "$ROWS" "bx-extract '$csv' | bx-load --table $T --mode replace -q"
