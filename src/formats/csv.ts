@@ -4,7 +4,7 @@
 import { DataError, UsageError } from '../lib/errors.js';
 import type { Rec } from '../lib/records.js';
 import { ByteSlab } from '../lib/slab.js';
-import { anyByteIs, anyControl, putWords, repeated, ViewCache, wordsOf } from '../lib/swar.js';
+import { copyPlain, putWords, repeated, ViewCache, wordsOf } from '../lib/swar.js';
 import { checkUtf8, decodeText, utf8Bytes } from '../lib/text.js';
 import { RecordCollector } from './chunked.js';
 import type { ReadBatch, ReadContext, ReadOptions, Reader } from './index.js';
@@ -111,12 +111,21 @@ const NONE = -1;
 
 // scanBytes leaves longer rows to scan: it reserves room for a row's JSON before reading it.
 const ROW_BYTES = 4096;
-const QUOTES = repeated(0x22);
-const BACKSLASHES = repeated(0x5c);
 
 function indexOr(s: string, ch: string, from: number, none: number): number {
   const at = s.indexOf(ch, from);
   return at === -1 ? none : at;
+}
+
+/**
+ * Where the next row starts after a row's last field, which stopped at `c` (LF, CR, or NONE at
+ * the end of the text) at `i`; `after` is the character after `c`. -1 when more text could still
+ * change the answer: the text ends there (or just after a CR, which may be half a CRLF).
+ */
+function afterRowEnd(c: number, after: number, i: number, n: number, final: boolean): number {
+  if (c === NONE) return final ? i : -1;
+  if (c === 13) return i + 1 >= n && !final ? -1 : i + (after === 10 ? 2 : 1);
+  return i + 1;
 }
 
 function singleChar(flag: string, value: string, allowEmpty: boolean): number {
@@ -294,20 +303,13 @@ export class CsvScanner extends RecordCollector {
           i++;
           continue;
         }
-        if (c === NONE) {
-          if (!final) {
-            i = rowStart;
-            line = rowLine;
-            break rows;
-          }
-        } else if (c === 13) {
-          if (i + 1 >= n && !final) {
-            i = rowStart;
-            line = rowLine;
-            break rows;
-          }
-          i += s.charCodeAt(i + 1) === 10 ? 2 : 1;
-        } else i++;
+        const next = afterRowEnd(c, s.charCodeAt(i + 1), i, n, final);
+        if (next < 0) {
+          i = rowStart;
+          line = rowLine;
+          break rows;
+        }
+        i = next;
         line++;
         break;
       }
@@ -379,13 +381,9 @@ export class CsvScanner extends RecordCollector {
         if (c === quote) {
           const quoteLine = line;
           i++;
-          while (i + 4 <= stop) {
-            const x = iv.getInt32(i, true);
-            if (anyControl(x) || anyByteIs(x, QUOTES) || anyByteIs(x, BACKSLASHES) || anyByteIs(x, quotes)) break;
-            ov.setInt32(p, x, true);
-            i += 4;
-            p += 4;
-          }
+          const run = copyPlain(iv, ov, i, p, stop, quotes);
+          i += run;
+          p += run;
           for (;;) {
             if (i >= stop) {
               if (stop === n && !final) {
@@ -426,13 +424,9 @@ export class CsvScanner extends RecordCollector {
           }
         } else {
           // Four plain bytes at a time, then byte by byte to the field's end.
-          while (i + 4 <= stop) {
-            const x = iv.getInt32(i, true);
-            if (anyControl(x) || anyByteIs(x, QUOTES) || anyByteIs(x, BACKSLASHES) || anyByteIs(x, delims)) break;
-            ov.setInt32(p, x, true);
-            i += 4;
-            p += 4;
-          }
+          const run = copyPlain(iv, ov, i, p, stop, delims);
+          i += run;
+          p += run;
           for (;;) {
             if (i >= stop) {
               c = NONE;
@@ -457,25 +451,15 @@ export class CsvScanner extends RecordCollector {
           if (i >= stop) c = NONE;
           continue;
         }
-        if (c === NONE) {
-          if (stop < n) this.needsText = true;
-          if (stop < n || !final) {
-            i = rowStart;
-            line = rowLine;
-            break rows;
-          }
-        } else if (c === 13) {
-          if (i + 1 >= n && !final) {
-            i = rowStart;
-            line = rowLine;
-            break rows;
-          }
-          i += buf[i + 1] === 10 ? 2 : 1;
-          line++;
-        } else {
-          i++;
-          line++;
+        const next = stop < n && c === NONE ? -1 : afterRowEnd(c, buf[i + 1], i, n, final);
+        if (next < 0) {
+          this.needsText = stop < n; // a row longer than ROW_BYTES
+          i = rowStart;
+          line = rowLine;
+          break rows;
         }
+        i = next;
+        line++;
         break;
       }
       if (k + 1 !== width) {

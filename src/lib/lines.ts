@@ -46,6 +46,7 @@ export async function* splitLines(
   if (pendingLength > 0) yield { name, first: lineNo, lines: [pending.join('')] };
 }
 
-export function tooLong(name: string, line: number, max: number) {
-  return new DataError({ file: name, line }, undefined, `line longer than ${max} characters (the --max-line limit)`);
+export function tooLong(name: string, line: number, max: number, unit: 'characters' | 'bytes' = 'characters') {
+  const limit = max === DEFAULT_MAX_LINE ? ' (the 64 MiB line limit)' : '';
+  return new DataError({ file: name, line }, undefined, `line longer than ${max} ${unit}${limit}`);
 }

@@ -119,7 +119,7 @@ export async function* readLineBatches(input: Readable | AsyncIterable<Buffer | 
     if (last === -1) {
       pending.push(piece);
       pendingLength += piece.length;
-      if (pendingLength > maxLine) throw tooLong(name, lineNo, maxLine);
+      if (pendingLength > maxLine) throw tooLong(name, lineNo, maxLine, 'bytes');
       continue;
     }
     const whole = pending.length ? Buffer.concat([...pending, piece.subarray(0, last + 1)]) : piece.subarray(0, last + 1);
@@ -129,7 +129,7 @@ export async function* readLineBatches(input: Readable | AsyncIterable<Buffer | 
     const batch = cutLines(whole, name, lineNo, seal, maxLine);
     lineNo = batch.next;
     seal.batchEnd(lineNo - 1);
-    if (pendingLength > maxLine) throw tooLong(name, lineNo, maxLine);
+    if (pendingLength > maxLine) throw tooLong(name, lineNo, maxLine, 'bytes');
     if (batch.lines.length > 0) yield batch;
   }
   if (pendingLength > 0) {
@@ -148,7 +148,7 @@ function cutLines(buf: Buffer, name: string, lineNo: number, seal: SealCheck, ma
   const lines: number[] = [];
   for (let s = 0; s < buf.length; lineNo++) {
     const nl = buf.indexOf(0x0a, s);
-    if (nl - s > maxLine) throw tooLong(name, lineNo, maxLine);
+    if (nl - s > maxLine) throw tooLong(name, lineNo, maxLine, 'bytes');
     if (seal.isRecordBytes(buf, s, nl, lineNo)) {
       starts.push(s);
       ends.push(nl);

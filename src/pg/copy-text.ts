@@ -6,7 +6,7 @@ import { DataError, type Origin } from '../lib/errors.js';
 import { exactNumber } from '../lib/json.js';
 import { lineText, parseRecord, type LineRecordBatch, type RecordBatch, type Rec } from '../lib/records.js';
 import { ByteSlab } from '../lib/slab.js';
-import { anyByteIs, anyControl, repeated, ViewCache, wordsOf } from '../lib/swar.js';
+import { copyPlain, repeated, ViewCache, wordsOf } from '../lib/swar.js';
 
 // Everything that needs an escape or a check: backslash, the separators, NUL, and surrogates
 // (a lone one, from a JSON \ud800 escape, is not valid UTF-8).
@@ -388,15 +388,11 @@ export class CopyEncoder {
           // A string: its bytes, with JSON's escapes turned into COPY's.
           isString = true;
           i++;
-          // Four plain bytes at a time while no byte of the word is special (SWAR tests:
-          // a byte below 0x20, a quote, a backslash), then byte by byte.
-          while (i + 4 <= e) {
-            const x = view.getInt32(i, true);
-            if (anyControl(x) || anyByteIs(x, QUOTES) || anyByteIs(x, BACKSLASHES)) break;
-            outView.setInt32(p, x, true);
-            i += 4;
-            p += 4;
-          }
+          // Four plain bytes at a time while none is a control character, quote or backslash,
+          // then byte by byte.
+          const run = copyPlain(view, outView, i, p, e, QUOTES);
+          i += run;
+          p += run;
           for (;;) {
             // No bound check: a line is followed by its newline, which stops the loop.
             c = buf[i];
@@ -593,7 +589,6 @@ export class CopyEncoder {
 }
 
 const QUOTES = repeated(0x22);
-const BACKSLASHES = repeated(0x5c);
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /** The four hex digits at buf[i] as a number, or -1. */
