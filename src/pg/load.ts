@@ -145,6 +145,12 @@ export async function loadBatches(
       break;
     case 'replace': {
       if (created) break;
+      // Neither a swap nor TRUNCATE can take the rows from under a foreign key, and DELETE
+      // would cascade or fail row by row: say so before loading anything.
+      const refs = (await client.query<{ ref: string }>(`SELECT DISTINCT conrelid::regclass::text || ' (' || conname || ')' AS ref FROM pg_constraint WHERE confrelid = $1 AND contype = 'f' ORDER BY 1`, [oid])).rows;
+      if (refs.length > 0) {
+        throw new ConfigError(`--mode replace: ${target} is referenced by foreign keys from ${refs.map((r) => r.ref).join(', ')}; replacing all its rows would break them (use --mode upsert --key … or --replace-where)`);
+      }
       const blocker = await swapBlocker(client, oid);
       if (blocker) {
         log.debug(`replace: ${blocker}; truncating and loading ${target} in one transaction instead of swapping`);
@@ -156,13 +162,19 @@ export async function loadBatches(
       const old = tempName('old');
       const schema = table.schema ?? (await currentSchemaOf(client, oid));
       const freshQ = qualified({ schema, name: fresh });
-      await q(`CREATE TABLE ${freshQ} (LIKE ${target} INCLUDING ALL)`);
+      const { unlogged, comment } = (await client.query<{ unlogged: boolean; comment: string | null }>(`SELECT relpersistence = 'u' AS unlogged, obj_description(oid, 'pg_class') AS comment FROM pg_class WHERE oid = $1`, [oid])).rows[0];
+      await q(`CREATE ${unlogged ? 'UNLOGGED ' : ''}TABLE ${freshQ} (LIKE ${target} INCLUDING ALL)`);
       into = freshQ;
       note = 'replaced (swapped in)';
       finish = async () => {
+        // The new table's indexes (and the constraints they back) take the old ones' names, so
+        // that a nightly replace keeps sales_pkey instead of a new bx_new_… name each night.
+        const names = await indexNamePairs(client, oid, freshQ);
         await q(`ALTER TABLE ${target} RENAME TO ${quoteIdent(old)}`);
         await q(`ALTER TABLE ${freshQ} RENAME TO ${quoteIdent(table.name)}`);
         await q(`DROP TABLE ${qualified({ schema, name: old })}`);
+        for (const { from, to } of names) await q(`ALTER INDEX ${qualified({ schema, name: from })} RENAME TO ${quoteIdent(to)}`);
+        if (comment !== null) await q(`COMMENT ON TABLE ${target} IS ${quoteLiteral(comment)}`);
       };
       break;
     }
@@ -305,21 +317,54 @@ async function tableColumns(client: Client, oid: number): Promise<Column[]> {
 }
 
 /**
- * Why the table cannot be swapped for a new one: a swap would break views or foreign keys
- * that point at it, lose its grants, triggers, policies or owner, or drop the sequence of a
- * serial column. undefined when a swap is safe.
+ * The indexes of the new table `fresh` (made LIKE the table `oid`) paired with the index of the
+ * old table each copies: same columns, operator classes, collations, options, uniqueness,
+ * expressions and predicate; in creation order where several are alike.
+ */
+async function indexNamePairs(client: Client, oid: number, fresh: string): Promise<{ from: string; to: string }[]> {
+  const r = await client.query<{ from: string; to: string }>(
+    `WITH ix AS (
+       SELECT i.indrelid AS rel, c.relname AS name,
+              concat_ws('|', i.indkey::text, i.indclass::text, i.indcollation::text, i.indoption::text, i.indisunique, i.indisprimary,
+                        c.relam, pg_get_expr(i.indexprs, i.indrelid), pg_get_expr(i.indpred, i.indrelid)) AS shape,
+              row_number() OVER (PARTITION BY i.indrelid, i.indkey::text, i.indclass::text, i.indcollation::text, i.indoption::text,
+                                   i.indisunique, i.indisprimary, c.relam, pg_get_expr(i.indexprs, i.indrelid), pg_get_expr(i.indpred, i.indrelid)
+                                 ORDER BY c.oid) AS n
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE i.indrelid IN ($1, $2::regclass))
+     SELECT f.name AS "from", o.name AS "to"
+       FROM ix o JOIN ix f ON f.shape = o.shape AND f.n = o.n AND f.rel = $2::regclass
+      WHERE o.rel = $1 AND f.name <> o.name`,
+    [oid, fresh],
+  );
+  return r.rows;
+}
+
+/**
+ * Why the table cannot be swapped for a new one: a swap would break views that point at it
+ * (foreign keys that do are refused before), drop the foreign keys, rules or publication membership it has, lose its
+ * grants, triggers, policies, owner, tablespace or storage parameters, or restart the sequence
+ * of a serial or identity column. undefined when a swap is safe. (CREATE TABLE … LIKE …
+ * INCLUDING ALL copies columns, defaults, NOT NULL, CHECK constraints, indexes, statistics and
+ * column comments; the table's comment and index names are carried over after the swap.)
  */
 async function swapBlocker(client: Client, oid: number): Promise<string | undefined> {
   const r = await client.query<{ why: string | null }>(
     `SELECT CASE
        WHEN EXISTS (SELECT 1 FROM pg_depend d JOIN pg_rewrite w ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
                     WHERE d.refobjid = c.oid AND w.ev_class <> c.oid) THEN 'a view depends on it'
-       WHEN EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = c.oid) THEN 'a foreign key references it'
+       WHEN EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = c.oid AND contype = 'f') THEN 'it has foreign keys'
        WHEN EXISTS (SELECT 1 FROM pg_depend d WHERE d.refobjid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype = 'a'
                     AND (SELECT relkind FROM pg_class s WHERE s.oid = d.objid) = 'S') THEN 'a serial column owns a sequence'
+       WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND attidentity <> '') THEN 'it has an identity column'
        WHEN c.relacl IS NOT NULL THEN 'it has grants'
+       WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = c.oid AND attacl IS NOT NULL) THEN 'it has column grants'
        WHEN c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user) THEN 'another role owns it'
        WHEN EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = c.oid AND NOT tgisinternal) THEN 'it has triggers'
+       WHEN EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = c.oid) THEN 'it has rules'
+       WHEN EXISTS (SELECT 1 FROM pg_publication_rel WHERE prrelid = c.oid) THEN 'it is in a publication'
+       WHEN c.reltablespace <> 0 THEN 'it is in its own tablespace'
+       WHEN c.reloptions IS NOT NULL THEN 'it has storage parameters'
        WHEN c.relrowsecurity OR c.relkind <> 'r' OR c.relhassubclass OR c.relispartition THEN 'it is not a plain table'
        WHEN EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = c.oid) THEN 'it inherits from another table'
        END AS why

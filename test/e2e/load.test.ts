@@ -153,6 +153,48 @@ t.test('--mode replace swaps in the new rows; with a view it truncates and loads
   const pk = await rows(`SELECT count(*)::int AS n FROM pg_index WHERE indrelid = '${S}.rep'::regclass AND indisprimary`);
   t.equal(pk[0].n, 1, 'the new table has the primary key');
 
+  // What a swap keeps: index and constraint names, the table's comment, UNLOGGED.
+  await db.query(`CREATE UNLOGGED TABLE ${S}.kept (id int CONSTRAINT kept_id_key PRIMARY KEY, v text, w text CHECK (w <> 'bad'))`);
+  await db.query(`CREATE INDEX "kept v idx" ON ${S}.kept (v)`);
+  await db.query(`CREATE INDEX kept_lower_v ON ${S}.kept (lower(v)) WHERE v IS NOT NULL`);
+  await db.query(`CREATE INDEX kept_v_again ON ${S}.kept (v)`);
+  await db.query(`COMMENT ON TABLE ${S}.kept IS 'nightly sales, it''s replaced'`);
+  const shape = () =>
+    rows(`SELECT (SELECT array_agg(relname::text ORDER BY relname) FROM pg_class WHERE oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = '${S}.kept'::regclass)) AS indexes,
+                 (SELECT array_agg(conname::text ORDER BY conname) FROM pg_constraint WHERE conrelid = '${S}.kept'::regclass) AS constraints,
+                 obj_description('${S}.kept'::regclass, 'pg_class') AS comment,
+                 (SELECT relpersistence FROM pg_class WHERE oid = '${S}.kept'::regclass) AS persistence`);
+  const before = await shape();
+  for (let i = 0; i < 2; i++) {
+    const k = await load(`--table ${S}.kept --mode replace -v`, nd({ id: 1, v: 'a', w: 'x' }));
+    t.equal(k.code, 0, k.stderr);
+    t.match(k.stderr, /replaced \(swapped in\)/);
+  }
+  t.same(await shape(), before, 'index and constraint names, the comment and UNLOGGED survive two swaps');
+
+  // What a swap would lose: the table is truncated and loaded instead.
+  await db.query(`CREATE TABLE ${S}.parent (id int PRIMARY KEY)`);
+  await db.query(`INSERT INTO ${S}.parent VALUES (1), (2)`);
+  await db.query(`CREATE TABLE ${S}.child (id int PRIMARY KEY REFERENCES ${S}.parent (id) ON DELETE CASCADE)`);
+  await db.query(`INSERT INTO ${S}.child VALUES (2)`);
+  await db.query(`CREATE TABLE ${S}.ident (id int GENERATED ALWAYS AS IDENTITY, v text)`);
+  await db.query(`INSERT INTO ${S}.ident (v) VALUES ('a'), ('b')`);
+  for (const [tbl, why, rec] of [
+    ['child', 'it has foreign keys', { id: 1 }],
+    ['ident', 'it has an identity column', { v: 'c' }],
+  ] as const) {
+    const k = await load(`--table ${S}.${tbl} --mode replace -v`, nd(rec));
+    t.equal(k.code, 0, k.stderr);
+    t.match(k.stderr, new RegExp(`${why}; truncating`), `${tbl}: ${why}`);
+  }
+  t.same(await rows(`SELECT conname::text FROM pg_constraint WHERE conrelid = '${S}.child'::regclass AND contype = 'f'`), [{ conname: 'child_id_fkey' }], 'the foreign key is still there');
+  t.same(await rows(`SELECT id, v FROM ${S}.ident`), [{ id: 3, v: 'c' }], 'the identity goes on from where it was');
+  // A table other tables reference: refused before anything is loaded; nothing cascades.
+  const ref = await load(`--table ${S}.parent --mode replace`, nd({ id: 1 }));
+  t.equal(ref.code, 78);
+  t.match(ref.stderr, new RegExp(`^bx-load: --mode replace: "${S}"\\."parent" is referenced by foreign keys from ${S}\\.child \\(child_id_fkey\\); .*upsert`, 'm'));
+  t.same(await rows(`SELECT (SELECT count(*)::int FROM ${S}.parent) AS p, (SELECT count(*)::int FROM ${S}.child) AS c`), [{ p: 2, c: 1 }], 'parent and child unchanged');
+
   await db.query(`CREATE VIEW ${S}.rep_v AS SELECT id FROM ${S}.rep`);
   const r2 = await load(`--table ${S}.rep --mode replace -v`, nd({ id: 7, v: 'again' }));
   t.equal(r2.code, 0, r2.stderr);
