@@ -298,14 +298,14 @@ export class CopyEncoder {
    * One NDJSON line (`buf` from `s` to `e`, valid UTF-8) straight to a COPY row at `out[p]`,
    * walking its bytes once; returns where the row ends (before its newline). For an object of
    * strings, numbers, booleans and nulls whose keys are columns (or lineage, or skipped by
-   * --ignore-extra). -1 for anything else — spaces, nesting, escapes in keys, duplicate keys,
+   * --ignore-extra). -1 for anything else — nesting, escapes in keys, duplicate keys,
    * a value COPY cannot hold, invalid JSON — which the record path decides, having written
    * nothing. A JSON string holds no raw control character (JSON forbids them), so but for its
    * escapes, its bytes are its COPY text.
    */
   transcode(buf: Buffer, s: number, e: number, out: Buffer, p: number): number {
     const ncol = this.valueStart.length;
-    if (ncol === 0 || buf[s] !== 0x7b /* { */) return -1;
+    if (ncol === 0) return -1;
     if (this.partition && this.partitionIndex < 0) return -1;
     const stamp = ++this.lineStamp;
     const vStart = this.valueStart;
@@ -322,7 +322,13 @@ export class CopyEncoder {
     let lineage = 0;
     this.lineFile = undefined;
     this.lineLine = undefined;
-    let i = s + 1;
+    // JSON's spaces (Python writes `{"a": 1, "b": 2}`) are skipped wherever JSON allows them;
+    // no skip runs past the line, which is followed by its newline.
+    let i = s;
+    while (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d) i++;
+    if (buf[i] !== 0x7b /* { */) return -1;
+    i++;
+    while (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d) i++;
     if (buf[i] === 0x7d /* } */) {
       i++;
     } else {
@@ -361,17 +367,20 @@ export class CopyEncoder {
             if (c === 0x22) break;
             if (c === 0x5c || c < 0x20) return -1;
           }
-          if (j + 1 >= e || buf[j + 1] !== 0x3a /* : */) return -1;
+          let colon = j + 1;
+          while (buf[colon] === 0x20 || buf[colon] === 0x09 || buf[colon] === 0x0d) colon++;
+          if (j >= e || buf[colon] !== 0x3a /* : */) return -1;
           slot = this.slotOf(buf.toString('utf8', i + 1, j));
           tokens.length = k;
           tokenSlots.length = k;
-          const bytes = new Uint8Array(buf.subarray(i, j + 2));
+          const bytes = new Uint8Array(buf.subarray(i, colon + 1));
           tokens.push(bytes);
           this.keyWords.length = k;
           this.keyWords.push(wordsOf(bytes));
           tokenSlots.push(slot);
-          i = j + 2;
+          i = colon + 1;
         }
+        while (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d) i++;
         if (slot === SLOW) return -1;
         if (slot >= 0) {
           if (vLine[slot] === stamp) return -1; // a duplicate key: the record path keeps the last
@@ -480,9 +489,11 @@ export class CopyEncoder {
           }
           p = at;
         }
+        while (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d) i++;
         c = buf[i];
         if (c === 0x2c /* , */) {
           i++;
+          while (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d) i++;
           continue;
         }
         if (c !== 0x7d) return -1;
@@ -490,6 +501,7 @@ export class CopyEncoder {
         break;
       }
     }
+    while (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d) i++;
     if (i !== e) return -1;
     const pi = this.partitionIndex;
     if (pi >= 0) {

@@ -67,6 +67,22 @@ t.test('COPY escaping: every special character arrives as it was sent', async (t
   t.equal(r.stdout, '', 'bx-load writes nothing to stdout');
 });
 
+t.test("Python's json.dumps style (spaces after : and ,, \\u escapes) loads as the compact form does", async (t) => {
+  const recs = Array.from({ length: 2000 }, (_, i) => ({ id: i, name: `né ${i} "q"\t`, v: i / 7, ok: i % 2 === 0, note: i % 3 ? null : '東京 🚀' }));
+  // json.dumps(ensure_ascii=True): ", " and ": " separators, non-ASCII as \uXXXX (pairs for astral).
+  const py = (r: object) => JSON.stringify(r).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).replace(/":/g, '": ').replace(/,"/g, ', "');
+  await db.query(`CREATE TABLE ${S}.py (id int, name text, v float8, ok boolean, note text)`);
+  await db.query(`CREATE TABLE ${S}.compact (LIKE ${S}.py)`);
+  const a = await load(`--table ${S}.py -v`, recs.map(py).join('\n') + '\n');
+  const b = await load(`--table ${S}.compact`, nd(...recs));
+  t.equal(a.code, 0, a.stderr);
+  t.equal(b.code, 0, b.stderr);
+  t.match(py(recs[3]), /^\{"id": 3, "name": "n\\u00e9 3/, 'the input is in the Python style');
+  const diff = await rows(`(SELECT * FROM ${S}.py EXCEPT SELECT * FROM ${S}.compact) UNION ALL (SELECT * FROM ${S}.compact EXCEPT SELECT * FROM ${S}.py)`);
+  t.same(diff, [], 'the same rows');
+  t.equal(await count(`${S}.py`), 2000);
+});
+
 t.test('a single-column table: \\. in the data does not end COPY', async (t) => {
   await db.query(`CREATE TABLE ${S}.one (v text)`);
   const r = await load(`--table ${S}.one`, nd({ v: 'a' }, { v: '\\.' }, { v: 'b' }, { v: null }, { v: '\\N' }));

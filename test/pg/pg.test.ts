@@ -196,6 +196,14 @@ t.test('encodeLines gives what parsing and encoding each record gives, for trick
     '{"a"',
     '{"a":',
     '{"a":"x",',
+    '{"a": "python style", "b": 1}',
+    '{ "a" : "x" ,\t"b"\t:\t2 }\r',
+    '{"a": "x" , "b": null }  ',
+    '{ }',
+    ' {}',
+    '{"a": , "b": 1}',
+    '{"a": "x",, "b": 1}',
+    '{"a": "x" "b": 1}',
   ];
   const outcome = (f: () => { text: string | Buffer; count: number; needs?: string[] }) => {
     try {
