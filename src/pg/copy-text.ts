@@ -536,7 +536,7 @@ export class CopyEncoder {
     }
     this.numberEnd = j;
     const digits = j - digitsAt;
-    if (plain && digits >= 1 && digits <= 15 && (buf[digitsAt] !== 0x30 || digits === 1) && !(digits === 1 && buf[digitsAt] === 0x30 && digitsAt > i)) {
+    if ((plain && digits >= 1 && digits <= 15 && (buf[digitsAt] !== 0x30 || digits === 1) && !(digits === 1 && buf[digitsAt] === 0x30 && digitsAt > i)) || shortDecimal(buf, digitsAt, j)) {
       for (let k = i; k < j; k++) out[p++] = buf[k];
       return p;
     }
@@ -602,6 +602,31 @@ export class CopyEncoder {
 
 const QUOTES = repeated(0x22);
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/**
+ * Whether the digits from `a` to `b` (after any minus) are a decimal that String(Number(...))
+ * gives back as it is: `int.frac` with no exponent, no needless zero (leading in the integer
+ * part, trailing in the fraction), at most 15 significant digits (so no other decimal of 15 or
+ * fewer digits is the same double, and the shortest round trip is this one) and not below 1e-6
+ * (where JavaScript switches to exponent notation). 387.61, 0.1 and -0.000123 are; 1.50, 1e2,
+ * 0.0000001 and 0.12345678901234567 are not (those take exactNumber).
+ */
+function shortDecimal(buf: Buffer, a: number, b: number): boolean {
+  let k = a;
+  let c = buf[k];
+  const zero = c === 0x30;
+  if (zero) k++;
+  else if (c >= 0x31 && c <= 0x39) while (k < b && (c = buf[k]) >= 0x30 && c <= 0x39) k++;
+  else return false;
+  const intDigits = zero ? 0 : k - a;
+  if (buf[k] !== 0x2e /* . */) return false;
+  const frac = ++k;
+  while (k < b && (c = buf[k]) >= 0x30 && c <= 0x39) k++;
+  if (k !== b || k === frac || buf[b - 1] === 0x30) return false;
+  let lead = 0;
+  if (zero) while (buf[frac + lead] === 0x30) lead++;
+  return lead <= 5 && intDigits + (b - frac) - lead <= 15;
+}
 
 /** The four hex digits at buf[i] as a number, or -1. */
 function hex4(buf: Buffer, i: number, e: number): number {
