@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { Decimal, pow10, toDecimal } from '../lib/decimal.js';
 import { UsageError } from '../lib/errors.js';
-import { setKey } from '../lib/json.js';
+import { isIndexKey, setKey, setKeyOrder } from '../lib/json.js';
 import { ExactSum } from './exact-sum.js';
 import { DistinctSlot, EndSlot, ExtremeSlot, Moments, MomentsSlot, NonNullSlot, Placed, RowsSlot, Slot, SumSlot, ValuesSlot } from './slots.js';
 import { outputValue, valueCmp } from './values.js';
@@ -104,8 +104,17 @@ export class Plan {
     const out: Record<string, unknown> = {};
     for (let i = 0; i < this.by.length; i++) setKey(out, this.by[i], key[i]);
     for (const a of this.aggs) setKey(out, a.name, a.final(states[a.slot]));
+    // An integer-like name ("2019") would be listed first by the object: keep this order.
+    if (this.order === null) {
+      const names = [...this.by, ...this.aggs.map((a) => a.name)];
+      this.order = names.some(isIndexKey) ? names : undefined;
+    }
+    if (this.order) setKeyOrder(out, this.order);
     return out;
   }
+
+  /** The output key order, when an object would not keep it by itself (null: not yet known). */
+  private order: string[] | undefined | null = null;
 }
 
 /** avg = sum / count, rounded half away from zero to the inputs' largest scale + `extra` digits. */

@@ -6,7 +6,7 @@ import { keyCmp, valueCmp } from '../agg/values.js';
 import { cli, type CommandSpec, type RawArgs } from '../lib/cli.js';
 import { DataError, ExitCode, UsageError, type Origin } from '../lib/errors.js';
 import { openInput, type Io } from '../lib/io.js';
-import { parseJson } from '../lib/json.js';
+import { parseJson, stringifyRecord } from '../lib/json.js';
 import { splitLines } from '../lib/lines.js';
 import { readRecordBatches, TRAILER_PREFIX } from '../lib/records.js';
 import { Rejects, rejectsArgs, type MaxRejects } from '../lib/rejects.js';
@@ -193,7 +193,7 @@ class Output {
       for (const g of gs) {
         if (top !== undefined && this.written >= top) return;
         this.written++;
-        await this.writer.line(JSON.stringify(plan.row(g.key, g.s)));
+        await this.writer.line(stringifyRecord(plan.row(g.key, g.s)));
       }
       return;
     }
@@ -217,7 +217,7 @@ class Output {
   async end() {
     if (this.opts.sort.length > 0) {
       this.cut();
-      await this.writer.lines(this.buffered.map((b) => JSON.stringify(b.row)));
+      await this.writer.lines(this.buffered.map((b) => stringifyRecord(b.row)));
     }
     await this.writer.end();
   }

@@ -6,7 +6,7 @@ import { DataError, ExitCode, UsageError, type Origin } from '../lib/errors.js';
 import { compileAssignment, compileExpr, evalJson, ExprError, test, type Expression } from '../lib/expr.js';
 import { Hasher, mask } from '../lib/hash.js';
 import { openInput, type Io } from '../lib/io.js';
-import { setKey } from '../lib/json.js';
+import { isIndexKey, keyOrderOf, setKey, setKeyOrder } from '../lib/json.js';
 import { readRecordBatches, type Rec } from '../lib/records.js';
 import { Rejects, rejectsArgs, type MaxRejects, type RuleFailure } from '../lib/rejects.js';
 import { FIELD_TYPES, readSchemaFile, validateSchema, type Field, type FieldType, type TableSchema } from '../lib/schema.js';
@@ -223,6 +223,18 @@ export async function run(io: Io, opts: CleanOptions): Promise<ExitCode> {
   const drop = opts.drop.length ? new Set(opts.drop) : undefined;
   const keep = opts.keep;
   const privacy = opts.hash.length + opts.mask.length + opts.redact.length > 0;
+  // Keys keep source order (DESIGN.md), also integer-like ones such as "2019", which an object
+  // lists first: a record that holds one is written in the order it came in (KEY_ORDER, set by
+  // the parser), renamed, dropped or kept as asked, with --default and --set fields after.
+  const added = [...new Set([...defaults.map(([k]) => k), ...sets.map((e) => e.target)])];
+  const indexNames = [...added, ...(keep ?? []), ...opts.rename.values()].some(isIndexKey);
+  const orderOut = (src: string[]): string[] => {
+    if (keep) return keep;
+    let base = src;
+    if (rename) base = base.map((k) => rename.get(k) ?? k);
+    if (drop) base = base.filter((k) => !drop.has(k));
+    return [...base, ...added];
+  };
   let filtered = 0;
   // A typed or checked field that no record of the first batch holds is most likely misspelt.
   let unseen: string[] | undefined = schema ? schema.fields.map((f) => f.name) : undefined;
@@ -246,6 +258,8 @@ export async function run(io: Io, opts: CleanOptions): Promise<ExitCode> {
         io.stats.rowsIn += recs.length;
         for (let i = 0; i < recs.length; i++) {
           let rec = recs[i];
+          // The key order it came in, when it will matter (taken before --default/--set add keys).
+          const srcOrder = keyOrderOf(rec) ?? (indexNames ? Object.keys(rec) : undefined);
           if (rename) {
             const r: Rec = {};
             for (const k in rec) setKey(r, rename.get(k) ?? k, rec[k]);
@@ -313,6 +327,7 @@ export async function run(io: Io, opts: CleanOptions): Promise<ExitCode> {
             for (const k in rec) if (!drop.has(k)) setKey(r, k, rec[k]);
             rec = r;
           }
+          if (srcOrder !== undefined) setKeyOrder(rec, orderOut(srcOrder));
           out.push(rec);
         }
         await rejects.flush();

@@ -21,8 +21,79 @@ export function parseJson(text: string, at: Origin, maxDepth = DEFAULT_MAX_DEPTH
   } catch (err) {
     throw new DataError(at, undefined, `not valid JSON: ${jsonErrorDetail(err)}`);
   }
-  if (holdsNumber(value) && maybeInexact.test(text)) return new ExactParser(text, at).parseAll();
+  if (holdsNumber(value) && maybeInexact.test(text)) value = new ExactParser(text, at).parseAll();
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) keepKeyOrder(value as Record<string, unknown>, text);
   return value;
+}
+
+/**
+ * On a record whose keys JavaScript would enumerate out of source order: the source order.
+ * An object lists integer-like names ("2019", "1") first, whatever their place, so
+ * JSON.stringify would move them; stringifyRecord writes them where they were (DESIGN.md:
+ * keys keep source order). Only such records carry it, as a hidden (non-enumerable) property.
+ */
+export const KEY_ORDER = Symbol('bx.keyOrder');
+
+/** Whether JavaScript takes `k` as an array index, and so enumerates it before other keys. */
+export const isIndexKey = (k: string): boolean => /^(?:0|[1-9]\d{0,9})$/.test(k) && Number(k) < 4294967295;
+
+type Ordered = Record<string, unknown> & { [KEY_ORDER]?: string[] };
+
+/** The key order a record is written in: the one it carries, else its own. */
+export const keyOrderOf = (rec: Record<string, unknown>): string[] | undefined => (rec as Ordered)[KEY_ORDER];
+
+/** Gives `rec` the key order `order` (keys it lacks are skipped when written; keys it has beyond them follow). */
+export function setKeyOrder(rec: Record<string, unknown>, order: string[]): void {
+  Object.defineProperty(rec, KEY_ORDER, { value: order, enumerable: false, writable: true, configurable: true });
+}
+
+function keepKeyOrder(obj: Record<string, unknown>, text: string) {
+  for (const k in obj) {
+    if (isIndexKey(k)) setKeyOrder(obj, topLevelKeys(text));
+    return; // the first key enumerated tells: integer-like ones come first
+  }
+}
+
+/** The keys of the JSON object `text`, in the order written (a repeated key where it first appears). */
+function topLevelKeys(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      let j = i + 1;
+      for (; j < text.length; j++) {
+        const d = text.charCodeAt(j);
+        if (d === 92) j++;
+        else if (d === 34) break;
+      }
+      if (depth === 1) {
+        let k = j + 1;
+        while (k < text.length && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9 || text.charCodeAt(k) === 13 || text.charCodeAt(k) === 10)) k++;
+        if (text.charCodeAt(k) === 58) keys.push(JSON.parse(text.slice(i, j + 1)) as string);
+      }
+      i = j;
+    } else if (c === 123 || c === 91) depth++;
+    else if (c === 125 || c === 93) depth--;
+  }
+  return keys;
+}
+
+/** A record as one line of JSON: JSON.stringify, but in the key order the record carries, if any. */
+export function stringifyRecord(rec: Record<string, unknown>): string {
+  const order = (rec as Ordered)[KEY_ORDER];
+  if (order === undefined) return JSON.stringify(rec);
+  const parts: string[] = [];
+  const done = new Set<string>();
+  const add = (k: string) => {
+    if (done.has(k) || !Object.hasOwn(rec, k)) return;
+    done.add(k);
+    const v = JSON.stringify(rec[k]);
+    if (v !== undefined) parts.push(`${JSON.stringify(k)}:${v}`);
+  };
+  for (const k of order) add(k);
+  for (const k in rec) add(k);
+  return `{${parts.join(',')}}`;
 }
 
 function holdsNumber(v: unknown): boolean {

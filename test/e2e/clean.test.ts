@@ -122,6 +122,14 @@ t.test('normalising flags, in their documented order', async (t) => {
     ['--redact secret', '{"secret":"s3cr3t","k":1}', '{"secret":null,"k":1}'],
     ['--trim --lower __proto__ --type __proto__:string --set "b = concat(`__proto__`, \'!\')"', '{"__proto__":" X ","a":1}', '{"__proto__":"x","a":1,"b":"x!"}'],
     ['--dedupe a,b --rejects /dev/null', '{"a":1,"b":"x"}\n{"a":1,"b":"y"}\n{"a":1,"b":"x"}', '{"a":1,"b":"x"}\n{"a":1,"b":"y"}'],
+    // Keys keep source order, also integer-like ones, which an object would list first.
+    ['', '{"name":"a","2019":"x","1":"y","01":"z"}\n{"b":1}', '{"name":"a","2019":"x","1":"y","01":"z"}\n{"b":1}'],
+    ['--type 2019:integer', '{"name":"a","2019":"7","c":{"k":1}}', '{"name":"a","2019":7,"c":{"k":1}}'],
+    ['--rename b=7 --drop 01 --set \'`3` = 1 + 1\' --default 5=d', '{"name":"a","2019":"x","01":"z","b":"w"}', '{"name":"a","2019":"x","7":"w","5":"d","3":2}'],
+    ['--rename a=5', '{"a":1,"2":2}', '{"5":1,"2":2}'],
+    ['--keep 1,name', '{"name":"a","1":"y","x":0}', '{"1":"y","name":"a"}'],
+    ['--drop x', '{"x":0,"b":1,"0":2,"a":3}', '{"b":1,"0":2,"a":3}'],
+    ['--set \'`2` = a\'', '{"a":1,"b":2}', '{"a":1,"b":2,"2":1}'],
   ];
   // in-process through cli(): the same argv parsing, without a node start-up per case
   for (const [flags, input, want] of cases) {

@@ -1,6 +1,6 @@
 // The family as a new user meets it: the dispatcher, --help/--version on every command, the
 // man pages, and `npm install -g .` putting binaries and pages in place.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { root, sh, tmp } from '../helpers.js';
@@ -22,6 +22,24 @@ t.test('bx --help lists the family; bx <cmd> runs bx-<cmd>', async (t) => {
   t.equal(viaBx.code, 0);
   t.equal(viaBx.stdout, direct.stdout);
   t.equal((await sh('bx --version')).stdout, `${version}\n`);
+});
+
+// DESIGN.md: keys keep source order. An object lists integer-like names first, so every stage
+// that builds objects must write them back where they were.
+t.test('integer-like keys ("2019") keep their place through every stage', async (t) => {
+  const dir = tmp(t);
+  const csv = join(dir, 'years.csv');
+  writeFileSync(csv, 'region,2019,2020,1\nnorth,5,7,x\nsouth,1,2,y\nnorth,3,4,z\n');
+  const json = join(dir, 'years.json');
+  writeFileSync(json, '[{"region":"east","2019":"9","c":{"k":1}}]');
+  const extracted = await sh(`bx-extract -q ${csv}`);
+  t.equal(extracted.stdout.split('\n')[0], '{"region":"north","2019":"5","2020":"7","1":"x"}');
+  t.equal((await sh(`bx-extract -q ${json}`)).stdout, '{"region":"east","2019":"9","c":{"k":1}}\n', 'JSON input');
+  t.equal((await sh(`bx-extract -q ${csv} | bx-extract -q --format ndjson -`)).stdout, extracted.stdout, 'NDJSON input');
+  const cleaned = await sh(`bx-extract -q ${csv} | bx-clean -q --type 2019:integer --type 2020:integer --drop 1`);
+  t.equal(cleaned.stdout.split('\n')[0], '{"region":"north","2019":5,"2020":7}');
+  const agg = await sh(`bx-extract -q ${csv} | bx-clean -q --type 2019:integer | bx-agg -q --by region --agg 2019=sum:2019,n=count --sort region`);
+  t.equal(agg.stdout, '{"region":"north","2019":8,"n":2}\n{"region":"south","2019":1,"n":1}\n');
 });
 
 t.test('every command: --help opens with a usage line and an example, --version, bad flag is 64', async (t) => {
