@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CantCreateError, DataError, originText, UsageError, type Origin } from './errors.js';
+import { stringifyRecord } from './json.js';
 
 /** One failed rule of one record (DESIGN.md "Rejects"). */
 export interface RuleFailure {
@@ -77,9 +78,9 @@ export class Rejects {
     }
     this.count++;
     for (const e of errors) this.byRule.set(e.rule, (this.byRule.get(e.rule) ?? 0) + 1);
-    const line: Record<string, unknown> = { record, errors };
-    if (source) line.source = originText(source);
-    this.buf.push(JSON.stringify(line));
+    // The record in its own key order (stringifyRecord), as the stream would have carried it.
+    const rec = record !== null && typeof record === 'object' && !Array.isArray(record) ? stringifyRecord(record as Record<string, unknown>) : JSON.stringify(record);
+    this.buf.push(`{"record":${rec ?? 'null'},"errors":${JSON.stringify(errors)}${source ? `,"source":${JSON.stringify(originText(source))}` : ''}}`);
     if (this.max && 'count' in this.max && this.count > this.max.count) {
       throw new DataError(source, undefined, `too many rejects: more than --max-rejects ${this.max.count} (see ${this.path})`);
     }

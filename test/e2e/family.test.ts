@@ -38,6 +38,9 @@ t.test('integer-like keys ("2019") keep their place through every stage', async 
   t.equal((await sh(`bx-extract -q ${csv} | bx-extract -q --format ndjson -`)).stdout, extracted.stdout, 'NDJSON input');
   const cleaned = await sh(`bx-extract -q ${csv} | bx-clean -q --type 2019:integer --type 2020:integer --drop 1`);
   t.equal(cleaned.stdout.split('\n')[0], '{"region":"north","2019":5,"2020":7}');
+  const rej = join(dir, 'rejects.ndjson');
+  await sh(`bx-extract -q ${csv} | bx-clean -q --type 1:integer --rejects ${rej}`);
+  t.equal(readFileSync(rej, 'utf8').split('\n')[0].slice(0, 62), '{"record":{"region":"north","2019":"5","2020":"7","1":"x"},"er', 'a reject keeps the order');
   const agg = await sh(`bx-extract -q ${csv} | bx-clean -q --type 2019:integer | bx-agg -q --by region --agg 2019=sum:2019,n=count --sort region`);
   t.equal(agg.stdout, '{"region":"north","2019":8,"n":2}\n{"region":"south","2019":1,"n":1}\n');
 });
