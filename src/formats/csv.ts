@@ -109,8 +109,11 @@ const BATCH_ROWS = 1024;
 
 const NONE = -1;
 
-// scanBytes leaves longer rows to scan: it reserves room for a row's JSON before reading it.
-const ROW_BYTES = 4096;
+// scanBytes reserves room for a row's JSON before reading it: twice its bytes (an escape such
+// as \" or \n is two bytes for one) and six for each of CONTROL_BYTES control characters
+// (\u0001). Longer rows, and rows with more control characters, are left to scan.
+const ROW_BYTES = 64 * 1024;
+const CONTROL_BYTES = 64;
 
 function indexOr(s: string, ch: string, from: number, none: number): number {
   const at = s.indexOf(ch, from);
@@ -344,7 +347,8 @@ export class CsvScanner extends RecordCollector {
    * bytes are copied into the JSON line as they are read, escaped where JSON needs it, with no
    * decoding, no strings and no indexOf per field. Stops where scan would stop, or sets
    * needsText at a row it leaves to scan: a blank, comment or ragged row, a character after a
-   * closing quote, an unclosed quote at the end, a row longer than ROW_BYTES.
+   * closing quote, an unclosed quote at the end, a row longer than ROW_BYTES or with more than
+   * CONTROL_BYTES control characters.
    */
   scanBytes(buf: Buffer, start: number, n: number, final: boolean): number {
     const out = this.out!;
@@ -372,7 +376,8 @@ export class CsvScanner extends RecordCollector {
         break;
       }
       const stop = Math.min(n, rowStart + ROW_BYTES);
-      slab.room(out.fixed + 6 * (stop - rowStart));
+      slab.room(out.fixed + 2 * (stop - rowStart) + 6 * CONTROL_BYTES);
+      let controls = 0;
       const o = slab.buf;
       const ov = this.outViews.view(o);
       let p = putWords(ov, o, slab.p, keys[0], keyWords[0]);
@@ -412,7 +417,13 @@ export class CsvScanner extends RecordCollector {
             } else if (c === 10) line++;
             else if (c === 13 && buf[i + 1] !== 10) line++;
             if (c >= 0x20 && c !== 0x22 && c !== 0x5c) o[p++] = c;
-            else p = putEscape(o, p, c);
+            else if (c >= 0x20 || ++controls <= CONTROL_BYTES) p = putEscape(o, p, c);
+            else {
+              this.needsText = true; // more control characters than the room reserved
+              i = rowStart;
+              line = rowLine;
+              break rows;
+            }
             i++;
           }
           c = i < stop ? buf[i] : NONE;
@@ -435,7 +446,13 @@ export class CsvScanner extends RecordCollector {
             c = buf[i];
             if (c === delim || c === 10 || c === 13) break;
             if (c >= 0x20 && c !== 0x22 && c !== 0x5c) o[p++] = c;
-            else p = putEscape(o, p, c);
+            else if (c >= 0x20 || ++controls <= CONTROL_BYTES) p = putEscape(o, p, c);
+            else {
+              this.needsText = true;
+              i = rowStart;
+              line = rowLine;
+              break rows;
+            }
             i++;
           }
         }

@@ -167,9 +167,12 @@ t.test('CSV/TSV as ready NDJSON bytes: the same text JSON.stringify makes of the
   const rows = Array.from({ length: 5000 }, (_, i) => `${i},"q""${'é'.repeat(i % 300)}",${'x'.repeat(i % 50)}`);
   // 1.2 MB: byte-sized reads of it cost minutes of test time and prove nothing the small inputs don't.
   await sameAsRecords(t, 'csv', 'a,b,c\n' + rows.join('\n') + '\n', {}, [7, 4099, 65536]);
-  // Rows the byte scanner leaves to the text scanner (longer than 4 KiB, blank, ragged, a stray
-  // character after a quote is an error) between rows it takes, and back.
-  const mixed = Array.from({ length: 3000 }, (_, i) => (i % 97 === 5 ? `${i},"${'long '.repeat(1000)}",z` : i % 89 === 7 ? '' : i % 83 === 3 ? `${i},ragged` : `${i},"q""${i}",\u00e9`));
+  // Rows the byte scanner leaves to the text scanner (longer than 64 KiB, more than 64 control
+  // characters, blank, ragged) between rows it takes (5 KB ones too), and back.
+  const ctl70 = '\u0001\u0002'.repeat(35);
+  const mixed = Array.from({ length: 3000 }, (_, i) =>
+    i % 500 === 11 ? `${i},"${'wide '.repeat(14000)}",z` : i % 97 === 5 ? `${i},"${'long '.repeat(1000)}",z` : i % 61 === 9 ? `${i},"${ctl70}",${ctl70.slice(0, 10)}` : i % 89 === 7 ? '' : i % 83 === 3 ? `${i},ragged` : `${i},"q""${i}",\u00e9`,
+  );
   await sameAsRecords(t, 'csv', 'a,b,c\n' + mixed.join('\n') + '\n', {}, [7, 4099, 65536]);
   await sameAsRecords(t, 'csv', 'a,b\r1,2\r3,"x\ry"\r', {}, [1, 2, 5]); // CR line ends
   // UTF-16LE (with its BOM) is decoded, then scanned as UTF-8 bytes.
