@@ -31,11 +31,11 @@ check() { local n; n=$("${PSQL[@]}" -c "SELECT count(*) FROM $T"); [ "$n" = "$RO
 
 echo "load: $ROWS rows ($(du -h "$csv" | cut -f1) CSV) into PostgreSQL $("${PSQL[@]}" -c 'SHOW server_version')"
 truncate
-measure 'psql \copy CSV (baseline)' "$ROWS" "${PSQL[*]@Q} -c \"\\\\copy $T FROM '$csv' CSV HEADER\"" "$TRUNCATE"
-PSQL_RATE=$RATE; check
-truncate
-measure 'bx-extract CSV | bx-load' "$ROWS" "bx-extract '$csv' | bx-load --table $T -q" "$TRUNCATE"
-PIPE_RATE=$RATE; check
+# The target figure and its baseline, run by run in turn.
+measure_ab "$ROWS" "$TRUNCATE" \
+  'psql \copy CSV (baseline)' "${PSQL[*]@Q} -c \"\\\\copy $T FROM '$csv' CSV HEADER\"" \
+  'bx-extract CSV | bx-load' "bx-extract '$csv' | bx-load --table $T -q"
+PSQL_RATE=$RATE_A; PIPE_RATE=$RATE_B; check
 truncate
 measure 'bx-load NDJSON file (bx-load alone)' "$ROWS" "bx-load --table $T -q '$ndjson'" "$TRUNCATE"
 LOAD_RATE=$RATE; check
