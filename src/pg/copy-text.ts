@@ -1,5 +1,6 @@
-// Records → PostgreSQL COPY text format, one string per batch (STACK.md: per-row writes cost
-// 15x; per-row JS work sets the pace). COPY text: columns split by TAB, rows by newline, \N is
+// Records → PostgreSQL COPY text format, one write per batch (STACK.md: per-row writes cost
+// 15x; per-row JS work sets the pace): NDJSON lines transcoded byte by byte into a slab, records
+// (the general path) as strings. COPY text: columns split by TAB, rows by newline, \N is
 // NULL, and a backslash starts an escape. Unescaped, a field holding `\.` ends the data on
 // PostgreSQL 15 (later rows vanish and COPY reports success) and `\N` becomes NULL.
 import { DataError, type Origin } from '../lib/errors.js';
