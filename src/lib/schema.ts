@@ -16,6 +16,7 @@ import { ConfigError, InputMissingError } from './errors.js';
 import { patternInfo, temporalCandidates, hasZone, swapsDayMonth, type Candidate } from './dates.js';
 import { DigestSet, valueText } from './dedupe.js';
 import { qualified, quoteIdent, type TableName } from './ident.js';
+import { keyOrderOf } from './json.js';
 
 export const FIELD_TYPES = ['string', 'integer', 'number', 'boolean', 'date', 'datetime', 'time', 'year', 'yearmonth', 'duration', 'object', 'array', 'geopoint', 'geojson', 'any'] as const;
 export type FieldType = (typeof FIELD_TYPES)[number];
@@ -331,18 +332,33 @@ export class SchemaInferrer {
 
   add(rec: Record<string, unknown>): void {
     this.records++;
+    // Fields in the record's own key order (an integer-like name such as "2019" keeps its place).
+    const order = keyOrderOf(rec);
+    if (order) {
+      const done = new Set<string>();
+      for (const key of [...order, ...Object.keys(rec)]) {
+        if (done.has(key) || !Object.hasOwn(rec, key)) continue;
+        done.add(key);
+        this.see(key, rec[key]);
+      }
+      return;
+    }
     for (const key in rec) {
       if (!Object.hasOwn(rec, key)) continue;
-      let s = this.stats.get(key);
-      if (!s) {
-        s = new FieldStats(key, this.pk);
-        // a field first seen late was missing (null) in the records before
-        s.present = 0;
-        this.stats.set(key, s);
-        this.order.push(s);
-      }
-      this.value(s, rec[key]);
+      this.see(key, rec[key]);
     }
+  }
+
+  private see(key: string, v: unknown) {
+    let s = this.stats.get(key);
+    if (!s) {
+      s = new FieldStats(key, this.pk);
+      // a field first seen late was missing (null) in the records before
+      s.present = 0;
+      this.stats.set(key, s);
+      this.order.push(s);
+    }
+    this.value(s, v);
   }
 
   private value(s: FieldStats, v: unknown) {

@@ -41,6 +41,8 @@ t.test('integer-like keys ("2019") keep their place through every stage', async 
   const rej = join(dir, 'rejects.ndjson');
   await sh(`bx-extract -q ${csv} | bx-clean -q --type 1:integer --rejects ${rej}`);
   t.equal(readFileSync(rej, 'utf8').split('\n')[0].slice(0, 62), '{"record":{"region":"north","2019":"5","2020":"7","1":"x"},"er', 'a reject keeps the order');
+  const schema = JSON.parse((await sh(`bx-extract -q ${csv} | bx-schema -q`)).stdout);
+  t.same(schema.fields.map((f: { name: string }) => f.name), ['region', '2019', '2020', '1'], 'bx-schema lists the fields in order');
   const agg = await sh(`bx-extract -q ${csv} | bx-clean -q --type 2019:integer | bx-agg -q --by region --agg 2019=sum:2019,n=count --sort region`);
   t.equal(agg.stdout, '{"region":"north","2019":8,"n":2}\n{"region":"south","2019":1,"n":1}\n');
 });

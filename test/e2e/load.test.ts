@@ -83,6 +83,13 @@ t.test("Python's json.dumps style (spaces after : and ,, \\u escapes) loads as t
   t.equal(await count(`${S}.py`), 2000);
 });
 
+t.test('--create makes the columns in the records\' key order, integer-like names too', async (t) => {
+  const r = await load(`--table ${S}.years --create`, nd({ region: 'north', 2019: 5, 2020: 7, x: 'a' }).replace('{"2019":5,"2020":7,"region":"north","x":"a"}', '{"region":"north","2019":5,"2020":7,"x":"a"}'));
+  t.equal(r.code, 0, r.stderr);
+  t.same(await rows(`SELECT attname::text AS c FROM pg_attribute WHERE attrelid = '${S}.years'::regclass AND attnum > 0 ORDER BY attnum`), [{ c: 'region' }, { c: '2019' }, { c: '2020' }, { c: 'x' }]);
+  t.same(await rows(`SELECT region, "2019" AS y FROM ${S}.years`), [{ region: 'north', y: 5 }]);
+});
+
 t.test('a single-column table: \\. in the data does not end COPY', async (t) => {
   await db.query(`CREATE TABLE ${S}.one (v text)`);
   const r = await load(`--table ${S}.one`, nd({ v: 'a' }, { v: '\\.' }, { v: 'b' }, { v: null }, { v: '\\N' }));
