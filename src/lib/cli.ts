@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import yargs, { type Argv } from 'yargs';
+import type { Argv, Options } from 'yargs';
 import { BxError, classify, ExitCode, InternalError, PipeClosed, UsageError } from './errors.js';
 import { RunStats, type Io } from './io.js';
 import { Logger, type LogFormat, type Verbosity } from './log.js';
@@ -51,7 +51,7 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
 
   let a: RawArgs;
   try {
-    a = await parseArgs(prog, spec, argv, env, proc);
+    a = (await quickArgs(prog, spec, argv, env)) ?? (await parseArgs(prog, spec, argv, env, proc));
   } catch (err) {
     log.error(redact(err instanceof Error ? err.message : String(err)));
     log.error(`try '${prog} --help'`);
@@ -139,12 +139,82 @@ export class InterruptedError extends Error {
   }
 }
 
-async function parseArgs<O>(prog: string, spec: CommandSpec<O>, argv: string[], env: Record<string, string | undefined>, proc: ProcessLike): Promise<RawArgs> {
+/** The options every command has, after its own. */
+function commonOptions<O>(spec: CommandSpec<O>, env: Record<string, string | undefined>): [string, Options][] {
+  const common: [string, Options][] = [
+    ['quiet', { alias: 'q', type: 'boolean', describe: 'print errors only' }],
+    ['verbose', { alias: 'v', type: 'boolean', describe: 'more detail; stack traces on internal errors' }],
+    ['log-format', { choices: ['human', 'json'], default: env.BX_LOG_FORMAT === 'json' ? 'json' : 'human', describe: 'stderr as sentences or as JSON lines (env BX_LOG_FORMAT)', defaultDescription: 'human' }],
+  ];
+  if (spec.stream !== 'none') {
+    common.push(
+      ['seal', { type: 'boolean', describe: 'sealed stream: end output with an end-of-stream mark and require one on input (env BX_SEAL=1)' }],
+      ['accept-unsealed', { type: 'boolean', describe: 'read plain NDJSON input inside a sealed pipeline' }],
+    );
+  }
+  return common;
+}
+
+const PARSER_CONFIGURATION = { 'greedy-arrays': false, 'strip-aliased': true, 'strip-dashed': false };
+
+/**
+ * argv parsed without loading yargs (~35 modules, half of a command's start-up CPU): by
+ * yargs-parser, the parser yargs itself runs, with the same options and configuration, then
+ * checked as yargs checks it (strictOptions, choices, demandOption). undefined sends the argv
+ * to yargs instead: --help, --version, and anything yargs would refuse, so that messages stay
+ * yargs' own. A test compares both on the argv of every command.
+ */
+export async function quickArgs<O>(prog: string, spec: CommandSpec<O>, argv: string[], env: Record<string, string | undefined>): Promise<RawArgs | undefined> {
+  if (argv.some((t) => t === '-h' || t === '--help' || t === '-V' || t === '--version' || /^-[a-zA-Z]*[hV]/.test(t))) return undefined;
+  const declared: [string, Options][] = [];
+  const recorder = {
+    option(name: string, o: Options) {
+      declared.push([name, o]);
+      return recorder;
+    },
+    // Outside a command yargs only takes a positional's default (as an option's).
+    positional(name: string, o: Options) {
+      if (o.default !== undefined) declared.push([name, { default: o.default }]);
+      return recorder;
+    },
+    strict: () => recorder,
+    strictOptions: () => recorder,
+  };
+  spec.options(recorder as unknown as Argv);
+  declared.push(...commonOptions(spec, env));
+  const byType: Record<'boolean' | 'string' | 'number' | 'array', string[]> = { boolean: [], string: [], number: [], array: [] };
+  const alias: Record<string, string[]> = {};
+  const defaults: Record<string, unknown> = {};
+  const known = new Set<string>(['_', '$0']);
+  for (const [name, o] of declared) {
+    if (o.type === 'boolean' || o.type === 'string' || o.type === 'number') byType[o.type].push(name);
+    if (o.array) byType.array.push(name);
+    const aliases = o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias];
+    if (aliases.length) alias[name] = aliases;
+    if (o.default !== undefined) defaults[name] = o.default;
+    for (const n of [name, ...aliases]) known.add(n).add(n.replace(/-([a-z])/g, (_: string, c: string) => c.toUpperCase()));
+  }
+  const { default: parser } = await import('yargs-parser');
+  const parsed = parser.detailed(argv, { ...byType, alias, default: defaults, configuration: PARSER_CONFIGURATION });
+  if (parsed.error) return undefined;
+  const a = parsed.argv as RawArgs;
+  for (const k of Object.keys(a)) if (!known.has(k)) return undefined;
+  for (const [name, o] of declared) {
+    const v = a[name];
+    if (o.demandOption && v === undefined) return undefined;
+    if (o.choices && v !== undefined && ![v].flat().every((x) => (o.choices as unknown[]).includes(x))) return undefined;
+  }
+  a.$0 = prog;
+  return a;
+}
+
+export async function parseArgs<O>(prog: string, spec: CommandSpec<O>, argv: string[], env: Record<string, string | undefined>, proc: ProcessLike): Promise<RawArgs> {
+  const { default: yargs } = await import('yargs');
   const [first, ...more] = spec.examples;
   let y = yargs(argv)
     .scriptName(prog)
     .usage(`Usage: ${prog} ${spec.usage}\nExample: ${first[0]}\n\n${spec.describe}`)
-    .parserConfiguration({ 'greedy-arrays': false, 'strip-aliased': true, 'strip-dashed': false })
+    .parserConfiguration(PARSER_CONFIGURATION)
     .strict()
     .exitProcess(false)
     .wrap(Math.min(110, proc.stdout.columns ?? 100))
@@ -152,15 +222,7 @@ async function parseArgs<O>(prog: string, spec: CommandSpec<O>, argv: string[], 
       throw err ?? new UsageError(msg);
     });
   y = spec.options(y);
-  y = y
-    .option('quiet', { alias: 'q', type: 'boolean', describe: 'print errors only' })
-    .option('verbose', { alias: 'v', type: 'boolean', describe: 'more detail; stack traces on internal errors' })
-    .option('log-format', { choices: ['human', 'json'], default: env.BX_LOG_FORMAT === 'json' ? 'json' : 'human', describe: 'stderr as sentences or as JSON lines (env BX_LOG_FORMAT)', defaultDescription: 'human' });
-  if (spec.stream !== 'none') {
-    y = y
-      .option('seal', { type: 'boolean', describe: 'sealed stream: end output with an end-of-stream mark and require one on input (env BX_SEAL=1)' })
-      .option('accept-unsealed', { type: 'boolean', describe: 'read plain NDJSON input inside a sealed pipeline' });
-  }
+  for (const [name, o] of commonOptions(spec, env)) y = y.option(name, o);
   for (const [cmd, what] of [first, ...more]) y = y.example(cmd, what);
   y = y.help('help').alias('help', 'h').version('version', 'show the version', VERSION).alias('version', 'V');
   return (await y.parseAsync()) as RawArgs;
