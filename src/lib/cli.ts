@@ -53,7 +53,8 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
   try {
     a = (await quickArgs(prog, spec, argv, env)) ?? (await parseArgs(prog, spec, argv, env, proc));
   } catch (err) {
-    log.error(redact(err instanceof Error ? err.message : String(err)));
+    // yargs words some errors over several lines ("Invalid values:\n  Argument: …"): one line here.
+    log.error(redact((err instanceof Error ? err.message : String(err)).replace(/:?\s*\n\s*/g, ': ')));
     log.error(`try '${prog} --help'`);
     return ExitCode.Usage;
   }

@@ -59,6 +59,9 @@ t.test('every command: --help opens with a usage line and an example, --version,
     t.match(bad.stderr, new RegExp(`^bx-${n}: Unknown argument`), `bx-${n} names the bad flag`);
     t.notMatch(bad.stderr, /\n\s+at /, 'no stack trace');
   }
+  const choice = await sh('bx-load --table t --mode sideways');
+  t.equal(choice.code, 64);
+  t.equal(choice.stderr.split('\n')[0], 'bx-load: Invalid values: Argument: mode, Given: "sideways", Choices: "append", "replace", "upsert", "replace-where"', 'a bad choice is one plain line');
 });
 
 t.test('man pages exist, follow man-pages(7) order, and list the same options as --help', async (t) => {
