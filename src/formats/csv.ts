@@ -70,11 +70,7 @@ function* scanBuffer(scanner: CsvScanner, buf: Buffer, final: boolean): Generato
     if (!scanner.needsText) return buf.subarray(at);
   }
   const text = buf.toString('utf8', at, limit);
-  let t = 0;
-  do {
-    t = scanner.scan(text, t, final);
-    if (scanner.lines.length > 0) yield scanner.take();
-  } while (scanner.full);
+  const t = yield* scanText(scanner, text, final);
   if (t === text.length) return buf.subarray(limit);
   return Buffer.concat([Buffer.from(text.slice(t)), buf.subarray(limit)]);
 }
@@ -86,20 +82,21 @@ async function* readText(chunks: AsyncIterable<string>, scanner: CsvScanner, max
   for await (const chunk of chunks) {
     pending = pending.length ? pending + chunk : chunk;
     if (pending.length < waitFor) continue;
-    let at = 0;
-    do {
-      at = scanner.scan(pending, at, false);
-      if (scanner.lines.length > 0) yield scanner.take();
-    } while (scanner.full);
-    pending = pending.slice(at);
+    pending = pending.slice(yield* scanText(scanner, pending, false));
     if (pending.length > max) throw scanner.tooLong(max);
     waitFor = pending.length > RESCAN_AFTER ? pending.length * 2 : 0;
   }
+  yield* scanText(scanner, pending, true);
+}
+
+/** The complete rows of `text` through the text scanner, batch by batch; returns where it stopped. */
+function* scanText(scanner: CsvScanner, text: string, final: boolean): Generator<ReadBatch, number> {
   let at = 0;
   do {
-    at = scanner.scan(pending, at, true);
+    at = scanner.scan(text, at, final);
     if (scanner.lines.length > 0) yield scanner.take();
   } while (scanner.full);
+  return at;
 }
 
 // Records per batch: a decoded chunk holds ~2,600 sales rows; handing them on in smaller

@@ -114,7 +114,7 @@ export function checkUtf8(b: Buffer, name: string, linesBefore: number, atEnd: b
     for (let k = 1; k <= 3 && k <= b.length; k++) {
       const lead = b[b.length - k];
       if ((lead & 0xc0) === 0x80) continue;
-      const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 1;
+      const need = utf8Length(lead);
       if (need > k && isUtf8(b.subarray(0, b.length - k))) {
         let line = linesBefore + 1;
         for (let i = 0; i < b.length; i++) if (b[i] === 0x0a) line++;
@@ -125,6 +125,9 @@ export function checkUtf8(b: Buffer, name: string, linesBefore: number, atEnd: b
   }
   throw invalidUtf8(name, linesBefore, b);
 }
+
+/** How many bytes the UTF-8 character led by `lead` takes (1 for ASCII and for bytes that lead none). */
+const utf8Length = (lead: number): number => (lead >= 0xf5 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 1);
 
 // Only on the error path: find the first bad byte to name its line.
 export function invalidUtf8(name: string, linesBefore: number, chunk: Buffer): DataError {
@@ -188,7 +191,7 @@ class Utf8Decoder {
     }
     if (i >= 0) {
       const lead = buf[i];
-      const need = lead >= 0xf5 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 1;
+      const need = utf8Length(lead);
       if (need > 1 && buf.length - i < need) {
         this.carry = Buffer.from(buf.subarray(i));
         buf = buf.subarray(0, i);

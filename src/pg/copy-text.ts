@@ -326,10 +326,10 @@ export class CopyEncoder {
     // JSON's spaces (Python writes `{"a": 1, "b": 2}`) are skipped wherever JSON allows them;
     // no skip runs past the line, which is followed by its newline.
     let i = s;
-    while (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d) i++;
+    i = skipSpace(buf, i);
     if (buf[i] !== 0x7b /* { */) return -1;
     i++;
-    while (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d) i++;
+    i = skipSpace(buf, i);
     if (buf[i] === 0x7d /* } */) {
       i++;
     } else {
@@ -368,8 +368,7 @@ export class CopyEncoder {
             if (c === 0x22) break;
             if (c === 0x5c || c < 0x20) return -1;
           }
-          let colon = j + 1;
-          while (buf[colon] === 0x20 || buf[colon] === 0x09 || buf[colon] === 0x0d) colon++;
+          const colon = skipSpace(buf, j + 1);
           if (j >= e || buf[colon] !== 0x3a /* : */) return -1;
           slot = this.slotOf(buf.toString('utf8', i + 1, j));
           tokens.length = k;
@@ -381,7 +380,7 @@ export class CopyEncoder {
           tokenSlots.push(slot);
           i = colon + 1;
         }
-        while (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d) i++;
+        i = skipSpace(buf, i);
         if (slot === SLOW) return -1;
         if (slot >= 0) {
           if (vLine[slot] === stamp) return -1; // a duplicate key: the record path keeps the last
@@ -490,11 +489,11 @@ export class CopyEncoder {
           }
           p = at;
         }
-        while (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d) i++;
+        i = skipSpace(buf, i);
         c = buf[i];
         if (c === 0x2c /* , */) {
           i++;
-          while (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d) i++;
+          i = skipSpace(buf, i);
           continue;
         }
         if (c !== 0x7d) return -1;
@@ -502,7 +501,7 @@ export class CopyEncoder {
         break;
       }
     }
-    while (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0d) i++;
+    i = skipSpace(buf, i);
     if (i !== e) return -1;
     const pi = this.partitionIndex;
     if (pi >= 0) {
@@ -627,6 +626,13 @@ function shortDecimal(buf: Buffer, a: number, b: number): boolean {
   let lead = 0;
   if (zero) while (buf[frac + lead] === 0x30) lead++;
   return lead <= 5 && intDigits + (b - frac) - lead <= 15;
+}
+
+/** The index of the first byte at or after `i` that is not JSON whitespace (a line ends in LF, which stops it). */
+function skipSpace(buf: Buffer, i: number): number {
+  let c = buf[i];
+  while (c === 0x20 || c === 0x09 || c === 0x0d) c = buf[++i];
+  return i;
 }
 
 /** The four hex digits at buf[i] as a number, or -1. */
