@@ -3,7 +3,7 @@ import { Plan, listItems, parseSort, type SortKey } from '../agg/plan.js';
 import type { Group } from '../agg/slots.js';
 import { GroupTable, partialLine } from '../agg/table.js';
 import { keyCmp, valueCmp } from '../agg/values.js';
-import { cli, type CommandSpec, type RawArgs } from '../lib/cli.js';
+import { cli, type CommandSpec, type RawArgs } from '../run/cli.js';
 import { DataError, ExitCode, UsageError, type Origin } from '../lib/errors.js';
 import { openInput, type Io } from '../lib/io.js';
 import { parseJson, stringifyRecord } from '../lib/json.js';

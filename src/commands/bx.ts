@@ -1,5 +1,5 @@
 import { ExitCode } from '../lib/errors.js';
-import { VERSION } from '../lib/cli.js';
+import { VERSION } from '../run/cli.js';
 import { commands, summaries } from './index.js';
 
 const help = () =>

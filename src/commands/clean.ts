@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { cli, type CommandSpec, type RawArgs } from '../lib/cli.js';
+import { cli, type CommandSpec, type RawArgs } from '../run/cli.js';
 import { CompiledSchema } from '../lib/convert.js';
 import { DigestSet, keyText } from '../lib/dedupe.js';
 import { DataError, ExitCode, UsageError, type Origin } from '../lib/errors.js';

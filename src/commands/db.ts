@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Argv } from 'yargs';
-import { cli, type RawArgs } from '../lib/cli.js';
+import { cli, type RawArgs } from '../run/cli.js';
 import { ExitCode, UnavailableError, UsageError } from '../lib/errors.js';
 import type { Io } from '../lib/io.js';
 

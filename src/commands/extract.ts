@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Argv } from 'yargs';
 import { canonicalFormat, formatNames, formatOfPath, readerFor, type ReadContext, type ReadOptions } from '../formats/index.js';
-import { cli, type RawArgs } from '../lib/cli.js';
+import { cli, type RawArgs } from '../run/cli.js';
 import { classify, DataError, ExitCode, UsageError } from '../lib/errors.js';
 import { openInput, READ_CHUNK, type Io, type NamedInput } from '../lib/io.js';
 import { DEFAULT_MAX_DEPTH } from '../lib/json.js';

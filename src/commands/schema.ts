@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { cli, type RawArgs } from '../lib/cli.js';
+import { cli, type RawArgs } from '../run/cli.js';
 import { ExitCode, UsageError } from '../lib/errors.js';
 import { parseTableName, type TableName } from '../lib/ident.js';
 import { openInput, type Io } from '../lib/io.js';

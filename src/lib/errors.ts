@@ -9,6 +9,7 @@ export enum ExitCode {
   CantCreate = 73,
   IoErr = 74,
   TempFail = 75,
+  NoPerm = 77,
   Config = 78,
 }
 
@@ -61,6 +62,11 @@ export class IoError extends BxError {
 
 export class TempFailError extends BxError {
   readonly exitCode = ExitCode.TempFail;
+}
+
+/** Permission denied by a server (a role without SELECT on a table, a broker ACL): sysexits EX_NOPERM. */
+export class NoPermError extends BxError {
+  readonly exitCode = ExitCode.NoPerm;
 }
 
 export class ConfigError extends BxError {

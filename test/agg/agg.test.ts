@@ -6,7 +6,7 @@ import t from 'tap';
 import { ExactSum } from '../../src/agg/exact-sum.js';
 import { valueCmp } from '../../src/agg/values.js';
 import { spec } from '../../src/commands/agg.js';
-import { cli } from '../../src/lib/cli.js';
+import { cli } from '../../src/run/cli.js';
 import { tmp } from '../helpers.js';
 
 interface Result {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import t from 'tap';
 import { spec } from '../../src/commands/clean.js';
-import { cli } from '../../src/lib/cli.js';
+import { cli } from '../../src/run/cli.js';
 import { fx, ndjson, root, sh, shared, tmp } from '../helpers.js';
 
 /** Runs bx-clean in this process: argv split as bash would (quotes only), stdin from text. */

@@ -4,7 +4,7 @@
 // where yargs would stop with a usage error.
 import { PassThrough } from 'node:stream';
 import t from 'tap';
-import { parseArgs, quickArgs, type CommandSpec, type ProcessLike } from '../../src/lib/cli.js';
+import { parseArgs, quickArgs, type CommandSpec, type ProcessLike } from '../../src/run/cli.js';
 
 const commands: [string, CommandSpec<unknown>['stream'], string[][]][] = [
   [

@@ -4,7 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import t from 'tap';
-import { cli } from '../../src/lib/cli.js';
+import { cli } from '../../src/run/cli.js';
 import { Decimal, parseDecimal, toDecimal } from '../../src/lib/decimal.js';
 import { DataError, ExitCode } from '../../src/lib/errors.js';
 import { parseTableName, qualified } from '../../src/lib/ident.js';

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Argv, Options } from 'yargs';
-import { BxError, classify, ExitCode, InternalError, PipeClosed, UsageError } from './errors.js';
-import { RunStats, type Io } from './io.js';
-import { Logger, type LogFormat, type Verbosity } from './log.js';
-import { addSecret, hasPassword, redact } from './redact.js';
+import { BxError, classify, ExitCode, InternalError, PipeClosed, UsageError } from '../lib/errors.js';
+import { RunStats, type Io } from '../lib/io.js';
+import { Logger, type LogFormat, type Verbosity } from '../lib/log.js';
+import { addSecret, hasPassword, redact } from '../lib/redact.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 

@@ -1,0 +1,96 @@
+// The one temp-file-then-rename write of the family: rejects files, file sinks, Parquet parts,
+// state files, metrics files. A reader sees the old file or the whole new one, never a part.
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { promises as fsp } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { CantCreateError } from './errors.js';
+
+export interface AtomicOptions {
+  /** The new file's mode: 0o600 for files that may hold personal data (rejects). Default 0o644. */
+  mode?: number;
+  /** What the file is, for the error message: "the rejects file". */
+  what?: string;
+}
+
+/**
+ * A file written under a hidden temp name beside its target (same file system, so rename is
+ * atomic), fsynced and renamed on commit(), removed on abort(). A target that exists and is not
+ * a regular file (/dev/null, a FIFO) is written in place: renaming over /dev/null would replace
+ * the device with a plain file.
+ */
+export class AtomicFile {
+  private done = false;
+
+  private constructor(
+    readonly path: string,
+    readonly tmpPath: string | undefined,
+    private readonly fh: fsp.FileHandle,
+    /** The bytes go here; wait for 'drain' as with any stream. */
+    readonly stream: Writable,
+  ) {}
+
+  static async open(path: string, opts: AtomicOptions = {}): Promise<AtomicFile> {
+    const what = opts.what ?? 'the output file';
+    try {
+      const st = await fsp.stat(path).catch(() => undefined);
+      if (st && st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      if (st && !st.isFile()) {
+        const fh = await fsp.open(path, 'w');
+        return new AtomicFile(path, undefined, fh, fh.createWriteStream({ autoClose: false }));
+      }
+      const tmpPath = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`);
+      const fh = await fsp.open(tmpPath, 'wx', opts.mode ?? 0o644);
+      return new AtomicFile(path, tmpPath, fh, fh.createWriteStream({ autoClose: false, highWaterMark: 256 * 1024 }));
+    } catch (err) {
+      throw new CantCreateError(`cannot create ${what} ${path}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`);
+    }
+  }
+
+  /** Writes one block, waiting when the file is behind. */
+  async write(block: string | Uint8Array): Promise<void> {
+    if (!this.stream.write(block)) await once(this.stream, 'drain');
+  }
+
+  /** Flushes, fsyncs and renames into place (then fsyncs the directory, so the rename survives a crash). */
+  async commit(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.stream.end();
+    await once(this.stream, 'finish');
+    if (this.tmpPath) await this.fh.sync();
+    await this.fh.close();
+    if (!this.tmpPath) return;
+    await fsp.rename(this.tmpPath, this.path);
+    await syncDir(dirname(this.path));
+  }
+
+  /** Removes the temp file; the target keeps what it held. Safe to call after a failed commit. */
+  async abort(): Promise<void> {
+    if (this.done && !this.tmpPath) return;
+    this.done = true;
+    this.stream.destroy();
+    await this.fh.close().catch(() => {});
+    if (this.tmpPath) await fsp.rm(this.tmpPath, { force: true });
+  }
+}
+
+/** Writes a small file atomically in one go (state files, metrics). */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicOptions = {}): Promise<void> {
+  const f = await AtomicFile.open(path, opts);
+  try {
+    await f.write(data);
+    await f.commit();
+  } catch (err) {
+    await f.abort();
+    throw err;
+  }
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  const d = await fsp.open(dir, 'r').catch(() => undefined);
+  if (!d) return;
+  await d.sync().catch(() => {});
+  await d.close();
+}
