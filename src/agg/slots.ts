@@ -2,6 +2,7 @@
 // avg:Sales share one exact sum, p50/p90/median of a field share one list of values. A partial
 // result is the encoded slots of a group; merge() combines two of them, associatively, and
 // commutatively for all but first/last (which keep arrival order, see the man page).
+import { lineageOf } from '../lib/lineage.js';
 import { Decimal } from '../lib/decimal.js';
 import type { Rec } from '../lib/records.js';
 import { ExactSum } from './exact-sum.js';
@@ -263,16 +264,9 @@ export class EndSlot extends Slot<Placed | undefined> {
       const rec = recs[i];
       const v = rec[f];
       if (skip[i] || isNull(v)) continue;
-      let file = name;
-      let line = lines[i];
-      const lf = rec._file;
-      if (typeof lf === 'string') {
-        const ll = Number(rec._line);
-        if (Number.isSafeInteger(ll)) {
-          file = lf;
-          line = ll;
-        }
-      }
+      const at = lineageOf(rec);
+      const file = at ? at.file : name;
+      const line = at ? at.line : lines[i];
       const s = groups[i].s;
       const cur = s[j] as Placed | undefined;
       if (cur === undefined) s[j] = new Placed(v, file, line);

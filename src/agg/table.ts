@@ -1,6 +1,7 @@
 // The groups of one run: records (or partial states) in, groups out in key order. Past the
 // memory bound, groups are written to disk as sorted runs of partial states and combined at the
 // end by a k-way merge, so the result is the same as if everything had fitted.
+import { originOfRecord } from '../lib/lineage.js';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,12 +49,7 @@ const keyTextOfKey = (key: unknown[], by: string[]): string => {
 };
 
 /** Where an error about a record points: its `_file`/`_line` lineage when present. */
-export function recordOrigin(rec: Rec, name: string, line: number): Origin {
-  const f = rec._file;
-  const l = rec._line;
-  if (typeof f === 'string' && (typeof l === 'number' || (typeof l === 'string' && /^\d+$/.test(l)))) return { file: f, line: Number(l) };
-  return { file: name, line };
-}
+export const recordOrigin = originOfRecord;
 
 export class GroupTable {
   private readonly map = new Map<string, Group>();

@@ -8,7 +8,9 @@ import { DataError, ExitCode, UsageError, type Origin } from '../lib/errors.js';
 import { openInput, type Io } from '../lib/io.js';
 import { parseJson, stringifyRecord } from '../lib/json.js';
 import { splitLines } from '../lib/lines.js';
-import { readRecordBatches, TRAILER_PREFIX } from '../lib/records.js';
+import { readRecordBatches } from '../lib/records.js';
+import { parseSize } from '../lib/size.js';
+import { checkTrailer, TRAILER_PREFIX, UNSEALED_END } from '../lib/seal.js';
 import { Rejects, rejectsArgs, type MaxRejects } from '../lib/rejects.js';
 import { decodeText } from '../lib/text.js';
 import { LineWriter } from '../lib/write.js';
@@ -50,14 +52,6 @@ export const options = (y: Argv) =>
     .option('rejects', { type: 'string', describe: 'write records with a non-numeric value in a numeric aggregate here (NDJSON, 0600) instead of stopping' })
     .option('max-rejects', { type: 'string', describe: 'fail (exit 65) past N rejects or a percentage like 0.5%' });
 
-/** `512MB`, `1GB`, `64k`, `1000000` → bytes. */
-export function parseSize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$/i.exec(text);
-  if (!m) throw new UsageError(`--memory: expected a size like 512MB or 1GB, got "${text}"`);
-  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase()]!;
-  return Math.floor(Number(m[1]) * unit);
-}
-
 export function normalize(a: RawArgs): AggOptions {
   const inputs = (a._ as (string | number)[]).map(String);
   const extra = a['extra-digits'];
@@ -81,7 +75,7 @@ export function normalize(a: RawArgs): AggOptions {
     merge,
     keyed: Boolean(a.keyed),
     sorted: Boolean(a.sorted),
-    memory: parseSize(String(a.memory)),
+    memory: parseSize('memory', String(a.memory)),
     tempDir: a['temp-dir'],
     ...rejects,
   };
@@ -149,8 +143,7 @@ async function readPartials(io: Io, opts: AggOptions, table: GroupTable, out: Ou
       if (text.length === 0 || text === '\r') continue;
       const at: Origin = { file: name, line: batch.first + i };
       if (!opts.keyed && text.startsWith(TRAILER_PREFIX)) {
-        const mark = parseJson(text, at) as { records?: unknown };
-        if (mark.records !== inSegment) throw new DataError(at, undefined, `end-of-stream mark says ${String(mark.records)} records, but ${inSegment} arrived; records were lost upstream`);
+        checkTrailer(text, at, inSegment);
         inSegment = 0;
         marks++;
         continue;
@@ -168,7 +161,7 @@ async function readPartials(io: Io, opts: AggOptions, table: GroupTable, out: Ou
     await afterBatch(table, out);
   }
   if (expectSealed && (marks === 0 || inSegment > 0)) {
-    throw new DataError({ file: name, line: last }, undefined, 'input ended without its end-of-stream mark; upstream stage failed (use --accept-unsealed for a plain NDJSON file)');
+    throw new DataError({ file: name, line: last }, undefined, UNSEALED_END);
   }
 }
 

@@ -11,6 +11,7 @@ import { readRecordBatches, type Rec } from '../lib/records.js';
 import { Rejects, rejectsArgs, type MaxRejects, type RuleFailure } from '../lib/rejects.js';
 import { FIELD_TYPES, readSchemaFile, validateSchema, type Field, type FieldType, type TableSchema } from '../lib/schema.js';
 import { LineWriter } from '../lib/write.js';
+import { originOfRecord } from '../lib/lineage.js';
 
 export const describe =
   'Type, validate, normalise, derive, filter, dedupe and mask records. Records that fail a rule go to the rejects file with every failed rule listed; without --rejects the first one stops the run (exit 65).';
@@ -186,13 +187,6 @@ function buildSchema(base: TableSchema | undefined, opts: CleanOptions): TableSc
   return validateSchema(schema, 'the command line');
 }
 
-/** Where a record came from: its lineage fields when bx-extract --lineage put them there. */
-function originOfRecord(rec: Rec, name: string, line: number): Origin {
-  const f = rec._file;
-  const l = rec._line;
-  if (typeof f === 'string' && (typeof l === 'number' || (typeof l === 'string' && /^\d+$/.test(l)))) return { file: f, line: Number(l) };
-  return { file: name, line };
-}
 
 const describeKey = (vals: unknown[]) => vals.map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v ?? null))).join(', ');
 

@@ -1,22 +1,24 @@
-import { promises as fsp } from 'node:fs';
-import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import { canonicalFormat, formatNames, formatOfPath, readerFor, type ReadContext, type ReadOptions } from '../formats/index.js';
-import { cli, type RawArgs } from '../run/cli.js';
-import { classify, DataError, ExitCode, UsageError } from '../lib/errors.js';
-import { openInput, READ_CHUNK, type Io, type NamedInput } from '../lib/io.js';
+import { formatNames, formatOfPath, type ReadOptions } from '../formats/index.js';
+import { classify, ExitCode, UsageError } from '../lib/errors.js';
+import type { Io } from '../lib/io.js';
 import { DEFAULT_MAX_DEPTH } from '../lib/json.js';
 import { DEFAULT_MAX_LINE } from '../lib/lines.js';
-import { Rejects, rejectsArgs, type MaxRejects } from '../lib/rejects.js';
+import { rejectsArgs, type MaxRejects } from '../lib/rejects.js';
+import { oneChar, parseSize } from '../lib/size.js';
 import { ENCODINGS, parseEncoding } from '../lib/text.js';
-import { LineWriter } from '../lib/write.js';
+import { SSL_MODES } from '../pg/modes.js';
+import { cli, type RawArgs } from '../run/cli.js';
+import { runStage } from '../run/stage.js';
+import { StdoutSink } from '../sinks/stdout.js';
+import { checkFile, fileFormat } from '../sources/file.js';
+import { openSource, type SourceRequest } from '../sources/index.js';
 
 export const describe = 'Read CSV, TSV, NDJSON, JSON and XML files (plain or .gz) and write NDJSON records to stdout';
 
 export interface ExtractOptions {
-  inputs: { path: string; format: string }[];
-  read: ReadOptions;
+  inputs: SourceRequest[];
   lineage: boolean;
   rejects?: string;
   maxRejects?: MaxRejects;
@@ -43,38 +45,33 @@ export const options = (y: Argv) =>
     .option('rejects', { type: 'string', describe: 'write bad records (ragged rows, malformed lines) to this NDJSON file instead of stopping' })
     .option('max-rejects', { type: 'string', describe: 'fail (exit 65) past N rejects or a percentage such as 0.5%' })
     .option('max-record-size', { type: 'string', default: '64M', describe: 'largest record held in memory, in characters (K, M, G suffixes)' })
-    .option('max-depth', { type: 'number', default: DEFAULT_MAX_DEPTH, describe: 'JSON/XML nesting limit' });
+    .option('max-depth', { type: 'number', default: DEFAULT_MAX_DEPTH, describe: 'JSON/XML nesting limit' })
+    .option('query', { type: 'string', describe: 'read the rows of this SQL query (PostgreSQL, or MySQL/MariaDB with a mysql:// --db), streamed' })
+    .option('query-file', { type: 'string', describe: 'read the SQL query from this file' })
+    .option('table', { type: 'string', describe: 'read a whole table: SELECT * FROM it, the name quoted ([schema.]name)' })
+    .option('db', { type: 'string', describe: 'postgres:// or mysql:// URL, or a key=value string (else DATABASE_URL, PG* variables, ~/.pgpass; MYSQL_PWD); never put a password here' })
+    .option('sslmode', { type: 'string', choices: [...SSL_MODES], describe: 'TLS for the source database, as libpq' })
+    .option('incremental', { type: 'string', describe: 'COLUMN: only rows with COLUMN past the committed watermark, up to its maximum when the run starts' })
+    .option('key', { type: 'string', describe: 'with --incremental: K1,K2 break ties among rows sharing the watermark value' })
+    .option('zero-dates', { type: 'string', choices: ['error', 'null'], default: 'error', describe: 'MySQL 0000-00-00 dates: refuse them, or read them as null' })
+    .option('from-state', { type: 'string', describe: 'URL of the database whose bx_state holds where to start (where bx-load commits the checkpoint)' })
+    .option('state', { type: 'string', describe: 'state file holding where to start (written by bx-load --state after a file sink)' })
+    .option('payload', { type: 'string', choices: ['json', 'text', 'csv'], default: 'json', describe: 'streams: how a message becomes a record' })
+    .option('meta', { type: 'boolean', describe: 'streams: add _stream, _seq (or _id) and _time to each record' })
+    .option('until', { type: 'string', describe: 'streams: end the batch at messages newer than this time (ISO 8601) instead of at the end when the run starts' });
 
-export function parseSize(flag: string, text: string): number {
-  const m = /^(\d+)\s*([kmg]?)i?b?$/i.exec(String(text).trim());
-  if (!m) throw new UsageError(`--${flag}: expected a size such as 65536, 512K or 64M, got "${text}"`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
-  const n = Number(m[1]) * mult;
-  if (n < 1) throw new UsageError(`--${flag}: must be at least 1, got "${text}"`);
-  return n;
-}
-
-function oneChar(flag: string, v: unknown, allowEmpty: boolean): string | undefined {
-  if (v === undefined) return undefined;
-  const s = String(v) === '\\t' ? '\t' : String(v);
-  if (s === '' && allowEmpty) return '';
-  if (s.length !== 1) throw new UsageError(`--${flag}: expected one character (or \\t), got ${JSON.stringify(String(v))}`);
-  if (s === '\n' || s === '\r') throw new UsageError(`--${flag}: a line break cannot be the ${flag}`);
-  return s;
-}
+const isUrl = (t: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(t);
 
 export function normalize(a: RawArgs): ExtractOptions {
   const files = a._.map(String);
-  if (files.length === 0) files.push('-');
+  const sqlGiven = ['query', 'query-file', 'table'].filter((k) => a[k] !== undefined);
+  if (sqlGiven.length > 1) throw new UsageError(`--${sqlGiven.join(' and --')}: give one of them`);
+  if (sqlGiven.length && files.length) throw new UsageError(`--${sqlGiven[0]} reads a database; it takes no file arguments (got ${files.join(' ')})`);
+  if (files.length === 0 && !sqlGiven.length) files.push('-');
   if (files.filter((f) => f === '-').length > 1) throw new UsageError('stdin (-) can be read only once');
-  const forced = a.format === undefined ? undefined : canonicalFormat(String(a.format));
-  const inputs = files.map((path) => {
-    const format = forced ?? formatOfPath(path);
-    if (!format) {
-      throw new UsageError(path === '-' ? 'cannot tell the format of stdin; give --format' : `cannot tell the format of ${path} from its name; give --format (${formatNames().join(', ')})`);
-    }
-    return { path, format };
-  });
+  if (a.incremental !== undefined && !sqlGiven.length) throw new UsageError('--incremental goes with --query, --query-file or --table');
+  if (a.key !== undefined && a.incremental === undefined) throw new UsageError('--key goes with --incremental');
+  const forced = a.format === undefined ? undefined : String(a.format);
   const encoding = parseEncoding(String(a.encoding));
   if (!encoding) throw new UsageError(`--encoding: unknown encoding "${a.encoding}"; known: ${ENCODINGS.join(', ')}`);
   const skipLines = Number(a['skip-lines']);
@@ -91,6 +88,7 @@ export function normalize(a: RawArgs): ExtractOptions {
   const comment = oneChar('comment', a.comment, false);
   if (quote && quote === delimiter) throw new UsageError('--quote and --delimiter must differ');
   const rejects = rejectsArgs(a);
+  const lineage = Boolean(a.lineage);
   const read: ReadOptions = {
     encoding,
     header: a.header !== false,
@@ -101,98 +99,65 @@ export function normalize(a: RawArgs): ExtractOptions {
     stripNs: Boolean(a['strip-ns']),
     maxRecordSize: parseSize('max-record-size', String(a['max-record-size'] ?? DEFAULT_MAX_LINE)),
     maxDepth,
-  } as ReadOptions;
+    lineage,
+  };
   // Left out when not given, so each format keeps its own default (csv ",", tsv tab).
   if (delimiter !== undefined) read.delimiter = delimiter;
   if (quote !== undefined) read.quote = quote;
   if (escape !== undefined) read.escape = escape;
-  return {
-    inputs,
-    read,
-    lineage: Boolean(a.lineage),
-    ...rejects,
-  };
+  if (a['from-state'] !== undefined && a.state !== undefined) throw new UsageError('--from-state and --state: give one place to start from');
+  const state = a['from-state'] !== undefined || a.state !== undefined ? { db: a['from-state'] as string | undefined, file: a.state as string | undefined } : undefined;
+  const base = { format: forced, read, columns, state };
+  let inputs: SourceRequest[];
+  if (sqlGiven.length) {
+    let query = a.query as string | undefined;
+    if (a['query-file'] !== undefined) {
+      try {
+        query = readFileSync(String(a['query-file']), 'utf8');
+      } catch (err) {
+        throw classify(err) ?? err;
+      }
+    }
+    const key = a.key === undefined ? undefined : String(a.key).split(',').map((k) => k.trim());
+    if (key && key.some((k) => k === '')) throw new UsageError(`--key ${JSON.stringify(a.key)}: an empty column name`);
+    const sql = { query, table: a.table as string | undefined, db: a.db as string | undefined, sslmode: a.sslmode as string | undefined, incremental: a.incremental as string | undefined, key, zeroDates: a['zero-dates'] as 'error' | 'null' };
+    inputs = [{ ...base, target: query !== undefined ? 'query' : String(a.table), sql }];
+  } else {
+    const stream = { payload: a.payload as 'json' | 'text' | 'csv', meta: Boolean(a.meta), until: a.until as string | undefined };
+    inputs = files.map((target) => ({ ...base, target, stream: isUrl(target) ? stream : undefined }));
+    // A file's format must be known before anything is read (exit 64, nothing written); a
+    // name without an extension may be a directory (a Parquet lake), told apart when opened.
+    for (const r of inputs) {
+      if (r.stream || forced?.toLowerCase() === 'parquet' || /\.parquet$/i.test(r.target) || r.target.endsWith('/')) continue;
+      if (forced !== undefined || formatOfPath(r.target) || r.target === '-') fileFormat(r.target, forced);
+      else if (!/[*?[]/.test(r.target) && !/\/$|^[^.]*$|\/[^./]*$/.test(r.target)) fileFormat(r.target, forced);
+    }
+  }
+  return { inputs, lineage, ...rejects };
 }
 
 export async function run(io: Io, opts: ExtractOptions): Promise<ExitCode> {
   // Every file must be there before the first record goes out (exit 66, nothing written).
-  for (const { path } of opts.inputs) {
-    if (path === '-') continue;
-    try {
-      const st = await fsp.stat(path);
-      if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR', path });
-    } catch (err) {
-      throw classify(err) ?? err;
-    }
-  }
-  const rejects = await Rejects.open(opts.rejects, opts.maxRejects);
-  const ctx: ReadContext = {
-    log: io.log,
-    reject: (record, failure, at) => {
-      io.stats.rowsIn++;
-      rejects.add(record, [failure], at);
-      io.stats.rejected++;
-    },
+  for (const r of opts.inputs) if (!r.stream && !r.sql) await checkInput(r.target);
+  await runStage(io, {
+    sources: opts.inputs.map((r) => () => openSource(r, io)),
+    sink: new StdoutSink(io.stdout, io.seal.seal),
+    rejects: { path: opts.rejects, max: opts.maxRejects },
     // Readers that can (CSV/TSV) hand on ready NDJSON lines, lineage included.
     json: { lineage: opts.lineage },
-  };
-  const out = new LineWriter(io.stdout, io.seal.seal);
-  try {
-    for (const { path, format } of opts.inputs) {
-      const read = await readerFor(format);
-      const input = path === '-' ? await stdinInput(io) : await openInput(io, path);
-      for await (const batch of read(input, opts.read, ctx)) {
-        if (batch.json) {
-          const n = batch.lines.length;
-          io.stats.rowsIn += n;
-          await out.text(batch.json, n);
-          io.stats.rowsOut += n;
-          await rejects.flush();
-          continue;
-        }
-        const recs = batch.records;
-        io.stats.rowsIn += recs.length;
-        if (opts.lineage) {
-          for (let i = 0; i < recs.length; i++) {
-            recs[i]._file = batch.name;
-            recs[i]._line = batch.lines[i];
-          }
-        }
-        await out.records(recs);
-        io.stats.rowsOut += recs.length;
-        await rejects.flush();
-      }
-    }
-    rejects.checkRatio(io.stats.rowsIn);
-    await out.end();
-  } catch (err) {
-    // The rejects written so far explain a data failure; keep them. Anything else: no file.
-    if (classify(err) instanceof DataError) await rejects.close();
-    else await rejects.abort();
-    throw err;
-  }
-  await rejects.close();
-  if (rejects.count > 0) io.stats.note = `rejects to ${opts.rejects}: ${rejects.summary()}`;
+  });
   return ExitCode.Ok;
 }
 
-/** stdin, gunzipped when it starts with the gzip magic bytes (`bx-extract -f csv - < x.csv.gz`). */
-async function stdinInput(io: Io): Promise<NamedInput> {
-  const it = io.stdin[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
-  const first = await it.next();
-  async function* all() {
-    if (first.done) return;
-    yield first.value;
-    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+/** A missing path is exit 66 before anything runs; a directory (a lake) or a glob is its source's to read. */
+async function checkInput(target: string) {
+  if (/[*?[]/.test(target)) return;
+  try {
+    await checkFile(target);
+  } catch (err) {
+    if (/is a directory/.test((err as Error).message)) return;
+    throw err;
   }
-  let stream: Readable = Readable.from(all(), { objectMode: false });
-  const head = first.done ? undefined : first.value;
-  if (head && typeof head !== 'string' && head[0] === 0x1f && head[1] === 0x8b) {
-    const gunzip = createGunzip({ chunkSize: READ_CHUNK });
-    stream.on('error', (e) => gunzip.destroy(e));
-    stream = stream.pipe(gunzip);
-  }
-  return { name: 'stdin', stream };
 }
 
 export const main = (argv: string[]) =>

@@ -4,14 +4,18 @@ import { ExitCode, UsageError } from '../lib/errors.js';
 import { parseTableName, qualified, type TableName } from '../lib/ident.js';
 import { openInput, type Io } from '../lib/io.js';
 import { readLineBatches, type LineRecordBatch } from '../lib/records.js';
+import { oneChar } from '../lib/size.js';
+import type { Checkpoint } from '../lib/stream.js';
+import { FILE_FORMATS, type FileFormat, type SinkRequest } from '../sinks/index.js';
 
 export const describe = 'Load NDJSON records into a PostgreSQL table with COPY, in one transaction';
 
-const MODE_NAMES = ['append', 'replace', 'upsert', 'replace-where'] as const;
-type ModeName = (typeof MODE_NAMES)[number];
+import { MODES as MODE_NAMES, SSL_MODES, type Mode as ModeName } from '../pg/modes.js';
 
 export interface LoadOptions {
   input: string;
+  /** --to FORMAT --path P: a file sink instead of PostgreSQL. */
+  sink?: SinkRequest;
   table: TableName;
   db?: string;
   sslmode?: string;
@@ -31,20 +35,36 @@ export const options = (y: Argv) =>
     .strictOptions(true)
 
     .positional('input', { default: '-', describe: 'NDJSON file, - for stdin' })
-    .option('table', { alias: 't', type: 'string', demandOption: true, describe: 'target table: name or schema.name ("…" keeps dots, case, spaces)' })
+    .option('table', { alias: 't', type: 'string', describe: 'target table: name or schema.name ("…" keeps dots, case, spaces); needed unless --to writes files' })
     .option('db', { type: 'string', describe: 'postgres:// URL or key=value string (else DATABASE_URL, else PG* variables and ~/.pgpass); never put a password here' })
-    .option('sslmode', { type: 'string', choices: ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'], describe: 'TLS as libpq: verify-full checks the server certificate against sslrootcert / PGSSLROOTCERT' })
+    .option('sslmode', { type: 'string', choices: [...SSL_MODES], describe: 'TLS as libpq: verify-full checks the server certificate against sslrootcert / PGSSLROOTCERT' })
     .option('mode', { type: 'string', choices: [...MODE_NAMES], default: 'append', describe: 'append rows; replace the whole table; upsert on --key; replace-where one partition' })
     .option('key', { type: 'string', describe: 'upsert: the conflict key columns, comma-separated (a primary key or unique index)' })
     .option('replace-where', { type: 'string', describe: 'replace one partition, COLUMN=VALUE (implies --mode replace-where): delete it and load it in one transaction' })
     .option('create', { type: 'boolean', default: false, describe: 'create the table when it does not exist (from --schema, else inferred)' })
     .option('schema', { type: 'string', describe: 'Table Schema JSON file for --create' })
     .option('infer-rows', { type: 'number', default: 10000, describe: '--create without --schema: infer column types over this many records' })
-    .option('ignore-extra', { type: 'boolean', default: false, describe: 'skip record fields that are no column of the table (default: an error)' });
+    .option('ignore-extra', { type: 'boolean', default: false, describe: 'skip record fields that are no column of the table (default: an error)' })
+    .option('to', { type: 'string', choices: ['postgres', ...FILE_FORMATS], default: 'postgres', describe: 'where the records go: PostgreSQL (default), or files: csv, tsv, ndjson, xml, parquet (a lake directory)' })
+    .option('path', { type: 'string', describe: 'with --to: the file (- for stdout; .gz compresses) or, for parquet, the lake directory' })
+    .option('partition-by', { type: 'string', describe: 'parquet: hive partition fields, comma-separated (sale_date=2026-11-23/); a re-run replaces exactly those partitions' })
+    .option('row-group-size', { type: 'number', describe: 'parquet: rows per row group', defaultDescription: '100000' })
+    .option('codec', { type: 'string', choices: ['snappy', 'gzip', 'zstd', 'uncompressed'], default: 'snappy', describe: 'parquet: compression' })
+    .option('header', { type: 'boolean', default: true, describe: 'csv/tsv: write a header line (--no-header: none)' })
+    .option('delimiter', { type: 'string', describe: 'csv: field delimiter, one character or \\t', defaultDescription: ', (tab for tsv)' })
+    .option('bom', { type: 'boolean', describe: 'csv/tsv: start with a UTF-8 byte order mark (for spreadsheet programs)' })
+    .option('csv-safe', { type: 'boolean', describe: "csv/tsv: prefix cells starting with = + - @ tab or CR with ' so spreadsheets never run them as formulas" })
+    .option('xml-root', { type: 'string', default: 'records', describe: 'xml: the root element name' })
+    .option('xml-record', { type: 'string', default: 'record', describe: 'xml: the element name of one record' })
+    .option('state', { type: 'string', describe: 'with --to: write the input\'s checkpoints to this state file once the output is in place' });
 
 export function normalize(a: RawArgs): LoadOptions {
   const inputs = a._.map(String);
   if (inputs.length > 1) throw new UsageError(`bx-load reads one input; got ${inputs.length}: ${inputs.join(' ')}`);
+  if (a.to !== undefined && a.to !== 'postgres') return { ...fileSinkOptions(a), input: inputs[0] ?? '-' };
+  const fileOnly = ['path', 'partition-by', 'row-group-size', 'bom', 'csv-safe', 'state', 'delimiter'].filter((k) => a[k] !== undefined);
+  if (fileOnly.length) throw new UsageError(`--${fileOnly[0]} goes with --to FORMAT (files); bx-load writes PostgreSQL without it`);
+  if (a.table === undefined) throw new UsageError('--table is needed (or --to FORMAT --path P to write files)');
   let mode = a.mode as ModeName;
   if (a['replace-where'] !== undefined) {
     if (a.mode !== 'append' && a.mode !== 'replace-where') throw new UsageError(`--replace-where goes with --mode replace-where, not --mode ${a.mode}`);
@@ -82,10 +102,12 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
   ]);
   const partition = opts.replaceWhere !== undefined ? parsePartition(opts.replaceWhere) : undefined;
   const input = await openInput(io, opts.input);
+  if (opts.sink) return loadFiles(io, opts, opts.sink);
   const { client, target } = await connectFrom({ db: opts.db, sslmode: opts.sslmode, appName: 'bx-load' }, io.env);
   io.log.debug(`connected to ${targetLabel(target)} (from ${target.source})`);
   const stats = io.stats;
-  const reader = readLineBatches(input.stream, input.name, { expectSealed: io.seal.expectSealed });
+  let checkpoints: Checkpoint[] = [];
+  const reader = readLineBatches(input.stream, input.name, { expectSealed: io.seal.expectSealed, onTrailer: (t) => (checkpoints = t.checkpoint ?? []) });
   async function* counted(): AsyncGenerator<LineRecordBatch> {
     for await (const b of reader) {
       stats.rowsIn += b.lines.length;
@@ -108,6 +130,7 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
         ignoreExtra: opts.ignoreExtra,
         create: opts.create ? tableCreator(opts.table, opts.schema) : undefined,
         inferRows: opts.inferRows,
+        checkpoints: () => checkpoints,
       },
       io.log,
       io.signal,
@@ -115,6 +138,7 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
     );
     committed = true;
     stats.rowsOut = r.rows;
+    if (checkpoints.length) stats.checkpoint = checkpoints;
     stats.note = `loaded into ${r.table}${r.note ? `, ${r.note}` : ''}`;
     return ExitCode.Ok;
   } catch (err) {
@@ -129,6 +153,49 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
     // Closing without COMMIT makes the server roll back, whatever state the COPY was in.
     await closeClient(client);
   }
+}
+
+/** --to FORMAT: the records go to files (a sink), through the stage runner. */
+async function loadFiles(io: Io, opts: LoadOptions, req: SinkRequest): Promise<ExitCode> {
+  const { openSink } = await import('../sinks/index.js');
+  const { NdjsonSource } = await import('../sources/ndjson.js');
+  const { runStage } = await import('../run/stage.js');
+  await runStage(io, { sources: [new NdjsonSource(io, opts.input)], sink: await openSink(req, io), rejects: {} });
+  return ExitCode.Ok;
+}
+
+function fileSinkOptions(a: RawArgs): Omit<LoadOptions, 'input'> {
+  const to = String(a.to) as FileFormat;
+  if (a.path === undefined) throw new UsageError(`--to ${to} needs --path (${to === 'parquet' ? 'the lake directory' : 'a file, or - for stdout'})`);
+  const pgOnly = ['table', 'db', 'sslmode', 'key', 'replace-where', 'create'].filter((k) => a[k] !== undefined && a[k] !== false);
+  if (pgOnly.length) throw new UsageError(`--${pgOnly[0]} is for PostgreSQL, not --to ${to}`);
+  if (a.mode !== 'append') throw new UsageError(`--mode is for PostgreSQL; --to ${to} ${to === 'parquet' ? 'replaces the partitions it writes' : 'writes the file anew'}`);
+  const parquetOnly = ['partition-by', 'row-group-size'].filter((k) => a[k] !== undefined);
+  if (to !== 'parquet' && (parquetOnly.length || a.codec !== 'snappy')) throw new UsageError(`--${parquetOnly[0] ?? 'codec'} is for --to parquet`);
+  if (to === 'parquet' && a.path === '-') throw new UsageError('--to parquet writes a lake directory, not stdout (Parquet needs its footer at the end of a file)');
+  const rowGroupSize = a['row-group-size'] === undefined ? undefined : Number(a['row-group-size']);
+  if (rowGroupSize !== undefined && (!Number.isInteger(rowGroupSize) || rowGroupSize < 1)) throw new UsageError(`--row-group-size ${JSON.stringify(a['row-group-size'])}: expected a positive whole number`);
+  const inferRows = Number(a['infer-rows']);
+  if (!Number.isInteger(inferRows) || inferRows < 1) throw new UsageError(`--infer-rows ${JSON.stringify(a['infer-rows'])}: expected a positive whole number`);
+  const partitionBy = a['partition-by'] === undefined ? undefined : String(a['partition-by']).split(',').map((s) => s.trim());
+  if (partitionBy && partitionBy.some((p) => p === '')) throw new UsageError(`--partition-by ${JSON.stringify(a['partition-by'])}: an empty field name`);
+  const sink: SinkRequest = {
+    to,
+    path: String(a.path),
+    schemaFile: a.schema as string | undefined,
+    inferRows,
+    header: a.header !== false,
+    delimiter: oneChar('delimiter', a.delimiter, false),
+    bom: Boolean(a.bom),
+    csvSafe: Boolean(a['csv-safe']),
+    xmlRoot: String(a['xml-root']),
+    xmlRecord: String(a['xml-record']),
+    partitionBy,
+    rowGroupSize,
+    codec: a.codec as SinkRequest['codec'],
+    stateFile: a.state as string | undefined,
+  };
+  return { sink, table: { name: '' }, mode: 'append', create: false, inferRows, ignoreExtra: Boolean(a['ignore-extra']) };
 }
 
 async function closeClient(client: import('pg').Client) {

@@ -174,7 +174,7 @@ export class CsvScanner extends RecordCollector {
 
   override take(): ReadBatch {
     const b: ReadBatch = super.take();
-    if (this.out) b.json = this.out.take();
+    if (this.out) b.ndjson = this.out.take();
     return b;
   }
 

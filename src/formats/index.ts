@@ -3,7 +3,7 @@
 import { UsageError, type Origin } from '../lib/errors.js';
 import type { NamedInput } from '../lib/io.js';
 import type { Logger } from '../lib/log.js';
-import type { RecordBatch } from '../lib/records.js';
+import type { Batch, StageContext, Trailer } from '../lib/stream.js';
 import type { RuleFailure } from '../lib/rejects.js';
 import type { Encoding } from '../lib/text.js';
 
@@ -29,30 +29,22 @@ export interface ReadOptions {
   maxRecordSize: number;
   /** JSON/XML nesting limit. */
   maxDepth: number;
+  /** Add `_file` and `_line` to each record (bx-extract --lineage). */
+  lineage?: boolean;
+  /** NDJSON: called with the trailer a saved sealed stream ends with (its checkpoints pass on). */
+  onTrailer?: (t: Trailer) => void;
 }
 
-export interface ReadContext {
-  log: Logger;
-  /** A bad record: to the rejects file, or (without one) thrown as the run's DataError. */
-  reject: (record: unknown, failure: RuleFailure, at: Origin) => void;
-  /**
-   * Set by a consumer that only writes NDJSON (bx-extract): a reader may then hand a batch on as
-   * ready JSON lines (ReadBatch.json), skipping a record object and JSON.stringify per record.
-   * With `lineage`, each line already ends with the `_file` and `_line` keys. Readers that do
-   * not serialize ignore it and yield records as always.
-   */
-  json?: { lineage: boolean };
-}
+/** What a reader may use: the stage's context (StageContext in lib/stream.ts). */
+export type ReadContext = StageContext;
 
 /**
- * A RecordBatch as a reader yields it. With `json`, the batch holds its records as NDJSON
- * (UTF-8 bytes) instead of objects, and `records` is empty: one line per record, each ending
- * with a newline, line i starting at source line `lines[i]`. The bytes are the reader's to
- * keep unchanged after the batch: a consumer may write them out as they are.
+ * A Batch as a reader yields it. With `ndjson`, the batch holds its records as NDJSON (UTF-8
+ * bytes) instead of objects, and `records` is empty: one line per record, each ending with a
+ * newline, line i starting at source line `lines[i]`. The bytes are the reader's to keep
+ * unchanged after the batch: a consumer may write them out as they are.
  */
-export interface ReadBatch extends RecordBatch {
-  json?: Buffer;
-}
+export type ReadBatch = Batch;
 
 /**
  * Turns one opened source into batches of records, the same shape every bx stage passes on:

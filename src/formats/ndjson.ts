@@ -9,5 +9,6 @@ export const ndjsonReader: Reader = (input, opts, ctx) =>
     expectSealed: false,
     maxLine: opts.maxRecordSize,
     maxDepth: opts.maxDepth,
+    onTrailer: opts.onTrailer,
     onMalformed: (err, line) => ctx.reject(line.length > 1000 ? line.slice(0, 1000) : line, { rule: 'json', message: err.detail }, err.at!),
   });

@@ -3,6 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { classify } from './errors.js';
 import type { Logger } from './log.js';
+import type { Checkpoint } from './stream.js';
 
 /** Counters every command keeps; cli() prints them as the closing summary. */
 export class RunStats {
@@ -12,6 +13,8 @@ export class RunStats {
   rejected = 0;
   /** Extra words for the summary, e.g. "into public.sales" or "by rule: integer 3". */
   note = '';
+  /** The sources' positions this run passed on or committed (the trailer's checkpoint). */
+  checkpoint: Checkpoint[] | undefined;
 }
 
 export interface SealOptions {

@@ -2,9 +2,12 @@ import type { Readable } from 'node:stream';
 import { DataError, type Origin } from './errors.js';
 import { DEFAULT_MAX_DEPTH, parseJson } from './json.js';
 import { DEFAULT_MAX_LINE, splitLines, tooLong } from './lines.js';
+import { SealCheck } from './seal.js';
+import type { Trailer } from './stream.js';
 import { checkUtf8, decodeText, utf8Bytes } from './text.js';
 
-export type Rec = Record<string, unknown>;
+export type { Rec } from './stream.js';
+import type { Rec } from './stream.js';
 
 /**
  * Records read together: `records[i]` starts at physical line `lines[i]` of stream `name`.
@@ -18,15 +21,14 @@ export interface RecordBatch {
 
 export const originOf = (b: RecordBatch, i: number): Origin => ({ file: b.name, line: b.lines[i] });
 
-/** The end-of-stream mark of a sealed stream (DESIGN.md "The sealed stream"). */
-export const TRAILER_PREFIX = '{"@bx":"end"';
-export const trailer = (records: number) => `{"@bx":"end","records":${records}}`;
 
 export interface ReadRecordOptions {
   /** Refuse input that ends without its trailer. */
   expectSealed: boolean;
   maxLine?: number;
   maxDepth?: number;
+  /** Called with the trailer of a sealed input (its checkpoints travel on to the next stage). */
+  onTrailer?: (t: Trailer) => void;
   /** When set, a malformed line goes here instead of stopping the run. */
   onMalformed?: (err: DataError, line: string) => void;
 }
@@ -38,7 +40,7 @@ export interface ReadRecordOptions {
  */
 export async function* readRecordBatches(input: Readable | AsyncIterable<Buffer | string>, name: string, opts: ReadRecordOptions): AsyncGenerator<RecordBatch> {
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
-  const seal = new SealCheck(name, opts.expectSealed);
+  const seal = new SealCheck(name, opts.expectSealed, opts.onTrailer);
   for await (const batch of splitLines(decodeText(input, name), name, opts.maxLine ?? DEFAULT_MAX_LINE)) {
     const records: Rec[] = [];
     const lines: number[] = [];
@@ -98,7 +100,6 @@ export function lineBatch(name: string, lines: number[], texts: string[]): LineR
 }
 
 const NEWLINE = Buffer.from('\n');
-const TRAILER_BYTES = Buffer.from(TRAILER_PREFIX);
 
 /**
  * readRecordBatches without the parsing or the decoding: the bytes of each record line, for a
@@ -108,7 +109,7 @@ const TRAILER_BYTES = Buffer.from(TRAILER_PREFIX);
  * make a record of a line. A UTF-16 input (it starts with its BOM) is decoded and re-encoded.
  */
 export async function* readLineBatches(input: Readable | AsyncIterable<Buffer | string>, name: string, opts: Omit<ReadRecordOptions, 'maxDepth' | 'onMalformed'>): AsyncGenerator<LineRecordBatch> {
-  const seal = new SealCheck(name, opts.expectSealed);
+  const seal = new SealCheck(name, opts.expectSealed, opts.onTrailer);
   const maxLine = opts.maxLine ?? DEFAULT_MAX_LINE;
   // A line not yet ended, as pieces: a long line is joined once, not once per chunk.
   let pending: Buffer[] = [];
@@ -168,60 +169,3 @@ export function parseRecord(text: string, at: Origin, maxDepth = DEFAULT_MAX_DEP
   return rec as Rec;
 }
 
-/** The sealed-stream bookkeeping of one stream: blank lines, the trailer, the record count. */
-class SealCheck {
-  private count = 0;
-  private sealedAt: Origin | undefined;
-  private lastLine = 0;
-
-  constructor(
-    private readonly name: string,
-    private readonly expectSealed: boolean,
-  ) {}
-
-  /** isRecord for the line `buf` holds from `s` to `e`, looking at its bytes. */
-  isRecordBytes(buf: Buffer, s: number, e: number, lineNo: number): boolean {
-    if (s === e || (e === s + 1 && buf[s] === 0x0d)) return false;
-    if (buf[s] === 0x7b && buf[s + 1] === 0x22 && buf[s + 2] === 0x40 && buf.compare(TRAILER_BYTES, 0, TRAILER_BYTES.length, s, Math.min(e, s + TRAILER_BYTES.length)) === 0) {
-      return this.isRecord(buf.toString('utf8', s, e), lineNo);
-    }
-    this.count++;
-    if (this.sealedAt) throw new DataError({ file: this.name, line: lineNo }, undefined, `record after the end-of-stream mark of line ${this.sealedAt.line}`);
-    return true;
-  }
-
-  /** Whether line `lineNo` holds a record (not blank, not the trailer, which is checked here). */
-  isRecord(text: string, lineNo: number): boolean {
-    if (text.length === 0 || text === '\r') return false;
-    if (text.startsWith(TRAILER_PREFIX)) {
-      checkTrailer(text, { file: this.name, line: lineNo }, this.count);
-      this.sealedAt = { file: this.name, line: lineNo };
-      return false;
-    }
-    this.count++; // the producer counted every line it wrote, malformed or not
-    if (this.sealedAt) throw new DataError({ file: this.name, line: lineNo }, undefined, `record after the end-of-stream mark of line ${this.sealedAt.line}`);
-    return true;
-  }
-
-  batchEnd(lastLine: number) {
-    this.lastLine = lastLine;
-  }
-
-  end() {
-    if (this.expectSealed && !this.sealedAt) {
-      throw new DataError({ file: this.name, line: this.lastLine + 1 }, undefined, 'input ended without its end-of-stream mark; upstream stage failed (use --accept-unsealed for a plain NDJSON file)');
-    }
-  }
-}
-
-function checkTrailer(text: string, at: Origin, count: number) {
-  let t: { '@bx'?: unknown; records?: unknown };
-  try {
-    t = JSON.parse(text);
-  } catch {
-    throw new DataError(at, undefined, 'malformed end-of-stream mark');
-  }
-  if (t.records !== count) {
-    throw new DataError(at, undefined, `end-of-stream mark says ${String(t.records)} records, but ${count} arrived; records were lost upstream`);
-  }
-}

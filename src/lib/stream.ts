@@ -41,7 +41,7 @@ export interface StageContext {
   /** The consumer only forwards NDJSON: a reader that can may hand batches on as bytes (Batch.ndjson). */
   json?: { lineage: boolean };
   /** Aborted on SIGINT/SIGTERM: a source waiting on a server stops. */
-  signal: AbortSignal;
+  signal?: AbortSignal;
 }
 
 /**
@@ -52,8 +52,11 @@ export interface StageContext {
 export interface Source {
   readonly name: string;
   batches(ctx: StageContext): AsyncIterable<Batch>;
-  /** Where this source stopped, once batches() has ended: goes into the trailer's checkpoint. */
-  checkpoint?(): Checkpoint | undefined;
+  /**
+   * Where this source stopped, once batches() has ended: goes into the trailer's checkpoint.
+   * A stage's NDJSON input passes on the checkpoints its upstream trailer carried.
+   */
+  checkpoints?(): Checkpoint[];
 }
 
 /** The end of a sealed stream: `{"@bx":"end","records":N,"checkpoint":[…]}`. */

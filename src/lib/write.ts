@@ -2,7 +2,9 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { PipeClosed } from './errors.js';
 import { stringifyRecord } from './json.js';
-import { trailer, type Rec } from './records.js';
+import type { Rec } from './records.js';
+import { trailer } from './seal.js';
+import type { Checkpoint } from './stream.js';
 
 // One write() per ~1000 lines: on a pipe each write() is a syscall (STACK.md: 410k vs 850k rows/s).
 const BATCH_LINES = 1000;
@@ -67,9 +69,9 @@ export class LineWriter {
     if (this.closed) throw new PipeClosed();
   }
 
-  /** Flushes, adds the trailer of a sealed stream, and stops listening. Does not end `out`. */
-  async end(): Promise<void> {
-    if (this.seal) this.buf.push(trailer(this.count));
+  /** Flushes, adds the trailer of a sealed stream (with the checkpoints to pass on), and stops listening. Does not end `out`. */
+  async end(checkpoint?: Checkpoint[]): Promise<void> {
+    if (this.seal) this.buf.push(trailer(this.count, checkpoint));
     await this.flush();
     this.out.off('error', this.onError);
   }

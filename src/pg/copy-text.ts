@@ -3,6 +3,7 @@
 // (the general path) as strings. COPY text: columns split by TAB, rows by newline, \N is
 // NULL, and a backslash starts an escape. Unescaped, a field holding `\.` ends the data on
 // PostgreSQL 15 (later rows vanish and COPY reports success) and `\N` becomes NULL.
+import { lineageOf } from '../lib/lineage.js';
 import { DataError, type Origin } from '../lib/errors.js';
 import { exactNumber } from '../lib/json.js';
 import { lineText, parseRecord, type LineRecordBatch, type RecordBatch, type Rec } from '../lib/records.js';
@@ -15,7 +16,6 @@ const SPECIAL = /[\\\n\r\t\0\ud800-\udfff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Lineage fields added by `bx-extract --lineage`: used in messages, loaded only into columns of that name. */
-export const LINEAGE = ['_file', '_line'] as const;
 
 /** The error of one record: which record, which field, what is wrong. */
 export type RecordProblem = (at: Origin, field: string | undefined, detail: string) => DataError;
@@ -270,9 +270,8 @@ export class CopyEncoder {
         throw new DataError({ file: name, line }, p.column, `value ${v === undefined ? 'missing' : JSON.stringify(v)} is outside the partition being replaced (--replace-where ${p.column}=${p.value})`);
       }
     }
-    const file = rec._file;
-    const lineageLine = rec._line;
-    this.addRow(name, line, typeof file === 'string' ? file : undefined, typeof lineageLine === 'number' ? lineageLine : undefined);
+    const at = lineageOf(rec);
+    this.addRow(name, line, at?.file, at?.line);
     return this.rowNumber ? `${row}\t${this.rows}\n` : row + '\n';
   }
 

@@ -10,9 +10,11 @@ import type { Logger } from '../lib/log.js';
 import { lineText, parseRecord, type LineRecordBatch, type Rec } from '../lib/records.js';
 import { CopyEncoder, MAX_IDENT_BYTES, truncateIdent, type PartitionCheck } from './copy-text.js';
 import { pgError } from './errors.js';
+import { storeCheckpoints } from './state.js';
+import type { Checkpoint } from '../lib/stream.js';
 
-export const MODES = ['append', 'replace', 'upsert', 'replace-where'] as const;
-export type Mode = (typeof MODES)[number];
+import type { Mode } from './modes.js';
+export { MODES, type Mode } from './modes.js';
 
 export interface Partition {
   column: string;
@@ -32,6 +34,10 @@ export interface LoadPlan {
   create?: (first: Rec[], primaryKey: string[] | undefined) => Promise<string>;
   /** How many records --create may look at before it must decide. */
   inferRows: number;
+  /** The sources' positions the input's trailer carried, read once the input has ended: stored in bx_state before COMMIT. */
+  checkpoints?: () => Checkpoint[];
+  /** The run id stored beside each checkpoint. */
+  runId?: string;
 }
 
 export interface LoadResult {
@@ -260,6 +266,12 @@ export async function loadBatches(
   }
   if (signal.aborted) throw signal.reason;
   await finish(encoder.rows, cols);
+  // The position goes in with the rows, or neither does: a re-run after a failure reads the same records again.
+  const checkpoints = plan.checkpoints?.() ?? [];
+  if (checkpoints.length) {
+    await storeCheckpoints(client, checkpoints, plan.runId);
+    note += `${note ? ', ' : ''}checkpoint ${checkpoints.map((c) => c.key).join(', ')}`;
+  }
   if (signal.aborted) throw signal.reason;
   await q('COMMIT');
   return { rows: encoder.rows, table: target, note };

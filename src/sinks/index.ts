@@ -2,7 +2,6 @@
 // (docs/design.md "Adding a sink"). Modules load only when a run needs them.
 import { UsageError } from '../lib/errors.js';
 import type { Io } from '../lib/io.js';
-import type { TableSchema } from '../lib/schema.js';
 import type { Sink } from '../lib/stream.js';
 
 /** The file formats bx-load writes with --to (besides PostgreSQL, the default). */
@@ -13,8 +12,8 @@ export interface SinkRequest {
   /** --to: the format; --path FILE, DIR (parquet lake) or - for stdout. */
   to: FileFormat;
   path: string;
-  /** --schema: field types for formats that carry them (Parquet); else inferred from the first records. */
-  schema?: TableSchema;
+  /** --schema FILE: field types for formats that carry them (Parquet); else inferred from the first records. */
+  schemaFile?: string;
   inferRows: number;
   /** CSV/TSV. */
   header: boolean;
@@ -42,5 +41,20 @@ export async function openSink(req: SinkRequest, io: Io): Promise<Sink> {
   const name = kinds[req.to];
   if (!name) throw new UsageError(`--to: unknown format "${req.to}"; known: postgres, ${FILE_FORMATS.join(', ')}`);
   const mod = (await import(`./${name}.js`)) as { open: SinkOpener };
-  return mod.open(req, io);
+  const sink = await mod.open(req, io);
+  return req.stateFile ? withStateFile(sink, req.stateFile, io) : sink;
+}
+
+/** A file sink's checkpoints go to the state file only once its output is in place (end() returned). */
+function withStateFile(sink: Sink, file: string, io: Io): Sink {
+  return {
+    write: (b) => sink.write(b),
+    abort: (err) => sink.abort(err),
+    async end(t) {
+      const r = await sink.end(t);
+      const { writeStateFile } = await import('../run/state.js');
+      await writeStateFile(file, t.checkpoint ?? [], io.env.BX_RUN_ID);
+      return r;
+    },
+  };
 }

@@ -119,7 +119,7 @@ async function readJson(format: string, bytes: Buffer, piece: number, o: Partial
   const lines: number[] = [];
   const reader = await readerFor(format);
   for await (const b of reader({ name: 'in', stream: Readable.from(chunks) }, opts(o), ctx)) {
-    if (b.json) text += b.json.toString('utf8');
+    if (b.ndjson) text += b.ndjson.toString('utf8');
     else for (const r of b.records) text += JSON.stringify(lineage ? { ...r, _file: b.name, _line: b.lines[b.lines.length - b.records.length + b.records.indexOf(r)] } : r) + '\n';
     lines.push(...b.lines);
   }
