@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { DataError, type Origin } from '../lib/errors.js';
 import { splitLines } from '../lib/lines.js';
 import type { Rec } from '../lib/records.js';
-import type { Rejects, RuleFailure } from '../lib/rejects.js';
+import type { RuleFailure } from '../lib/rejects.js';
+
+/** Where a record that cannot be aggregated goes (the stage's rejects). */
+export type RejectRecord = (rec: Rec, errors: RuleFailure[], at: Origin) => void;
 import { decodeText } from '../lib/text.js';
 import type { Plan } from './plan.js';
 import { Group, MALFORMED, NumCol, type BatchView } from './slots.js';
@@ -92,9 +95,9 @@ export class GroupTable {
 
   /**
    * Adds a batch of records. A record whose numeric field holds something else goes to
-   * `rejects` (which throws the DataError itself when there is no rejects file).
+   * `reject` (which throws the DataError itself when there is no rejects file).
    */
-  addRecords(recs: Rec[], lines: number[], name: string, rejects: Rejects): number {
+  addRecords(recs: Rec[], lines: number[], name: string, reject: RejectRecord): number {
     const n = recs.length;
     const by = this.plan.by;
     if (this.skip.length < n) {
@@ -121,7 +124,7 @@ export class GroupTable {
         }
       }
     }
-    if (rejected > 0) this.reject(recs, lines, name, rejects);
+    if (rejected > 0) this.reject(recs, lines, name, reject);
     for (let i = 0; i < n; i++) {
       if (skip[i]) continue;
       const rec = recs[i];
@@ -134,7 +137,7 @@ export class GroupTable {
     return rejected;
   }
 
-  private reject(recs: Rec[], lines: number[], name: string, rejects: Rejects) {
+  private reject(recs: Rec[], lines: number[], name: string, reject: RejectRecord) {
     for (let i = 0; i < recs.length; i++) {
       if (!this.skip[i]) continue;
       const errors: RuleFailure[] = [];
@@ -143,7 +146,7 @@ export class GroupTable {
         const value = recs[i][f];
         errors.push({ field: f, rule: 'number', value, message: `expected a number, got ${JSON.stringify(value)}` });
       }
-      rejects.add(recs[i], errors, recordOrigin(recs[i], name, lines[i]));
+      reject(recs[i], errors, recordOrigin(recs[i], name, lines[i]));
     }
   }
 

@@ -8,10 +8,12 @@ import { DataError, ExitCode, UsageError, type Origin } from '../lib/errors.js';
 import { openInput, type Io } from '../lib/io.js';
 import { parseJson, stringifyRecord } from '../lib/json.js';
 import { splitLines } from '../lib/lines.js';
-import { readRecordBatches } from '../lib/records.js';
+import type { Batch, Checkpoint, Rec, Sink, Source } from '../lib/stream.js';
+import { runStage } from '../run/stage.js';
+import { NdjsonSource } from '../sources/ndjson.js';
 import { parseSize } from '../lib/size.js';
 import { checkTrailer, TRAILER_PREFIX, UNSEALED_END } from '../lib/seal.js';
-import { Rejects, rejectsArgs, type MaxRejects } from '../lib/rejects.js';
+import { rejectsArgs, type MaxRejects } from '../lib/rejects.js';
 import { decodeText } from '../lib/text.js';
 import { LineWriter } from '../lib/write.js';
 
@@ -87,36 +89,34 @@ export async function run(io: Io, opts: AggOptions): Promise<ExitCode> {
   // A keyed stream belongs to the shuffle (sort, Hadoop): it is never sealed.
   const writer = new LineWriter(io.stdout, io.seal.seal && !(opts.partial && opts.keyed));
   const out = new Output(writer, opts);
-  const rejects = await Rejects.open(opts.rejects, opts.maxRejects);
-  try {
-    for (const path of opts.inputs) {
-      const input = await openInput(io, path);
+  // Groups go out through `out` as they close and at the end; the sink only ends the stream.
+  const sink: Sink = {
+    write: async () => {},
+    end: async (t) => {
+      await out.end(t.checkpoint);
+      return { rows: writer.count };
+    },
+    abort: () => table.cleanup(),
+  };
+  await runStage(io, {
+    sources: opts.inputs.map((path) => (opts.merge ? new PartialsSource(io, path, opts.keyed) : new NdjsonSource(io, path))),
+    sink,
+    rejects: { path: opts.rejects, max: opts.maxRejects },
+    each: async (b, reject) => {
       if (opts.merge) {
-        await readPartials(io, opts, table, out, input.stream, input.name);
-        continue;
+        const sizes = (b as PartialBatch).sizes;
+        for (let i = 0; i < b.records.length; i++) table.addPartial(b.records[i], { file: b.name, line: b.lines[i] }, sizes[i]);
+      } else {
+        table.addRecords(b.records, b.lines, b.name, reject);
       }
-      for await (const batch of readRecordBatches(input.stream, input.name, { expectSealed: io.seal.expectSealed })) {
-        io.stats.rowsIn += batch.records.length;
-        io.stats.rejected += table.addRecords(batch.records, batch.lines, batch.name, rejects);
-        await rejects.flush();
-        await afterBatch(table, out);
-      }
-    }
-    rejects.checkRatio(io.stats.rowsIn);
-    for await (const groups of table.finish()) await out.groups(groups);
-    await out.end();
-    await rejects.close();
-  } catch (err) {
-    await table.cleanup();
-    if (err instanceof DataError) await rejects.close();
-    else await rejects.abort();
-    throw err;
-  }
-  io.stats.rowsOut = writer.count;
-  const notes: string[] = [];
-  if (table.spilled > 0) notes.push(`spilled ${table.spilled} group states to disk`);
-  if (rejects.count > 0) notes.push(`rejects: ${rejects.summary()}`);
-  io.stats.note = notes.join('; ');
+      await afterBatch(table, out);
+      return undefined;
+    },
+    finish: async function* () {
+      for await (const groups of table.finish()) await out.groups(groups);
+    },
+    note: () => (table.spilled > 0 ? `spilled ${table.spilled} group states to disk` : undefined),
+  });
   return ExitCode.Ok;
 }
 
@@ -126,42 +126,57 @@ async function afterBatch(table: GroupTable, out: Output) {
   await table.maybeSpill();
 }
 
+interface PartialBatch extends Batch {
+  /** Each state's size in memory, estimated from its line (for --memory). */
+  sizes: number[];
+}
+
 /**
  * Partial states in, one per line: `{"@agg":…}` or, with --keyed, `KEY<TAB>{"@agg":…}`. Without
  * --keyed the input may be several sealed streams one after another (`cat part*.ndjson`): each
  * end-of-stream mark must count the states before it.
  */
-async function readPartials(io: Io, opts: AggOptions, table: GroupTable, out: Output, stream: NodeJS.ReadableStream, name: string) {
-  const expectSealed = io.seal.expectSealed && !opts.keyed;
-  let inSegment = 0;
-  let marks = 0;
-  let last = 0;
-  for await (const batch of splitLines(decodeText(stream as any, name), name)) {
-    const lines = batch.lines;
-    for (let i = 0; i < lines.length; i++) {
-      let text = lines[i];
-      if (text.length === 0 || text === '\r') continue;
-      const at: Origin = { file: name, line: batch.first + i };
-      if (!opts.keyed && text.startsWith(TRAILER_PREFIX)) {
-        checkTrailer(text, at, inSegment);
-        inSegment = 0;
-        marks++;
-        continue;
+class PartialsSource implements Source {
+  constructor(
+    private readonly io: Io,
+    readonly name: string,
+    private readonly keyed: boolean,
+  ) {}
+
+  async *batches(): AsyncGenerator<PartialBatch> {
+    const input = await openInput(this.io, this.name);
+    const name = input.name;
+    const expectSealed = this.io.seal.expectSealed && !this.keyed;
+    let inSegment = 0;
+    let marks = 0;
+    let last = 0;
+    for await (const batch of splitLines(decodeText(input.stream, name), name)) {
+      const lines = batch.lines;
+      const out: PartialBatch = { name, lines: [], records: [], sizes: [] };
+      for (let i = 0; i < lines.length; i++) {
+        let text = lines[i];
+        if (text.length === 0 || text === '\r') continue;
+        const at: Origin = { file: name, line: batch.first + i };
+        if (!this.keyed && text.startsWith(TRAILER_PREFIX)) {
+          checkTrailer(text, at, inSegment);
+          inSegment = 0;
+          marks++;
+          continue;
+        }
+        if (this.keyed) {
+          const tab = text.indexOf('\t');
+          if (tab < 0) throw new DataError(at, undefined, 'expected KEY<TAB>STATE (a line of bx-agg --partial --keyed)');
+          text = text.slice(tab + 1);
+        }
+        out.records.push(parseJson(text, at) as Rec);
+        out.lines.push(at.line);
+        out.sizes.push(100 + 2 * text.length);
+        inSegment++;
       }
-      if (opts.keyed) {
-        const tab = text.indexOf('\t');
-        if (tab < 0) throw new DataError(at, undefined, 'expected KEY<TAB>STATE (a line of bx-agg --partial --keyed)');
-        text = text.slice(tab + 1);
-      }
-      table.addPartial(parseJson(text, at), at, 100 + 2 * text.length);
-      inSegment++;
-      io.stats.rowsIn++;
+      last = batch.first + lines.length;
+      yield out;
     }
-    last = batch.first + lines.length;
-    await afterBatch(table, out);
-  }
-  if (expectSealed && (marks === 0 || inSegment > 0)) {
-    throw new DataError({ file: name, line: last }, undefined, UNSEALED_END);
+    if (expectSealed && (marks === 0 || inSegment > 0)) throw new DataError({ file: name, line: last }, undefined, UNSEALED_END);
   }
 }
 
@@ -207,12 +222,12 @@ class Output {
     if (top !== undefined && this.buffered.length > top) this.buffered.length = top;
   }
 
-  async end() {
+  async end(checkpoint?: Checkpoint[]) {
     if (this.opts.sort.length > 0) {
       this.cut();
       await this.writer.lines(this.buffered.map((b) => stringifyRecord(b.row)));
     }
-    await this.writer.end();
+    await this.writer.end(checkpoint);
   }
 }
 

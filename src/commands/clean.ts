@@ -1,43 +1,21 @@
 import type { Argv } from 'yargs';
-import { cli, type CommandSpec, type RawArgs } from '../run/cli.js';
+import { cleanSteps, type CleanOptions } from '../clean/steps.js';
 import { CompiledSchema } from '../lib/convert.js';
-import { DigestSet, keyText } from '../lib/dedupe.js';
-import { DataError, ExitCode, UsageError, type Origin } from '../lib/errors.js';
-import { compileAssignment, compileExpr, evalJson, ExprError, test, type Expression } from '../lib/expr.js';
-import { Hasher, mask } from '../lib/hash.js';
-import { openInput, type Io } from '../lib/io.js';
-import { isIndexKey, keyOrderOf, setKey, setKeyOrder } from '../lib/json.js';
-import { readRecordBatches, type Rec } from '../lib/records.js';
-import { Rejects, rejectsArgs, type MaxRejects, type RuleFailure } from '../lib/rejects.js';
+import { ExitCode, UsageError } from '../lib/errors.js';
+import { compileAssignment, compileExpr } from '../lib/expr.js';
+import { Hasher } from '../lib/hash.js';
+import type { Io } from '../lib/io.js';
+import { rejectsArgs } from '../lib/rejects.js';
 import { FIELD_TYPES, readSchemaFile, validateSchema, type Field, type FieldType, type TableSchema } from '../lib/schema.js';
-import { LineWriter } from '../lib/write.js';
-import { originOfRecord } from '../lib/lineage.js';
+import { cli, type CommandSpec, type RawArgs } from '../run/cli.js';
+import { runStage } from '../run/stage.js';
+import { StdoutSink } from '../sinks/stdout.js';
+import { NdjsonSource } from '../sources/ndjson.js';
+
+export type { CleanOptions } from '../clean/steps.js';
 
 export const describe =
   'Type, validate, normalise, derive, filter, dedupe and mask records. Records that fail a rule go to the rejects file with every failed rule listed; without --rejects the first one stops the run (exit 65).';
-
-export interface CleanOptions {
-  inputs: string[];
-  schemaFile: string | undefined;
-  types: Field[];
-  trim: boolean;
-  nullValues: string[] | undefined;
-  rename: Map<string, string>;
-  keep: string[] | undefined;
-  drop: string[];
-  defaults: [string, string][];
-  lower: string[];
-  upper: string[];
-  rules: { required: string[]; min: [string, string][]; max: [string, string][]; pattern: [string, string][]; enum: [string, string[]][] };
-  where: Expression[];
-  set: (Expression & { target: string })[];
-  dedupe: string[] | undefined;
-  hash: string[];
-  mask: string[];
-  redact: string[];
-  rejects: string | undefined;
-  maxRejects: MaxRejects | undefined;
-}
 
 export const options = (y: Argv) =>
   y
@@ -150,8 +128,8 @@ export function normalize(a: RawArgs): CleanOptions {
   };
   if (opts.dedupe && opts.dedupe.length === 0) throw new UsageError('--dedupe: name at least one key field');
   if (opts.keep && opts.keep.length === 0) throw new UsageError('--keep: name at least one field');
-  for (const [f] of opts.rules.pattern) {
-    const p = opts.rules.pattern.find(([g]) => g === f)![1];
+  // Every pattern, not only the first given for a field (two --pattern for two fields used to check one).
+  for (const [f, p] of opts.rules.pattern) {
     try {
       new RegExp(p, 'u');
     } catch (err) {
@@ -178,7 +156,11 @@ function buildSchema(base: TableSchema | undefined, opts: CleanOptions): TableSc
   for (const n of opts.rules.required) c(n).required = true;
   for (const [n, v] of opts.rules.min) c(n).minimum = v;
   for (const [n, v] of opts.rules.max) c(n).maximum = v;
-  for (const [n, v] of opts.rules.pattern) c(n).pattern = v;
+  // A field given two patterns must match both (each is anchored to the whole value).
+  for (const [n, v] of opts.rules.pattern) {
+    const prev = c(n).pattern;
+    c(n).pattern = prev === undefined ? v : `(?=(?:${prev})$)(?:${v})`;
+  }
   for (const [n, v] of opts.rules.enum) c(n).enum = v;
   if (fields.length === 0) return undefined;
   const schema: TableSchema = { fields };
@@ -202,172 +184,15 @@ export async function run(io: Io, opts: CleanOptions): Promise<ExitCode> {
       throw new UsageError(`${opts.schemaFile ?? 'the command line'}: ${(err as Error).message}`);
     }
   }
-
-  const rename = opts.rename.size ? opts.rename : undefined;
-  const nulls = opts.nullValues ? new Set(opts.nullValues) : undefined;
-  const trim = opts.trim;
-  const defaults = opts.defaults;
-  const lower = opts.lower;
-  const upper = opts.upper;
-  const sets = opts.set;
-  const wheres = opts.where;
-  const dedupeKeys = opts.dedupe;
-  const seen = dedupeKeys ? new DigestSet(1 << 16) : undefined;
-  const keyVals: unknown[] = dedupeKeys ? new Array(dedupeKeys.length) : [];
-  const drop = opts.drop.length ? new Set(opts.drop) : undefined;
-  const keep = opts.keep;
-  const privacy = opts.hash.length + opts.mask.length + opts.redact.length > 0;
-  // Keys keep source order (DESIGN.md), also integer-like ones such as "2019", which an object
-  // lists first: a record that holds one is written in the order it came in (KEY_ORDER, set by
-  // the parser), renamed, dropped or kept as asked, with --default and --set fields after.
-  const added = [...new Set([...defaults.map(([k]) => k), ...sets.map((e) => e.target)])];
-  const indexNames = [...added, ...(keep ?? []), ...opts.rename.values()].some(isIndexKey);
-  const orderOut = (src: string[]): string[] => {
-    if (keep) return keep;
-    let base = src;
-    if (rename) base = base.map((k) => rename.get(k) ?? k);
-    if (drop) base = base.filter((k) => !drop.has(k));
-    return [...base, ...added];
-  };
-  let filtered = 0;
-  // A typed or checked field that no record of the first batch holds is most likely misspelt.
-  let unseen: string[] | undefined = schema ? schema.fields.map((f) => f.name) : undefined;
-  const warnUnseen = (names: string[], recs: Rec[]) => {
-    const before = new Map([...opts.rename].map(([o, n]) => [n, o]));
-    const defaulted = new Set(opts.defaults.map(([n]) => n));
-    const missing = names.filter((n) => !defaulted.has(n) && !recs.some((r) => Object.hasOwn(r, n) || Object.hasOwn(r, before.get(n) ?? n)));
-    for (const n of missing) io.log.warn(`field ${JSON.stringify(n)} (from ${opts.schemaFile && base?.fields.some((f) => f.name === n) ? opts.schemaFile : 'the command line'}) is in none of the first ${recs.length} records; is the name right?`);
-    return undefined;
-  };
-
-  const writer = new LineWriter(io.stdout, io.seal.seal);
-  const rejects = await Rejects.open(opts.rejects, opts.maxRejects);
-  try {
-    for (const path of opts.inputs) {
-      const input = await openInput(io, path);
-      for await (const batch of readRecordBatches(input.stream, input.name, { expectSealed: io.seal.expectSealed })) {
-        const recs = batch.records;
-        if (unseen) unseen = warnUnseen(unseen, recs);
-        const out: Rec[] = [];
-        io.stats.rowsIn += recs.length;
-        for (let i = 0; i < recs.length; i++) {
-          let rec = recs[i];
-          // The key order it came in, when it will matter (taken before --default/--set add keys).
-          const srcOrder = keyOrderOf(rec) ?? (indexNames ? Object.keys(rec) : undefined);
-          if (rename) {
-            const r: Rec = {};
-            for (const k in rec) setKey(r, rename.get(k) ?? k, rec[k]);
-            rec = r;
-          }
-          if (trim || nulls) {
-            for (const k in rec) {
-              let v = rec[k];
-              if (typeof v !== 'string') continue;
-              if (trim) v = v.trim();
-              if (nulls && nulls.has(v as string)) v = null;
-              if (v !== rec[k]) setKey(rec, k, v);
-            }
-          }
-          for (let d = 0; d < defaults.length; d++) {
-            const [k, v] = defaults[d];
-            if (rec[k] === undefined || rec[k] === null || !Object.hasOwn(rec, k)) setKey(rec, k, v);
-          }
-          for (let k = 0; k < lower.length; k++) {
-            const v = rec[lower[k]];
-            if (typeof v === 'string' && Object.hasOwn(rec, lower[k])) setKey(rec, lower[k], v.toLowerCase());
-          }
-          for (let k = 0; k < upper.length; k++) {
-            const v = rec[upper[k]];
-            if (typeof v === 'string' && Object.hasOwn(rec, upper[k])) setKey(rec, upper[k], v.toUpperCase());
-          }
-          if (compiled) {
-            const fails = compiled.apply(rec);
-            if (fails) {
-              reject(rec, fails, batch.name, batch.lines[i]);
-              continue;
-            }
-          }
-          if (sets.length || wheres.length) {
-            const fail = derive(rec);
-            if (fail === false) {
-              filtered++;
-              continue;
-            }
-            if (fail) {
-              reject(rec, [fail], batch.name, batch.lines[i]);
-              continue;
-            }
-          }
-          if (seen) {
-            for (let k = 0; k < keyVals.length; k++) keyVals[k] = Object.hasOwn(rec, dedupeKeys![k]) ? rec[dedupeKeys![k]] : null;
-            if (!seen.add(keyText(keyVals))) {
-              const field = dedupeKeys!.join(',');
-              const value = keyVals.length === 1 ? keyVals[0] : [...keyVals];
-              reject(rec, [{ field, rule: 'duplicate', value, message: `duplicate key (${describeKey(keyVals)}): an earlier record has it` }], batch.name, batch.lines[i]);
-              continue;
-            }
-          }
-          if (privacy) {
-            for (const k of opts.hash) if (Object.hasOwn(rec, k)) setKey(rec, k, hasher!.hash(rec[k]));
-            for (const k of opts.mask) if (Object.hasOwn(rec, k)) setKey(rec, k, mask(rec[k]));
-            for (const k of opts.redact) if (Object.hasOwn(rec, k)) setKey(rec, k, null);
-          }
-          if (keep) {
-            const r: Rec = {};
-            for (const k of keep) setKey(r, k, Object.hasOwn(rec, k) ? rec[k] : null);
-            rec = r;
-          } else if (drop) {
-            const r: Rec = {};
-            for (const k in rec) if (!drop.has(k)) setKey(r, k, rec[k]);
-            rec = r;
-          }
-          if (srcOrder !== undefined) setKeyOrder(rec, orderOut(srcOrder));
-          out.push(rec);
-        }
-        await rejects.flush();
-        if (out.length) await writer.records(out);
-      }
-    }
-    rejects.checkRatio(io.stats.rowsIn);
-    await writer.end();
-    await rejects.close();
-  } catch (err) {
-    if (err instanceof DataError) await rejects.close();
-    else await rejects.abort();
-    throw err;
-  } finally {
-    io.stats.rejected = rejects.count;
-    io.stats.rowsOut = writer.count;
-    const notes: string[] = [];
-    if (rejects.count) notes.push(`by rule: ${rejects.summary()}`);
-    if (filtered) notes.push(`${filtered} filtered out by --where`);
-    io.stats.note = notes.join('; ');
-  }
+  const steps = cleanSteps(opts, schema, compiled, base, hasher, io.log);
+  await runStage(io, {
+    sources: opts.inputs.map((path) => new NdjsonSource(io, path)),
+    sink: new StdoutSink(io.stdout, io.seal.seal),
+    rejects: { path: opts.rejects, max: opts.maxRejects },
+    each: (b, reject) => steps.batch(b, reject),
+    note: () => (steps.filtered() ? `${steps.filtered()} filtered out by --where` : undefined),
+  });
   return ExitCode.Ok;
-
-  function reject(rec: Rec, fails: RuleFailure[], name: string, line: number) {
-    rejects.add(rec, fails, originOfRecord(rec, name, line));
-  }
-
-  /** --set in order, then --where: false when filtered out, a failure on an expression error. */
-  function derive(rec: Rec): RuleFailure | false | undefined {
-    let e: Expression | undefined;
-    try {
-      for (let k = 0; k < sets.length; k++) {
-        e = sets[k];
-        setKey(rec, sets[k].target, evalJson(sets[k], rec));
-      }
-      for (let k = 0; k < wheres.length; k++) {
-        e = wheres[k];
-        if (!test(wheres[k], rec)) return false;
-      }
-    } catch (err) {
-      if (!(err instanceof ExprError)) throw err;
-      const target = (e as { target?: string }).target;
-      return { field: target, rule: 'expression', message: `${target !== undefined ? '--set' : '--where'} ${JSON.stringify(e!.source)}: ${err.message}` };
-    }
-    return undefined;
-  }
 }
 
 export const spec: CommandSpec<CleanOptions> = {

@@ -2,9 +2,8 @@
 // state files, metrics files. A reader sees the old file or the whole new one, never a part.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { promises as fsp } from 'node:fs';
+import { createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Writable } from 'node:stream';
 import { CantCreateError } from './errors.js';
 
 export interface AtomicOptions {
@@ -26,9 +25,8 @@ export class AtomicFile {
   private constructor(
     readonly path: string,
     readonly tmpPath: string | undefined,
-    private readonly fh: fsp.FileHandle,
-    /** The bytes go here; wait for 'drain' as with any stream. */
-    readonly stream: Writable,
+    /** The bytes go here; wait for 'drain' as with any stream (or use write()). */
+    readonly stream: WriteStream,
   ) {}
 
   static async open(path: string, opts: AtomicOptions = {}): Promise<AtomicFile> {
@@ -36,13 +34,13 @@ export class AtomicFile {
     try {
       const st = await fsp.stat(path).catch(() => undefined);
       if (st && st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      if (st && !st.isFile()) {
-        const fh = await fsp.open(path, 'w');
-        return new AtomicFile(path, undefined, fh, fh.createWriteStream({ autoClose: false }));
-      }
-      const tmpPath = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`);
-      const fh = await fsp.open(tmpPath, 'wx', opts.mode ?? 0o644);
-      return new AtomicFile(path, tmpPath, fh, fh.createWriteStream({ autoClose: false, highWaterMark: 256 * 1024 }));
+      const tmpPath = st && !st.isFile() ? undefined : join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`);
+      const stream = createWriteStream(tmpPath ?? path, { flags: tmpPath ? 'wx' : 'w', mode: opts.mode ?? 0o644, highWaterMark: 256 * 1024 });
+      await new Promise<void>((resolve, reject) => {
+        stream.once('open', () => resolve());
+        stream.once('error', reject);
+      });
+      return new AtomicFile(path, tmpPath, stream);
     } catch (err) {
       throw new CantCreateError(`cannot create ${what} ${path}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`);
     }
@@ -57,11 +55,13 @@ export class AtomicFile {
   async commit(): Promise<void> {
     if (this.done) return;
     this.done = true;
+    const closed = once(this.stream, 'close');
     this.stream.end();
-    await once(this.stream, 'finish');
-    if (this.tmpPath) await this.fh.sync();
-    await this.fh.close();
+    await closed;
     if (!this.tmpPath) return;
+    const fh = await fsp.open(this.tmpPath, 'r+');
+    await fh.sync();
+    await fh.close();
     await fsp.rename(this.tmpPath, this.path);
     await syncDir(dirname(this.path));
   }
@@ -70,8 +70,11 @@ export class AtomicFile {
   async abort(): Promise<void> {
     if (this.done && !this.tmpPath) return;
     this.done = true;
-    this.stream.destroy();
-    await this.fh.close().catch(() => {});
+    if (!this.stream.destroyed) {
+      const closed = once(this.stream, 'close').catch(() => {});
+      this.stream.destroy();
+      await closed;
+    }
     if (this.tmpPath) await fsp.rm(this.tmpPath, { force: true });
   }
 }

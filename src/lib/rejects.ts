@@ -1,6 +1,5 @@
-import { promises as fsp } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { CantCreateError, DataError, originText, UsageError, type Origin } from './errors.js';
+import { AtomicFile } from './atomic-file.js';
+import { DataError, originText, UsageError, type Origin } from './errors.js';
 import { stringifyRecord } from './json.js';
 
 /** One failed rule of one record (DESIGN.md "Rejects"). */
@@ -46,33 +45,22 @@ export class Rejects {
 
   private constructor(
     private readonly path: string | undefined,
-    private readonly tmpPath: string | undefined,
-    private readonly fh: fsp.FileHandle | undefined,
+    private readonly file: AtomicFile | undefined,
     private readonly max: MaxRejects | undefined,
   ) {}
 
   static async open(path: string | undefined, max?: MaxRejects): Promise<Rejects> {
-    if (!path) return new Rejects(undefined, undefined, undefined, max);
-    // A device or FIFO (--rejects /dev/null) is written in place: renaming a temp file over
-    // /dev/null would replace the device with a plain file (as root, for the whole machine).
-    const st = await fsp.stat(path).catch(() => undefined);
-    if (st && !st.isFile()) return new Rejects(path, undefined, await fsp.open(path, 'w'), max);
-    const tmpPath = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-    try {
-      const fh = await fsp.open(tmpPath, 'w', 0o600);
-      return new Rejects(path, tmpPath, fh, max);
-    } catch (err) {
-      throw new CantCreateError(`cannot create the rejects file ${path}: ${(err as Error).message}`);
-    }
+    if (!path) return new Rejects(undefined, undefined, max);
+    return new Rejects(path, await AtomicFile.open(path, { mode: 0o600, what: 'the rejects file' }), max);
   }
 
   get enabled() {
-    return this.fh !== undefined;
+    return this.file !== undefined;
   }
 
   /** Records a rejected record. Without a rejects file this throws the first failure as a DataError. */
   add(record: unknown, errors: RuleFailure[], source?: Origin): void {
-    if (!this.fh) {
+    if (!this.file) {
       const e = errors[0];
       throw new DataError(source, e.field, e.message);
     }
@@ -88,10 +76,10 @@ export class Rejects {
 
   /** Writes what is buffered; call once per batch. */
   async flush(): Promise<void> {
-    if (!this.fh || this.buf.length === 0) return;
+    if (!this.file || this.buf.length === 0) return;
     const text = this.buf.join('\n') + '\n';
     this.buf = [];
-    await this.fh.write(text);
+    await this.file.write(text);
   }
 
   /** The percentage limit can only be judged against all rows read: call at the end. */
@@ -112,15 +100,12 @@ export class Rejects {
    * rejects to see what went wrong. abort() is for everything else.
    */
   async close(): Promise<void> {
-    if (!this.fh) return;
+    if (!this.file) return;
     await this.flush();
-    await this.fh.close();
-    if (this.tmpPath) await fsp.rename(this.tmpPath, this.path!);
+    await this.file.commit();
   }
 
   async abort(): Promise<void> {
-    if (!this.fh) return;
-    await this.fh.close().catch(() => {});
-    if (this.tmpPath) await fsp.rm(this.tmpPath, { force: true });
+    await this.file?.abort();
   }
 }
