@@ -63,3 +63,25 @@ export const ndjson = (text: string): Record<string, unknown>[] =>
 
 /** The database the tests use: DATABASE_URL, set by scripts/run-tests.mjs when none is configured. */
 export const databaseUrl = () => process.env.DATABASE_URL;
+
+/**
+ * Runs a command in this process through cli(), as a shell would run its binary: the same argv
+ * parsing and exit path, without a node start-up per case (test/commands/).
+ */
+export async function runIn(prog: string, spec: import('../src/run/cli.js').CommandSpec<any>, argv: string[], input: string | Buffer = '', env: Record<string, string | undefined> = {}): Promise<ShResult> {
+  const { PassThrough, Writable } = await import('node:stream');
+  const { cli } = await import('../src/run/cli.js');
+  const stdin = new PassThrough();
+  stdin.end(input);
+  let stdout = '';
+  let stderr = '';
+  const sink = (f: (s: string) => void) =>
+    new Writable({
+      write(chunk, _enc, cb) {
+        f(chunk.toString());
+        cb();
+      },
+    });
+  const code = await cli(prog, spec, argv, { stdin, stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), env, cwd: () => root });
+  return { code, stdout, stderr };
+}

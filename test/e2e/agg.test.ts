@@ -116,17 +116,3 @@ t.test('| head: bx-agg stops quietly with 0', async (t) => {
   t.equal(r.stdout, '{"k":0,"count":1}\n{"k":1,"count":1}\n');
 });
 
-t.test('--help and the man page list the same long options', async (t) => {
-  const help = (await sh('bx-agg --help')).stdout;
-  const optionLines = help.split('\n').filter((l) => /^\s+(-\w, )?--[a-z]/.test(l));
-  const fromHelp = new Set(optionLines.map((l) => /--([a-z][a-z-]*)/.exec(l)![1]));
-  const page = readFileSync(join(root, 'man', 'bx-agg.1'), 'utf8');
-  const options = page.slice(page.indexOf('.SH OPTIONS'), page.indexOf('.SH EXIT STATUS'));
-  const items = options.split('\n.TP\n').slice(1).map((item) => item.split('\n')[0]);
-  const fromMan = new Set(items.map((l) => /\\fB\\-\\-([a-z\\-]+)\\fR/.exec(l)![1].replace(/\\-/g, '-')));
-  t.same([...fromMan].sort(), [...fromHelp].sort());
-  for (const o of ['quiet', 'verbose', 'log-format', 'seal', 'accept-unsealed', 'help', 'version', 'by', 'agg', 'partial', 'merge', 'keyed', 'sorted', 'memory']) {
-    t.ok(fromHelp.has(o), `--${o} in --help`);
-  }
-  t.ok(fx('agg/bad-sales.csv'));
-});

@@ -215,22 +215,6 @@ t.test('sealed streams: trailer out, missing trailer in is a failed input', asyn
   t.equal(head.stdout.split('\n').length, 3);
 });
 
-t.test('--help and the man page list the same options', async (t) => {
-  for (const cmd of ['bx-clean', 'bx-schema']) {
-    const help = (await sh(`${cmd} --help`)).stdout;
-    const page = join(root, 'man', `${cmd}.1`);
-    t.ok(existsSync(page), `${cmd}.1 exists`);
-    if (!existsSync(page)) continue;
-    const man = readFileSync(page, 'utf8');
-    const fromHelp = new Set([...help.matchAll(/(?:^|\s)--([a-z][a-z0-9-]*)/gm)].map((m) => m[1]));
-    const fromMan = new Set([...man.matchAll(/\\-\\-([a-z][a-z0-9]*(?:\\-[a-z0-9]+)*)/g)].map((m) => m[1].replace(/\\-/g, '-')));
-    const inOptions = new Set([...(man.split(/^\.SH "?OPTIONS"?$/m)[1] ?? '').split(/^\.SH /m)[0].matchAll(/^\.TP\n\.BI? (?:\\-\w ", " )?\\-\\-([a-z0-9\\-]+)|^\.TP\n\.BR \\-\w ", " \\-\\-([a-z0-9\\-]+)|^\.TP\n\.B \\-\\-([a-z0-9\\-]+)/gm)].map((m) => (m[1] ?? m[2] ?? m[3]).replace(/\\-/g, '-')));
-    t.ok(inOptions.size >= 10, `${cmd}.1 OPTIONS parsed (${inOptions.size})`);
-    for (const o of ['quiet', 'verbose', 'log-format', 'seal', 'accept-unsealed', 'help', 'version']) t.ok(fromHelp.has(o), `${cmd} --help has --${o}`);
-    t.same([...fromHelp].filter((o) => !fromMan.has(o) && o !== 'no-primary-key'), [], `${cmd}.1 documents every option of --help`);
-    t.same([...inOptions].filter((o) => !fromHelp.has(o)), [], `${cmd}.1 OPTIONS lists nothing --help lacks`);
-  }
-});
 
 t.test('summary on a pipe: rows in, out, rejected, by rule', async (t) => {
   const d = tmp(t);

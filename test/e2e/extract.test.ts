@@ -281,13 +281,3 @@ t.test('sealed stream: BX_SEAL=1 ends the output with its mark', async (t) => {
   t.equal(r.stdout, '{"a":"1"}\n{"a":"2"}\n{"@bx":"end","records":2}\n');
 });
 
-t.test('--help and the man page list the same long options', async (t) => {
-  const help = await sh('bx-extract --help');
-  t.equal(help.code, 0);
-  t.match(help.stdout, /^Usage: bx-extract \[options\] \[FILE\|-\]\.\.\.\nExample: bx-extract /);
-  const man = readFileSync(new URL('../../man/bx-extract.1', import.meta.url), 'utf8');
-  const fromHelp = new Set(help.stdout.match(/--[a-z][a-z-]+/g));
-  const fromMan = new Set([...man.matchAll(/\\-\\-([a-z][a-z-]+)|--([a-z][a-z-]+)/g)].map((m) => `--${m[1] ?? m[2]}`));
-  t.same([...fromHelp].sort(), [...fromMan].sort());
-  for (const s of ['NAME', 'SYNOPSIS', 'DESCRIPTION', 'OPTIONS', 'EXIT STATUS', 'ENVIRONMENT', 'EXAMPLES', 'SEE ALSO']) t.match(man, new RegExp(`^\\.SH "?${s}"?$`, 'm'));
-});

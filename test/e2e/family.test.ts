@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { root, sh, tmp } from '../helpers.js';
 
-const names = ['extract', 'clean', 'agg', 'load', 'schema', 'db'];
+// Every command of the family, as the dispatcher knows them: a new command is checked here at once.
+const names = Object.keys((await import('../../src/commands/index.js')).commands);
 const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 
 t.test('bx --help lists the family; bx <cmd> runs bx-<cmd>', async (t) => {
@@ -81,6 +82,12 @@ t.test('man pages exist, follow man-pages(7) order, and list the same options as
     const fromMan = new Set([...text.matchAll(/\\-\\-([a-z][a-z0-9-]*(?:\\-[a-z0-9]+)*)/g)].map((m) => m[1].replace(/\\-/g, '-')));
     const missing = [...fromHelp].filter((o) => !fromMan.has(o));
     t.same(missing, [], `${page}.1 documents every option of --help`);
+    // And the other way: every option the page's OPTIONS section describes is one --help lists.
+    const optionsSection = text.split(/^\.SH "?OPTIONS"?$/m)[1]?.split(/^\.SH /m)[0] ?? '';
+    const headings = [...optionsSection.matchAll(/^\.TP\n(.*)$/gm)].map((m) => m[1]);
+    const described = new Set(headings.flatMap((h) => [...h.matchAll(/\\-\\-([a-z][a-z0-9]*(?:\\?-[a-z0-9]+)*)/g)].map((m) => m[1].replace(/\\-/g, '-'))));
+    const stale = [...described].filter((o) => !fromHelp.has(o) && !fromHelp.has(o.replace(/^no-/, '')));
+    t.same(stale, [], `${page}.1 describes no option that --help lacks`);
   }
 });
 

@@ -30,18 +30,6 @@ const load = (args: string, input: string | Buffer, extra: Record<string, string
 const rows = async (sql: string) => (await db.query(sql)).rows;
 const count = async (table: string) => Number((await rows(`SELECT count(*) AS n FROM ${table}`))[0].n);
 
-t.test('--help and the man page list the same long options', async (t) => {
-  for (const cmd of ['bx-load', 'bx-db']) {
-    const help = await sh(`${cmd} --help`, { env });
-    t.equal(help.code, 0);
-    const fromHelp = new Set(help.stdout.match(/--[a-z][a-z-]+/g));
-    const man = readFileSync(join(root, 'man', `${cmd}.1`), 'utf8');
-    const section = man.slice(man.indexOf('.SH OPTIONS'), man.indexOf('.SH', man.indexOf('.SH OPTIONS') + 4));
-    // Options as roff writes them (\fB\-\-name, \-\-name) or plain --name, in the OPTIONS section.
-    const fromMan = new Set([...section.matchAll(/(?:\\fB)?(?:\\-\\-|(?<![\\\w-])--)((?:[a-z]|\\?-)+)/g)].map((m) => `--${m[1].replace(/\\-/g, '-')}`));
-    t.same([...fromHelp].sort(), [...fromMan].sort(), `${cmd}: --help and man/${cmd}.1 agree`);
-  }
-});
 
 t.test('COPY escaping: every special character arrives as it was sent', async (t) => {
   const values = [
