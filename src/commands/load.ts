@@ -2,10 +2,10 @@ import type { Argv } from 'yargs';
 import { cli, type RawArgs } from '../run/cli.js';
 import { ExitCode, UsageError } from '../lib/errors.js';
 import { parseTableName, qualified, type TableName } from '../lib/ident.js';
-import { openInput, type Io } from '../lib/io.js';
-import { readLineBatches, type LineRecordBatch } from '../lib/records.js';
+import type { Io } from '../lib/io.js';
 import { oneChar } from '../lib/size.js';
-import type { Checkpoint } from '../lib/stream.js';
+import { runStage } from '../run/stage.js';
+import { NdjsonSource } from '../sources/ndjson.js';
 import { FILE_FORMATS, type FileFormat, type SinkRequest } from '../sinks/index.js';
 
 export const describe = 'Load NDJSON records into a PostgreSQL table with COPY, in one transaction';
@@ -94,34 +94,27 @@ export function normalize(a: RawArgs): LoadOptions {
 }
 
 export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
+  if (opts.sink) return loadFiles(io, opts, opts.sink);
   // pg and the load code are loaded here, not at start-up: --help stays fast.
-  const [{ connectFrom, targetLabel }, { loadBatches, parsePartition, tableCreator }, { pgError }] = await Promise.all([
+  const [{ connectFrom, targetLabel }, { parsePartition, tableCreator }, { pgError }, { PostgresSink }] = await Promise.all([
     import('../pg/connect.js'),
     import('../pg/load.js'),
     import('../pg/errors.js'),
+    import('../sinks/postgres.js'),
   ]);
   const partition = opts.replaceWhere !== undefined ? parsePartition(opts.replaceWhere) : undefined;
-  const input = await openInput(io, opts.input);
-  if (opts.sink) return loadFiles(io, opts, opts.sink);
+  const source = new NdjsonSource(io, opts.input, { bytes: true });
+  // The input is opened (exit 66 for a missing file) before the connection.
+  await source.open();
   const { client, target } = await connectFrom({ db: opts.db, sslmode: opts.sslmode, appName: 'bx-load' }, io.env);
   io.log.debug(`connected to ${targetLabel(target)} (from ${target.source})`);
-  const stats = io.stats;
-  let checkpoints: Checkpoint[] = [];
-  const reader = readLineBatches(input.stream, input.name, { expectSealed: io.seal.expectSealed, onTrailer: (t) => (checkpoints = t.checkpoint ?? []) });
-  async function* counted(): AsyncGenerator<LineRecordBatch> {
-    for await (const b of reader) {
-      stats.rowsIn += b.lines.length;
-      yield b;
-    }
-  }
   // A signal must also stop a wait for input that may never come.
-  const onAbort = () => input.stream.destroy();
+  const onAbort = () => source.stop();
   io.signal.addEventListener('abort', onAbort, { once: true });
   let committed = false;
   try {
-    const r = await loadBatches(
+    const sink = new PostgresSink(
       client,
-      counted(),
       {
         table: opts.table,
         mode: opts.mode,
@@ -130,16 +123,14 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
         ignoreExtra: opts.ignoreExtra,
         create: opts.create ? tableCreator(opts.table, opts.schema) : undefined,
         inferRows: opts.inferRows,
-        checkpoints: () => checkpoints,
+        runId: io.env.BX_RUN_ID,
       },
       io.log,
       io.signal,
-      () => input.stream.destroy(),
+      () => source.stop(),
     );
+    await runStage(io, { sources: [source], sink, rejects: {} });
     committed = true;
-    stats.rowsOut = r.rows;
-    if (checkpoints.length) stats.checkpoint = checkpoints;
-    stats.note = `loaded into ${r.table}${r.note ? `, ${r.note}` : ''}`;
     return ExitCode.Ok;
   } catch (err) {
     if (io.signal.aborted) throw io.signal.reason;
@@ -147,8 +138,8 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
   } finally {
     io.signal.removeEventListener('abort', onAbort);
     if (!committed) {
-      input.stream.destroy();
-      stats.note = `nothing loaded into ${qualified(opts.table)} (rolled back)`;
+      source.stop();
+      io.stats.note = `nothing loaded into ${qualified(opts.table)} (rolled back)`;
     }
     // Closing without COMMIT makes the server roll back, whatever state the COPY was in.
     await closeClient(client);
@@ -158,8 +149,6 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
 /** --to FORMAT: the records go to files (a sink), through the stage runner. */
 async function loadFiles(io: Io, opts: LoadOptions, req: SinkRequest): Promise<ExitCode> {
   const { openSink } = await import('../sinks/index.js');
-  const { NdjsonSource } = await import('../sources/ndjson.js');
-  const { runStage } = await import('../run/stage.js');
   await runStage(io, { sources: [new NdjsonSource(io, opts.input)], sink: await openSink(req, io), rejects: {} });
   return ExitCode.Ok;
 }

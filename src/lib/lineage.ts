@@ -12,7 +12,7 @@ export function lineageOf(rec: Rec): Origin | undefined {
   const f = rec._file;
   const l = rec._line;
   if (typeof f !== 'string') return undefined;
-  if (typeof l === 'number' && Number.isInteger(l) && l >= 0) return { file: f, line: l };
+  if (typeof l === 'number' && Number.isFinite(l)) return { file: f, line: l };
   if (typeof l === 'string' && /^\d+$/.test(l)) return { file: f, line: Number(l) };
   return undefined;
 }

@@ -4,6 +4,7 @@
 //
 // Layout of DIR:  data/ (PGDATA, owned by the server user)  server.log  bx-db.json (0600:
 // port, user, password).
+import { writeFileAtomic } from '../lib/atomic-file.js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, constants as fsc } from 'node:fs';
@@ -84,9 +85,7 @@ async function readState(e: Embedded): Promise<ServerState | undefined> {
 }
 
 async function writeState(e: Embedded, s: ServerState) {
-  const tmp = `${e.stateFile}.${process.pid}`;
-  await fsp.writeFile(tmp, JSON.stringify(s) + '\n', { mode: 0o600 });
-  await fsp.rename(tmp, e.stateFile);
+  await writeFileAtomic(e.stateFile, JSON.stringify(s) + '\n', { mode: 0o600, what: 'the server state file' });
 }
 
 /** A TCP port nobody listens on now, on the loopback interface. */
