@@ -125,7 +125,8 @@ class DelimitedWriter implements FormatWriter {
       this.index = new Map(this.columns.map((k, i) => [k, i]));
       if (this.opts.header) {
         const r = recs[0];
-        text += this.columns.map((k) => this.cell(k, r, b.name, b.lines[0], k)).join(this.delim) + '\n';
+        const head = this.columns.map((k) => this.cell(k, r, b.name, b.lines[0], k)).join(this.delim);
+        text += (head.length === 0 && this.columns.length === 1 ? this.blankRow(r, b.name, b.lines[0], '') : head) + '\n';
       }
     }
     const cols = this.columns!;
@@ -141,9 +142,17 @@ class DelimitedWriter implements FormatWriter {
         if (j > 0) row += d;
         row += s.length === 0 ? s : this.cell(s, rec, b.name, b.lines[i], cols[j]);
       }
+      // One empty cell alone is a blank line, which readers skip (bx-extract, csv-parse):
+      // quoted it stays a row, as Python's csv module writes it. TSV cannot quote.
+      if (row.length === 0 && n === 1) row = this.blankRow(rec, b.name, b.lines[i], cols[0]);
       text += row + '\n';
     }
     await put(this.out, text);
+  }
+
+  private blankRow(rec: Rec, name: string, line: number, field: string): string {
+    if (!this.tsv) return '""';
+    throw new DataError(originOfRecord(rec, name, line), field, 'an empty value alone on its row makes a blank line, which TSV readers skip; use --to csv');
   }
 
   /** A key the first record lacks has no column: a DataError, before anything of the record is written. */
