@@ -132,6 +132,9 @@ class DelimitedWriter implements FormatWriter {
     const cols = this.columns!;
     const n = cols.length;
     const d = this.delim;
+    // Plain CSV (no --csv-safe) quotes inline: one regex test per cell, no call.
+    const plain = !this.tsv && !this.opts.csvSafe;
+    const q = this.needsQuote;
     for (let i = 0; i < recs.length; i++) {
       const rec = recs[i];
       this.checkKeys(rec, b.name, b.lines[i]);
@@ -140,7 +143,9 @@ class DelimitedWriter implements FormatWriter {
         const v = rec[cols[j]];
         const s = typeof v === 'string' ? v : cellText(v);
         if (j > 0) row += d;
-        row += s.length === 0 ? s : this.cell(s, rec, b.name, b.lines[i], cols[j]);
+        if (s.length === 0) continue;
+        if (plain) row += q.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+        else row += this.cell(s, rec, b.name, b.lines[i], cols[j]);
       }
       // One empty cell alone is a blank line, which readers skip (bx-extract, csv-parse):
       // quoted it stays a row, as Python's csv module writes it. TSV cannot quote.
