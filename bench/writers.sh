@@ -30,6 +30,7 @@ echo "  csv / cat: $(ratio "$CSV" "$CAT")x   csv / bx-clean passthrough: $(ratio
 
 # psql \copy of the same rows to CSV, when a server answers (the table is dropped afterwards).
 DB="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+export PGOPTIONS='-c client_min_messages=warning'
 if psql "$DB" -Atqc 'select 1' > /dev/null 2>&1; then
   T=bxfo_bench_sales
   psql "$DB" -qc "drop table if exists $T" > /dev/null
