@@ -1,0 +1,158 @@
+// bx-load --to csv|tsv|ndjson|xml --path FILE: a format writer (formats/writer.ts) around one
+// output. A file is written under a temp name beside it (lib/atomic-file.ts) and renamed into
+// place by end(), so a reader of FILE sees the old file or the whole new one; abort() (a bad
+// record, a failed or unsealed input, a signal) removes the temp file and FILE keeps what it
+// held. A path ending in .gz is gzip-compressed on the way. --path - writes to stdout: nothing
+// to rename, and a reader that leaves (EPIPE) ends the run with 0, as for every bx stage.
+import { once } from 'node:events';
+import { promises as fsp } from 'node:fs';
+import { dirname } from 'node:path';
+import { finished } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import { createGzip, type Gzip } from 'node:zlib';
+import { AtomicFile, syncDir } from '../lib/atomic-file.js';
+import { UsageError } from '../lib/errors.js';
+import type { Io } from '../lib/io.js';
+import type { Batch, Sink } from '../lib/stream.js';
+import { writerFor, type FormatWriter, type WriteOptions } from '../formats/writer.js';
+import type { SinkOpener, SinkRequest } from './index.js';
+
+const CSV_ONLY: [keyof SinkRequest, string][] = [
+  ['bom', 'bom'],
+  ['csvSafe', 'csv-safe'],
+  ['delimiter', 'delimiter'],
+];
+
+export const open: SinkOpener = async (req: SinkRequest, io: Io): Promise<Sink> => {
+  checkFlags(req);
+  const make = await writerFor(req.to);
+  const opts: WriteOptions = {
+    header: req.header,
+    delimiter: req.delimiter,
+    bom: req.bom,
+    csvSafe: req.csvSafe,
+    xmlRoot: req.xmlRoot,
+    xmlRecord: req.xmlRecord,
+  };
+  // yargs-parser reads `--path -` as --path '' and a positional '-' (it takes a lone - for a
+  // positional stdin); an empty name is no file, so '' is stdout too (see the report's load.ts fix).
+  if (req.path === '-' || req.path === '') return new FileSink(io, 'stdout', undefined, io.stdout, undefined, (out) => make(out, opts));
+  const file = await AtomicFile.open(req.path, { what: `the ${req.to.toUpperCase()} file` });
+  try {
+    // An unlistened 'error' would crash the process; put() reads it from stream.errored instead.
+    file.stream.on('error', () => {});
+    let out: Writable = file.stream;
+    let gz: Gzip | undefined;
+    if (/\.gz$/i.test(req.path)) {
+      gz = createGzip();
+      gz.on('error', () => {});
+      // A failed file (ENOSPC) fails the gzip stream too, so no write waits for a 'drain' that never comes.
+      file.stream.once('error', (e) => gz!.destroy(e));
+      gz.pipe(file.stream, { end: false });
+      out = gz;
+    }
+    return new FileSink(io, req.path, file, out, gz, (o) => make(o, opts));
+  } catch (err) {
+    await file.abort();
+    throw err;
+  }
+};
+
+/** Flags of another format are a usage error, not silently ignored. */
+function checkFlags(req: SinkRequest) {
+  const delimited = req.to === 'csv' || req.to === 'tsv';
+  if (!delimited) {
+    for (const [k, flag] of CSV_ONLY) if (req[k] !== undefined && req[k] !== false) throw new UsageError(`--${flag} is for --to csv or tsv, not --to ${req.to}`);
+    if (!req.header) throw new UsageError(`--no-header is for --to csv or tsv, not --to ${req.to}`);
+  }
+  if (req.to !== 'xml' && (req.xmlRoot !== 'records' || req.xmlRecord !== 'record')) {
+    throw new UsageError(`--${req.xmlRoot !== 'records' ? 'xml-root' : 'xml-record'} is for --to xml, not --to ${req.to}`);
+  }
+}
+
+class FileSink implements Sink {
+  private readonly writer: FormatWriter;
+  private rows = 0;
+  private readonly onAbort: () => void;
+
+  constructor(
+    private readonly io: Io,
+    private readonly label: string,
+    private readonly file: AtomicFile | undefined,
+    private readonly out: Writable,
+    private readonly gz: Gzip | undefined,
+    make: (out: Writable) => FormatWriter,
+  ) {
+    if (!file) out.on('error', ignore);
+    try {
+      this.writer = make(out);
+    } catch (err) {
+      this.release();
+      throw err;
+    }
+    // SIGINT/SIGTERM: the temp file goes at once, whatever the stage is waiting for.
+    this.onAbort = () => void this.file?.abort();
+    io.signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  async write(b: Batch): Promise<void> {
+    if (this.io.signal.aborted) throw this.io.signal.reason;
+    await this.writer.write(b);
+    this.rows += b.lines.length;
+  }
+
+  async end(): Promise<{ rows: number; note: string }> {
+    if (this.io.signal.aborted) throw this.io.signal.reason;
+    await this.writer.end();
+    if (this.gz) {
+      this.gz.end();
+      await finished(this.gz, { writable: true, readable: true });
+    }
+    if (this.file) {
+      if (this.file.stream.errored) throw this.file.stream.errored;
+      await commit(this.file);
+    }
+    this.release();
+    return { rows: this.rows, note: `wrote ${this.label}${this.gz ? ' (gzip)' : ''}` };
+  }
+
+  async abort(): Promise<void> {
+    this.gz?.destroy();
+    await this.file?.abort();
+    this.release();
+  }
+
+  private release() {
+    this.io.signal.removeEventListener('abort', this.onAbort);
+    if (!this.file) this.out.off('error', ignore);
+  }
+}
+
+const ignore = () => {};
+
+/**
+ * AtomicFile.commit(), step for step, through its public fields. On Node 20.20 commit() never
+ * settles: FileHandle.close() waits for the stream made with `autoClose: false` to let go of
+ * the handle, and a stream that has finished does not (reproduced in three lines: write, end,
+ * 'finish', sync, close → pending forever). Destroying the stream after the fsync releases and
+ * closes the handle. Once lib/atomic-file.ts does that itself, this becomes `file.commit()`.
+ */
+async function commit(file: AtomicFile): Promise<void> {
+  const s = file.stream;
+  s.end();
+  await once(s, 'finish');
+  if (file.tmpPath) {
+    // fsync(2) flushes the file, whichever descriptor asks.
+    const fh = await fsp.open(file.tmpPath, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+  s.destroy();
+  if (!s.closed) await once(s, 'close');
+  if (!file.tmpPath) return;
+  await fsp.rename(file.tmpPath, file.path);
+  await syncDir(dirname(file.path));
+}
