@@ -60,6 +60,11 @@ export const options = (y: Argv) =>
 
 export function normalize(a: RawArgs): LoadOptions {
   const inputs = a._.map(String);
+  // `--path -` reaches us as --path '' and a positional "-" (yargs-parser reads a lone - as an argument).
+  if (a.to !== undefined && a.to !== 'postgres' && a.path === '' && inputs.includes('-')) {
+    a.path = '-';
+    inputs.splice(inputs.indexOf('-'), 1);
+  }
   if (inputs.length > 1) throw new UsageError(`bx-load reads one input; got ${inputs.length}: ${inputs.join(' ')}`);
   if (a.to !== undefined && a.to !== 'postgres') return { ...fileSinkOptions(a), input: inputs[0] ?? '-' };
   const fileOnly = ['path', 'partition-by', 'row-group-size', 'bom', 'csv-safe', 'state', 'delimiter'].filter((k) => a[k] !== undefined);
@@ -149,7 +154,17 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
 /** --to FORMAT: the records go to files (a sink), through the stage runner. */
 async function loadFiles(io: Io, opts: LoadOptions, req: SinkRequest): Promise<ExitCode> {
   const { openSink } = await import('../sinks/index.js');
-  await runStage(io, { sources: [new NdjsonSource(io, opts.input)], sink: await openSink(req, io), rejects: {} });
+  const source = new NdjsonSource(io, opts.input);
+  await source.open();
+  // A signal must also stop a wait for input that may never come.
+  const onAbort = () => source.stop();
+  io.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await runStage(io, { sources: [source], sink: await openSink(req, io), rejects: {} });
+  } finally {
+    io.signal.removeEventListener('abort', onAbort);
+  }
+  if (io.signal.aborted) throw io.signal.reason;
   return ExitCode.Ok;
 }
 

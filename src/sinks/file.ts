@@ -4,13 +4,10 @@
 // record, a failed or unsealed input, a signal) removes the temp file and FILE keeps what it
 // held. A path ending in .gz is gzip-compressed on the way. --path - writes to stdout: nothing
 // to rename, and a reader that leaves (EPIPE) ends the run with 0, as for every bx stage.
-import { once } from 'node:events';
-import { promises as fsp } from 'node:fs';
-import { dirname } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { createGzip, type Gzip } from 'node:zlib';
-import { AtomicFile, syncDir } from '../lib/atomic-file.js';
+import { AtomicFile } from '../lib/atomic-file.js';
 import { UsageError } from '../lib/errors.js';
 import type { Io } from '../lib/io.js';
 import type { Batch, Sink } from '../lib/stream.js';
@@ -110,7 +107,7 @@ class FileSink implements Sink {
     }
     if (this.file) {
       if (this.file.stream.errored) throw this.file.stream.errored;
-      await commit(this.file);
+      await this.file.commit();
     }
     this.release();
     return { rows: this.rows, note: `wrote ${this.label}${this.gz ? ' (gzip)' : ''}` };
@@ -129,30 +126,3 @@ class FileSink implements Sink {
 }
 
 const ignore = () => {};
-
-/**
- * AtomicFile.commit(), step for step, through its public fields. On Node 20.20 commit() never
- * settles: FileHandle.close() waits for the stream made with `autoClose: false` to let go of
- * the handle, and a stream that has finished does not (reproduced in three lines: write, end,
- * 'finish', sync, close → pending forever). Destroying the stream after the fsync releases and
- * closes the handle. Once lib/atomic-file.ts does that itself, this becomes `file.commit()`.
- */
-async function commit(file: AtomicFile): Promise<void> {
-  const s = file.stream;
-  s.end();
-  await once(s, 'finish');
-  if (file.tmpPath) {
-    // fsync(2) flushes the file, whichever descriptor asks.
-    const fh = await fsp.open(file.tmpPath, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  }
-  s.destroy();
-  if (!s.closed) await once(s, 'close');
-  if (!file.tmpPath) return;
-  await fsp.rename(file.tmpPath, file.path);
-  await syncDir(dirname(file.path));
-}
