@@ -147,7 +147,7 @@ export async function run(io: Io, opts: RunsOptions): Promise<ExitCode> {
   if (!target) throw new ConfigError('no run log: give --log FILE (or a postgres:// URL) or set BX_RUN_LOG');
   const { readRuns } = await import('../run/runlog.js');
   const { runs, skipped } = await readRuns(target, opts.filter, io.env);
-  if (skipped > 0) io.log.warn(`${redact(target)}: ${skipped} line${skipped === 1 ? ' is' : 's are'} not run records; skipped`);
+  if (skipped > 0) io.log.warn(`${redact(target)}: ${skipped === 1 ? '1 line is not a run record' : `${skipped} lines are not run records`}; skipped`);
   const width = (io.stdout as { columns?: number }).columns ?? 200;
   if (opts.summary) {
     const pipes = summarizePipelines(runs);
