@@ -158,12 +158,13 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
   };
 
   /** Ends the run: progress away, summary, run record and metrics, then the error and its hint last. */
-  const finish = async (outcome: RunOutcome, lines: () => void, summaryWanted: boolean) => {
+  const finish = async (outcome: RunOutcome, lines: () => void, summaryWanted: boolean, hint?: () => void) => {
     stopTicker();
     log.clearProgress();
     if (watched) await recordRun(ctx, outcome);
-    if (summaryWanted) summarize(log, stats, outcome);
     lines();
+    if (summaryWanted) summarize(log, stats, outcome);
+    hint?.();
     return outcome.exitCode as ExitCode;
   };
 
@@ -190,11 +191,13 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
         () => {
           log.error(message, log.opts.format === 'json' ? { event: 'error', exit_code: known.exitCode, ...(hint ? { hint } : {}) } : undefined);
           if (log.verbose) proc.stderr.write(redact(String((err as Error).stack)) + '\n');
-          // The last line says what to do (cron mail, a job log); 65 and 78 name the place already.
-          if (hint && log.opts.format !== 'json' && (HINT_LINE_CODES.has(known.exitCode) || log.verbose)) log.error(hint);
         },
         // The failed run's counts: in JSON always (a log shipper wants them), in sentences with -v.
         log.verbose || log.opts.format === 'json',
+        // The last line says what to do (cron mail, a job log); 65 and 78 name the place already.
+        () => {
+          if (hint && log.opts.format !== 'json' && (HINT_LINE_CODES.has(known.exitCode) || log.verbose)) log.error(hint);
+        },
       );
     }
     const msg = err instanceof Error ? err.message : String(err);
