@@ -2,7 +2,8 @@
 // PostgreSQL, the derived pipeline id, failures, secrets kept out of every output, the metrics
 // file checked by promtool, concurrent appends, bx-runs, and the progress line on a real TTY.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { databaseUrl, ndjson, root, sh, tmp } from '../helpers.js';
@@ -376,4 +377,34 @@ t.test('the progress line shows on a TTY (tmux) and never when stderr is a file'
   const err = readFileSync(`${d}/err.txt`, 'utf8');
   t.notMatch(err, /\r|\x1b\[/, 'no control characters');
   t.match(err, /^bx-clean: done: 200000 rows in, 200000 out, 0 rejected, [\d.]+ s, \d+ rows\/s\n$/);
+});
+
+t.test('a stage stopped by SIGTERM records status interrupted, then dies of the signal', async (t) => {
+  const d = tmp(t);
+  const log = join(d, 'runs.ndjson');
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), BX_RUN_LOG: log, BX_PIPELINE_ID: 'bxmon-sig' };
+  delete env.NODE_OPTIONS;
+  // bx-extract opens a FIFO only once run() is under way (the handler in place), and the open
+  // completes only when we open the other end: a readiness signal without a timer.
+  const fifo = join(d, 'in.csv');
+  t.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+  // Through bash, which drops tap's NODE_OPTIONS (see sh() in helpers.ts) and execs: the pid is bx-extract's.
+  const child = spawn('bash', ['-c', `unset NODE_OPTIONS; exec ${join(root, 'bin', 'bx-extract')} ${fifo}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<[number | null, string | null]>((resolve) => child.on('close', (code, sig) => resolve([code, sig])));
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  // O_NONBLOCK open of a FIFO's write end fails (ENXIO) until a reader has it open: poll for that.
+  let writer: Awaited<ReturnType<typeof open>> | undefined;
+  for (let i = 0; i < 300 && !writer && child.exitCode === null; i++) {
+    writer = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
+    if (!writer) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!writer) return t.fail(`bx-extract never opened its input: ${stderr}`);
+  await writer.write('a,b\n1,2\n');
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill('SIGTERM');
+  const [code, sig] = await exited;
+  t.same([code, sig], [null, 'SIGTERM'], `dies of SIGTERM, as a shell expects (143) ${stderr}`);
+  await writer.close();
+  t.match(runsIn(log), [{ command: 'bx-extract', status: 'interrupted', exit_code: 143, error: 'interrupted by SIGTERM', pipeline_id: 'bxmon-sig' }]);
 });
