@@ -2,7 +2,6 @@
 // a bx_runs table, and read back by bx-runs. Loaded only when BX_RUN_LOG is set or bx-runs runs;
 // pg only when the log is a database.
 import { closeSync, constants, createReadStream, openSync, writeSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { Client } from 'pg';
 import { ConfigError, InputMissingError, classify } from '../lib/errors.js';
 import { parseTableName, qualified, type TableName } from '../lib/ident.js';
@@ -168,6 +167,8 @@ async function readFile(path: string, f: RunFilter): Promise<{ runs: RunRecord[]
   }
   const runs: RunRecord[] = [];
   let skipped = 0;
+  // readline only here, for bx-runs: a command appending its record does not load it.
+  const { createInterface } = await import('node:readline');
   for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
     if (line === '') continue;
     let r: RunRecord;
