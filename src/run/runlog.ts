@@ -196,9 +196,9 @@ async function readTable(target: string, f: RunFilter, env: Record<string, strin
     const params: unknown[] = [];
     const add = (sql: string, v: unknown) => {
       params.push(v);
-      where.push(sql.replace('?', `$${params.length}`));
+      where.push(sql.replace(/\?/g, `$${params.length}`));
     };
-    if (f.since) add('(started >= ? OR ended >= $' + (params.length + 1) + ')', f.since.toISOString());
+    if (f.since) add('(started >= ? OR ended >= ?)', f.since.toISOString());
     if (f.failed) where.push("status <> 'ok'");
     if (f.pipeline !== undefined) add('pipeline_id = ?', f.pipeline);
     if (f.command !== undefined) add('command = ?', commandName(f.command));
