@@ -12,6 +12,10 @@ export interface LoggerOptions {
   verbosity: Verbosity;
   /** Progress lines only when stderr is a terminal (DESIGN.md "Logging"). */
   tty: boolean;
+  /** Terminal width: a progress line longer than this would wrap, and \r would no longer rewrite it. */
+  columns?: number;
+  /** The run and pipeline ids on every JSON line, so a log shipper can join the stages of a run. */
+  ids?: () => { run_id: string; pipeline_id: string };
 }
 
 const rank: Record<Level, Verbosity> = { error: 0, warn: 1, info: 1, debug: 2 };
@@ -46,14 +50,23 @@ export class Logger {
     this.emit('debug', msg, fields);
   }
 
+  /** Does progress() draw anything? Only on a terminal, not with -q, not for JSON lines. */
+  get showsProgress() {
+    return this.opts.tty && this.opts.verbosity > 0 && this.opts.format !== 'json';
+  }
+
   /** A line that rewrites itself on a terminal; nothing at all elsewhere. */
   progress(text: string) {
-    if (!this.opts.tty || this.opts.verbosity === 0 || this.opts.format === 'json') return;
-    this.out.write(`\r\x1b[K${this.prog}: ${text}`);
+    if (!this.showsProgress) return;
+    let line = `${this.prog}: ${text}`;
+    const width = (this.opts.columns ?? 80) - 1;
+    if (line.length > width) line = line.slice(0, Math.max(0, width));
+    this.out.write(`\r\x1b[K${line}`);
     this.progressShown = true;
   }
 
-  private clearProgress() {
+  /** Wipes the progress line, so that the terminal is left as it was (or for the next message). */
+  clearProgress() {
     if (this.progressShown) {
       this.out.write('\r\x1b[K');
       this.progressShown = false;
@@ -64,7 +77,8 @@ export class Logger {
     if (rank[level] > this.opts.verbosity) return;
     this.clearProgress();
     if (this.opts.format === 'json') {
-      const rec = { ts: new Date().toISOString(), level, cmd: this.prog, msg, ...fields };
+      // Keys: time, level, command, run_id, pipeline_id, message, then the event's own fields.
+      const rec = { time: new Date().toISOString(), level, command: this.prog, ...this.opts.ids?.(), message: msg, ...fields };
       this.out.write(redact(JSON.stringify(rec)) + '\n');
       return;
     }

@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import type { Argv, Options } from 'yargs';
-import { BxError, classify, ExitCode, InternalError, PipeClosed, UsageError } from '../lib/errors.js';
+import { BxError, classify, ExitCode, PipeClosed, UsageError } from '../lib/errors.js';
 import { RunStats, type Io } from '../lib/io.js';
 import { Logger, type LogFormat, type Verbosity } from '../lib/log.js';
 import { addSecret, hasPassword, redact } from '../lib/redact.js';
+import { HINT_LINE_CODES, HINTS, monitored, newRunId, pipelineIdFor, progressText, recordRun, summarize, type RunContext, type RunOutcome } from './summary.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -24,6 +25,8 @@ export interface CommandSpec<O> {
   stream: 'in' | 'out' | 'both' | 'none';
   /** The command rolls back on SIGINT/SIGTERM itself (io.signal); others die at once as usual. */
   handlesSignals?: boolean;
+  /** false: no run record, no metrics, no --metrics-file (bx-runs: reading the log must not grow it). */
+  record?: boolean;
 }
 
 type Tty = { isTTY?: boolean; columns?: number };
@@ -37,15 +40,34 @@ export interface ProcessLike {
 
 /**
  * The only code that parses argv, catches errors, prints them and picks the exit code
- * (STYLE.md "A command"). Every bx-* main() is `cli(name, spec, argv)`.
+ * (STYLE.md "A command"). Every bx-* main() is `cli(name, spec, argv)`. It is also the one place
+ * that watches a run: the progress line, the closing summary, the run record (BX_RUN_LOG) and the
+ * metrics file (--metrics-file, BX_METRICS_DIR) all hang off it (src/run/summary.ts), so every
+ * command gets them without a line of its own.
  */
 export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[], proc: ProcessLike = process): Promise<ExitCode> {
   const env = proc.env;
+  const stats = new RunStats();
+  stats.runId = newRunId();
+  let idsDerived = false;
+  // Derived at once when wanted: a later stage must still find the group leader in /proc.
+  const ids = () => {
+    if (!idsDerived) {
+      stats.pipelineId = pipelineIdFor(env, stats.runId);
+      idsDerived = true;
+    }
+    return { run_id: stats.runId, pipeline_id: stats.pipelineId };
+  };
   const earlyVerbosity: Verbosity = argv.includes('-q') || argv.includes('--quiet') ? 0 : argv.some((a) => /^-v+$|^--verbose$/.test(a)) ? 2 : 1;
   const earlyFormat: LogFormat = argv.includes('--log-format=json') || argv.join(' ').includes('--log-format json') || env.BX_LOG_FORMAT === 'json' ? 'json' : 'human';
-  let log = new Logger(prog, proc.stderr, { format: earlyFormat, verbosity: earlyVerbosity, tty: Boolean(proc.stderr.isTTY) });
+  const tty = Boolean(proc.stderr.isTTY);
+  let log = new Logger(prog, proc.stderr, { format: earlyFormat, verbosity: earlyVerbosity, tty, columns: proc.stderr.columns, ids });
   addSecret(env.PGPASSWORD);
   addSecret(env.BX_HASH_KEY);
+  // A password in a URL or a key=value string is redacted by pattern; registered as well, it is
+  // also hidden where a library quotes it bare (an error echoing a connection parameter).
+  for (const text of [env.DATABASE_URL, env.BX_RUN_LOG, ...argv]) for (const pw of passwordsIn(text)) addSecret(pw);
+  if (earlyFormat === 'json' || monitored(env, argv.some((a) => a.startsWith('--metrics-file')) ? 'yes' : undefined)) ids();
   // A reader leaving early (| head) is normal; never let EPIPE become an uncaught exception.
   proc.stdout.on('error', () => {});
 
@@ -61,12 +83,18 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
   if (a.help || a.version) return ExitCode.Ok;
 
   const verbosity: Verbosity = a.quiet ? 0 : a.verbose ? 2 : 1;
-  log = new Logger(prog, proc.stderr, { format: a['log-format'] as LogFormat, verbosity, tty: Boolean(proc.stderr.isTTY) });
+  log = new Logger(prog, proc.stderr, { format: a['log-format'] as LogFormat, verbosity, tty, columns: proc.stderr.columns, ids });
   if (argv.some(hasPassword)) {
     log.warn('a password on the command line is visible to every user of this machine (ps); use PGPASSWORD, ~/.pgpass or DATABASE_URL instead');
   }
 
-  const stats = new RunStats();
+  const metricsFile = spec.record === false || a['metrics-file'] === undefined ? undefined : String(a['metrics-file']);
+  const ctx: RunContext = { prog, argv, env, stats, log, metricsFile };
+  const watched = spec.record !== false && monitored(env, metricsFile);
+  if (watched || log.opts.format === 'json') ids();
+  stats.countInput(proc.stdin);
+  stats.countOutput(proc.stdout);
+
   const ac = new AbortController();
   const sealEnv = env.BX_SEAL === '1' || env.BX_SEAL === 'true';
   const io: Io = {
@@ -88,50 +116,132 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
     log.warn(`${sig} received; stopping`);
     ac.abort(new InterruptedError(sig));
   };
-  if (spec.handlesSignals) {
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  }
-  const ticker = log.opts.tty && verbosity > 0 ? setInterval(() => log.progress(progressText(stats)), 1000) : undefined;
+  // A command that does not roll back itself dies of the signal at once, as before; when the
+  // run is watched it first records "interrupted", then dies of the same signal (so a shell
+  // still sees 128+n).
+  const onSignalRecord = (sig: NodeJS.Signals) => {
+    stopTicker();
+    log.clearProgress();
+    const code = 128 + (sig === 'SIGINT' ? 2 : sig === 'SIGHUP' ? 1 : 15);
+    const done = recordRun(ctx, { status: 'interrupted', exitCode: code, error: `interrupted by ${sig}`, ended: Date.now() });
+    const die = () => {
+      removeSignalHandlers();
+      process.kill(process.pid, sig);
+    };
+    // A database run log gets two seconds; the signal is not held up longer than that.
+    const timer = setTimeout(die, 2000);
+    done.finally(() => {
+      clearTimeout(timer);
+      die();
+    });
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', ...(spec.handlesSignals ? [] : (['SIGHUP'] as NodeJS.Signals[]))];
+  const handler = spec.handlesSignals ? onSignal : watched ? onSignalRecord : undefined;
+  const removeSignalHandlers = () => {
+    if (handler) for (const sig of signals) process.off(sig, handler);
+  };
+  if (handler) for (const sig of signals) process.once(sig, handler);
+
+  // The size of stdin, when it is a file (`< big.csv`): counts toward % done once stdin is read.
+  const stdinSize = tty && log.showsProgress ? stdinFileSize(proc.stdin) : undefined;
+  const draw = () => {
+    const stdinRead = ((proc.stdin as { bytesRead?: number }).bytesRead ?? 0) > 0;
+    const total = (stats.totalBytes ?? 0) + (stdinRead && stdinSize ? stdinSize : 0);
+    log.progress(progressText(stats, total || undefined));
+  };
+  // Four updates a second: the figures move visibly without costing the run anything measurable.
+  let ticker = log.showsProgress ? setInterval(draw, PROGRESS_MS) : undefined;
   ticker?.unref();
+  const stopTicker = () => {
+    if (ticker) clearInterval(ticker);
+    ticker = undefined;
+  };
+
+  /** Ends the run: progress away, summary, run record and metrics, then the error and its hint last. */
+  const finish = async (outcome: RunOutcome, lines: () => void, summaryWanted: boolean, hint?: () => void) => {
+    stopTicker();
+    log.clearProgress();
+    if (watched) await recordRun(ctx, outcome);
+    lines();
+    if (summaryWanted) summarize(log, stats, outcome);
+    hint?.();
+    return outcome.exitCode as ExitCode;
+  };
 
   try {
     const opts = spec.normalize(a);
     const code = await spec.run(io, opts);
-    if (ticker) clearInterval(ticker);
     // Row counts mean nothing for a command that moves no records (bx-db).
-    if (spec.stream !== 'none') summarize(log, stats, code === ExitCode.Ok ? 'ok' : 'failed');
-    return code;
+    return await finish({ status: code === ExitCode.Ok ? 'ok' : 'failed', exitCode: code, ended: Date.now() }, () => {}, spec.stream !== 'none');
   } catch (err) {
-    if (ticker) clearInterval(ticker);
     if (err instanceof InterruptedError) {
-      log.error(`interrupted by ${err.signal}`);
-      return (err.signal === 'SIGINT' ? 130 : 143) as ExitCode;
+      const code = err.signal === 'SIGINT' ? 130 : 143;
+      return await finish({ status: 'interrupted', exitCode: code, error: err.message, ended: Date.now() }, () => log.error(`interrupted by ${err.signal}`), log.verbose);
     }
     const known = classify(err);
     if (known instanceof PipeClosed) {
       // `| head` is a normal end, as for cat: nothing to say unless asked.
-      log.debug(`output closed by its reader after ${stats.rowsIn} rows in`);
-      return ExitCode.Ok;
+      return await finish({ status: 'ok', exitCode: ExitCode.Ok, ended: Date.now() }, () => log.debug(`output closed by its reader after ${stats.rowsIn} rows in`), false);
     }
     if (known instanceof BxError) {
-      log.error(known.message);
-      if (log.verbose) {
-        proc.stderr.write(redact(String((err as Error).stack)) + '\n');
-        summarize(log, stats, 'failed');
-      }
-      return known.exitCode;
+      const message = redact(known.message);
+      const hint = HINTS[known.exitCode];
+      return await finish(
+        { status: 'failed', exitCode: known.exitCode, error: message, ended: Date.now() },
+        () => {
+          log.error(message, log.opts.format === 'json' ? { event: 'error', exit_code: known.exitCode, ...(hint ? { hint } : {}) } : undefined);
+          if (log.verbose) proc.stderr.write(redact(String((err as Error).stack)) + '\n');
+        },
+        // The failed run's counts: in JSON always (a log shipper wants them), in sentences with -v.
+        log.verbose || log.opts.format === 'json',
+        // The last line says what to do (cron mail, a job log); 65 and 78 name the place already.
+        () => {
+          if (hint && log.opts.format !== 'json' && (HINT_LINE_CODES.has(known.exitCode) || log.verbose)) log.error(hint);
+        },
+      );
     }
     const msg = err instanceof Error ? err.message : String(err);
-    log.error(`internal error: ${msg}${log.verbose ? '' : ' (run with -v for the stack trace)'}`);
-    if (log.verbose) proc.stderr.write(redact(String((err as Error)?.stack ?? err)) + '\n');
-    return ExitCode.Software;
+    return await finish(
+      { status: 'failed', exitCode: ExitCode.Software, error: redact(`internal error: ${msg}`), ended: Date.now() },
+      () => {
+        log.error(`internal error: ${msg}${log.verbose ? '' : ' (run with -v for the stack trace)'}`, log.opts.format === 'json' ? { event: 'error', exit_code: ExitCode.Software } : undefined);
+        if (log.verbose) proc.stderr.write(redact(String((err as Error)?.stack ?? err)) + '\n');
+      },
+      log.opts.format === 'json',
+    );
   } finally {
-    if (spec.handlesSignals) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    stopTicker();
+    removeSignalHandlers();
   }
+}
+
+const PROGRESS_MS = 250;
+
+function stdinFileSize(stdin: unknown): number | undefined {
+  const fd = (stdin as { fd?: number }).fd;
+  if (fd !== 0) return undefined;
+  try {
+    const st = fstatSync(0);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The passwords in a postgres:// (any scheme://user:pw@) URL or a key=value string. */
+function passwordsIn(text: string | undefined): string[] {
+  if (!text) return [];
+  const out: string[] = [];
+  for (const m of text.matchAll(/\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:([^@/\s]+)@/gi)) {
+    try {
+      out.push(decodeURIComponent(m[1]));
+    } catch {
+      /* a bad %-escape: the raw text is added below */
+    }
+    out.push(m[1]);
+  }
+  for (const m of text.matchAll(/\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&;]+)/gi)) out.push(m[1].replace(/^'(.*)'$/, '$1').replace(/\\(.)/g, '$1'));
+  return out;
 }
 
 export class InterruptedError extends Error {
@@ -147,6 +257,9 @@ function commonOptions<O>(spec: CommandSpec<O>, env: Record<string, string | und
     ['verbose', { alias: 'v', type: 'boolean', describe: 'more detail; stack traces on internal errors' }],
     ['log-format', { choices: ['human', 'json'], default: env.BX_LOG_FORMAT === 'json' ? 'json' : 'human', describe: 'stderr as sentences or as JSON lines (env BX_LOG_FORMAT)', defaultDescription: 'human' }],
   ];
+  if (spec.record !== false) {
+    common.push(['metrics-file', { type: 'string', describe: 'write this run\'s figures to FILE.prom (Prometheus textfile format, atomically); env BX_METRICS_DIR' }]);
+  }
   if (spec.stream !== 'none') {
     common.push(
       ['seal', { type: 'boolean', describe: 'sealed stream: end output with an end-of-stream mark and require one on input (env BX_SEAL=1)' }],
@@ -227,29 +340,4 @@ export async function parseArgs<O>(prog: string, spec: CommandSpec<O>, argv: str
   for (const [cmd, what] of [first, ...more]) y = y.example(cmd, what);
   y = y.help('help').alias('help', 'h').version('version', 'show the version', VERSION).alias('version', 'V');
   return (await y.parseAsync()) as RawArgs;
-}
-
-function rate(stats: RunStats): { seconds: number; perSecond: number } {
-  const seconds = (Date.now() - stats.started) / 1000;
-  const rows = Math.max(stats.rowsIn, stats.rowsOut);
-  return { seconds, perSecond: seconds > 0 ? Math.round(rows / seconds) : rows };
-}
-
-function progressText(stats: RunStats) {
-  const r = rate(stats);
-  return `${stats.rowsIn} rows in, ${stats.rowsOut} out, ${stats.rejected} rejected, ${r.perSecond} rows/s`;
-}
-
-function summarize(log: Logger, stats: RunStats, status: 'ok' | 'failed') {
-  const r = rate(stats);
-  const text = `${status === 'ok' ? 'done' : 'failed'}: ${stats.rowsIn} rows in, ${stats.rowsOut} out, ${stats.rejected} rejected, ${r.seconds.toFixed(2)} s, ${r.perSecond} rows/s${stats.note ? `; ${stats.note}` : ''}`;
-  log.info(text, {
-    event: 'summary',
-    status,
-    rows_in: stats.rowsIn,
-    rows_out: stats.rowsOut,
-    rejected: stats.rejected,
-    seconds: Number(r.seconds.toFixed(3)),
-    rows_per_second: r.perSecond,
-  });
 }
