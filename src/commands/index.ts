@@ -11,6 +11,7 @@ export const commands: Record<string, () => Promise<CommandModule>> = {
   load: () => import('./load.js'),
   schema: () => import('./schema.js'),
   db: () => import('./db.js'),
+  report: () => import('./report.js'),
 };
 
 /** One line per command for `bx --help`; kept here so it does not load every module. */
@@ -21,4 +22,5 @@ export const summaries: Record<string, string> = {
   load: 'load records into PostgreSQL with COPY, atomically',
   schema: 'infer a Table Schema from records, or print its SQL DDL',
   db: 'start, stop and show a project-local embedded PostgreSQL',
+  report: 'HTML report (inline SVG charts, tables), Markdown or a terminal table',
 };
