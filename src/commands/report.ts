@@ -288,7 +288,7 @@ async function writeOut(io: Io, text: string): Promise<void> {
 
 export const spec: CommandSpec<ReportOptions> = {
   describe,
-  usage: '[--title T] [--section HEADING [--chart KIND] [--x F --y F] [FILE|--query SQL]...]... [-o FILE]',
+  usage: '[options] [--section HEADING [--chart KIND] [--x F --y F] [FILE|-]...]...',
   examples: [
     ['bx-extract sales.csv | bx-agg --by Category --agg revenue=sum:Sales | bx-report --title Sales --section "Revenue by category" --chart bar --x Category --y revenue -o report.html', 'one bar chart, exact totals in its table'],
     ['bx-report --section "By day" --chart line --x day --y revenue daily.ndjson --section "Top products" --chart hbar --x product --y revenue top.ndjson -o r.html', 'two sections, each from its own file'],
