@@ -8,8 +8,8 @@ import { cellText, columnsOf, count, decimalText, escapeHtml as esc, groupDigits
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
 const CSS = `
-:root{--bg:#f7f7f5;--card:#fff;--fg:#1d2125;--muted:#5f6670;--line:#e3e4e6;--grid:#eceef0;--accent:#2f6fb3;--accent-soft:rgba(47,111,179,.12);--neg:#c0504d;--zebra:#fafafa;color-scheme:light dark}
-@media (prefers-color-scheme:dark){:root{--bg:#15181c;--card:#1d2126;--fg:#e4e6e9;--muted:#9aa2ad;--line:#30353c;--grid:#2a2f35;--accent:#6ea8e8;--accent-soft:rgba(110,168,232,.16);--neg:#e58a87;--zebra:#21262c}}
+:root{--bg:#f7f7f5;--card:#fff;--fg:#1d2125;--muted:#5f6670;--line:#e3e4e6;--grid:#eceef0;--accent:#2f6fb3;--accent-soft:rgba(47,111,179,.12);--neg:#c0504d;--zebra:#fafafa;--on-accent:#fff;color-scheme:light dark}
+@media (prefers-color-scheme:dark){:root{--bg:#15181c;--card:#1d2126;--fg:#e4e6e9;--muted:#9aa2ad;--line:#30353c;--grid:#2a2f35;--accent:#6ea8e8;--accent-soft:rgba(110,168,232,.16);--neg:#e58a87;--zebra:#21262c;--on-accent:#0f1419}}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;-webkit-font-smoothing:antialiased}
 main{max-width:880px;margin:0 auto;padding:32px 20px 48px}
@@ -24,7 +24,7 @@ svg.chart{display:block;width:100%;height:auto;margin:8px 0 4px;font-size:12px;f
 svg .bar{fill:var(--accent)}svg .bar.neg{fill:var(--neg)}svg .bar:hover{opacity:.85}
 svg .grid line{stroke:var(--grid);stroke-width:1}
 svg .axis,svg .tick{stroke:var(--muted);stroke-width:1}
-svg text{fill:var(--muted)}svg .value{fill:var(--fg);font-size:11px}svg .value.inside{fill:#fff}
+svg text{fill:var(--muted)}svg .value{fill:var(--fg);font-size:11px}svg .value.inside{fill:var(--on-accent)}
 svg .axis-name{fill:var(--fg);font-weight:600}svg .cat{fill:var(--fg)}
 svg .line{fill:none;stroke:var(--accent);stroke-width:2;stroke-linejoin:round;stroke-linecap:round}
 svg .area{fill:var(--accent-soft)}svg circle{fill:var(--card);stroke:var(--accent);stroke-width:2}
