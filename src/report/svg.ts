@@ -96,7 +96,8 @@ function bar(c: ChartSpec, id: string): string {
   const slot = plotW / pts.length;
   const longest = Math.max(...pts.map((p) => p.label.length));
   // Labels turn 40° when they would not fit their slot, and are cut at 24 characters.
-  const slanted = charW(Math.min(longest, 24)) > slot - 6;
+  // (0.55 em: category names are mostly lower case, narrower than the 0.6 em margin estimate.)
+  const slanted = Math.min(longest, 24) * FONT * 0.55 > slot - 6;
   const bottom = 44 + (slanted ? charW(Math.min(longest, 24)) * 0.64 : 0);
   const top = 24;
   const plotH = 260;
@@ -139,7 +140,8 @@ function hbar(c: ChartSpec, id: string): string {
   const pts = c.points;
   const { lo, hi, ticks } = niceTicks(Math.min(0, ...pts.map((p) => p.value)), Math.max(0, ...pts.map((p) => p.value)));
   const labels = pts.map((p) => truncate(p.label, 32));
-  const left = 12 + Math.max(...labels.map((l) => charW(l.length))) + 12;
+  // The x field's name sits above the labels, right-aligned with them: the margin holds both.
+  const left = 12 + Math.max(charW(c.xName.length), ...labels.map((l) => charW(l.length))) + 12;
   const right = 24 + charW(Math.max(...ticks.map((t) => t.label.length))) / 2;
   const band = 26;
   const top = 16;
