@@ -120,8 +120,12 @@ function bar(c: ChartSpec, id: string): string {
     if (showValues) out.push(`<text class="value" x="${r1(x + bw / 2)}" y="${r1(p.value < 0 ? top + height + 13 : top - 5)}" text-anchor="middle">${esc(shown)}</text>`);
   });
   out.push('</g>', `<line class="axis" x1="${r1(left)}" x2="${r1(W - right)}" y1="${r1(y(0))}" y2="${r1(y(0))}"/>`);
+  // Slanted labels need ~22 px each: with more bars than that, every k-th bar is labelled
+  // (each bar's <title> still names it).
+  const every = slanted ? Math.max(1, Math.ceil(22 / slot)) : 1;
   out.push('<g class="xlabels">');
   pts.forEach((p, i) => {
+    if (i % every !== 0) return;
     const cx = left + i * slot + slot / 2;
     const ty = top + plotH + 16;
     const label = esc(truncate(p.label, 24));
