@@ -1,6 +1,6 @@
 // bx-report in real pipes: bx-extract | bx-agg | bx-report on the Superstore data, the three
 // formats, escaping, the atomic -o, the errors a user meets, the spec file, --query.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
@@ -198,6 +198,13 @@ t.test('-o is atomic: no temp left, a failed run leaves no file and an old repor
   t.equal(good.code, 0, good.stderr);
   t.match(readFileSync(out, 'utf8'), /^<!DOCTYPE html>/);
   t.same(readdirSync(dir).sort(), ['bad.ndjson', 'out.html']);
+  // A device is written in place, never renamed over (a report to /dev/null leaves /dev/null a device).
+  const dev = join(dir, 'null');
+  if ((await sh(`mknod -m 666 ${dev} c 1 3`)).code === 0) {
+    const r = await sh(`echo '{"a":1}' | bx-report -q -o ${dev}`);
+    t.equal(r.code, 0, r.stderr);
+    t.ok(statSync(dev).isCharacterDevice(), 'still a character device');
+  } else t.skip('mknod not permitted here: the device case is not tested');
   const cant = await sh(`echo '{"a":1}' | bx-report -o ${join(dir, 'no', 'such', 'dir.html')}`);
   t.equal(cant.code, 73);
   t.match(cant.stderr, /^bx-report: cannot create the report .*dir\.html/m);
@@ -327,6 +334,9 @@ t.test('--help and the man page list the same options', async (t) => {
   // -x and -y show in --help as short options: the page names them too.
   for (const o of ['x', 'y']) t.match(man, `\\fB\\-${o}\\fR, \\fB\\-\\-${o}\\fR`);
   t.equal(typeof main, 'function');
+  const viaBx = await sh('bx report --help');
+  t.equal(viaBx.stdout, help.stdout, 'bx report runs bx-report');
+  t.match((await sh('bx --help')).stdout, /^  report /m, 'bx --help lists it');
 });
 
 t.test('--query: rows of a PostgreSQL query as a section', async (t) => {
