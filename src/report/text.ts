@@ -81,15 +81,30 @@ const GAP = 2;
 
 /**
  * Columns padded to their widest cell (display width: a CJK character takes two), numbers
- * right-aligned. On a terminal narrower than the table, the widest columns give way first and
- * their cells end in "…"; a pipe gets every character.
+ * right-aligned. On a terminal narrower than the table, the widest text columns give way first
+ * and their cells end in "…"; numbers are never cut. When even that does not fit, the columns
+ * on the right are left out, with a line that names them. A pipe gets every character.
  */
 export function textTable(rows: Record<string, unknown>[], fields: string[], raw: Set<string>, term: Terminal, bold = (s: string) => s): string[] {
-  const cols: Column[] = columnsOf(fields, rows, raw);
-  const head = cols.map((c) => visibleControls(c.name));
-  const body = rows.map((r) => cols.map((c) => visibleControls(cellText(r[c.name], c))));
-  const widths = head.map((h, j) => Math.max(displayWidth(h), ...body.map((b) => displayWidth(b[j]))));
-  if (term.columns !== undefined) fit(widths, term.columns - GAP * (cols.length - 1));
+  let cols: Column[] = columnsOf(fields, rows, raw);
+  let head = cols.map((c) => visibleControls(c.name));
+  let body = rows.map((r) => cols.map((c) => visibleControls(cellText(r[c.name], c))));
+  let widths = head.map((h, j) => Math.max(displayWidth(h), ...body.map((b) => displayWidth(b[j]))));
+  let hidden: string[] = [];
+  if (term.columns !== undefined) {
+    const room = term.columns;
+    const need = (n: number) => widths.slice(0, n).reduce((a, w, j) => a + (cols[j].numeric ? w : Math.min(w, MIN_TEXT)), 0) + GAP * (n - 1);
+    let n = cols.length;
+    while (n > 1 && need(n) > room) n--;
+    if (n < cols.length) {
+      hidden = cols.slice(n).map((c) => c.name);
+      cols = cols.slice(0, n);
+      head = head.slice(0, n);
+      body = body.map((b) => b.slice(0, n));
+      widths = widths.slice(0, n);
+    }
+    fit(widths, cols, room - GAP * (cols.length - 1));
+  }
   const pad = (s: string, j: number) => {
     const t = truncate(s, widths[j]);
     const fill = ' '.repeat(Math.max(0, widths[j] - displayWidth(t)));
@@ -98,16 +113,22 @@ export function textTable(rows: Record<string, unknown>[], fields: string[], raw
   const sep = ' '.repeat(GAP);
   const lines = [bold(head.map(pad).join(sep).trimEnd()), widths.map((w) => '─'.repeat(w)).join(sep)];
   for (const b of body) lines.push(b.map(pad).join(sep).trimEnd());
+  if (hidden.length) {
+    lines.push(truncate(`(${hidden.length} more ${hidden.length === 1 ? 'column' : 'columns'} left out to fit ${term.columns} columns: ${hidden.map(visibleControls).join(', ')}; --format md shows all)`, term.columns!));
+  }
   return lines;
 }
 
-/** Shrinks the widest columns until the sum fits `room` (never below 4 columns each). */
-function fit(widths: number[], room: number) {
+/** A text column is not cut below this width (a number column is never cut). */
+const MIN_TEXT = 6;
+
+/** Shrinks the widest text columns until the sum fits `room`. */
+function fit(widths: number[], cols: Column[], room: number) {
   let total = widths.reduce((a, b) => a + b, 0);
   while (total > room) {
-    let j = 0;
-    for (let k = 1; k < widths.length; k++) if (widths[k] > widths[j]) j = k;
-    if (widths[j] <= 4) break;
+    let j = -1;
+    for (let k = 0; k < widths.length; k++) if (!cols[k].numeric && widths[k] > MIN_TEXT && (j < 0 || widths[k] > widths[j])) j = k;
+    if (j < 0) break;
     widths[j]--;
     total--;
   }
