@@ -114,7 +114,7 @@ export function textTable(rows: Record<string, unknown>[], fields: string[], raw
   const lines = [bold(head.map(pad).join(sep).trimEnd()), widths.map((w) => '─'.repeat(w)).join(sep)];
   for (const b of body) lines.push(b.map(pad).join(sep).trimEnd());
   if (hidden.length) {
-    lines.push(truncate(`(${hidden.length} more ${hidden.length === 1 ? 'column' : 'columns'} left out to fit ${term.columns} columns: ${hidden.map(visibleControls).join(', ')}; --format md shows all)`, term.columns!));
+    lines.push(...wrap(`(${hidden.length} more ${hidden.length === 1 ? 'column' : 'columns'} left out to fit ${term.columns} columns: ${hidden.map(visibleControls).join(', ')}; --format md shows all)`, term.columns!));
   }
   return lines;
 }
@@ -132,4 +132,20 @@ function fit(widths: number[], cols: Column[], room: number) {
     widths[j]--;
     total--;
   }
+}
+
+/** Words wrapped to `width` columns (a word longer than a line is cut). */
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const next = line ? `${line} ${word}` : word;
+    if (displayWidth(next) <= width) line = next;
+    else {
+      if (line) out.push(line);
+      line = truncate(word, width);
+    }
+  }
+  if (line) out.push(line);
+  return out;
 }

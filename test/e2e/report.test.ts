@@ -147,6 +147,10 @@ t.test('--format table on a TTY: fits the width, bold headings unless NO_COLOR',
   for (const l of tableLines) t.ok([...l].length <= 30, `fits 30 columns: ${JSON.stringify(l)}`);
   t.match(plain, /a very long[^\n]*…/, 'a cut cell ends with …');
   t.match(plain, '1,234,567.5', 'numbers are never cut');
+  const wide = JSON.stringify(Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`field${i}`, `value number ${i}`]))) + '\n';
+  const cut = (await onTty(['-q', '-f', 'table'], wide, 40)).stdout.replace(/\x1b\[\d+m/g, '');
+  for (const l of cut.split('\n')) t.ok([...l].length <= 40, `fits 40 columns: ${JSON.stringify(l)}`);
+  t.match(cut.replace(/\n/g, ' '), /\(\d+ more columns left out to fit 40 columns: field\d+, /, 'columns that do not fit are named (the note wraps)');
   const nc = await onTty(['-q', '-f', 'table'], input, 100, { NO_COLOR: '1' });
   t.notMatch(nc.stdout, /\x1b/, 'NO_COLOR: no escapes');
 });
