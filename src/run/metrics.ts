@@ -3,10 +3,8 @@
 // no prom-client). Rules the collector enforces: every metric has HELP and TYPE, counters end in
 // _total, label values escape \ " and newline, and no sample carries a timestamp (the collector
 // rejects the whole file if one does) — the last success time is a gauge instead.
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { syncDir } from '../lib/atomic-file.js';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../lib/atomic-file.js';
 import type { RunRecord, RunStatus } from './summary.js';
 
 export const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -97,28 +95,6 @@ const numberText = (v: number) => (Number.isFinite(v) ? String(v) : Number.isNaN
 /** Writes `path` atomically (temp file + rename, as the textfile collector asks), going on from the file there. */
 export async function writeMetrics(path: string, rec: RunRecord, pipeline: string): Promise<void> {
   const before = await readFile(path, 'utf8').catch(() => '');
-  await writeSmallFileAtomic(path, renderMetrics(rec, pipeline, parsePrevious(before, rec.command, pipeline)));
+  await writeFileAtomic(path, renderMetrics(rec, pipeline, parsePrevious(before, rec.command, pipeline)));
 }
 
-/**
- * Temp file beside the target, fsync, rename, fsync the directory: what lib/atomic-file's
- * writeFileAtomic does, without its write stream. (That one never returns on Node 20.20:
- * FileHandle.close() waits for the autoClose:false stream to release the handle, so the process
- * ends with exit 13 "unsettled top-level await"; see the report of issue 19. Switch back once
- * AtomicFile.commit() destroys the stream before closing.)
- */
-async function writeSmallFileAtomic(path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', 0o644);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-  } catch (err) {
-    await fh.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await syncDir(dirname(path));
-}
