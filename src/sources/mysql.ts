@@ -279,7 +279,7 @@ export class MysqlSource implements Source {
       } catch (err) {
         // The server's "near '…' at line N" counts the wrapper's first line; say it of the query.
         const e = err as { sqlMessage?: string };
-        if (typeof e?.sqlMessage === 'string') e.sqlMessage = e.sqlMessage.replace(/\n\) bx LIMIT 0'/, "'").replace(/at line (\d+)$/, (_m, n) => `at line ${Math.max(1, Number(n) - 1)} of the query`);
+        if (typeof e?.sqlMessage === 'string') e.sqlMessage = e.sqlMessage.replace(/near '\n?\) bx LIMIT 0' at line \d+$/, 'at the end of the query').replace(/\n\) bx LIMIT 0'/, "'").replace(/at line (\d+)$/, (_m, n) => `at line ${Math.max(1, Number(n) - 1)} of the query`);
         throw myError(err, label, what);
       }
       const names = fields.map((f) => f.name);
