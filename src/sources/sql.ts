@@ -50,6 +50,8 @@ export function intJson(s: string): string {
  * go: 10.50 → 10.5), else the digits as a JSON string. NaN and ±Infinity are JSON strings.
  */
 export function decimalJson(s: string): string {
+  const fast = plainDecimal(s);
+  if (fast !== undefined) return fast;
   const c = s.charCodeAt(0);
   if (c === 78 /* N */ || c === 73 /* I */ || (c === 45 && s.charCodeAt(1) === 73)) return `"${s}"`;
   if (s.indexOf('.') < 0 && s.indexOf('e') < 0 && s.indexOf('E') < 0) return intJson(s);
@@ -74,6 +76,38 @@ export function decimalJson(s: string): string {
   return `"${s}"`;
 }
 
+/**
+ * The common case without a Number round trip (13 % of a 1 M-row extract): plain digits, at
+ * most 15 of them, and not below 1e-6 (where JavaScript would switch to an exponent). What
+ * String(Number(s)) gives then is the text without its trailing fractional zeros.
+ */
+function plainDecimal(s: string): string | undefined {
+  const n = s.length;
+  if (n > 17) return undefined;
+  let digits = 0;
+  let dot = -1;
+  for (let i = s.charCodeAt(0) === 45 ? 1 : 0; i < n; i++) {
+    const d = s.charCodeAt(i);
+    if (d >= 48 && d <= 57) digits++;
+    else if (d === 46 && dot < 0) dot = i;
+    else return undefined;
+  }
+  if (digits > 15 || digits === 0) return undefined;
+  if (dot < 0) return s.length > 1 && s.charCodeAt(s[0] === '-' ? 1 : 0) === 48 ? undefined : s;
+  let end = n;
+  while (end > dot + 1 && s.charCodeAt(end - 1) === 48) end--;
+  if (end === dot + 1) end = dot;
+  const intZero = dot === (s[0] === '-' ? 2 : 1) && s.charCodeAt(dot - 1) === 48;
+  if (end === dot) {
+    // a whole number: "0.00" → "0", "-0.0" → "0"
+    const whole = s.slice(0, dot);
+    return whole === '-0' ? '0' : whole;
+  }
+  if (intZero && s.startsWith('000000', dot + 1)) return undefined;
+  if (!intZero && s.charCodeAt(s[0] === '-' ? 1 : 0) === 48) return undefined; // leading zeros: let Number() decide
+  return end === n ? s : s.slice(0, end);
+}
+
 /** A float as the server wrote it (shortest exact text); NaN and ±Infinity as JSON strings. */
 export function floatJson(s: string): string {
   const c = s.charCodeAt(0);
@@ -91,6 +125,27 @@ const TS = /^(\d{4,})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?([+-]
  * is not a plain timestamp (infinity, BC dates) is kept as the server wrote it.
  */
 export function timestampText(s: string, zoned: boolean): string {
+  // The shape PostgreSQL and MySQL write (YYYY-MM-DD HH:MM:SS[.f…][+zz]) without a regex: a fifth of the time of a timestamp-heavy extract.
+  const n = s.length;
+  if (n >= 19 && s.charCodeAt(4) === 45 && s.charCodeAt(10) === 32 && s.charCodeAt(13) === 58 && s.charCodeAt(n - 1) !== 67 /* …BC */) {
+    let i = 19;
+    let frac = '000000';
+    if (s.charCodeAt(19) === 46) {
+      let j = 20;
+      while (j < n && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) j++;
+      if (j - 20 <= 6) {
+        frac = s.slice(20, j).padEnd(6, '0');
+        i = j;
+      } else i = -1;
+    }
+    if (i > 0) {
+      const base = s.slice(0, 10) + 'T' + s.slice(11, 19) + '.' + frac;
+      if (!zoned) return i === n ? base : s;
+      const o = s.slice(i);
+      if (o === '+00' || o === '') return base + '+00:00';
+      if (/^[+-]\d\d$/.test(o)) return `${base}${o}:00`;
+    }
+  }
   const m = TS.exec(s);
   if (!m) return s;
   const frac = (m[7] ?? '').padEnd(6, '0');
@@ -184,9 +239,13 @@ export function rowCompare(col: string, keys: string[], lit: (v: string, i: numb
 
 // ---- batches -------------------------------------------------------------------------------
 
-/** Collects NDJSON lines (already JSON text) and hands them on as batches. */
+/** Collects NDJSON lines (already JSON text) and hands them on as batches of UTF-8 bytes. */
 export class LineBatcher {
-  private lines: string[] = [];
+  // Rows are encoded into one buffer as they come: joining many small strings and encoding the
+  // result cost 14 % of a 1 M-row extract.
+  private buf = Buffer.allocUnsafe(1 << 20);
+  private used = 0;
+  private n = 0;
   private rows = 0;
   readonly lineage: string;
 
@@ -200,28 +259,51 @@ export class LineBatcher {
   /** `body` is a record's JSON text without its closing brace. */
   push(body: string): void {
     this.rows++;
-    this.lines.push(this.lineage ? `${body}${this.lineage}${this.rows}}` : `${body}}`);
+    this.n++;
+    const line = this.lineage ? `${body}${this.lineage}${this.rows}}\n` : `${body}}\n`;
+    // 3 bytes per UTF-16 unit at most.
+    if (this.used + line.length * 3 > this.buf.length) {
+      const need = this.used + line.length * 3;
+      const bigger = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+      this.buf.copy(bigger, 0, 0, this.used);
+      this.buf = bigger;
+    }
+    this.used += this.buf.write(line, this.used, "utf8");
   }
 
   get size() {
-    return this.lines.length;
+    return this.n;
   }
 
   get total() {
     return this.rows;
   }
 
+  /** A batch of `rows` NDJSON lines encoded elsewhere (the PostgreSQL transcoder): they count as pushed. */
+  bytes(b: { bytes: Buffer; rows: number }): Batch {
+    const first = this.rows + 1;
+    this.rows += b.rows;
+    const lines = new Array<number>(b.rows);
+    for (let i = 0; i < b.rows; i++) lines[i] = first + i;
+    if (this.ctx.json) return { name: this.name, lines, records: [], ndjson: b.bytes };
+    const parts = b.bytes.toString('utf8').split('\n');
+    const records: Rec[] = [];
+    for (let i = 0; i < b.rows; i++) records.push(parseJson(parts[i], { file: this.name, line: first + i }) as Rec);
+    return { name: this.name, lines, records };
+  }
+
   take(): Batch {
-    const first = this.rows - this.lines.length + 1;
-    const lines = new Array<number>(this.lines.length);
+    const first = this.rows - this.n + 1;
+    const lines = new Array<number>(this.n);
     for (let i = 0; i < lines.length; i++) lines[i] = first + i;
-    const text = this.lines.join('\n') + '\n';
-    const n = this.lines.length;
-    this.lines = [];
-    if (this.ctx.json) return { name: this.name, lines, records: [], ndjson: Buffer.from(text) };
+    const bytes = Buffer.from(this.buf.subarray(0, this.used));
+    const n = this.n;
+    this.used = 0;
+    this.n = 0;
+    if (this.ctx.json) return { name: this.name, lines, records: [], ndjson: bytes };
     // A consumer that wants objects: parsed exactly (big numbers inside json stay strings).
     const records: Rec[] = [];
-    const parts = text.split('\n');
+    const parts = bytes.toString('utf8').split('\n');
     for (let i = 0; i < n; i++) records.push(parseJson(parts[i], { file: this.name, line: first + i }) as Rec);
     return { name: this.name, lines, records };
   }
