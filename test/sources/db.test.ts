@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { redact } from '../../src/lib/redact.js';
-import { arrayJson, unescapeCopy, open as openPg } from '../../src/sources/postgres.js';
+import { arrayJson, CopyTranscoder, unescapeCopy, open as openPg } from '../../src/sources/postgres.js';
 import { myError, open as openMy, quoteMyIdent, resolveMyTarget } from '../../src/sources/mysql.js';
 import { compactJson, decimalJson, floatJson, incrementalWhere, intJson, refuseDuplicateColumns, timestampText, watermarkOf } from '../../src/sources/sql.js';
 import type { SourceRequest } from '../../src/sources/index.js';
@@ -66,6 +66,51 @@ t.test('COPY text escapes and array literals', async (t) => {
   t.equal(arrayJson('[0:1]={7,8}', (s) => s, ','), '[7,8]');
   t.equal(arrayJson('{"NULL",NULL}', str, ','), '["NULL",null]');
   t.equal(arrayJson('{(0,0),(1,1);(2,2),(3,3)}', str, ';'), '["(0,0),(1,1)","(2,2),(3,3)"]');
+});
+
+t.test('the byte transcoder writes what the string converters write', async (t) => {
+  // kinds: Raw 0, Int8 1, Num 2, Float 3, Bool 4, Str 5, Ts 6, Tstz 7, Date 8
+  const slow = [(s: string) => s, (s: string) => intJson(s), decimalJson, floatJson, (s: string) => (s === 't' ? 'true' : 'false'), (s: string) => JSON.stringify(s), (s: string) => JSON.stringify(timestampText(s, false)), (s: string) => JSON.stringify(timestampText(s, true)), (s: string) => JSON.stringify(s)];
+  const cases: [number, string, unknown][] = [
+    [1, '9007199254740993', '9007199254740993'],
+    [1, '-42', -42],
+    [2, '10.50', 10.5],
+    [2, '0.00', 0],
+    [2, '-0.50', -0.5],
+    [2, '0.0000001', 1e-7],
+    [2, '0.000001', 0.000001],
+    [2, '123456789012345', 123456789012345],
+    [2, '1234567890123456', '1234567890123456'],
+    [2, '100.000', 100],
+    [2, 'NaN', 'NaN'],
+    [3, '-1.5e-300', -1.5e-300],
+    [3, '-Infinity', '-Infinity'],
+    [4, 't', true],
+    [5, String.raw`a\\b\tc\nd\re\bf\fg\vh"i` + '\u0001j é🎉', 'a\\b\tc\nd\re\bf\fg\vh"i\u0001j é🎉'],
+    [5, String.raw`\\N`, '\\N'],
+    [6, '2026-11-23 00:30:00', '2026-11-23T00:30:00.000000'],
+    [6, '2026-11-23 00:30:00.12', '2026-11-23T00:30:00.120000'],
+    [6, '0044-03-15 10:00:00 BC', '0044-03-15 10:00:00 BC'],
+    [7, '2026-11-23 00:30:00.5+00', '2026-11-23T00:30:00.500000+00:00'],
+    [7, '-infinity', '-infinity'],
+    [8, '2026-11-23', '2026-11-23'],
+    [8, '0044-03-15 BC', '0044-03-15 BC'],
+  ];
+  for (const [kind, copyText, expected] of cases) {
+    const x = new CopyTranscoder(['v'], [kind as never], [slow[kind]], '');
+    const line = Buffer.from(copyText.replace(/\\u0001/, '\u0001') + '\n');
+    x.lines(line, line.length);
+    const fast = x.take().bytes.toString();
+    const viaString = `{"v":${slow[kind](unescapeCopy(copyText.replace(/\\u0001/, '\u0001')))}}\n`;
+    t.equal(fast, viaString, `${kind} ${copyText}`);
+    const want = typeof expected === 'string' ? expected.replace(/\\u0001/, '\u0001').replace(/\\v/, '\v') : expected;
+    if (kind !== 5) t.same(JSON.parse(fast).v, want, `${kind} ${copyText} parses back`);
+  }
+  // The NULL marker, several columns, the lineage.
+  const x = new CopyTranscoder(['a', 'b'], [0 as never, 5 as never], [slow[0], slow[5]], ',"_file":"q","_line":');
+  const two = Buffer.from('1\t\\N\n\\N\tx\n');
+  x.lines(two, two.length);
+  t.equal(x.take().bytes.toString(), '{"a":1,"b":null,"_file":"q","_line":1}\n{"a":null,"b":"x","_file":"q","_line":2}\n');
 });
 
 t.test('incremental: the row comparison with --key, the plain one without; a stored position checked', async (t) => {
