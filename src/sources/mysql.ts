@@ -26,6 +26,7 @@ import {
   intJson,
   LineBatcher,
   refuseDuplicateColumns,
+  unsealedWarning,
   rowCompare,
   sourceId,
   timestampText,
@@ -260,6 +261,7 @@ export class MysqlSource implements Source {
     const inc: Incremental | undefined = sql.incremental ? { column: sql.incremental, key: sql.key ?? [] } : undefined;
     const stateKey = inc ? checkpointKey('mysql', this.target.host, this.target.port, this.target.database ?? '', sourceId(sql), inc.column) : '';
     const from = inc ? watermarkOf(await readStartPosition(this.req.state, stateKey, this.io.env), inc, stateKey) : undefined;
+    if (inc) unsealedWarning(this.io, ctx);
 
     const conn = await this.connect();
     let finished = false;

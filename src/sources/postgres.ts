@@ -25,6 +25,7 @@ import {
   intJson,
   LineBatcher,
   refuseDuplicateColumns,
+  unsealedWarning,
   rowCompare,
   sourceId,
   timestampText,
@@ -473,6 +474,7 @@ export class PostgresSource implements Source {
     const stateKey = inc ? checkpointKey('postgres', this.target.host, this.target.port, this.target.database, sourceId(sql), inc.column) : '';
     // Read the committed position before connecting to the source: a bad --from-state fails first.
     const from = inc ? watermarkOf(await readStartPosition(this.req.state, stateKey, this.io.env), inc, stateKey) : undefined;
+    if (inc) unsealedWarning(this.io, ctx);
 
     const client = await connect(this.target);
     let finished = false;
@@ -525,7 +527,7 @@ export class PostgresSource implements Source {
       }
 
       const { to: copyTo } = await import('pg-copy-streams');
-      copy = client.query(copyTo(copySql)) as unknown as import('node:stream').Readable;
+      copy = client.query(copyTo(copySql, { highWaterMark: 1 << 20 })) as unknown as import('node:stream').Readable;
       const out = new LineBatcher(this.name, ctx);
       const rows = new CopyTranscoder(names, kinds, convs, out.lineage);
       let carry: Buffer | undefined;

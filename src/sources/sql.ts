@@ -309,6 +309,11 @@ export class LineBatcher {
   }
 }
 
+/** The new watermark travels only in a sealed stream's trailer: say so when nothing will store it. */
+export function unsealedWarning(io: { seal?: { seal: boolean } }, ctx: StageContext): void {
+  if (!io.seal?.seal) ctx.log.warn('--incremental: the new watermark travels in the sealed trailer; without BX_SEAL=1 (or --seal) bx-load cannot store it, and the next run starts from the same place');
+}
+
 /** A zero date: refused with the column and row (exit 65), unless --zero-dates null. */
 export function zeroDate(name: string, row: number, column: string, value: string, mode: 'error' | 'null' | undefined): string {
   if (mode === 'null') return 'null';
