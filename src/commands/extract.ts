@@ -15,7 +15,7 @@ import { StdoutSink } from '../sinks/stdout.js';
 import { checkFile, fileFormat } from '../sources/file.js';
 import { openSource, type SourceRequest } from '../sources/index.js';
 
-export const describe = 'Read CSV, TSV, NDJSON, JSON and XML files (plain or .gz) and write NDJSON records to stdout';
+export const describe = 'Read files (CSV, TSV, NDJSON, JSON, XML plain or .gz; Parquet), database queries (PostgreSQL, MySQL/MariaDB) or streams (NATS, Redis, RabbitMQ) and write NDJSON records to stdout';
 
 export interface ExtractOptions {
   inputs: SourceRequest[];
@@ -171,6 +171,8 @@ export const main = (argv: string[]) =>
         ['bx-extract --lineage a.csv b.csv.gz | bx-load --table sales', 'several files in order, each record saying where it came from'],
         ['bx-extract --record-path rss.channel.item feed.xml', 'one record per <item> of an RSS feed'],
         ['zcat dump.gz | bx-extract -f tsv --no-header --columns id,name -', 'header-less TSV from stdin'],
+        ['bx-extract --db mysql://etl@shop-db:3306/shop --query-file orders.sql | bx-load --table orders', 'a MySQL query into PostgreSQL, exact'],
+        ['BX_SEAL=1 bx-extract --table orders --incremental updated_at --key id --from-state "$DATABASE_URL" | bx-load --table orders --mode upsert --key id', "only what changed since the last committed run"],
       ],
       options,
       normalize,

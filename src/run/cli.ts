@@ -85,7 +85,8 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
   const verbosity: Verbosity = a.quiet ? 0 : a.verbose ? 2 : 1;
   log = new Logger(prog, proc.stderr, { format: a['log-format'] as LogFormat, verbosity, tty, columns: proc.stderr.columns, ids });
   if (argv.some(hasPassword)) {
-    log.warn('a password on the command line is visible to every user of this machine (ps); use PGPASSWORD, ~/.pgpass or DATABASE_URL instead');
+    const mysql = argv.some((t) => /(mysql|mariadb):\/\//i.test(t));
+    log.warn(`a password on the command line is visible to every user of this machine (ps); use ${mysql ? 'MYSQL_PWD or ~/.my.cnf' : 'PGPASSWORD, ~/.pgpass or DATABASE_URL'} instead`);
   }
 
   const metricsFile = spec.record === false || a['metrics-file'] === undefined ? undefined : String(a['metrics-file']);
