@@ -8,7 +8,7 @@ import { runStage } from '../run/stage.js';
 import { NdjsonSource } from '../sources/ndjson.js';
 import { FILE_FORMATS, type FileFormat, type SinkRequest } from '../sinks/index.js';
 
-export const describe = 'Load NDJSON records into a PostgreSQL table with COPY, in one transaction';
+export const describe = 'Load NDJSON records into a PostgreSQL table with COPY, in one transaction, or write them to files (CSV, TSV, NDJSON, XML, a Parquet lake), atomically';
 
 import { MODES as MODE_NAMES, SSL_MODES, type Mode as ModeName } from '../pg/modes.js';
 
