@@ -119,10 +119,13 @@ function offsetOf(m: ConsumeMessage, name: string): number {
 class Reader {
   private queue: ConsumeMessage[] = [];
   private wake?: () => void;
-  private lastAt = Date.now();
+  private lastAt: number;
   private ended = false;
 
-  constructor(private readonly idleMs: number) {}
+  constructor(private readonly idleMs: number) {
+    // The first message may take longer (the broker reads the stream's segment from disk): 3× idle.
+    this.lastAt = Date.now() + 2 * idleMs;
+  }
 
   push(m: ConsumeMessage | null) {
     // null: the broker cancelled the consumer (the stream was deleted).
