@@ -60,7 +60,7 @@ fi
 
 if up 4222; then
   t0=$(date +%s.%N)
-  node bench/stream-pub.mjs nats "$NAME" "$N" > /dev/null
+  node bench/stream-pub.mjs nats "$NAME" "$N" --fast > /dev/null
   echo "  (published $N to NATS JetStream in $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc -l)") s)"
   S="nats://127.0.0.1:4222/$NAME"
   if [ ! -s "$OUT/$NAME.ndjson" ]; then

@@ -77,10 +77,10 @@ export class NatsSource implements Source {
       // Messages known to exist past the position (at most): the next fetch asks for no more.
       let pending = this.subject === undefined ? cutoff - this.position : BATCH_RECORDS;
       let done = false;
-      while (!done) {
+      const fetch = () => consumer.fetch({ max_messages: Math.max(1, Math.min(BATCH_RECORDS, pending)), expires: FETCH_EXPIRES_MS });
+      let it: Awaited<ReturnType<typeof fetch>> | undefined = await fetch();
+      while (it) {
         if (ctx.signal?.aborted) throw new TempFailError(`${this.name}: interrupted at sequence ${this.position}`);
-        const want = Math.max(1, Math.min(BATCH_RECORDS, pending));
-        const it = await consumer.fetch({ max_messages: want, expires: FETCH_EXPIRES_MS });
         const msgs: Message[] = [];
         for await (const m of it) {
           if (m.seq > cutoff) {
@@ -113,6 +113,9 @@ export class NatsSource implements Source {
         if (msgs.length === 0 && !done) {
           throw new TempFailError(`${this.name}: no message arrived within ${FETCH_EXPIRES_MS / 1000} s after sequence ${this.position} (cut-off ${cutoff}); worth a retry`);
         }
+        // The next batch is asked for before this one goes downstream: the round trip overlaps
+        // bx-load's work, and at most two batches are held.
+        it = done ? undefined : await fetch();
         if (msgs.length) {
           this.count += msgs.length;
           yield this.decoder.batch(msgs, ctx);

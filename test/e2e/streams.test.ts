@@ -21,6 +21,8 @@ const db = new pg.Client({ connectionString: url });
 const env = { DATABASE_URL: url, BX_SEAL: '1' };
 const id = process.pid;
 
+// Three brokers × four pipelines on a shared 2-core machine: measured 4½ minutes, past tap's 300 s.
+t.setTimeout(900_000);
 t.before(() => db.connect());
 t.teardown(() => db.end());
 
@@ -75,8 +77,8 @@ async function killedLoad(t: Test, src: string, T: string): Promise<number> {
   });
   const loadDone = new Promise<number | null>((r) => load.on('exit', (code, sig) => r(sig ? -1 : code)));
   let copied = 0;
-  // Half the rows in COPY: killed mid-way, with rows in the table's transaction.
-  for (let i = 0; i < 600 && copied < 5000; i++) {
+  // A fifth of the rows in COPY: killed mid-way, with rows in the table's transaction.
+  for (let i = 0; i < 600 && copied < 2000; i++) {
     await new Promise((r) => setTimeout(r, 50));
     const r = await one(
       `SELECT coalesce(max(p.tuples_processed), 0)::int AS n FROM pg_stat_progress_copy p JOIN pg_stat_activity a USING (pid) WHERE a.query ILIKE $1`,
