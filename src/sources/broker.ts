@@ -101,7 +101,9 @@ export interface Message {
   /** NATS sequence, RabbitMQ offset; for Redis, the entry's ordinal in this run (its id is `id`). */
   seq: number;
   id?: string;
-  data: Buffer;
+  /** The payload's bytes, or its text when the client has decoded it already (Redis). */
+  data?: Buffer;
+  text?: string;
   /** Milliseconds since the epoch, when the broker says. */
   time?: number;
   subject?: string;
@@ -171,11 +173,15 @@ export class Decoder {
     const at: Origin = { file: this.name, line: m.seq };
     // Redis ids are not numbers: the error names the id beside the entry's ordinal.
     const where = m.id !== undefined ? `id ${m.id}: ` : '';
-    if (!isUtf8(m.data)) {
-      ctx.reject(m.data.toString('latin1').slice(0, 1000), { rule: 'encoding', message: `${where}payload is not valid UTF-8` }, at);
-      return undefined;
+    let text = m.text;
+    if (text === undefined) {
+      const data = m.data ?? Buffer.alloc(0);
+      if (!isUtf8(data)) {
+        ctx.reject(data.toString('latin1').slice(0, 1000), { rule: 'encoding', message: `${where}payload is not valid UTF-8` }, at);
+        return undefined;
+      }
+      text = data.toString('utf8');
     }
-    const text = m.data.toString('utf8');
     if (this.mode === 'text') return { payload: text };
     if (this.mode === 'csv') return this.csvRecord(text, at, where, ctx);
     try {

@@ -18,6 +18,9 @@ export function compareIds(a: string, b: string): number {
 
 type Client = ReturnType<typeof createClient>;
 
+/** The bx_state key: scheme, host, port and key, plus ?db=N when not database 0. */
+export const keyOf = (url: StreamUrl) => url.name + (url.params.get('db') && url.params.get('db') !== '0' ? `?db=${url.params.get('db')}` : '');
+
 export class RedisSource implements Source {
   readonly name: string;
   private readonly decoder: Decoder;
@@ -63,25 +66,32 @@ export class RedisSource implements Source {
       }
       this.position = stored;
       let ordinal = 0;
-      let start = stored === undefined ? '-' : `(${stored}`;
-      for (;;) {
-        if (ctx.signal?.aborted) throw new TempFailError(`${this.name}: interrupted after id ${this.position}`);
-        if (this.position !== undefined && compareIds(this.position, cutoff) >= 0) break;
-        const reply = (await client.sendCommand(['XRANGE', this.url.stream, start, cutoff, 'COUNT', String(BATCH_RECORDS)]).catch((err) => {
+      const page = (from: string) => {
+        const p = client.sendCommand(['XRANGE', this.url.stream, from, cutoff, 'COUNT', String(BATCH_RECORDS)]).catch((err) => {
           throw translate(err, this.url);
-        })) as unknown as [string, string[]][];
+        }) as unknown as Promise<[string, string[]][]>;
+        // A page asked for ahead may fail after the run stopped for another reason: not unhandled.
+        p.catch(() => {});
+        return p;
+      };
+      const caughtUp = stored !== undefined && compareIds(stored, cutoff) >= 0;
+      let next: Promise<[string, string[]][]> | undefined = caughtUp ? undefined : page(stored === undefined ? '-' : `(${stored}`);
+      while (next) {
+        if (ctx.signal?.aborted) throw new TempFailError(`${this.name}: interrupted after id ${this.position}`);
+        const reply = await next;
         if (reply.length === 0) break;
+        const lastId = reply[reply.length - 1][0];
+        // The next page is asked for before this one goes downstream: the round trip overlaps
+        // bx-load's work, and at most two pages are held.
+        next = reply.length < BATCH_RECORDS || compareIds(lastId, cutoff) >= 0 ? undefined : page(`(${lastId}`);
         const msgs: Message[] = [];
         for (const [id, fields] of reply) {
-          const data = this.payload(id, fields);
-          msgs.push({ seq: ++ordinal, id, data, time: Number(id.slice(0, id.indexOf('-'))) });
+          msgs.push({ seq: ++ordinal, id, text: this.payload(id, fields), time: Number(id.slice(0, id.indexOf('-'))) });
         }
         this.from ??= reply[0][0];
-        this.position = reply[reply.length - 1][0];
-        start = `(${this.position}`;
+        this.position = lastId;
         this.count += msgs.length;
         yield this.decoder.batch(msgs, ctx);
-        if (reply.length < BATCH_RECORDS) break;
       }
     } finally {
       await client.quit().catch(() => client.destroy());
@@ -89,16 +99,16 @@ export class RedisSource implements Source {
   }
 
   /** The entry's payload: its field `?field=` (default `payload`), else its only field. */
-  private payload(id: string, fields: string[]): Buffer {
-    for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === this.field) return Buffer.from(fields[i + 1], 'utf8');
-    if (fields.length === 2) return Buffer.from(fields[1], 'utf8');
+  private payload(id: string, fields: string[]): string {
+    for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === this.field) return fields[i + 1];
+    if (fields.length === 2) return fields[1];
     const names = fields.filter((_, i) => i % 2 === 0);
     throw new UsageError(`${this.name}: entry ${id} has no field "${this.field}" (fields: ${names.join(', ')}); name the payload field with ?field=NAME`);
   }
 
   checkpoints(): Checkpoint[] {
     if (this.position === undefined) return [];
-    return [{ key: this.name, position: this.position, ...(this.from !== undefined ? { from: this.from } : {}), records: this.count }];
+    return [{ key: keyOf(this.url), position: this.position, ...(this.from !== undefined ? { from: this.from } : {}), records: this.count }];
   }
 }
 
@@ -164,5 +174,5 @@ function translate(err: unknown, url: StreamUrl): Error {
 
 export const open: SourceOpener = async (req: SourceRequest, io: Io) => {
   const url = parseStreamUrl(req.target, 6379, ['field', 'db']);
-  return new RedisSource(url, await startPosition(req, io, url.name, 'id'), req);
+  return new RedisSource(url, await startPosition(req, io, keyOf(url), 'id'), req);
 };
