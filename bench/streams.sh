@@ -8,6 +8,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 N="${BENCH_STREAM_ROWS:-300000}"
+# One run per figure by default: at 300 k, three runs of each pair take ~12 minutes here.
+RUNS="${BENCH_RUNS:-1}"
+RUNS_AB="${BENCH_RUNS_AB:-1}"
 NAME="bxst_bench_$$"
 T="bxst_bench_sales_$$"
 if [ -z "${DATABASE_URL:-}" ] && [ -z "${PGHOST:-}${PGDATABASE:-}${PGSERVICE:-}" ]; then
@@ -34,7 +37,7 @@ trap cleanup EXIT
 cd "$ROOT"
 TRUNCATE="${PSQL[*]@Q} -c 'TRUNCATE $T'"
 
-echo "streams: $N messages of ~60 bytes ({\"id\":…,\"store\":…,\"qty\":…,\"amount\":…}) per broker"
+echo "streams: runs per figure: $RUNS_AB (BENCH_RUNS_AB); $N messages of ~60 bytes ({\"id\":…,\"store\":…,\"qty\":…,\"amount\":…}) per broker"
 
 if up 6379; then
   t0=$(date +%s.%N)
