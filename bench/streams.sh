@@ -30,6 +30,8 @@ cleanup() {
     await (await jetstreamManager(nc)).streams.delete('$NAME').catch(() => {});
     await nc.close();" --input-type=module > /dev/null 2>&1 || true
   "${PSQL[@]}" -c "DROP TABLE IF EXISTS $T" > /dev/null 2>&1 || true
+  # The sealed runs stored their checkpoints: leave no key behind.
+  "${PSQL[@]}" -c "DELETE FROM public.bx_state WHERE key LIKE '%/$NAME'" > /dev/null 2>&1 || true
   rm -f "$OUT/$NAME.ndjson"
   [ -z "${STOP_DB:-}" ] || bx-db stop --dir "$OUT/db" -q
 }

@@ -174,7 +174,10 @@ t.test('NATS JetStream → PostgreSQL', async (t) => {
     t.equal(missing.code, 66);
     t.match(missing.stderr, /no such JetStream stream/);
     const B = `bxst_BAD_${id}`;
-    t.teardown(() => dropNats(B));
+    t.teardown(async () => {
+      await dropNats(B);
+      await db.query(`DELETE FROM public.bx_state WHERE key = $1`, [`nats://127.0.0.1:4222/${B}`]).catch(() => {});
+    });
     await publish('nats', B, 3);
     const { connect } = await import('@nats-io/transport-node');
     const { jetstream } = await import('@nats-io/jetstream');
