@@ -1,0 +1,171 @@
+// A Parquet file, directory or glob (a hive-partitioned lake) as records: read one row group at a
+// time through a file-backed AsyncBuffer, so memory is bounded by the largest row group, never by
+// the file (docs/lake.md). Types are exact (src/formats/parquet-types.ts); `k=v` directories
+// become fields, after the file's own columns, as DuckDB's hive_partitioning puts them.
+import { promises as fsp } from 'node:fs';
+import type { AsyncBuffer, FileMetaData } from 'hyparquet';
+import { DataError, UsageError } from '../lib/errors.js';
+import type { Io } from '../lib/io.js';
+import { isIndexKey, setKeyOrder } from '../lib/json.js';
+import type { Batch, Rec, Source, StageContext } from '../lib/stream.js';
+import { hiveFields, lakeFiles } from '../formats/parquet-files.js';
+import { columnConverter, partitionValue, schemaTree, shimSchema, timestampText, type ReadConverter } from '../formats/parquet-types.js';
+import type { SourceOpener, SourceRequest } from './index.js';
+
+/** Records handed on per batch: a row group is cut into batches of this many. */
+const BATCH_ROWS = 4096;
+
+/** The key-value metadata entry where bx's writer records its partition fields' types. */
+export const HIVE_TYPES_KEY = 'bx.hive_types';
+
+/** An AsyncBuffer over an open file: each slice is one positioned read (no whole-file buffer). */
+async function fileBuffer(path: string): Promise<{ buf: AsyncBuffer; close: () => Promise<void> }> {
+  const fh = await fsp.open(path, 'r');
+  const { size } = await fh.stat();
+  return {
+    buf: {
+      byteLength: size,
+      async slice(start: number, end?: number) {
+        const stop = Math.min(end ?? size, size);
+        const len = Math.max(0, stop - start);
+        const ab = new ArrayBuffer(len);
+        let off = 0;
+        while (off < len) {
+          const { bytesRead } = await fh.read(new Uint8Array(ab, off, len - off), 0, len - off, start + off);
+          if (bytesRead === 0) break;
+          off += bytesRead;
+        }
+        return off === len ? ab : ab.slice(0, off);
+      },
+    },
+    close: () => fh.close(),
+  };
+}
+
+const detail = (err: unknown) => (err instanceof Error ? err.message : String(err)).replace(/^parquet /, '').slice(0, 200);
+
+export class ParquetSource implements Source {
+  constructor(
+    readonly name: string,
+    private readonly columns: string[] | undefined,
+    private readonly lineage: boolean,
+  ) {}
+
+  async *batches(ctx: StageContext): AsyncGenerator<Batch> {
+    const files = await lakeFiles(this.name);
+    const [{ parquetMetadataAsync, parquetRead }, { compressors }] = await Promise.all([import('hyparquet'), import('hyparquet-compressors')]);
+    // Columns asked for must exist in every file (or be one of its hive fields).
+    for (const file of files) {
+      if (ctx.signal?.aborted) return;
+      const { buf, close } = await fileBuffer(file).catch((err) => {
+        throw new DataError(undefined, undefined, `${file}: cannot open: ${detail(err)}`);
+      });
+      try {
+        let meta: FileMetaData;
+        try {
+          meta = await parquetMetadataAsync(buf);
+        } catch (err) {
+          throw new DataError(undefined, undefined, `${file}: not a readable Parquet file: ${detail(err)}`);
+        }
+        yield* this.readFile(file, buf, meta, parquetRead, compressors as never, ctx);
+      } finally {
+        await close();
+      }
+    }
+  }
+
+  private async *readFile(
+    file: string,
+    buf: AsyncBuffer,
+    meta: FileMetaData,
+    parquetRead: typeof import('hyparquet').parquetRead,
+    compressors: never,
+    ctx: StageContext,
+  ): AsyncGenerator<Batch> {
+    const tree = schemaTree(meta.schema);
+    const shimmed: FileMetaData = { ...meta, schema: shimSchema(meta.schema) };
+    const kv = meta.key_value_metadata?.find((e) => e.key === HIVE_TYPES_KEY);
+    let hiveTypes: Record<string, string> = {};
+    try {
+      if (kv?.value) hiveTypes = JSON.parse(kv.value) as Record<string, string>;
+    } catch {
+      /* another writer's metadata: the hive values stay text */
+    }
+    const hive = hiveFields(file).map(([k, v]) => [k, v === null ? null : hiveTypes[k] ? partitionValue(hiveTypes[k], v) : v] as const);
+    const fileCols = tree.children.map((c) => c.element.name);
+    const hiveNames = new Set(hive.map(([k]) => k));
+    let cols = fileCols.filter((c) => !hiveNames.has(c));
+    let hiveOut = hive;
+    // --columns: only these, in this order; a name neither a column nor a hive field is a usage error.
+    let order: string[];
+    if (this.columns) {
+      const missing = this.columns.filter((c) => !fileCols.includes(c) && !hiveNames.has(c));
+      if (missing.length) throw new UsageError(`--columns: ${file} has no column ${missing.map((m) => JSON.stringify(m)).join(', ')}; it has ${[...fileCols, ...hiveNames].join(', ')}`);
+      cols = this.columns.filter((c) => fileCols.includes(c) && !hiveNames.has(c));
+      hiveOut = hive.filter(([k]) => this.columns!.includes(k));
+      order = this.columns;
+    } else order = [...cols, ...hiveOut.map(([k]) => k)];
+    const convs: ReadConverter[] = cols.map((c) => columnConverter(tree.children.find((n) => n.element.name === c)!, file));
+    const needsOrder = order.some(isIndexKey);
+    let rowStart = 0;
+    for (let g = 0; g < meta.row_groups.length; g++) {
+      if (ctx.signal?.aborted) return;
+      const n = Number(meta.row_groups[g].num_rows);
+      const rowEnd = rowStart + n;
+      let rows: unknown[][] = [];
+      if (n > 0 && cols.length > 0) {
+        try {
+          await parquetRead({
+            file: buf,
+            metadata: shimmed,
+            columns: cols,
+            rowStart,
+            rowEnd,
+            compressors,
+            // Only INT96 (legacy nanosecond instants) still goes through a parser: everything else is raw.
+            parsers: { timestampFromNanoseconds: (ns: bigint) => timestampText(ns, 'NANOS', false) },
+            onComplete: (r: unknown[][]) => (rows = r),
+          });
+        } catch (err) {
+          throw new DataError(undefined, undefined, `${file}: row group ${g} (rows ${rowStart + 1}–${rowEnd}): corrupt or unreadable: ${detail(err)}`);
+        }
+        if (rows.length !== n) throw new DataError(undefined, undefined, `${file}: row group ${g}: ${rows.length} rows decoded, the footer says ${n}`);
+      } else rows = Array.from({ length: n }, () => []);
+      for (let s = 0; s < n; s += BATCH_ROWS) {
+        const e = Math.min(n, s + BATCH_ROWS);
+        const records: Rec[] = new Array(e - s);
+        const lines: number[] = new Array(e - s);
+        for (let i = s; i < e; i++) {
+          const row = rows[i];
+          const rec: Rec = {};
+          if (this.columns) {
+            for (const name of order) {
+              const c = cols.indexOf(name);
+              if (c >= 0) rec[name] = convs[c](row[c]);
+              else rec[name] = hiveOut.find(([k]) => k === name)![1];
+            }
+          } else {
+            for (let c = 0; c < cols.length; c++) rec[cols[c]] = convs[c](row[c]);
+            for (const [k, v] of hiveOut) rec[k] = v;
+          }
+          if (needsOrder) setKeyOrder(rec, order);
+          if (this.lineage) {
+            rec._file = file;
+            rec._line = rowStart + i + 1;
+          }
+          records[i - s] = rec;
+          lines[i - s] = rowStart + i + 1;
+        }
+        yield { name: file, lines, records };
+      }
+      rows = [];
+      rowStart = rowEnd;
+    }
+  }
+}
+
+export const open: SourceOpener = async (req: SourceRequest, _io: Io) => {
+  // Listing happens here, before the first record goes out: an empty directory is exit 66 at once.
+  await lakeFiles(req.target);
+  return new ParquetSource(req.target, req.columns, Boolean(req.read.lineage));
+};
