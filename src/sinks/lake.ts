@@ -18,6 +18,7 @@ import type { Io } from '../lib/io.js';
 import { isLineageKey, originOfRecord } from '../lib/lineage.js';
 import { readSchemaFile, SchemaInferrer, type Field, type TableSchema } from '../lib/schema.js';
 import type { Batch, Rec, Sink, Trailer } from '../lib/stream.js';
+import { toDecimal } from '../lib/decimal.js';
 import { hiveEscape, isHidden } from '../formats/parquet-files.js';
 import { planColumn, type ColumnPlan } from '../formats/parquet-types.js';
 import { ParquetPart, type PartOptions } from '../formats/parquet-writer.js';
@@ -226,7 +227,7 @@ export class LakeSink implements Sink {
 
   private flushPending(): void {
     const inf = this.inferrer!;
-    this.plan(inf.result());
+    this.plan(widen(inf.result(), this.pending));
     const pending = this.pending;
     this.pending = [];
     for (const { rec, at } of pending) this.add(rec, at);
@@ -256,6 +257,7 @@ export class LakeSink implements Sink {
     if (w.buffered >= this.rowGroup) {
       this.buffered -= w.buffered;
       w.flushGroup();
+      this.steps.step();
     } else if (this.buffered >= this.rowGroup) this.spill();
   }
 
@@ -266,6 +268,7 @@ export class LakeSink implements Sink {
     if (!big) return;
     this.buffered -= big.buffered;
     big.flushGroup();
+    this.steps.step();
   }
 
   private writerFor(part: string): ParquetPart {
@@ -376,6 +379,27 @@ export class LakeSink implements Sink {
     await fsp.rm(join(this.layout.area, `journal-${this.runId}.json`), { force: true }).catch(() => {});
     await this.unlock().catch(() => {});
   }
+}
+
+/**
+ * An inferred schema saw only the first records: leave room for the rest. Integers are INT64
+ * (not INT32 because the sample fitted), and a decimal whose sample has at most 12 digits is
+ * DECIMAL(18,s) (INT64, as DuckDB writes money), else DECIMAL(38,s).
+ */
+function widen(schema: TableSchema, sample: { rec: Rec }[]): TableSchema {
+  const fields = schema.fields.map((f) => {
+    if (f.type === 'integer' && f['bx:pgType'] === undefined) return { ...f, 'bx:pgType': 'bigint' };
+    if (f.type === 'number' && f['bx:scale'] !== undefined && f['bx:precision'] === undefined) {
+      let digits = 0;
+      for (const { rec } of sample) {
+        const d = toDecimal(rec[f.name]);
+        if (d) digits = Math.max(digits, (d.coef < 0n ? -d.coef : d.coef).toString().length - d.scale + f['bx:scale']);
+      }
+      return { ...f, 'bx:precision': digits <= 12 ? 18 : 38 };
+    }
+    return f;
+  });
+  return { ...schema, fields };
 }
 
 /** Temp name, fsync, rename: the journal is whole or absent. */
