@@ -112,7 +112,10 @@ export class ParquetSource implements Source {
       if (ctx.signal?.aborted) return;
       const n = Number(meta.row_groups[g].num_rows);
       const rowEnd = rowStart + n;
-      let rows: unknown[][] = [];
+      // Column by column, straight from hyparquet's decoded chunks (no row arrays to transpose back):
+      // one converter over one column's values keeps each call site monomorphic.
+      const values: unknown[][] = cols.map(() => new Array(n).fill(null));
+      const filled = cols.map(() => 0);
       if (n > 0 && cols.length > 0) {
         try {
           await parquetRead({
@@ -124,28 +127,44 @@ export class ParquetSource implements Source {
             compressors,
             // Only INT96 (legacy nanosecond instants) still goes through a parser: everything else is raw.
             parsers: { timestampFromNanoseconds: (ns: bigint) => timestampText(ns, 'NANOS', false) },
-            onComplete: (r: unknown[][]) => (rows = r),
+            onChunk: ({ columnName, columnData, rowStart: from }) => {
+              const c = cols.indexOf(columnName);
+              if (c < 0) return;
+              const out = values[c];
+              const conv = convs[c];
+              const lo = Math.max(0, rowStart - from);
+              const hi = Math.min(columnData.length, rowEnd - from);
+              for (let j = lo; j < hi; j++) out[from + j - rowStart] = conv(columnData[j]);
+              filled[c] += Math.max(0, hi - lo);
+            },
           });
         } catch (err) {
           throw new DataError(undefined, undefined, `${file}: row group ${g} (rows ${rowStart + 1}–${rowEnd}): corrupt or unreadable: ${detail(err)}`);
         }
-        if (rows.length !== n) throw new DataError(undefined, undefined, `${file}: row group ${g}: ${rows.length} rows decoded, the footer says ${n}`);
-      } else rows = Array.from({ length: n }, () => []);
+        const short = filled.findIndex((f) => f !== n);
+        if (short >= 0) throw new DataError(undefined, undefined, `${file}: row group ${g}: column "${cols[short]}": ${filled[short]} values decoded, the footer says ${n} rows`);
+      }
+      const asJson = ctx.json !== undefined && !needsOrder;
       for (let s = 0; s < n; s += BATCH_ROWS) {
         const e = Math.min(n, s + BATCH_ROWS);
-        const records: Rec[] = new Array(e - s);
         const lines: number[] = new Array(e - s);
+        for (let i = s; i < e; i++) lines[i - s] = rowStart + i + 1;
+        if (asJson) {
+          // bx-extract only forwards NDJSON: write the lines here, no object per record.
+          yield { name: file, lines, records: [], ndjson: Buffer.from(jsonLines(order, cols, values, hiveOut, s, e, this.lineage ? { file, start: rowStart } : undefined)) };
+          continue;
+        }
+        const records: Rec[] = new Array(e - s);
         for (let i = s; i < e; i++) {
-          const row = rows[i];
           const rec: Rec = {};
           if (this.columns) {
             for (const name of order) {
               const c = cols.indexOf(name);
-              if (c >= 0) rec[name] = convs[c](row[c]);
+              if (c >= 0) rec[name] = values[c][i];
               else rec[name] = hiveOut.find(([k]) => k === name)![1];
             }
           } else {
-            for (let c = 0; c < cols.length; c++) rec[cols[c]] = convs[c](row[c]);
+            for (let c = 0; c < cols.length; c++) rec[cols[c]] = values[c][i];
             for (const [k, v] of hiveOut) rec[k] = v;
           }
           if (needsOrder) setKeyOrder(rec, order);
@@ -154,14 +173,45 @@ export class ParquetSource implements Source {
             rec._line = rowStart + i + 1;
           }
           records[i - s] = rec;
-          lines[i - s] = rowStart + i + 1;
         }
         yield { name: file, lines, records };
       }
-      rows = [];
       rowStart = rowEnd;
     }
   }
+}
+
+/** Rows s..e as NDJSON text: keys in `order`, values converted, the hive fields' JSON once per file. */
+function jsonLines(
+  order: string[],
+  cols: string[],
+  values: unknown[][],
+  hive: readonly (readonly [string, unknown])[],
+  s: number,
+  e: number,
+  lineage: { file: string; start: number } | undefined,
+): string {
+  const parts: ({ col: unknown[] } | { text: string })[] = order.map((name, k) => {
+    const c = cols.indexOf(name);
+    const key = `${k ? ',' : '{'}${JSON.stringify(name)}:`;
+    return c >= 0 ? { key, col: values[c] } : { key, text: JSON.stringify(hive.find(([h]) => h === name)![1]) };
+  }) as never;
+  const keys = order.map((name, k) => `${k ? ',' : '{'}${JSON.stringify(name)}:`);
+  const tail = lineage ? `,"_file":${JSON.stringify(lineage.file)},"_line":` : '';
+  let out = '';
+  for (let i = s; i < e; i++) {
+    let line = order.length ? '' : '{';
+    for (let k = 0; k < parts.length; k++) {
+      const p = parts[k] as { col?: unknown[]; text?: string };
+      if (p.col) {
+        const v = p.col[i];
+        line += keys[k] + (v === null ? 'null' : typeof v === 'number' ? String(v) : JSON.stringify(v));
+      } else line += keys[k] + p.text;
+    }
+    if (lineage) line += `${tail}${lineage.start + i + 1}`;
+    out += `${line}}\n`;
+  }
+  return out;
 }
 
 export const open: SourceOpener = async (req: SourceRequest, _io: Io) => {
