@@ -331,6 +331,12 @@ export class LakeSink implements Sink {
     // The journal lets the next run finish a swap of a plain directory (a non-bx writer's) killed midway.
     await writeSmallFile(join(this.layout.area, `journal-${this.runId}.json`), JSON.stringify({ links: links.map(({ link, target }) => ({ link, target })) }));
     this.steps.step();
+    // A plain directory is only replaced when it holds nothing but a lake's files: never a --path
+    // pointed by mistake at a directory of other things.
+    for (const { link } of links) {
+      const st = await fsp.lstat(link).catch(() => undefined);
+      if (st?.isDirectory()) await checkReplaceable(link, this.req.path);
+    }
     const old: string[] = [];
     for (const [i, { link, target }] of links.entries()) {
       await fsp.mkdir(dirname(link), { recursive: true });
@@ -378,6 +384,9 @@ export class LakeSink implements Sink {
     await fsp.rm(this.version, { recursive: true, force: true }).catch(() => {});
     await fsp.rm(join(this.layout.area, `journal-${this.runId}.json`), { force: true }).catch(() => {});
     await this.unlock().catch(() => {});
+    // A first run that failed leaves no empty hidden area behind.
+    await fsp.rmdir(join(this.layout.area, 'v')).catch(() => {});
+    await fsp.rmdir(this.layout.area).catch(() => {});
   }
 }
 
@@ -400,6 +409,18 @@ function widen(schema: TableSchema, sample: { rec: Rec }[]): TableSchema {
     return f;
   });
   return { ...schema, fields };
+}
+
+/** Refuses (exit 73) to replace a directory holding anything but Parquet files, k=v directories and hidden entries. */
+async function checkReplaceable(dir: string, path: string): Promise<void> {
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (isHidden(e.name)) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory() && e.name.includes('=')) await checkReplaceable(p, path);
+    else if (!(e.isFile() && e.name.endsWith('.parquet'))) {
+      throw new CantCreateError(`--path ${path}: ${p} is not a Parquet file or partition; bx replaces only a lake's own files, so it leaves this directory alone`);
+    }
+  }
 }
 
 /** Temp name, fsync, rename: the journal is whole or absent. */

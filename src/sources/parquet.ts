@@ -49,12 +49,12 @@ export class ParquetSource implements Source {
     readonly name: string,
     private readonly columns: string[] | undefined,
     private readonly lineage: boolean,
+    private readonly files: string[],
   ) {}
 
   async *batches(ctx: StageContext): AsyncGenerator<Batch> {
-    const files = await lakeFiles(this.name);
+    const files = this.files;
     const [{ parquetMetadataAsync, parquetRead }, { compressors }] = await Promise.all([import('hyparquet'), import('hyparquet-compressors')]);
-    // Columns asked for must exist in every file (or be one of its hive fields).
     for (const file of files) {
       if (ctx.signal?.aborted) return;
       const { buf, close } = await fileBuffer(file).catch((err) => {
@@ -215,7 +215,7 @@ function jsonLines(
 }
 
 export const open: SourceOpener = async (req: SourceRequest, _io: Io) => {
+  if (req.target === '-') throw new UsageError('Parquet cannot be read from stdin: its footer is at the end of the file; save it to a file first');
   // Listing happens here, before the first record goes out: an empty directory is exit 66 at once.
-  await lakeFiles(req.target);
-  return new ParquetSource(req.target, req.columns, Boolean(req.read.lineage));
+  return new ParquetSource(req.target, req.columns, Boolean(req.read.lineage), await lakeFiles(req.target));
 };

@@ -260,6 +260,21 @@ t.test('a re-run replaces exactly the partitions it writes; a failed run changes
   t.same(readdirSync(join(dir, `.flat.bx`, 'v')).length, 1, 'the old version is gone');
 });
 
+t.test('a --path holding other things than a lake is never replaced (exit 73)', async (t) => {
+  const dir = setup(t);
+  const other = join(dir, 'docs');
+  mkdirSync(other);
+  writeFileSync(join(other, 'readme.txt'), 'keep me');
+  const r = await sh(`bx-load --to parquet --path ${other} --schema ${dir}/all.schema.json ${dir}/all.ndjson`);
+  t.equal(r.code, 73);
+  t.match(r.stderr, /readme\.txt is not a Parquet file or partition/);
+  t.equal(readFileSync(join(other, 'readme.txt'), 'utf8'), 'keep me');
+  t.notOk(existsSync(join(dir, '.docs.bx')), 'no hidden leftovers');
+  const s = await sh(`bx-extract -f parquet - < ${dir}/all.ndjson`);
+  t.equal(s.code, 64);
+  t.match(s.stderr, /Parquet cannot be read from stdin/);
+});
+
 /** Every file under a lake (hidden ones included), for "nothing changed" checks. */
 function snapshot(dir: string): string[] {
   const out: string[] = [];
