@@ -1,0 +1,478 @@
+// bx-load --to parquet: records into a Parquet lake, hive-partitioned or not (docs/lake.md).
+//
+// Atomicity: every partition directory a reader sees is a symlink to an immutable version
+// directory under the lake's hidden `.bx/` area. A run writes its files into a new version
+// directory, then swaps each partition's symlink with one rename(2), which replaces a symlink
+// atomically: a reader (or a kill at any point) finds either the whole old file set or the whole
+// new one, never a mix and never a missing partition. Old versions are removed after the swap;
+// what a killed run leaves (its version directory, a stale lock) is hidden and cleaned by the
+// next run. Without --partition-by the lake path itself is the symlink.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, promises as fsp } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { CompressionCodec } from 'hyparquet';
+import { syncDir } from '../lib/atomic-file.js';
+import { CantCreateError, DataError, TempFailError, UsageError, type Origin } from '../lib/errors.js';
+import type { Io } from '../lib/io.js';
+import { isLineageKey, originOfRecord } from '../lib/lineage.js';
+import { readSchemaFile, SchemaInferrer, type Field, type TableSchema } from '../lib/schema.js';
+import type { Batch, Rec, Sink, Trailer } from '../lib/stream.js';
+import { toDecimal } from '../lib/decimal.js';
+import { hiveEscape, isHidden } from '../formats/parquet-files.js';
+import { planColumn, type ColumnPlan } from '../formats/parquet-types.js';
+import { ParquetPart, type PartOptions } from '../formats/parquet-writer.js';
+import { HIVE_TYPES_KEY } from '../sources/parquet.js';
+import type { SinkOpener, SinkRequest } from './index.js';
+
+export const DEFAULT_ROW_GROUP = 100_000;
+/** Files open at once (one per partition being written); the least recently used is closed past it. */
+export const MAX_OPEN = 64;
+
+const CODECS: Record<string, CompressionCodec> = { snappy: 'SNAPPY', gzip: 'GZIP', zstd: 'ZSTD', uncompressed: 'UNCOMPRESSED' };
+
+async function compressorsFor(codec: CompressionCodec): Promise<PartOptions['compressors']> {
+  if (codec === 'GZIP') return { GZIP: (b) => gzipSync(b) };
+  if (codec === 'ZSTD') {
+    // node:zlib has no zstd before Node 22.15; the WASM build is checked by DuckDB (NEXT-STACK.md §1).
+    const z = await import('@bokuweb/zstd-wasm');
+    await z.init();
+    return { ZSTD: (b) => z.compress(b, 3) };
+  }
+  return {};
+}
+
+/** Where the lake's pieces live. */
+interface Layout {
+  /** The hidden area: lock, versions, journals. */
+  area: string;
+  /** The path a reader opens for a partition ('' = the unpartitioned lake). */
+  linkOf(part: string): string;
+}
+
+function layoutOf(path: string, partitioned: boolean): Layout {
+  const root = path.replace(/\/+$/, '') || '/';
+  if (partitioned) return { area: join(root, '.bx'), linkOf: (p) => join(root, p) };
+  return { area: join(dirname(root), `.${basename(root)}.bx`), linkOf: () => root };
+}
+
+/** Test hook: BX_TEST_KILL_AT=N kills the process with SIGKILL at the Nth durable step. */
+class Steps {
+  private n = 0;
+  constructor(private readonly killAt: number | undefined) {}
+  step(): void {
+    if (this.killAt !== undefined && ++this.n === this.killAt) process.kill(process.pid, 'SIGKILL');
+  }
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+export class LakeSink implements Sink {
+  private plans: ColumnPlan[] | undefined;
+  private dataPlans: ColumnPlan[] = [];
+  private partPlans: ColumnPlan[] = [];
+  private known = new Set<string>();
+  private pending: { rec: Rec; at: Origin }[] = [];
+  private inferrer: SchemaInferrer | undefined;
+  private readonly writers = new Map<string, ParquetPart>();
+  /** Files per partition so far (the next file's number). */
+  private readonly fileCount = new Map<string, number>();
+  private readonly partitions = new Set<string>();
+  private opts!: PartOptions;
+  private buffered = 0;
+  private tick = 0;
+  private rows = 0;
+  private files = 0;
+  private locked = false;
+  private readonly version: string;
+  private readonly steps: Steps;
+  private writerMod!: typeof import('hyparquet-writer');
+
+  constructor(
+    private readonly req: SinkRequest,
+    private readonly layout: Layout,
+    private readonly runId: string,
+    private readonly schema: TableSchema | undefined,
+    private readonly codec: CompressionCodec,
+    killAt: number | undefined,
+    private readonly log: Io['log'],
+  ) {
+    this.version = join(layout.area, 'v', runId);
+    this.steps = new Steps(killAt);
+    if (!schema) this.inferrer = new SchemaInferrer({ copyCompatible: true });
+  }
+
+  private get rowGroup() {
+    return this.req.rowGroupSize ?? DEFAULT_ROW_GROUP;
+  }
+
+  /** Takes the lake's lock, finishes what a killed run left, removes its leftovers. */
+  async start(): Promise<void> {
+    this.writerMod = await import('hyparquet-writer');
+    this.opts = { codec: this.codec, compressors: await compressorsFor(this.codec), kvMetadata: [] };
+    try {
+      await fsp.mkdir(this.layout.area, { recursive: true });
+    } catch (err) {
+      throw new CantCreateError(`cannot create the lake ${this.req.path}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`);
+    }
+    const lock = join(this.layout.area, 'lock');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fsp.writeFile(lock, String(process.pid), { flag: 'wx' });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw new CantCreateError(`cannot lock the lake ${this.req.path}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`);
+        const pid = Number(await fsp.readFile(lock, 'utf8').catch(() => ''));
+        if (pid && alive(pid)) throw new TempFailError(`${this.req.path}: another bx-load (pid ${pid}) is writing this lake; retry when it ends`);
+        await fsp.rm(lock, { force: true });
+      }
+    }
+    this.locked = true;
+    await this.recover();
+    if (this.schema) this.plan(this.schema);
+  }
+
+  /** A killed run's journal: partitions whose link it had moved away and not yet replaced get theirs. */
+  private async recover(): Promise<void> {
+    const names = await fsp.readdir(this.layout.area).catch(() => [] as string[]);
+    for (const n of names.filter((x) => x.startsWith('journal-'))) {
+      const j = JSON.parse(await fsp.readFile(join(this.layout.area, n), 'utf8').catch(() => '{"links":[]}')) as { links: { link: string; target: string }[] };
+      for (const { link, target } of j.links) {
+        const there = await fsp.lstat(link).catch(() => undefined);
+        if (!there && (await fsp.stat(join(dirname(link), target)).catch(() => undefined))) {
+          await fsp.mkdir(dirname(link), { recursive: true });
+          await fsp.symlink(target, link);
+          this.log.warn(`${link}: finished a partition swap a killed run had begun`);
+        }
+      }
+      await fsp.rm(join(this.layout.area, n), { force: true });
+    }
+    // Version directories no link points to are a killed run's (or aborted) leftovers.
+    const live = new Set<string>();
+    await this.collectLinks(live);
+    const vroot = join(this.layout.area, 'v');
+    for (const rid of await fsp.readdir(vroot).catch(() => [] as string[])) {
+      await this.sweep(join(vroot, rid), live);
+    }
+    for (const n of await fsp.readdir(this.layout.area).catch(() => [] as string[])) {
+      if (n.startsWith('link-') || n.startsWith('old-')) await fsp.rm(join(this.layout.area, n), { recursive: true, force: true });
+    }
+  }
+
+  /** Every version directory a link of this lake resolves to. */
+  private async collectLinks(live: Set<string>): Promise<void> {
+    const partitioned = Boolean(this.req.partitionBy?.length);
+    const visit = async (p: string, depth: number): Promise<void> => {
+      const st = await fsp.lstat(p).catch(() => undefined);
+      if (!st) return;
+      if (st.isSymbolicLink()) {
+        live.add(resolve(dirname(p), await fsp.readlink(p)));
+        return;
+      }
+      if (!st.isDirectory() || depth > 16) return;
+      for (const n of await fsp.readdir(p)) if (!isHidden(n)) await visit(join(p, n), depth + 1);
+    };
+    await visit(partitioned ? this.layout.linkOf('') : this.layout.linkOf(''), 0);
+  }
+
+  /** Removes the directories under `dir` that no link resolves to; returns whether `dir` is still needed. */
+  private async sweep(dir: string, live: Set<string>): Promise<boolean> {
+    if (live.has(resolve(dir))) return true;
+    const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
+    let keep = false;
+    for (const e of entries) if (e.isDirectory() && (await this.sweep(join(dir, e.name), live))) keep = true;
+    if (!keep) await fsp.rm(dir, { recursive: true, force: true });
+    return keep;
+  }
+
+  private plan(schema: TableSchema): void {
+    const fields: Field[] = schema.fields;
+    const partitionBy = this.req.partitionBy ?? [];
+    for (const p of partitionBy) {
+      if (!fields.some((f) => f.name === p)) throw new UsageError(`--partition-by ${p}: no such field in the ${this.schema ? 'schema' : 'records'} (fields: ${fields.map((f) => f.name).join(', ')})`);
+    }
+    // Lineage fields stay out unless the schema asks for them (as bx-load leaves them out of a table).
+    const keep = fields.filter((f) => this.schema || !isLineageKey(f.name));
+    this.plans = keep.map((f) => planColumn(f.type === undefined ? { ...f, type: 'string' } : f));
+    this.partPlans = partitionBy.map((p) => this.plans!.find((c) => c.name === p)!);
+    this.dataPlans = this.plans.filter((c) => !partitionBy.includes(c.name));
+    if (this.dataPlans.length === 0) throw new UsageError('--partition-by names every field: a data file needs at least one column');
+    this.known = new Set(fields.map((f) => f.name));
+    if (this.partPlans.length) {
+      const types: Record<string, string> = {};
+      for (const p of this.partPlans) types[p.name] = p.type;
+      this.opts.kvMetadata = [{ key: HIVE_TYPES_KEY, value: JSON.stringify(types) }];
+    }
+  }
+
+  async write(b: Batch): Promise<void> {
+    for (let i = 0; i < b.records.length; i++) {
+      const rec = b.records[i];
+      const at = originOfRecord(rec, b.name, b.lines[i]);
+      if (this.plans) this.add(rec, at);
+      else {
+        this.pending.push({ rec, at });
+        this.inferrer!.add(rec);
+        if (this.pending.length >= this.req.inferRows) this.flushPending();
+      }
+    }
+  }
+
+  private flushPending(): void {
+    const inf = this.inferrer!;
+    this.plan(widen(inf.result(), this.pending));
+    const pending = this.pending;
+    this.pending = [];
+    for (const { rec, at } of pending) this.add(rec, at);
+  }
+
+  private add(rec: Rec, at: Origin): void {
+    for (const k in rec) {
+      if (!this.known.has(k) && !(isLineageKey(k) && !this.schema)) {
+        throw new DataError(at, k, this.schema ? 'not a field of the --schema' : `first seen after the first ${this.req.inferRows} records the types were inferred from; give --schema or a larger --infer-rows`);
+      }
+    }
+    let part = '';
+    for (const p of this.partPlans) {
+      const v = rec[p.name];
+      p.encode(v, at); // the value must be of the field's type, as in a data column
+      if (v !== null && v !== undefined && typeof v === 'object') throw new DataError(at, p.name, 'a partition value must be a scalar');
+      const text = v === null || v === undefined ? null : String(v);
+      part += `${part ? '/' : ''}${hiveEscape(p.name)}=${hiveEscape(text)}`;
+    }
+    const values = new Array(this.dataPlans.length);
+    for (let c = 0; c < this.dataPlans.length; c++) values[c] = this.dataPlans[c].encode(rec[this.dataPlans[c].name], at);
+    const w = this.writerFor(part);
+    w.push(values);
+    w.lastUse = ++this.tick;
+    this.rows++;
+    this.buffered++;
+    if (w.buffered >= this.rowGroup) {
+      this.buffered -= w.buffered;
+      w.flushGroup();
+      this.steps.step();
+    } else if (this.buffered >= this.rowGroup) this.spill();
+  }
+
+  /** Many partitions hold a row group's worth of rows between them: write out the largest buffer. */
+  private spill(): void {
+    let big: ParquetPart | undefined;
+    for (const w of this.writers.values()) if (!big || w.buffered > big.buffered) big = w;
+    if (!big) return;
+    this.buffered -= big.buffered;
+    big.flushGroup();
+    this.steps.step();
+  }
+
+  private writerFor(part: string): ParquetPart {
+    let w = this.writers.get(part);
+    if (w) return w;
+    if (this.writers.size >= MAX_OPEN) {
+      let lru: [string, ParquetPart] | undefined;
+      for (const e of this.writers) if (!lru || e[1].lastUse < lru[1].lastUse) lru = e;
+      this.close(lru![0]);
+    }
+    const dir = part ? join(this.version, part) : this.version;
+    const n = this.fileCount.get(part) ?? 0;
+    this.fileCount.set(part, n + 1);
+    this.partitions.add(part);
+    try {
+      // Sync: add() runs per record and stays synchronous (no per-record promise).
+      mkdirSyncP(dir);
+      w = new ParquetPart(this.writerMod, join(dir, `part-${this.runId}-${n}.parquet`), this.dataPlans, this.opts);
+    } catch (err) {
+      throw new CantCreateError(`cannot create ${join(dir, `part-${this.runId}-${n}.parquet`)}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`);
+    }
+    this.writers.set(part, w);
+    this.files++;
+    return w;
+  }
+
+  private close(part: string): void {
+    const w = this.writers.get(part)!;
+    this.buffered -= w.buffered;
+    w.finish();
+    this.steps.step();
+    this.writers.delete(part);
+  }
+
+  async end(_t: Trailer): Promise<{ rows: number; note?: string }> {
+    if (!this.plans && this.pending.length) this.flushPending();
+    for (const part of [...this.writers.keys()]) this.close(part);
+    // An unpartitioned lake is replaced even by zero rows; with a schema the empty set keeps its columns in one file.
+    if (!this.req.partitionBy?.length && this.rows === 0) {
+      await fsp.mkdir(this.version, { recursive: true });
+      if (this.plans) {
+        this.writerFor('');
+        this.close('');
+      }
+      this.partitions.add('');
+    }
+    for (const part of this.partitions) await syncDir(part ? join(this.version, part) : this.version);
+    await this.swap();
+    return { rows: this.rows, note: `${this.files} Parquet file${this.files === 1 ? '' : 's'} in ${this.partitions.size} ${this.req.partitionBy?.length ? 'partition' : 'set'}${this.partitions.size === 1 ? '' : 's'} under ${this.req.path}` };
+  }
+
+  /** Points each partition's link at the new version; the old versions go after all swaps. */
+  private async swap(): Promise<void> {
+    const parts = [...this.partitions].sort();
+    const links = parts.map((part) => {
+      const link = this.layout.linkOf(part);
+      const target = relative(dirname(link), part ? join(this.version, part) : this.version);
+      return { part, link, target };
+    });
+    // The journal lets the next run finish a swap of a plain directory (a non-bx writer's) killed midway.
+    await writeSmallFile(join(this.layout.area, `journal-${this.runId}.json`), JSON.stringify({ links: links.map(({ link, target }) => ({ link, target })) }));
+    this.steps.step();
+    // A plain directory is only replaced when it holds nothing but a lake's files: never a --path
+    // pointed by mistake at a directory of other things.
+    for (const { link } of links) {
+      const st = await fsp.lstat(link).catch(() => undefined);
+      if (st?.isDirectory()) await checkReplaceable(link, this.req.path);
+    }
+    const old: string[] = [];
+    for (const [i, { link, target }] of links.entries()) {
+      await fsp.mkdir(dirname(link), { recursive: true });
+      // The link's text is relative to the link's own directory: the lake can be moved or mounted elsewhere.
+      const tmp = join(this.layout.area, `link-${this.runId}-${i}`);
+      await fsp.rm(tmp, { force: true });
+      await fsp.symlink(target, tmp);
+      this.steps.step();
+      const st = await fsp.lstat(link).catch(() => undefined);
+      if (st?.isSymbolicLink()) old.push(resolve(dirname(link), await fsp.readlink(link)));
+      else if (st?.isDirectory()) {
+        // A plain directory cannot be replaced by one rename: move it aside first (the journal covers the gap).
+        const aside = join(this.layout.area, `old-${this.runId}-${i}`);
+        await fsp.rename(link, aside);
+        this.steps.step();
+        old.push(aside);
+      } else if (st) throw new CantCreateError(`${link}: exists and is not a directory; bx will not replace it`);
+      await fsp.rename(tmp, link);
+      this.steps.step();
+      await syncDir(dirname(link));
+    }
+    await fsp.rm(join(this.layout.area, `journal-${this.runId}.json`), { force: true });
+    this.steps.step();
+    for (const o of old) {
+      await fsp.rm(o, { recursive: true, force: true });
+      this.steps.step();
+    }
+    // Empty version directories of earlier runs go too.
+    const vroot = join(this.layout.area, 'v');
+    for (const rid of await fsp.readdir(vroot).catch(() => [] as string[])) {
+      if (rid !== this.runId) await pruneEmpty(join(vroot, rid));
+    }
+    await this.unlock();
+  }
+
+  private async unlock(): Promise<void> {
+    if (!this.locked) return;
+    this.locked = false;
+    await fsp.rm(join(this.layout.area, 'lock'), { force: true });
+  }
+
+  async abort(_err: unknown): Promise<void> {
+    for (const w of this.writers.values()) w.abort();
+    this.writers.clear();
+    await fsp.rm(this.version, { recursive: true, force: true }).catch(() => {});
+    await fsp.rm(join(this.layout.area, `journal-${this.runId}.json`), { force: true }).catch(() => {});
+    await this.unlock().catch(() => {});
+    // A first run that failed leaves no empty hidden area behind.
+    await fsp.rmdir(join(this.layout.area, 'v')).catch(() => {});
+    await fsp.rmdir(this.layout.area).catch(() => {});
+  }
+}
+
+/**
+ * An inferred schema saw only the first records: leave room for the rest. Integers are INT64
+ * (not INT32 because the sample fitted), and a decimal whose sample has at most 12 digits is
+ * DECIMAL(18,s) (INT64, as DuckDB writes money), else DECIMAL(38,s).
+ */
+function widen(schema: TableSchema, sample: { rec: Rec }[]): TableSchema {
+  const fields = schema.fields.map((f) => {
+    if (f.type === 'integer' && f['bx:pgType'] === undefined) return { ...f, 'bx:pgType': 'bigint' };
+    if (f.type === 'number' && f['bx:scale'] !== undefined && f['bx:precision'] === undefined) {
+      let digits = 0;
+      for (const { rec } of sample) {
+        const d = toDecimal(rec[f.name]);
+        if (d) digits = Math.max(digits, (d.coef < 0n ? -d.coef : d.coef).toString().length - d.scale + f['bx:scale']);
+      }
+      return { ...f, 'bx:precision': digits <= 12 ? 18 : 38 };
+    }
+    return f;
+  });
+  return { ...schema, fields };
+}
+
+/** Refuses (exit 73) to replace a directory holding anything but Parquet files, k=v directories and hidden entries. */
+async function checkReplaceable(dir: string, path: string): Promise<void> {
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (isHidden(e.name)) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory() && e.name.includes('=')) await checkReplaceable(p, path);
+    else if (!(e.isFile() && e.name.endsWith('.parquet'))) {
+      throw new CantCreateError(`--path ${path}: ${p} is not a Parquet file or partition; bx replaces only a lake's own files, so it leaves this directory alone`);
+    }
+  }
+}
+
+/** Temp name, fsync, rename: the journal is whole or absent. */
+async function writeSmallFile(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await fsp.open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, path);
+}
+
+async function pruneEmpty(dir: string): Promise<boolean> {
+  const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => undefined);
+  if (!entries) return true;
+  let empty = true;
+  for (const e of entries) {
+    if (e.isDirectory() && (await pruneEmpty(join(dir, e.name)))) continue;
+    empty = false;
+  }
+  if (empty) await fsp.rmdir(dir).catch(() => {});
+  return empty;
+}
+
+const madeDirs = new Set<string>();
+function mkdirSyncP(dir: string) {
+  if (madeDirs.has(dir)) return;
+  mkdirSync(dir, { recursive: true });
+  madeDirs.add(dir);
+}
+
+/** A run id safe in a file name: BX_RUN_ID when set (the run log's), else time and randomness. */
+function runIdOf(env: Io['env']): string {
+  const given = env.BX_RUN_ID?.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 40);
+  const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  return `${given || stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+export const open: SinkOpener = async (req: SinkRequest, io: Io) => {
+  const codec = CODECS[req.codec ?? 'snappy'];
+  if (!codec) throw new UsageError(`--codec ${req.codec}: known: ${Object.keys(CODECS).join(', ')}`);
+  for (const p of req.partitionBy ?? []) if (isHidden(p)) throw new UsageError(`--partition-by ${p}: a name starting with . or _ would make a directory readers skip as hidden`);
+  const schema = req.schemaFile ? await readSchemaFile(req.schemaFile) : undefined;
+  const path = resolve(io.cwd, req.path);
+  const st = await fsp.lstat(path).catch(() => undefined);
+  if (st && !st.isDirectory() && !st.isSymbolicLink()) throw new CantCreateError(`--path ${req.path}: exists and is not a directory`);
+  const layout = layoutOf(path, Boolean(req.partitionBy?.length));
+  const killAt = io.env.BX_TEST_KILL_AT ? Number(io.env.BX_TEST_KILL_AT) : undefined;
+  const sink = new LakeSink(req, layout, runIdOf(io.env), schema, codec, killAt, io.log);
+  await sink.start();
+  return sink;
+};

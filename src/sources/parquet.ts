@@ -1,0 +1,221 @@
+// A Parquet file, directory or glob (a hive-partitioned lake) as records: read one row group at a
+// time through a file-backed AsyncBuffer, so memory is bounded by the largest row group, never by
+// the file (docs/lake.md). Types are exact (src/formats/parquet-types.ts); `k=v` directories
+// become fields, after the file's own columns, as DuckDB's hive_partitioning puts them.
+import { promises as fsp } from 'node:fs';
+import type { AsyncBuffer, FileMetaData } from 'hyparquet';
+import { DataError, UsageError } from '../lib/errors.js';
+import type { Io } from '../lib/io.js';
+import { isIndexKey, setKeyOrder } from '../lib/json.js';
+import type { Batch, Rec, Source, StageContext } from '../lib/stream.js';
+import { hiveFields, lakeFiles } from '../formats/parquet-files.js';
+import { columnConverter, partitionValue, schemaTree, shimSchema, timestampText, type ReadConverter } from '../formats/parquet-types.js';
+import type { SourceOpener, SourceRequest } from './index.js';
+
+/** Records handed on per batch: a row group is cut into batches of this many. */
+const BATCH_ROWS = 4096;
+
+/** The key-value metadata entry where bx's writer records its partition fields' types. */
+export const HIVE_TYPES_KEY = 'bx.hive_types';
+
+/** An AsyncBuffer over an open file: each slice is one positioned read (no whole-file buffer). */
+async function fileBuffer(path: string): Promise<{ buf: AsyncBuffer; close: () => Promise<void> }> {
+  const fh = await fsp.open(path, 'r');
+  const { size } = await fh.stat();
+  return {
+    buf: {
+      byteLength: size,
+      async slice(start: number, end?: number) {
+        const stop = Math.min(end ?? size, size);
+        const len = Math.max(0, stop - start);
+        const ab = new ArrayBuffer(len);
+        let off = 0;
+        while (off < len) {
+          const { bytesRead } = await fh.read(new Uint8Array(ab, off, len - off), 0, len - off, start + off);
+          if (bytesRead === 0) break;
+          off += bytesRead;
+        }
+        return off === len ? ab : ab.slice(0, off);
+      },
+    },
+    close: () => fh.close(),
+  };
+}
+
+const detail = (err: unknown) => (err instanceof Error ? err.message : String(err)).replace(/^parquet /, '').slice(0, 200);
+
+export class ParquetSource implements Source {
+  constructor(
+    readonly name: string,
+    private readonly columns: string[] | undefined,
+    private readonly lineage: boolean,
+    private readonly files: string[],
+  ) {}
+
+  async *batches(ctx: StageContext): AsyncGenerator<Batch> {
+    const files = this.files;
+    const [{ parquetMetadataAsync, parquetRead }, { compressors }] = await Promise.all([import('hyparquet'), import('hyparquet-compressors')]);
+    for (const file of files) {
+      if (ctx.signal?.aborted) return;
+      const { buf, close } = await fileBuffer(file).catch((err) => {
+        throw new DataError(undefined, undefined, `${file}: cannot open: ${detail(err)}`);
+      });
+      try {
+        let meta: FileMetaData;
+        try {
+          meta = await parquetMetadataAsync(buf);
+        } catch (err) {
+          throw new DataError(undefined, undefined, `${file}: not a readable Parquet file: ${detail(err)}`);
+        }
+        yield* this.readFile(file, buf, meta, parquetRead, compressors as never, ctx);
+      } finally {
+        await close();
+      }
+    }
+  }
+
+  private async *readFile(
+    file: string,
+    buf: AsyncBuffer,
+    meta: FileMetaData,
+    parquetRead: typeof import('hyparquet').parquetRead,
+    compressors: never,
+    ctx: StageContext,
+  ): AsyncGenerator<Batch> {
+    const tree = schemaTree(meta.schema);
+    const shimmed: FileMetaData = { ...meta, schema: shimSchema(meta.schema) };
+    const kv = meta.key_value_metadata?.find((e) => e.key === HIVE_TYPES_KEY);
+    let hiveTypes: Record<string, string> = {};
+    try {
+      if (kv?.value) hiveTypes = JSON.parse(kv.value) as Record<string, string>;
+    } catch {
+      /* another writer's metadata: the hive values stay text */
+    }
+    const hive = hiveFields(file).map(([k, v]) => [k, v === null ? null : hiveTypes[k] ? partitionValue(hiveTypes[k], v) : v] as const);
+    const fileCols = tree.children.map((c) => c.element.name);
+    const hiveNames = new Set(hive.map(([k]) => k));
+    let cols = fileCols.filter((c) => !hiveNames.has(c));
+    let hiveOut = hive;
+    // --columns: only these, in this order; a name neither a column nor a hive field is a usage error.
+    let order: string[];
+    if (this.columns) {
+      const missing = this.columns.filter((c) => !fileCols.includes(c) && !hiveNames.has(c));
+      if (missing.length) throw new UsageError(`--columns: ${file} has no column ${missing.map((m) => JSON.stringify(m)).join(', ')}; it has ${[...fileCols, ...hiveNames].join(', ')}`);
+      cols = this.columns.filter((c) => fileCols.includes(c) && !hiveNames.has(c));
+      hiveOut = hive.filter(([k]) => this.columns!.includes(k));
+      order = this.columns;
+    } else order = [...cols, ...hiveOut.map(([k]) => k)];
+    const convs: ReadConverter[] = cols.map((c) => columnConverter(tree.children.find((n) => n.element.name === c)!, file));
+    const needsOrder = order.some(isIndexKey);
+    let rowStart = 0;
+    for (let g = 0; g < meta.row_groups.length; g++) {
+      if (ctx.signal?.aborted) return;
+      const n = Number(meta.row_groups[g].num_rows);
+      const rowEnd = rowStart + n;
+      // Column by column, straight from hyparquet's decoded chunks (no row arrays to transpose back):
+      // one converter over one column's values keeps each call site monomorphic.
+      const values: unknown[][] = cols.map(() => new Array(n).fill(null));
+      const filled = cols.map(() => 0);
+      if (n > 0 && cols.length > 0) {
+        try {
+          await parquetRead({
+            file: buf,
+            metadata: shimmed,
+            columns: cols,
+            rowStart,
+            rowEnd,
+            compressors,
+            // Only INT96 (legacy nanosecond instants) still goes through a parser: everything else is raw.
+            parsers: { timestampFromNanoseconds: (ns: bigint) => timestampText(ns, 'NANOS', false) },
+            onChunk: ({ columnName, columnData, rowStart: from }) => {
+              const c = cols.indexOf(columnName);
+              if (c < 0) return;
+              const out = values[c];
+              const conv = convs[c];
+              const lo = Math.max(0, rowStart - from);
+              const hi = Math.min(columnData.length, rowEnd - from);
+              for (let j = lo; j < hi; j++) out[from + j - rowStart] = conv(columnData[j]);
+              filled[c] += Math.max(0, hi - lo);
+            },
+          });
+        } catch (err) {
+          throw new DataError(undefined, undefined, `${file}: row group ${g} (rows ${rowStart + 1}–${rowEnd}): corrupt or unreadable: ${detail(err)}`);
+        }
+        const short = filled.findIndex((f) => f !== n);
+        if (short >= 0) throw new DataError(undefined, undefined, `${file}: row group ${g}: column "${cols[short]}": ${filled[short]} values decoded, the footer says ${n} rows`);
+      }
+      const asJson = ctx.json !== undefined && !needsOrder;
+      for (let s = 0; s < n; s += BATCH_ROWS) {
+        const e = Math.min(n, s + BATCH_ROWS);
+        const lines: number[] = new Array(e - s);
+        for (let i = s; i < e; i++) lines[i - s] = rowStart + i + 1;
+        if (asJson) {
+          // bx-extract only forwards NDJSON: write the lines here, no object per record.
+          yield { name: file, lines, records: [], ndjson: Buffer.from(jsonLines(order, cols, values, hiveOut, s, e, this.lineage ? { file, start: rowStart } : undefined)) };
+          continue;
+        }
+        const records: Rec[] = new Array(e - s);
+        for (let i = s; i < e; i++) {
+          const rec: Rec = {};
+          if (this.columns) {
+            for (const name of order) {
+              const c = cols.indexOf(name);
+              if (c >= 0) rec[name] = values[c][i];
+              else rec[name] = hiveOut.find(([k]) => k === name)![1];
+            }
+          } else {
+            for (let c = 0; c < cols.length; c++) rec[cols[c]] = values[c][i];
+            for (const [k, v] of hiveOut) rec[k] = v;
+          }
+          if (needsOrder) setKeyOrder(rec, order);
+          if (this.lineage) {
+            rec._file = file;
+            rec._line = rowStart + i + 1;
+          }
+          records[i - s] = rec;
+        }
+        yield { name: file, lines, records };
+      }
+      rowStart = rowEnd;
+    }
+  }
+}
+
+/** Rows s..e as NDJSON text: keys in `order`, values converted, the hive fields' JSON once per file. */
+function jsonLines(
+  order: string[],
+  cols: string[],
+  values: unknown[][],
+  hive: readonly (readonly [string, unknown])[],
+  s: number,
+  e: number,
+  lineage: { file: string; start: number } | undefined,
+): string {
+  const parts: ({ col: unknown[] } | { text: string })[] = order.map((name, k) => {
+    const c = cols.indexOf(name);
+    const key = `${k ? ',' : '{'}${JSON.stringify(name)}:`;
+    return c >= 0 ? { key, col: values[c] } : { key, text: JSON.stringify(hive.find(([h]) => h === name)![1]) };
+  }) as never;
+  const keys = order.map((name, k) => `${k ? ',' : '{'}${JSON.stringify(name)}:`);
+  const tail = lineage ? `,"_file":${JSON.stringify(lineage.file)},"_line":` : '';
+  let out = '';
+  for (let i = s; i < e; i++) {
+    let line = order.length ? '' : '{';
+    for (let k = 0; k < parts.length; k++) {
+      const p = parts[k] as { col?: unknown[]; text?: string };
+      if (p.col) {
+        const v = p.col[i];
+        line += keys[k] + (v === null ? 'null' : typeof v === 'number' ? String(v) : JSON.stringify(v));
+      } else line += keys[k] + p.text;
+    }
+    if (lineage) line += `${tail}${lineage.start + i + 1}`;
+    out += `${line}}\n`;
+  }
+  return out;
+}
+
+export const open: SourceOpener = async (req: SourceRequest, _io: Io) => {
+  if (req.target === '-') throw new UsageError('Parquet cannot be read from stdin: its footer is at the end of the file; save it to a file first');
+  // Listing happens here, before the first record goes out: an empty directory is exit 66 at once.
+  return new ParquetSource(req.target, req.columns, Boolean(req.read.lineage), await lakeFiles(req.target));
+};
