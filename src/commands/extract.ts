@@ -35,7 +35,7 @@ export const options = (y: Argv) =>
     .option('quote', { type: 'string', describe: 'CSV/TSV quote character; "" turns quoting off', defaultDescription: '" for csv, none for tsv' })
     .option('escape', { type: 'string', describe: 'escape character inside quoted fields', defaultDescription: 'the quote (doubled "")' })
     .option('header', { type: 'boolean', default: true, describe: 'the first line names the fields; --no-header names them c1..cN or by --columns' })
-    .option('columns', { type: 'string', describe: 'comma-separated field names (replace the header, or name header-less fields)' })
+    .option('columns', { type: 'string', describe: 'comma-separated field names (replace the header, or name header-less fields); Parquet: read only these columns; streams with --payload csv: the fields of each message' })
     .option('skip-lines', { type: 'number', default: 0, describe: 'physical lines to drop before the header' })
     .option('comment', { type: 'string', describe: 'skip CSV/TSV lines starting with this character' })
     .option('encoding', { type: 'string', default: 'utf8', describe: `input encoding: ${ENCODINGS.join(', ')} (a UTF-16LE BOM is detected)` })
@@ -58,7 +58,7 @@ export const options = (y: Argv) =>
     .option('state', { type: 'string', describe: 'state file holding where to start (written by bx-load --state after a file sink)' })
     .option('payload', { type: 'string', choices: ['json', 'text', 'csv'], default: 'json', describe: 'streams: how a message becomes a record' })
     .option('meta', { type: 'boolean', describe: 'streams: add _stream, _seq (or _id) and _time to each record' })
-    .option('until', { type: 'string', describe: 'streams: end the batch at messages newer than this time (ISO 8601) instead of at the end when the run starts' });
+    .option('until', { type: 'string', describe: "streams: end the batch at the last message not newer than this time (ISO 8601), or at the stream's end when the run starts, whichever comes first" });
 
 const isUrl = (t: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(t);
 
@@ -165,13 +165,15 @@ export const main = (argv: string[]) =>
     'bx-extract',
     {
       describe,
-      usage: '[options] [FILE|-]...',
+      usage: '[options] [FILE|-|DIR|URL]...',
       examples: [
         ['bx-extract sales.csv > sales.ndjson', 'CSV to NDJSON; the format comes from the extension'],
         ['bx-extract --lineage a.csv b.csv.gz | bx-load --table sales', 'several files in order, each record saying where it came from'],
         ['bx-extract --record-path rss.channel.item feed.xml', 'one record per <item> of an RSS feed'],
         ['zcat dump.gz | bx-extract -f tsv --no-header --columns id,name -', 'header-less TSV from stdin'],
         ['bx-extract --db mysql://etl@shop-db:3306/shop --query-file orders.sql | bx-load --table orders', 'a MySQL query into PostgreSQL, exact'],
+        ['BX_SEAL=1 bx-extract nats://127.0.0.1:4222/POS --from-state "$DATABASE_URL" | bx-load --table sales', 'drain a NATS stream into PostgreSQL, exactly once'],
+        ['bx-extract lake/sales/ --columns sale_date,amount', 'a hive-partitioned Parquet lake, two columns'],
         ['BX_SEAL=1 bx-extract --table orders --incremental updated_at --key id --from-state "$DATABASE_URL" | bx-load --table orders --mode upsert --key id', "only what changed since the last committed run"],
       ],
       options,

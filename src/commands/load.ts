@@ -42,7 +42,7 @@ export const options = (y: Argv) =>
     .option('key', { type: 'string', describe: 'upsert: the conflict key columns, comma-separated (a primary key or unique index)' })
     .option('replace-where', { type: 'string', describe: 'replace one partition, COLUMN=VALUE (implies --mode replace-where): delete it and load it in one transaction' })
     .option('create', { type: 'boolean', default: false, describe: 'create the table when it does not exist (from --schema, else inferred)' })
-    .option('schema', { type: 'string', describe: 'Table Schema JSON file for --create' })
+    .option('schema', { type: 'string', describe: 'Table Schema JSON file for --create, or the column types of --to parquet' })
     .option('infer-rows', { type: 'number', default: 10000, describe: '--create without --schema: infer column types over this many records' })
     .option('ignore-extra', { type: 'boolean', default: false, describe: 'skip record fields that are no column of the table (default: an error)' })
     .option('to', { type: 'string', choices: ['postgres', ...FILE_FORMATS], default: 'postgres', describe: 'where the records go: PostgreSQL (default), or files: csv, tsv, ndjson, xml, parquet (a lake directory)' })
