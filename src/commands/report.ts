@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { once } from 'node:events';
-import { AtomicFile } from '../lib/atomic-file.js';
+import { writeFileAtomic } from '../lib/atomic-file.js';
 import { DataError, ExitCode, PipeClosed, UnavailableError, UsageError, type Origin } from '../lib/errors.js';
 import { openInput, type Io } from '../lib/io.js';
 import { keyOrderOf } from '../lib/json.js';
@@ -250,16 +250,7 @@ async function readRuns(io: Io, path: string): Promise<Rec[]> {
 }
 
 /** The report file, through lib/atomic-file (temp name beside it, fsync, rename). */
-async function writeReport(path: string, text: string): Promise<void> {
-  const f = await AtomicFile.open(path, { what: 'the report' });
-  try {
-    await f.write(text);
-    await f.commit();
-  } catch (err) {
-    await f.abort();
-    throw err;
-  }
-}
+const writeReport = (path: string, text: string) => writeFileAtomic(path, text, { what: 'the report' });
 
 async function writeOut(io: Io, text: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {

@@ -1,13 +1,11 @@
 // bx-agg in-process: aggregates, exactness, nulls, errors, and the partial/merge/spill laws.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import t from 'tap';
 import { ExactSum } from '../../src/agg/exact-sum.js';
 import { valueCmp } from '../../src/agg/values.js';
 import { spec } from '../../src/commands/agg.js';
-import { cli } from '../../src/run/cli.js';
-import { tmp } from '../helpers.js';
+import { runIn, tmp } from '../helpers.js';
 
 interface Result {
   code: number;
@@ -16,27 +14,9 @@ interface Result {
 }
 
 /** Runs bx-agg in this process on `input`, as cli() would from a shell. */
-async function agg(argv: string[], input: string | Record<string, unknown>[] = '', env: Record<string, string> = {}): Promise<Result> {
+function agg(argv: string[], input: string | Record<string, unknown>[] = '', env: Record<string, string> = {}): Promise<Result> {
   const text = typeof input === 'string' ? input : input.map((r) => JSON.stringify(r) + '\n').join('');
-  const stdin = new PassThrough();
-  stdin.end(text);
-  let stdout = '';
-  let stderr = '';
-  const sink = (f: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, cb) {
-        f(chunk.toString());
-        cb();
-      },
-    });
-  const code = await cli('bx-agg', spec, ['-q', ...argv], {
-    stdin,
-    stdout: sink((s) => (stdout += s)),
-    stderr: sink((s) => (stderr += s)),
-    env,
-    cwd: () => process.cwd(),
-  });
-  return { code, stdout, stderr };
+  return runIn('bx-agg', spec, ['-q', ...argv], text, env);
 }
 
 const rows = (out: string) =>
