@@ -176,7 +176,9 @@ export class XmlRecordParser extends RecordCollector {
   }
 
   private error(pos: number, detail: string): DataError {
-    return new DataError({ file: this.name, line: this.lineAt(Math.max(pos, this.countedPos)) }, undefined, detail);
+    // Quoted document text may hold line breaks; the message stays one line.
+    const oneLine = detail.replace(/\r\n?|\n/g, '\\n').replace(/[\x00-\x1f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    return new DataError({ file: this.name, line: this.lineAt(Math.max(pos, this.countedPos)) }, undefined, oneLine);
   }
 
   private parse(final: boolean) {
