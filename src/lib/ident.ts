@@ -1,4 +1,4 @@
-import { UsageError } from './errors.js';
+import { DataError, UsageError, type Origin } from './errors.js';
 
 /** A PostgreSQL identifier, always double-quoted: no name can ever inject SQL. */
 export function quoteIdent(name: string): string {
@@ -118,3 +118,30 @@ export function refuseSystemSchema(table: TableName, text = table.schema !== und
 }
 
 export const qualified = (t: TableName) => (t.schema !== undefined ? `${quoteIdent(t.schema)}.${quoteIdent(t.name)}` : quoteIdent(t.name));
+
+/** PostgreSQL's NAMEDATALEN - 1: longer names are cut to this many bytes. */
+export const MAX_NAME_BYTES = 63;
+/** PostgreSQL's MaxHeapAttributeNumber: no table has more columns. */
+export const MAX_COLUMNS = 1600;
+
+/**
+ * What stops a set of record fields from becoming the columns of a new table, as one DataError
+ * naming every problem at once, or undefined: an empty name "" (at the line of its first
+ * record), more than 1600 fields, names over 63 bytes (all of them, each with its length).
+ * `first` maps each field name to where a record first had it. Checked before any SQL, so a
+ * --create that cannot work leaves nothing behind and says why in one line.
+ */
+export function columnNameProblem(first: ReadonlyMap<string, Origin>): DataError | undefined {
+  const empty = first.get('');
+  if (empty) return new DataError(empty, '', 'an empty field name cannot be a column name (rename it, e.g. with bx-clean --rename =NAME)');
+  const names = [...first.keys()].filter((k) => k !== '_file' && k !== '_line');
+  if (names.length > MAX_COLUMNS) {
+    return new DataError(first.get(names[MAX_COLUMNS]), undefined, `the records have ${names.length} fields; a PostgreSQL table has at most ${MAX_COLUMNS} columns (keep fewer, e.g. with bx-clean --keep)`);
+  }
+  const long = names.filter((k) => Buffer.byteLength(k) > MAX_NAME_BYTES);
+  if (long.length === 0) return undefined;
+  const shown = long.slice(0, 5).map((k) => `${JSON.stringify(k)} (${Buffer.byteLength(k)} bytes)`);
+  if (long.length > 5) shown.push(`and ${long.length - 5} more`);
+  const what = long.length === 1 ? 'a field name is' : `${long.length} field names are`;
+  return new DataError(first.get(long[0]), undefined, `${what} longer than PostgreSQL's ${MAX_NAME_BYTES}-byte limit for names, which would cut them: ${shown.join(', ')} (rename them, e.g. with bx-clean --rename)`);
+}

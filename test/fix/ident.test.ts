@@ -44,3 +44,19 @@ t.test('every table and view of the server\'s pg_catalog is in the refused list'
   t.ok(r.rows.length > 100, `${r.rows.length} catalog relations`);
   t.same(r.rows.map((x) => x.relname).filter((n) => !CATALOG_RELATIONS.has(n)), [], 'none missing');
 });
+
+t.test('columnNameProblem: every over-long name at once, an empty name, too many fields', async (t) => {
+  const { columnNameProblem } = await import('../../src/lib/ident.js');
+  const at = (line: number) => ({ file: 'in', line });
+  t.equal(columnNameProblem(new Map([['a', at(1)], ['b', at(1)]])), undefined);
+  const long = columnNameProblem(new Map([['x'.repeat(70), at(1)], ['ok', at(1)], ['y'.repeat(64), at(2)], ['é'.repeat(32), at(3)]]));
+  t.equal(long?.exitCode, ExitCode.DataErr);
+  t.match(long?.message, /^in:1: 3 field names are longer than PostgreSQL's 63-byte limit/);
+  t.match(long?.message, /"x{70}" \(70 bytes\), "y{64}" \(64 bytes\), "é{32}" \(64 bytes\)/);
+  t.match(columnNameProblem(new Map([['a', at(1)], ['', at(4)]]))?.message, /^in:4: field "": an empty field name/);
+  const wide = new Map<string, ReturnType<typeof at>>();
+  for (let i = 0; i < 10000; i++) wide.set(`c${i}`, at(1));
+  t.match(columnNameProblem(wide)?.message, /^in:1: the records have 10000 fields; a PostgreSQL table has at most 1600 columns/);
+  wide.set('_file', at(1));
+  t.equal(columnNameProblem(new Map([...wide].slice(0, 1600).concat([['_file', at(1)], ['_line', at(1)]])), undefined, 'lineage fields get no column');
+});
