@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { cli, type RawArgs } from '../run/cli.js';
-import { ExitCode, UsageError } from '../lib/errors.js';
+import { ConfigError, ExitCode, UsageError } from '../lib/errors.js';
 import { parseTableName, type TableName } from '../lib/ident.js';
 import { openInput, type Io } from '../lib/io.js';
 import { readRecordBatches } from '../lib/records.js';
@@ -77,14 +77,19 @@ async function readInput(io: Io, opts: SchemaOptions): Promise<TableSchema> {
   if (head.trim() === '' && done) throw new UsageError(`${input.name}: no input: expected NDJSON records or a Table Schema`);
   // A first line that is not JSON but ends like an object is a broken record, not a schema:
   // the record reader reports it (exit 65, with its line).
-  const document = firstObj === undefined && !/}\s*$/.test(first);
+  // A schema is an object: a document starts with "{". Any other first line that is not JSON
+  // is a broken record too (exit 65 at line 1), not a schema to refuse with 78.
+  const document = firstObj === undefined && first.replace(/^\uFEFF/, '').startsWith('{') && !/}\s*$/.test(first);
   if (document || isSchemaLine) {
     let text = head;
     for (let r = await chunks.next(); !r.done; r = await chunks.next()) {
       text += r.value;
       if (text.length > 64 * 1024 * 1024) throw new UsageError(`${input.name}: a Table Schema larger than 64 MiB? this looks like neither a schema nor NDJSON records`);
     }
-    if (document || text.trim().split('\n').length === 1) return parseSchema(text, input.name);
+    if (document || text.trim().split('\n').length === 1) {
+      checkJsonSyntax(text, input.name);
+      return parseSchema(text, input.name);
+    }
     head = text;
   }
   // records: the part already read, then the rest of the stream
@@ -108,6 +113,24 @@ async function readInput(io: Io, opts: SchemaOptions): Promise<TableSchema> {
   for (const w of inf.warnings) io.log.warn(w);
   if (opts.sample !== undefined && inf.records >= limit) io.log.info(`inferred from the first ${inf.records} records (--sample)`);
   return schema;
+}
+
+/**
+ * A document that starts as a schema ("{" on a line of its own) but is not JSON stays a
+ * ConfigError (78), as for any schema file, and now names the line where the JSON breaks.
+ */
+function checkJsonSyntax(text: string, name: string): void {
+  const body = text.replace(/^\uFEFF/, '');
+  try {
+    JSON.parse(body);
+  } catch (err) {
+    const msg = (err as Error).message;
+    const pos = /at position (\d+)/.exec(msg);
+    const upTo = pos ? Number(pos[1]) : body.trimEnd().length;
+    let line = 1;
+    for (let i = body.indexOf('\n'); i !== -1 && i < upTo; i = body.indexOf('\n', i + 1)) line++;
+    throw new ConfigError(`${name}: not valid JSON at line ${line}: ${msg.replace(/ in JSON at position \d+.*$/, '').slice(0, 120)}`);
+  }
 }
 
 export async function run(io: Io, opts: SchemaOptions): Promise<ExitCode> {

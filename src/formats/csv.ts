@@ -35,18 +35,30 @@ export async function* readDelimited(
   let pendingLength = 0;
   let waitFor = 0;
   for await (const chunk of utf8Bytes(bytes, name)) {
+    const before = pendingLength > 0 ? lastOf(pending) : NONE;
     pending.push(chunk);
     pendingLength += chunk.length;
+    if (scanner.stillOpenAfter(before, chunk)) {
+      // The open quote cannot have closed: no rescan, only the limit to check.
+      if (pendingLength > max) throw scanner.tooLong(max);
+      continue;
+    }
     if (pendingLength < waitFor) continue;
-    const rest = yield* scanBuffer(scanner, pending.length === 1 ? pending[0] : Buffer.concat(pending), false);
+    const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
+    // Dropped before the scan: the chunks and their concatenation are never alive together
+    // with the scan's decoded text.
+    pending = [];
+    const rest = yield* scanBuffer(scanner, buf, false);
     pending = rest.length > 0 ? [rest] : [];
     pendingLength = rest.length;
     if (pendingLength > max) {
-      // Scanned as text once, to say where a quote opened that may never close.
-      scanner.scan(rest.toString('utf8'), 0, false);
+      // Said where a quote opened that may never close: scan found it, unless scanBytes left off first.
+      if (!scanner.openQuote) scanner.scan(rest.toString('utf8'), 0, false);
       throw scanner.tooLong(max);
     }
-    waitFor = pendingLength > RESCAN_AFTER ? pendingLength * 2 : 0;
+    // Rescanned after doubling, but never later than one chunk past the limit: an unclosed
+    // quote near the start of a 200 MiB file peaked at 850 MB RSS when the doubling ran past it.
+    waitFor = pendingLength > RESCAN_AFTER ? Math.min(pendingLength * 2, max + 1) : 0;
   }
   yield* scanBuffer(scanner, Buffer.concat(pending), true);
 }
@@ -60,7 +72,7 @@ function* scanBuffer(scanner: CsvScanner, buf: Buffer, final: boolean): Generato
   const limit = final ? buf.length : Math.max(buf.lastIndexOf(10), buf.lastIndexOf(13)) + 1;
   if (limit === 0) return buf;
   const whole = buf.subarray(0, limit);
-  checkUtf8(whole, scanner.name, scanner.lineNo - 1, final);
+  checkUtf8(whole, scanner.name, scanner.lineNo - 1, final, (bad) => scanner.fieldAt(whole, bad));
   let at = 0;
   if (scanner.bytesReady) {
     do {
@@ -72,7 +84,36 @@ function* scanBuffer(scanner: CsvScanner, buf: Buffer, final: boolean): Generato
   const text = buf.toString('utf8', at, limit);
   const t = yield* scanText(scanner, text, final);
   if (t === text.length) return buf.subarray(limit);
-  return Buffer.concat([Buffer.from(text.slice(t)), buf.subarray(limit)]);
+  // The rest as a view of `buf` (the text is checked UTF-8, so its bytes map back exactly):
+  // re-encoding it cost one more copy of a partial record that may be 64 MiB.
+  return buf.subarray(at + (t === 0 ? 0 : Buffer.byteLength(text.slice(0, t), 'utf8')));
+}
+
+/** A header's names: an empty one becomes cN, a repeated one gets _2, _3… (`warn` says so). */
+function columnNames(raw: string[], warn: (msg: string) => void = () => {}): string[] {
+  const names: string[] = [];
+  const seen = new Set<string>();
+  for (let j = 0; j < raw.length; j++) {
+    let nm = raw[j];
+    if (nm === '') {
+      nm = `c${j + 1}`;
+      for (let n = 2; seen.has(nm) || raw.includes(nm); n++) nm = `c${j + 1}_${n}`;
+      warn(`header column ${j + 1} has no name; named it "${nm}"`);
+    } else if (seen.has(nm)) {
+      let n = 2;
+      while (seen.has(`${nm}_${n}`) || raw.includes(`${nm}_${n}`)) n++;
+      warn(`header name "${nm}" repeats in column ${j + 1}; named it "${nm}_${n}"`);
+      nm = `${nm}_${n}`;
+    }
+    seen.add(nm);
+    names.push(nm);
+  }
+  return names;
+}
+
+function lastOf(chunks: Buffer[]): number {
+  const b = chunks[chunks.length - 1];
+  return b.length > 0 ? b[b.length - 1] : NONE;
 }
 
 /** The text scanner alone, for input decoded from another encoding. */
@@ -80,11 +121,16 @@ async function* readText(chunks: AsyncIterable<string>, scanner: CsvScanner, max
   let pending = '';
   let waitFor = 0;
   for await (const chunk of chunks) {
+    const before = pending.length ? pending.charCodeAt(pending.length - 1) : NONE;
     pending = pending.length ? pending + chunk : chunk;
+    if (scanner.stillOpenAfter(before, chunk)) {
+      if (pending.length > max) throw scanner.tooLong(max);
+      continue;
+    }
     if (pending.length < waitFor) continue;
     pending = pending.slice(yield* scanText(scanner, pending, false));
     if (pending.length > max) throw scanner.tooLong(max);
-    waitFor = pending.length > RESCAN_AFTER ? pending.length * 2 : 0;
+    waitFor = pending.length > RESCAN_AFTER ? Math.min(pending.length * 2, max + 1) : 0;
   }
   yield* scanText(scanner, pending, true);
 }
@@ -144,6 +190,7 @@ export class CsvScanner extends RecordCollector {
   private readonly quote: number;
   private readonly escape: number;
   private readonly comment: number;
+  private readonly relaxQuotes: boolean;
   private skip: number;
   private names: string[] | undefined;
   private build: ((f: string[]) => Rec) | undefined;
@@ -168,6 +215,7 @@ export class CsvScanner extends RecordCollector {
     this.comment = opts.comment ? singleChar('comment', opts.comment, false) : NONE;
     this.skip = opts.skipLines ?? 0;
     this.headerPending = opts.header ?? true;
+    this.relaxQuotes = opts.relaxQuotes ?? false;
     if (opts.columns) this.setNames(opts.columns, 0);
   }
 
@@ -176,6 +224,98 @@ export class CsvScanner extends RecordCollector {
     const b: ReadBatch = super.take();
     if (this.out) b.ndjson = this.out.take();
     return b;
+  }
+
+  /**
+   * For an error only: which field holds byte `bad` of `buf`, a buffer that starts where the
+   * scanner stands (a row's start). Walks the bytes as scan would: a quote opens a quoted field
+   * only at a field's start, a doubled quote (or the escape character) keeps it open.
+   */
+  fieldAt(buf: Buffer, bad: number): { field?: string; where?: string } | undefined {
+    const { delim, quote, escape, comment } = this;
+    if (delim >= 0x80 || quote >= 0x80 || escape >= 0x80) return undefined;
+    let names = this.names;
+    let header = this.headerPending;
+    let skip = this.skip;
+    let k = 0;
+    let fieldStart = true;
+    let rowStart = true;
+    let inQuote = false;
+    // The header's field bytes, when the header comes before the bad byte in `buf`.
+    const raw: number[][] = [[]];
+    const data = (c: number) => {
+      if (header) raw[k].push(c);
+    };
+    for (let i = 0; i < bad; i++) {
+      const c = buf[i];
+      if (rowStart && (skip > 0 || c === comment || c === 10 || c === 13)) {
+        // A preamble line, a comment or a blank line: no field of any record.
+        let j = i;
+        while (j < bad && buf[j] !== 10 && buf[j] !== 13) j++;
+        if (j >= bad) return undefined;
+        if (buf[j] === 13 && buf[j + 1] === 10) j++;
+        if (skip > 0) skip--;
+        i = j;
+        continue;
+      }
+      rowStart = false;
+      if (inQuote) {
+        if (c === escape && escape !== quote) data(buf[++i]);
+        else if (c === quote && escape === quote && buf[i + 1] === quote) data(buf[++i]);
+        else if (c === quote) inQuote = false;
+        else data(c);
+        continue;
+      }
+      if (c === quote && fieldStart) {
+        inQuote = true;
+        fieldStart = false;
+      } else if (c === delim) {
+        k++;
+        fieldStart = true;
+        if (header) raw.push([]);
+      } else if (c === 10 || c === 13) {
+        if (c === 13 && buf[i + 1] === 10) i++;
+        if (header && !names) names = columnNames(raw.map((f) => Buffer.from(f).toString('utf8')));
+        k = 0;
+        fieldStart = true;
+        rowStart = true;
+        header = false;
+      } else {
+        fieldStart = false;
+        data(c);
+      }
+    }
+    if (header) return { where: `header column ${k + 1}: ` };
+    if (!names) return { field: `c${k + 1}` };
+    return k < names.length ? { field: names[k] } : { where: `column ${k + 1} (past the ${names.length} the header names): ` };
+  }
+
+  /** Whether the last scan stopped inside a quoted field that had not closed yet. */
+  get openQuote(): boolean {
+    return this.openQuoteLine > 0;
+  }
+
+  /**
+   * After a scan that stopped inside an open quote: whether the quote is still open once
+   * `more` follows `before` (the last byte or character held, NONE for none). True only when
+   * `more` holds no quote but doubled ones (an escaped quote) and `before` is not a quote;
+   * anything else (a quote that may close the field, an escape character, a quote that is not
+   * ASCII) is left to a rescan. This keeps an unclosed quote from rescanning, and holding as
+   * text, a partial record that grows to the --max-record-size limit.
+   */
+  stillOpenAfter(before: number, more: Buffer | string): boolean {
+    const q = this.quote;
+    // A quote just before `more` may be closing the field, or half of a doubled one.
+    if (this.openQuoteLine === 0 || this.escape !== q || q >= 0x80 || before === q) return false;
+    const n = more.length;
+    let at = typeof more === 'string' ? more.indexOf(String.fromCharCode(q)) : more.indexOf(q);
+    while (at !== -1) {
+      if (at + 1 >= n) return false;
+      const next = typeof more === 'string' ? more.charCodeAt(at + 1) : more[at + 1];
+      if (next !== q) return false;
+      at = typeof more === 'string' ? more.indexOf(String.fromCharCode(q), at + 2) : more.indexOf(q, at + 2);
+    }
+    return true;
   }
 
   tooLong(max: number): DataError {
@@ -290,7 +430,7 @@ export class CsvScanner extends RecordCollector {
           i = at;
           c = i < n ? s.charCodeAt(i) : NONE;
           if (c !== delim && c !== 10 && c !== 13 && c !== NONE) {
-            throw new DataError({ file: this.name, line }, undefined, `unexpected ${JSON.stringify(s[i])} after the closing quote of field ${k} (a quote inside a quoted field is written twice)`);
+            throw new DataError({ file: this.name, line }, undefined, `unexpected ${JSON.stringify(s[i])} after the closing quote of field ${k} (a quote inside a quoted field is written twice; --relax-quotes reads it as text)`);
           }
         } else {
           let j = i;
@@ -510,9 +650,16 @@ export class CsvScanner extends RecordCollector {
         const at = s.indexOf(qs, j);
         if (at === -1) return -1;
         if (at + 1 >= n && !final) return -1;
-        if (s.charCodeAt(at + 1) === q) {
+        const next = s.charCodeAt(at + 1);
+        if (next === q) {
           (parts ??= []).push(s.slice(j, at + 1));
           j = at + 2;
+          continue;
+        }
+        if (this.relaxQuotes && at + 1 < n && next !== this.delim && next !== 10 && next !== 13) {
+          // --relax-quotes: a quote that does not end the field (`"5'11" tall"`) is text.
+          (parts ??= []).push(s.slice(j, at + 1));
+          j = at + 1;
           continue;
         }
         end = at;
@@ -556,23 +703,7 @@ export class CsvScanner extends RecordCollector {
   }
 
   private setNames(raw: string[], line: number) {
-    const names: string[] = [];
-    const seen = new Set<string>();
-    for (let j = 0; j < raw.length; j++) {
-      let nm = raw[j];
-      if (nm === '') {
-        nm = `c${j + 1}`;
-        for (let n = 2; seen.has(nm) || raw.includes(nm); n++) nm = `c${j + 1}_${n}`;
-        this.warn(line, `header column ${j + 1} has no name; named it "${nm}"`);
-      } else if (seen.has(nm)) {
-        let n = 2;
-        while (seen.has(`${nm}_${n}`) || raw.includes(`${nm}_${n}`)) n++;
-        this.warn(line, `header name "${nm}" repeats in column ${j + 1}; named it "${nm}_${n}"`);
-        nm = `${nm}_${n}`;
-      }
-      seen.add(nm);
-      names.push(nm);
-    }
+    const names = columnNames(raw, (msg) => this.warn(line, msg));
     this.names = names;
     this.build = recordBuilder(names);
     // A header column named _file or _line meets the lineage keys: such records keep the old way

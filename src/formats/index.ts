@@ -19,6 +19,12 @@ export interface ReadOptions {
   columns?: string[];
   /** Physical lines dropped before the header (a preamble). */
   skipLines: number;
+  /**
+   * CSV/TSV: a quote inside a quoted field that is not doubled and not followed by the
+   * delimiter or a line break is text (`"5'11" tall"`), as Go's LazyQuotes and Miller's
+   * --lazy-quotes read it. A quote inside an unquoted field is text in any case.
+   */
+  relaxQuotes?: boolean;
   /** A line starting with this is skipped (CSV/TSV). */
   comment?: string;
   /** JSON: the keys leading to the record array; XML: the element names leading to a record. */

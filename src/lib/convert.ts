@@ -29,9 +29,13 @@ const INT_TEXT = /^[+-]?\d+$/;
 function integer(v: unknown): unknown {
   if (typeof v === 'number') return Number.isInteger(v) ? v : bad('integer', 'an integer', v);
   if (typeof v === 'string' && INT_TEXT.test(v)) {
+    // INT_TEXT has no room for white space: " 1" is refused here as by number().
     const n = Number(v);
     // beyond 2^53 an integer travels as its digits (DESIGN.md "Exact numbers")
     return Number.isSafeInteger(n) ? n : BigInt(v).toString();
+  }
+  if (typeof v === 'string' && v.length > 0 && (v.charCodeAt(0) <= 0x20 || v.charCodeAt(v.length - 1) <= 0x20 || /^\s|\s$/.test(v))) {
+    return new Bad('integer', `expected an integer, got ${show(v)} (white space around it; --trim strips it)`);
   }
   return bad('integer', 'an integer', v);
 }
@@ -66,6 +70,39 @@ function shortDecimal(s: string, scale: number): number | undefined {
   return n === 0 ? 0 : n; // never -0
 }
 
+/**
+ * Frictionless allows NaN, INF and -INF (in any case) as number values. JSON has no such
+ * numbers; they travel as PostgreSQL spells them, text that COPY reads into double precision
+ * and numeric: NaN, Infinity, -Infinity.
+ */
+const SPECIAL_NUMBERS: ReadonlyMap<string, string> = new Map([
+  ['nan', 'NaN'],
+  ['inf', 'Infinity'],
+  ['-inf', '-Infinity'],
+]);
+
+/**
+ * A number that is not a plain decimal: NaN/INF/-INF, or a Bad for text with white space
+ * around it (integer refuses " 1" too; --trim strips it before typing), or undefined to go on.
+ */
+function specialNumber(v: unknown, rule: string, expected: string): unknown {
+  if (typeof v === 'number') {
+    if (Number.isNaN(v)) return 'NaN';
+    if (v === Infinity) return 'Infinity';
+    if (v === -Infinity) return '-Infinity';
+    return undefined;
+  }
+  if (typeof v !== 'string' || v.length === 0) return undefined;
+  if (v.length <= 4) {
+    const sp = SPECIAL_NUMBERS.get(v.toLowerCase());
+    if (sp !== undefined) return sp;
+  }
+  const first = v.charCodeAt(0);
+  const last = v.charCodeAt(v.length - 1);
+  if (first <= 0x20 || last <= 0x20 || /^\s|\s$/.test(v)) return new Bad(rule, `expected ${expected}, got ${show(v)} (white space around it; --trim strips it)`);
+  return undefined;
+}
+
 function number(f: Field): Converter {
   const text = numberText(f);
   const plain = !f.groupChar && (!f.decimalChar || f.decimalChar === '.');
@@ -77,6 +114,8 @@ function number(f: Field): Converter {
         const n = shortDecimal(v, fast);
         if (n !== undefined) return n;
       }
+      const sp = specialNumber(v, 'decimal', 'a decimal number');
+      if (sp !== undefined) return sp;
       const d = decimalOf(v, text);
       if (d === undefined) return bad('decimal', 'a decimal number', v);
       // exact throughout; rounded half away from zero, as numeric(p,s) rounds on input
@@ -84,11 +123,13 @@ function number(f: Field): Converter {
     };
   }
   return (v) => {
-    if (typeof v === 'number') return v;
+    if (typeof v === 'number' && Number.isFinite(v)) return v;
     if (plain && typeof v === 'string') {
       const n = shortDecimal(v, 1000);
       if (n !== undefined) return n;
     }
+    const sp = specialNumber(v, 'number', 'a number');
+    if (sp !== undefined) return sp;
     const d = decimalOf(v, text);
     return d === undefined ? bad('number', 'a number', v) : d.toJSONValue();
   };

@@ -107,7 +107,7 @@ function countNewlines(s: string): number {
  * Throws unless `b` is UTF-8, naming the line of the first bad byte (`linesBefore` lines came
  * before `b`). `atEnd`: nothing follows, so a character cut short at the end is the input's.
  */
-export function checkUtf8(b: Buffer, name: string, linesBefore: number, atEnd: boolean): void {
+export function checkUtf8(b: Buffer, name: string, linesBefore: number, atEnd: boolean, fieldAt?: FieldAt): void {
   if (isUtf8(b)) return;
   if (atEnd) {
     // A lead byte in the last three, without all its continuation bytes, after valid text.
@@ -118,24 +118,32 @@ export function checkUtf8(b: Buffer, name: string, linesBefore: number, atEnd: b
       if (need > k && isUtf8(b.subarray(0, b.length - k))) {
         let line = linesBefore + 1;
         for (let i = 0; i < b.length; i++) if (b[i] === 0x0a) line++;
-        throw new DataError({ file: name, line }, undefined, 'invalid UTF-8: the input ends inside a character (try --encoding latin1)');
+        const at = fieldAt?.(b.length - k);
+        throw new DataError({ file: name, line }, at?.field, `${at?.where ?? ''}invalid UTF-8: the input ends inside a character (try --encoding latin1)`);
       }
       break;
     }
   }
-  throw invalidUtf8(name, linesBefore, b);
+  throw invalidUtf8(name, linesBefore, b, fieldAt);
 }
+
+/**
+ * Names the field holding byte `offset` of a checked buffer, for the error: `field` (a header
+ * name) or `where` (a text to put before the detail, such as "header column 3: ").
+ */
+export type FieldAt = (offset: number) => { field?: string; where?: string } | undefined;
 
 /** How many bytes the UTF-8 character led by `lead` takes (1 for ASCII and for bytes that lead none). */
 const utf8Length = (lead: number): number => (lead >= 0xf5 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 1);
 
 // Only on the error path: find the first bad byte to name its line.
-export function invalidUtf8(name: string, linesBefore: number, chunk: Buffer): DataError {
+export function invalidUtf8(name: string, linesBefore: number, chunk: Buffer, fieldAt?: FieldAt): DataError {
   const bad = firstInvalidUtf8(chunk);
   let line = linesBefore + 1;
   for (let i = 0; i < bad; i++) if (chunk[i] === 0x0a) line++;
   const hex = chunk.subarray(bad, bad + 4).toString('hex').replace(/(..)/g, '\\x$1');
-  return new DataError({ file: name, line }, undefined, `invalid UTF-8 (bytes ${hex}); give --encoding latin1 or windows-1252 if the file is not UTF-8`);
+  const at = fieldAt?.(bad);
+  return new DataError({ file: name, line }, at?.field, `${at?.where ?? ''}invalid UTF-8 (bytes ${hex}); give --encoding latin1 or windows-1252 if the file is not UTF-8`);
 }
 
 function firstInvalidUtf8(b: Buffer): number {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Client, ClientConfig } from 'pg';
-import { ConfigError } from '../lib/errors.js';
+import { ConfigError, UnavailableError } from '../lib/errors.js';
 import { addSecret } from '../lib/redact.js';
 import { pgError } from './errors.js';
 
@@ -36,6 +36,8 @@ export interface Target {
   connectTimeout?: number;
   /** Which source named the server: --db, DATABASE_URL, PG* variables or PGSERVICE. */
   source: string;
+  /** Further hosts of a host list (`host=a,b`), tried in turn when the one before is unreachable. */
+  alternates?: { host: string; port: number }[];
 }
 
 /** `user@host:port/db`: safe in any message, never a password. */
@@ -73,13 +75,22 @@ export function resolveTarget(opts: ConnectOptions, env: Record<string, string |
   if (!(SSL_MODES as readonly string[]).includes(sslmodeText)) {
     throw new ConfigError(`sslmode "${sslmodeText}" is not one of ${SSL_MODES.join(', ')}`);
   }
-  const portText = pick('port', 'PGPORT') || '5432';
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new ConfigError(`port "${portText}" is not a TCP port number`);
+  // host and port may be lists (libpq: each host is tried in turn); an empty entry is the default.
+  const hosts = (pick('host', 'PGHOST') || 'localhost').split(',').map((h) => h || 'localhost');
+  const portTexts = (pick('port', 'PGPORT') || '5432').split(',').map((x) => x || '5432');
+  if (portTexts.length !== 1 && portTexts.length !== hosts.length) {
+    throw new ConfigError(`could not match ${portTexts.length} port numbers to ${hosts.length} hosts`);
+  }
+  const ports = portTexts.map((portText) => {
+    const port = Number(portText);
+    if (!/^\d+$/.test(portText) || port <= 0 || port > 65535) throw new ConfigError(`port "${portText}" is not a TCP port number`);
+    return port;
+  });
+  const portOf = (i: number) => ports[ports.length === 1 ? 0 : i];
   const timeoutText = pick('connect_timeout', 'PGCONNECT_TIMEOUT');
   const t: Target = {
-    host: pick('host', 'PGHOST') || 'localhost',
-    port,
+    host: hosts[0],
+    port: portOf(0),
     user,
     database: pick('dbname', 'PGDATABASE') || user,
     password: pick('password', 'PGPASSWORD') || undefined,
@@ -91,6 +102,7 @@ export function resolveTarget(opts: ConnectOptions, env: Record<string, string |
     connectTimeout: timeoutText ? Number(timeoutText) : undefined,
     source,
   };
+  if (hosts.length > 1) t.alternates = hosts.slice(1).map((host, i) => ({ host, port: portOf(i + 1) }));
   addSecret(t.password);
   return t;
 }
@@ -103,55 +115,151 @@ const osUser = () => {
   }
 };
 
-const URL_KEYS: Record<string, string> = { user: 'user', password: 'password', host: 'host', port: 'port', dbname: 'dbname' };
-
-/** A `postgres://` / `postgresql://` URL or a libpq `key=value …` string, to libpq keys. */
+/**
+ * A `postgresql://` / `postgres://` URI or a libpq `key=value …` string, to libpq keys, parsed
+ * as libpq's conninfo_uri_parse and conninfo_parse do (PostgreSQL docs, "Connection Strings").
+ * WHATWG URL is no help here: it refuses a percent-encoded socket directory as the host
+ * (`postgresql://%2Fvar%2Frun%2Fpostgresql/db`) and reads `+` in a query value as a space.
+ */
 export function parseConninfo(text: string, what: string): Params {
-  if (/^postgres(ql)?:\/\//i.test(text)) return parseUrl(text, what);
-  if (/^[a-z_]+\s*=/.test(text.trim())) return parseKeyValues(text, what);
-  throw new ConfigError(`${what}: expected a postgres:// URL or key=value pairs`);
+  if (/^postgres(ql)?:\/\//i.test(text)) return parseUri(text, what);
+  if (/^\s*[A-Za-z_][A-Za-z0-9_]*\s*=/.test(text)) return parseKeyValues(text, what);
+  if (text.trim() === '') return {};
+  throw new ConfigError(`${what}: expected a postgresql:// URI or key=value pairs`);
 }
 
-function parseUrl(text: string, what: string): Params {
-  let u: URL;
-  try {
-    // WHATWG URL does not know postgres://; parse it as http to get the parts.
-    u = new URL(text.replace(/^postgres(ql)?:/i, 'http:'));
-  } catch {
-    throw new ConfigError(`${what}: not a valid URL`);
+/** libpq decodes %XX (and nothing else: `+` stays `+`); %00 and a bad escape are errors. */
+function percentDecode(s: string, what: string, part: string): string {
+  if (!s.includes('%')) return s;
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x25) {
+      const hex = s.slice(i + 1, i + 3);
+      if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new ConfigError(`${what}: bad %-escape "%${hex}" in the URI's ${part}`);
+      const b = parseInt(hex, 16);
+      if (b === 0) throw new ConfigError(`${what}: %00 is not allowed in the URI's ${part}`);
+      bytes.push(b);
+      i += 2;
+    } else bytes.push(...Buffer.from(s[i], 'utf8'));
   }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+function parseUri(text: string, what: string): Params {
   const p: Params = {};
-  const dec = (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      throw new ConfigError(`${what}: bad %-escape in the URL`);
+  let rest = text.replace(/^postgres(ql)?:\/\//i, '');
+  const q = rest.indexOf('?');
+  const query = q >= 0 ? rest.slice(q + 1) : '';
+  if (q >= 0) rest = rest.slice(0, q);
+  const slash = rest.indexOf('/');
+  const authority = slash >= 0 ? rest.slice(0, slash) : rest;
+  if (slash >= 0 && slash + 1 < rest.length) p.dbname = percentDecode(rest.slice(slash + 1), what, 'database name');
+  // The last @ ends the user part: a password may hold an unescaped @ (libpq reads it so too).
+  const at = authority.lastIndexOf('@');
+  if (at >= 0) {
+    const userinfo = authority.slice(0, at);
+    const colon = userinfo.indexOf(':');
+    const user = colon >= 0 ? userinfo.slice(0, colon) : userinfo;
+    if (user) p.user = percentDecode(user, what, 'user name');
+    if (colon >= 0) {
+      p.password = percentDecode(userinfo.slice(colon + 1), what, 'password');
+      addSecret(p.password);
     }
-  };
-  if (u.username) p.user = dec(u.username);
-  if (u.password) p.password = dec(u.password);
-  addSecret(p.password);
-  if (u.hostname) p.host = dec(u.hostname).replace(/^\[(.*)\]$/, '$1');
-  if (u.port) p.port = u.port;
-  const db = dec(u.pathname.replace(/^\//, ''));
-  if (db) p.dbname = db;
-  for (const [k, v] of u.searchParams) p[k === 'database' ? 'dbname' : k] = v;
+  }
+  const hostspec = at >= 0 ? authority.slice(at + 1) : authority;
+  if (hostspec !== '') {
+    const hosts: string[] = [];
+    const ports: string[] = [];
+    for (const one of hostspec.split(',')) {
+      let host: string;
+      let port = '';
+      if (one.startsWith('[')) {
+        const close = one.indexOf(']');
+        if (close < 0) throw new ConfigError(`${what}: an IPv6 address in the URI opens "[" but never closes it`);
+        host = one.slice(1, close);
+        const after = one.slice(close + 1);
+        if (after !== '' && !after.startsWith(':')) throw new ConfigError(`${what}: unexpected "${after}" after the IPv6 address ${one.slice(0, close + 1)}`);
+        port = after.slice(1);
+      } else {
+        const colon = one.lastIndexOf(':');
+        host = colon >= 0 ? one.slice(0, colon) : one;
+        port = colon >= 0 ? one.slice(colon + 1) : '';
+      }
+      hosts.push(percentDecode(host, what, 'host'));
+      ports.push(percentDecode(port, what, 'port'));
+    }
+    if (hosts.some((h) => h !== '')) p.host = hosts.join(',');
+    if (ports.some((x) => x !== '')) p.port = ports.join(',');
+  }
+  if (query !== '') {
+    for (const pair of query.split('&')) {
+      if (pair === '') continue;
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new ConfigError(`${what}: URI parameter "${pair}" has no "=value"`);
+      let key = percentDecode(pair.slice(0, eq), what, 'parameters');
+      const value = percentDecode(pair.slice(eq + 1), what, 'parameters');
+      // libpq's aliases in URIs: ssl=true is sslmode=require.
+      if (key === 'database') key = 'dbname';
+      if (key === 'ssl' && value === 'true') {
+        p.sslmode = 'require';
+        continue;
+      }
+      p[key] = value;
+      if (key === 'password') addSecret(value);
+    }
+  }
   return p;
 }
 
+/**
+ * `key = value` pairs split by whitespace; a value is single-quoted to hold spaces (`'my db'`,
+ * empty `''`), and a backslash takes the next character literally, quoted or not.
+ */
 function parseKeyValues(text: string, what: string): Params {
   const p: Params = {};
-  const re = /\s*([a-z_]+)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']*)/gy;
-  let m: RegExpExecArray | null;
-  let end = 0;
-  while ((m = re.exec(text)) !== null && m[0].length > 0) {
-    let v = m[2];
-    if (v.startsWith("'")) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
-    p[m[1]] = v;
-    end = re.lastIndex;
+  const n = text.length;
+  let i = 0;
+  const isSpace = (c: string) => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v';
+  while (i < n) {
+    while (i < n && isSpace(text[i])) i++;
+    if (i >= n) break;
+    const keyStart = i;
+    while (i < n && text[i] !== '=' && !isSpace(text[i])) i++;
+    const key = text.slice(keyStart, i);
+    while (i < n && isSpace(text[i])) i++;
+    if (text[i] !== '=') throw new ConfigError(`${what}: missing "=" after "${key}" in the connection string`);
+    i++;
+    while (i < n && isSpace(text[i])) i++;
+    let value = '';
+    if (text[i] === "'") {
+      i++;
+      for (;;) {
+        if (i >= n) throw new ConfigError(`${what}: unterminated quoted value for "${key}" in the connection string`);
+        const c = text[i];
+        if (c === '\\' && i + 1 < n) {
+          value += text[i + 1];
+          i += 2;
+        } else if (c === "'") {
+          i++;
+          break;
+        } else {
+          value += c;
+          i++;
+        }
+      }
+    } else {
+      while (i < n && !isSpace(text[i])) {
+        if (text[i] === '\\' && i + 1 < n) {
+          value += text[i + 1];
+          i += 2;
+        } else value += text[i++];
+      }
+    }
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new ConfigError(`${what}: "${key}" is not a connection option name`);
+    p[key] = value;
   }
-  if (text.slice(end).trim() !== '') throw new ConfigError(`${what}: cannot parse the connection string after "${text.slice(0, end).replace(/password\s*=\s*\S+/gi, 'password=***')}"`);
-  if (URL_KEYS.password in p) addSecret(p.password);
+  if (p.password !== undefined) addSecret(p.password);
   return p;
 }
 
@@ -242,6 +350,20 @@ export function clientConfig(t: Target): ClientConfig {
  * setup 78, server starting or full 75). Every message names the server by targetLabel().
  */
 export async function connect(t: Target): Promise<Client> {
+  if (!t.alternates?.length) return connectOne(t);
+  const all: Target[] = [{ ...t, alternates: undefined }, ...t.alternates.map((h) => ({ ...t, ...h, alternates: undefined }))];
+  for (let i = 0; ; i++) {
+    try {
+      return await connectOne(all[i]);
+    } catch (err) {
+      // As libpq: the next host when this one cannot be reached; other failures are final.
+      if (i + 1 < all.length && err instanceof UnavailableError) continue;
+      throw err;
+    }
+  }
+}
+
+async function connectOne(t: Target): Promise<Client> {
   const { default: pg } = await import('pg');
   const config = clientConfig(t);
   try {
