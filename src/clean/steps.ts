@@ -9,6 +9,7 @@ import type { Hasher } from '../lib/hash.js';
 import { mask } from '../lib/hash.js';
 import { isIndexKey, keyOrderOf, setKey, setKeyOrder } from '../lib/json.js';
 import { originOfRecord } from '../lib/lineage.js';
+import { localIsoToUtc } from '../lib/timezone.js';
 import type { Logger } from '../lib/log.js';
 import type { MaxRejects, RuleFailure } from '../lib/rejects.js';
 import type { Field, TableSchema } from '../lib/schema.js';
@@ -19,6 +20,8 @@ export interface CleanOptions {
   schemaFile: string | undefined;
   types: Field[];
   trim: boolean;
+  /** --timezone ZONE: typed datetimes without an offset are local times there, written in UTC. */
+  timezone?: string;
   nullValues: string[] | undefined;
   rename: Map<string, string>;
   keep: string[] | undefined;
@@ -49,6 +52,8 @@ export interface CleanSteps {
 /** The steps for these options; `schema`/`compiled` come from --schema and the rule flags, `base` is the --schema file's. */
 export function cleanSteps(opts: CleanOptions, schema: TableSchema | undefined, compiled: CompiledSchema | undefined, base: TableSchema | undefined, hasher: Hasher | undefined, log: Logger): CleanSteps {
   const rename = opts.rename.size ? opts.rename : undefined;
+  const zone = opts.timezone;
+  const datetimes = schema ? schema.fields.filter((f) => f.type === 'datetime').map((f) => f.name) : [];
   const nulls = opts.nullValues ? new Set(opts.nullValues) : undefined;
   const trim = opts.trim;
   const defaults = opts.defaults;
@@ -127,6 +132,12 @@ export function cleanSteps(opts: CleanOptions, schema: TableSchema | undefined, 
         if (fails) {
           reject(rec, fails, originOfRecord(rec, batch.name, batch.lines[i]));
           continue;
+        }
+        if (zone) {
+          for (let k = 0; k < datetimes.length; k++) {
+            const v = rec[datetimes[k]];
+            if (typeof v === 'string') setKey(rec, datetimes[k], localIsoToUtc(v, zone));
+          }
         }
       }
       if (sets.length || wheres.length) {

@@ -4,6 +4,7 @@ import { CompiledSchema } from '../lib/convert.js';
 import { ExitCode, UsageError } from '../lib/errors.js';
 import { compileAssignment, compileExpr } from '../lib/expr.js';
 import { Hasher } from '../lib/hash.js';
+import { checkZone } from '../lib/timezone.js';
 import type { Io } from '../lib/io.js';
 import { rejectsArgs } from '../lib/rejects.js';
 import { FIELD_TYPES, readSchemaFile, validateSchema, type Field, type FieldType, type TableSchema } from '../lib/schema.js';
@@ -25,6 +26,7 @@ export const options = (y: Argv) =>
     .option('schema', { alias: 's', type: 'string', describe: 'Table Schema JSON file: field types, formats, constraints, missingValues' })
     .option('type', { alias: 't', type: 'string', array: true, describe: 'FIELD:TYPE[:FORMAT], repeatable; TYPE: string, integer, number, decimal[:SCALE], boolean, date, datetime, time, year, object, array, any; FORMAT e.g. %d/%m/%y' })
     .option('trim', { type: 'boolean', describe: 'strip leading and trailing white space from every text value' })
+    .option('timezone', { type: 'string', describe: 'typed datetimes without an offset are local times in this IANA zone (Europe/Paris): written in UTC' })
     .option('null-values', { type: 'string', describe: 'comma-separated texts that mean null in every field, e.g. "NA,null," (the trailing comma lists "")' })
     .option('rename', { type: 'string', array: true, describe: 'OLD=NEW, repeatable: rename a field in place (before every other step)' })
     .option('keep', { type: 'string', array: true, describe: 'output only these fields, in this order (comma-separated, repeatable)' })
@@ -96,6 +98,12 @@ export function parseTypeFlag(text: string): Field {
   return f;
 }
 
+function zoneFlag(text: string): string {
+  const zone = checkZone(text);
+  if (!zone) throw new UsageError(`--timezone: unknown time zone "${text}" (an IANA name such as Europe/Paris or America/New_York)`);
+  return zone;
+}
+
 export function normalize(a: RawArgs): CleanOptions {
   const inputs = (a._ as (string | number)[]).map(String);
   const hasFlag = (k: string) => a[k] !== undefined;
@@ -104,6 +112,7 @@ export function normalize(a: RawArgs): CleanOptions {
     schemaFile: a.schema,
     types: ((a.type as string[] | undefined) ?? []).map((t) => parseTypeFlag(String(t))),
     trim: Boolean(a.trim),
+    timezone: a.timezone === undefined ? undefined : zoneFlag(String(a.timezone)),
     nullValues: hasFlag('null-values') ? String(a['null-values']).split(',') : undefined,
     rename: new Map(pairs('rename', a.rename).map(([o, n]) => [o, n.trim()])),
     keep: hasFlag('keep') ? list(a.keep) : undefined,

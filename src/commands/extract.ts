@@ -40,6 +40,7 @@ export const options = (y: Argv) =>
     .option('comment', { type: 'string', describe: 'skip CSV/TSV lines starting with this character' })
     .option('encoding', { type: 'string', default: 'utf8', describe: `input encoding: ${ENCODINGS.join(', ')} (a UTF-16LE BOM is detected)` })
     .option('record-path', { type: 'string', describe: 'JSON: dotted keys to the record array (a.b); XML: dotted element names to a record (rss.channel.item)' })
+    .option('relax-quotes', { type: 'boolean', describe: 'CSV/TSV: a quote inside a quoted field that does not end it is text ("5\'11" tall")' })
     .option('strip-ns', { type: 'boolean', describe: 'XML: drop namespace prefixes and xmlns attributes' })
     .option('lineage', { type: 'boolean', describe: 'add _file and _line (where the record starts) to each record' })
     .option('rejects', { type: 'string', describe: 'write bad records (ragged rows, malformed lines) to this NDJSON file instead of stopping' })
@@ -100,6 +101,7 @@ export function normalize(a: RawArgs): ExtractOptions {
     maxRecordSize: parseSize('max-record-size', String(a['max-record-size'] ?? DEFAULT_MAX_LINE)),
     maxDepth,
     lineage,
+    relaxQuotes: Boolean(a['relax-quotes']),
   };
   // Left out when not given, so each format keeps its own default (csv ",", tsv tab).
   if (delimiter !== undefined) read.delimiter = delimiter;

@@ -26,6 +26,7 @@ export interface LoadOptions {
   schema?: string;
   inferRows: number;
   ignoreExtra: boolean;
+  allowEmpty?: boolean;
 }
 
 export const options = (y: Argv) =>
@@ -44,6 +45,7 @@ export const options = (y: Argv) =>
     .option('create', { type: 'boolean', default: false, describe: 'create the table when it does not exist (from --schema, else inferred)' })
     .option('schema', { type: 'string', describe: 'Table Schema JSON file for --create, or the column types of --to parquet' })
     .option('infer-rows', { type: 'number', default: 10000, describe: '--create without --schema: infer column types over this many records' })
+    .option('allow-empty', { type: 'boolean', default: false, describe: '--mode replace: let an input with no records empty the table (default: refused, exit 65)' })
     .option('ignore-extra', { type: 'boolean', default: false, describe: 'skip record fields that are no column of the table (default: an error)' })
     .option('to', { type: 'string', choices: ['postgres', ...FILE_FORMATS], default: 'postgres', describe: 'where the records go: PostgreSQL (default), or files: csv, tsv, ndjson, xml, parquet (a lake directory)' })
     .option('path', { type: 'string', describe: 'with --to: the file (- for stdout; .gz compresses) or, for parquet, the lake directory' })
@@ -95,6 +97,7 @@ export function normalize(a: RawArgs): LoadOptions {
     schema: a.schema,
     inferRows,
     ignoreExtra: Boolean(a['ignore-extra']),
+    allowEmpty: Boolean(a['allow-empty']),
   };
 }
 
@@ -128,7 +131,8 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
         ignoreExtra: opts.ignoreExtra,
         create: opts.create ? tableCreator(opts.table, opts.schema) : undefined,
         inferRows: opts.inferRows,
-        runId: io.env.BX_RUN_ID,
+        allowEmpty: opts.allowEmpty,
+        runId: io.stats.runId || undefined,
       },
       io.log,
       io.signal,

@@ -3,7 +3,7 @@
 // (the general path) as strings. COPY text: columns split by TAB, rows by newline, \N is
 // NULL, and a backslash starts an escape. Unescaped, a field holding `\.` ends the data on
 // PostgreSQL 15 (later rows vanish and COPY reports success) and `\N` becomes NULL.
-import { lineageOf } from '../lib/lineage.js';
+import { lineageOf, originOfRecord } from '../lib/lineage.js';
 import { DataError, type Origin } from '../lib/errors.js';
 import { exactNumber } from '../lib/json.js';
 import { lineText, parseRecord, type LineRecordBatch, type RecordBatch, type Rec } from '../lib/records.js';
@@ -253,7 +253,8 @@ export class CopyEncoder {
         row += c === 0 ? copyValue(v) : '\t' + copyValue(v);
       }
     } catch (err) {
-      if (err instanceof ValueProblem) throw new DataError({ file: name, line }, cols[c], `value ${err.message}`);
+      // The record's own origin (its _file/_line lineage) when it carries one, not this stage's stdin line.
+      if (err instanceof ValueProblem) throw new DataError(originOfRecord(rec, name, line), cols[c], `value ${err.message}`);
       throw err;
     }
     // Cheap unknown-field check: count the keys only; find which one only on a mismatch.

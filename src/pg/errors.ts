@@ -78,7 +78,9 @@ function serverError(e: PgServerError, ctx: PgErrorContext, where: string): BxEr
   const text = serverText(e);
   const cls = code.slice(0, 2);
   if (code === '28P01' || code === '28000') return new ConfigError(`${where}authentication failed: ${text}`);
-  if (code === '3D000') return new ConfigError(`${where}${text}`);
+  if (code === '3D000' || code === '3F000') return new ConfigError(`${where}${text}`);
+  // Too many columns (over 1600): the data's shape, not the configuration.
+  if (code === '54011') return new DataError(undefined, undefined, text);
   if (code === '42501') return new ConfigError(`${where}${text}`);
   if (code === '40001' || code === '40P01' || code === '55P03' || code === '57014') return new TempFailError(`${text}; worth a retry`);
   if (cls === '08' || cls === '53' || code === '57P01' || code === '57P02' || code === '57P03') return new TempFailError(`${where}${text}; worth a retry`);

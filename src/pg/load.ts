@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import type { Client } from 'pg';
 import type { Writable } from 'node:stream';
 import { ConfigError, DataError, UsageError, type Origin } from '../lib/errors.js';
-import { qualified, quoteIdent, quoteLiteral, type TableName } from '../lib/ident.js';
+import { columnNameProblem, qualified, quoteIdent, quoteLiteral, type TableName } from '../lib/ident.js';
 import type { Logger } from '../lib/log.js';
 import { lineText, parseRecord, type LineRecordBatch, type Rec } from '../lib/records.js';
 import { CopyEncoder, MAX_IDENT_BYTES, truncateIdent, type PartitionCheck } from './copy-text.js';
@@ -36,6 +36,8 @@ export interface LoadPlan {
   inferRows: number;
   /** The sources' positions the input's trailer carried, read once the input has ended: stored in bx_state before COMMIT. */
   checkpoints?: () => Checkpoint[];
+  /** --mode replace may empty the table when the input has no records. */
+  allowEmpty?: boolean;
   /** The run id stored beside each checkpoint. */
   runId?: string;
 }
@@ -123,6 +125,9 @@ export async function loadBatches(
   let created = false;
   if (oid === undefined) {
     if (!plan.create) throw new ConfigError(`table ${target} does not exist (add --create to create it)`);
+    if (table.schema !== undefined && (await client.query('SELECT to_regnamespace($1) AS n', [table.schema])).rows[0].n === null) {
+      throw new ConfigError(`schema ${quoteIdent(table.schema)} does not exist (CREATE SCHEMA it first, or name another)`);
+    }
     const first: Rec[] = [];
     while (first.length < plan.inferRows && (await readAhead())) {
       for (const r of aheadRecords[aheadRecords.length - 1]) if (first.length < plan.inferRows) first.push(r);
@@ -137,6 +142,10 @@ export async function loadBatches(
   }
   // The first batch decides the first COPY column list.
   if (ahead.length === 0) await readAhead();
+  // An empty input would empty the table: nightly, that is an upstream failure far more often than a wish.
+  if (plan.mode === 'replace' && ahead.length === 0 && !plan.allowEmpty) {
+    throw new DataError(undefined, undefined, `no records to load: --mode replace would empty ${target} (give --allow-empty to do that)`);
+  }
   const columns = await tableColumns(client, oid);
   const byName = new Map(columns.map((c) => [c.name, c]));
 
@@ -292,13 +301,9 @@ function checkFieldNames(batches: LineRecordBatch[], records: Rec[][]) {
   batches.forEach((b, n) => {
     for (let i = 0; i < records[n].length; i++) for (const k in records[n][i]) if (!first.has(k)) first.set(k, { file: b.name, line: b.lines[i] });
   });
-  const names = [...first.keys()];
-  for (const k of names) {
-    if (Buffer.byteLength(k) <= MAX_IDENT_BYTES) continue;
-    const cut = truncateIdent(k);
-    const other = names.find((s) => s !== k && truncateIdent(s) === cut);
-    throw new DataError(first.get(k), k, `the name is ${Buffer.byteLength(k)} bytes; PostgreSQL would cut it to ${JSON.stringify(cut)}${other ? `, the same name as field ${JSON.stringify(other)}` : ''} (rename it, e.g. with bx-clean)`);
-  }
+  // Every name problem at once (an empty name, all names over 63 bytes, more than 1600 columns).
+  const problem = columnNameProblem(first);
+  if (problem) throw problem;
 }
 
 /** The table columns named by the first records, in table order; all columns if none. */

@@ -63,3 +63,17 @@ t.test('checkpoints in the trailer pass through the middle stages', async (t) =>
   const broken = await runIn('bx-clean', clean, ['-q'], recs(3) + '{"@bx":"end","records":3,"checkpoint":7}\n', env);
   t.equal(broken.code, 65, 'a checkpoint that is not a list is a malformed mark');
 });
+
+t.test('bx-clean --timezone: local datetimes to UTC, DST gaps and repeats by rule', async (t) => {
+  const input = ['2026-07-15T12:00:00', '2026-03-29T02:30:00', '2026-10-25T02:30:00', '2026-07-15T12:00:00+02:00'].map((v) => JSON.stringify({ t: v }) + '\n').join('');
+  const r = await runIn('bx-clean', clean, ['-q', '--type', 't:datetime', '--timezone', 'Europe/Paris'], input);
+  t.equal(r.code, 0, r.stderr);
+  t.same(
+    r.stdout.trim().split('\n').map((l) => JSON.parse(l).t),
+    ['2026-07-15T10:00:00Z', '2026-03-29T01:30:00Z', '2026-10-25T00:30:00Z', '2026-07-15T12:00:00+02:00'],
+    'summer time, a skipped hour moved forward, a repeated hour the earlier instant, an offset kept',
+  );
+  const bad = await runIn('bx-clean', clean, ['--timezone', 'Mars/Base'], input);
+  t.equal(bad.code, 64);
+  t.match(bad.stderr, /--timezone: unknown time zone "Mars\/Base"/);
+});

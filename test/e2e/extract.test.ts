@@ -142,7 +142,7 @@ t.test('line ends, BOM and encodings', async (t) => {
   writeFileSync(join(dir, 'bad-utf8.csv'), Buffer.concat([Buffer.from('a,b\n1,2\n3,'), Buffer.from([0xe9]), Buffer.from('t\n')]));
   const bad = await sh(`bx-extract ${join(dir, 'bad-utf8.csv')}`);
   t.equal(bad.code, 65);
-  t.match(bad.stderr, /bad-utf8\.csv:3: invalid UTF-8/);
+  t.match(bad.stderr, /bad-utf8\.csv:3: field "b": invalid UTF-8/);
 });
 
 t.test('gzip files, stdin (plain and gzipped) and several files in order', async (t) => {

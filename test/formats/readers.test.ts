@@ -182,13 +182,13 @@ t.test('CSV/TSV as ready NDJSON bytes: the same text JSON.stringify makes of the
 t.test('CSV as NDJSON bytes: invalid UTF-8 is named by its line, as when decoding', async (t) => {
   const bad = Buffer.concat([Buffer.from('a,b\n1,2\n3,"x'), Buffer.from([0xc3, 0x28]), Buffer.from('"\n5,6\n')]);
   for (const piece of [bad.length, 1, 4, 7]) {
-    await t.rejects(readJson('csv', bad, piece), /^in:3: invalid UTF-8 \(bytes \\xc3\\x28/, `JSON bytes, ${piece}-byte pieces`);
-    await t.rejects(read('csv', bad, piece), /^in:3: invalid UTF-8/, `records, ${piece}-byte pieces`);
+    await t.rejects(readJson('csv', bad, piece), /^in:3: field "b": invalid UTF-8 \(bytes \\xc3\\x28/, `JSON bytes, ${piece}-byte pieces`);
+    await t.rejects(read('csv', bad, piece), /^in:3: field "b": invalid UTF-8/, `records, ${piece}-byte pieces`);
   }
   const cut = Buffer.concat([Buffer.from('a,b\n1,2\n3,4'), Buffer.from([0xe2, 0x82])]);
   for (const piece of [cut.length, 1, 5]) {
-    await t.rejects(readJson('csv', cut, piece), /^in:3: invalid UTF-8: the input ends inside a character/, `JSON bytes, cut short, ${piece}-byte pieces`);
-    await t.rejects(read('csv', cut, piece), /^in:3: invalid UTF-8: the input ends inside a character/, `records, cut short, ${piece}-byte pieces`);
+    await t.rejects(readJson('csv', cut, piece), /^in:3: field "b": invalid UTF-8: the input ends inside a character/, `JSON bytes, cut short, ${piece}-byte pieces`);
+    await t.rejects(read('csv', cut, piece), /^in:3: field "b": invalid UTF-8: the input ends inside a character/, `records, cut short, ${piece}-byte pieces`);
   }
 });
 
