@@ -10,7 +10,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const env = { ...process.env };
 delete env.BX_SEAL;
 
-const configured = Boolean(env.DATABASE_URL || env.PGHOST || env.PGDATABASE || env.PGPORT || env.PGUSER || env.PGSERVICE);
+const configured = Boolean(
+  env.DATABASE_URL || env.PGHOST || env.PGDATABASE || env.PGPORT || env.PGUSER || env.PGSERVICE,
+);
 let embedded = false;
 if (!configured) {
   const dir = join(root, '.bx', 'test-db');
@@ -23,14 +25,20 @@ if (!configured) {
   }
   env.DATABASE_URL = r.stdout.trim();
   embedded = true;
-  console.log(`run-tests: using the embedded PostgreSQL at ${env.DATABASE_URL.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@')}`);
+  console.log(
+    `run-tests: using the embedded PostgreSQL at ${env.DATABASE_URL.replace(/(:\/\/[^:/@]*:)[^@]*@/, '$1***@')}`,
+  );
 } else {
   console.log(`run-tests: using the configured PostgreSQL (${env.DATABASE_URL ? 'DATABASE_URL' : 'PG* variables'})`);
 }
 env.BX_TEST_EMBEDDED_PRIMARY = embedded ? '1' : '';
 
 const args = process.argv.slice(2);
-const tap = spawn(join(root, 'node_modules', '.bin', 'tap'), args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+const tap = spawn(join(root, 'node_modules', '.bin', 'tap'), args, {
+  cwd: root,
+  env,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 let tail = '';
 tap.stdout.on('data', (d) => {
   process.stdout.write(d);
@@ -38,7 +46,8 @@ tap.stdout.on('data', (d) => {
 });
 const code = await new Promise((r) => tap.on('close', (c) => r(c ?? 1)));
 
-if (embedded) spawnSync(join(root, 'bin', 'bx-db'), ['stop', '--dir', join(root, '.bx', 'test-db')], { env, stdio: 'ignore' });
+if (embedded)
+  spawnSync(join(root, 'bin', 'bx-db'), ['stop', '--dir', join(root, '.bx', 'test-db')], { env, stdio: 'ignore' });
 
 const m = /# \{([^}]*)\}/.exec(tail.slice(tail.lastIndexOf('# {')));
 const counts = Object.fromEntries(

@@ -32,14 +32,21 @@ export function sh(cmd: string, opts: ShOptions = {}): Promise<ShResult> {
     if (!opts.env || !('BX_SEAL' in opts.env)) delete env.BX_SEAL;
     // tap's NODE_OPTIONS (--import of its process-info hook, re-added on every spawn) breaks the
     // extensionless ESM bins with ERR_REQUIRE_CYCLE_MODULE: the shell drops it.
-    const child = spawn('bash', ['-o', 'pipefail', '-c', `unset NODE_OPTIONS; ${cmd}`], { cwd: opts.cwd ?? root, env: env as NodeJS.ProcessEnv });
+    const child = spawn('bash', ['-o', 'pipefail', '-c', `unset NODE_OPTIONS; ${cmd}`], {
+      cwd: opts.cwd ?? root,
+      env: env as NodeJS.ProcessEnv,
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', reject);
     child.on('close', (code, signal) =>
-      resolveP({ code: code ?? (signal ? 128 : -1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+      resolveP({
+        code: code ?? (signal ? 128 : -1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
     );
     child.stdin.on('error', () => {});
     if (opts.input !== undefined) child.stdin.end(opts.input);
@@ -68,7 +75,13 @@ export const databaseUrl = () => process.env.DATABASE_URL;
  * Runs a command in this process through cli(), as a shell would run its binary: the same argv
  * parsing and exit path, without a node start-up per case (test/commands/).
  */
-export async function runIn(prog: string, spec: import('../src/run/cli.js').CommandSpec<any>, argv: string[], input: string | Buffer = '', env: Record<string, string | undefined> = {}): Promise<ShResult> {
+export async function runIn(
+  prog: string,
+  spec: import('../src/run/cli.js').CommandSpec<any>,
+  argv: string[],
+  input: string | Buffer = '',
+  env: Record<string, string | undefined> = {},
+): Promise<ShResult> {
   const { PassThrough, Writable } = await import('node:stream');
   const { cli } = await import('../src/run/cli.js');
   const stdin = new PassThrough();
@@ -82,6 +95,12 @@ export async function runIn(prog: string, spec: import('../src/run/cli.js').Comm
         cb();
       },
     });
-  const code = await cli(prog, spec, argv, { stdin, stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)), env, cwd: () => root });
+  const code = await cli(prog, spec, argv, {
+    stdin,
+    stdout: sink((s) => (stdout += s)),
+    stderr: sink((s) => (stderr += s)),
+    env,
+    cwd: () => root,
+  });
   return { code, stdout, stderr };
 }

@@ -5,10 +5,38 @@ import { Decimal, pow10, toDecimal } from '../lib/decimal.js';
 import { UsageError } from '../lib/errors.js';
 import { isIndexKey, setKey, setKeyOrder } from '../lib/json.js';
 import { ExactSum } from './exact-sum.js';
-import { DistinctSlot, EndSlot, ExtremeSlot, Moments, MomentsSlot, NonNullSlot, Placed, RowsSlot, Slot, SumSlot, ValuesSlot } from './slots.js';
+import {
+  DistinctSlot,
+  EndSlot,
+  ExtremeSlot,
+  Moments,
+  MomentsSlot,
+  NonNullSlot,
+  Placed,
+  RowsSlot,
+  Slot,
+  SumSlot,
+  ValuesSlot,
+} from './slots.js';
 import { outputValue, valueCmp } from './values.js';
 
-export const FUNCS = ['count', 'sum', 'avg', 'min', 'max', 'count_distinct', 'first', 'last', 'median', 'p50', 'p90', 'p95', 'p99', 'pNN', 'stddev'];
+export const FUNCS = [
+  'count',
+  'sum',
+  'avg',
+  'min',
+  'max',
+  'count_distinct',
+  'first',
+  'last',
+  'median',
+  'p50',
+  'p90',
+  'p95',
+  'p99',
+  'pNN',
+  'stddev',
+];
 
 export interface Aggregate {
   name: string;
@@ -23,7 +51,10 @@ export interface SortKey {
 
 /** Splits a list flag (`--by a,b --by c`) into its items. */
 export const listItems = (vals: string[] | undefined): string[] =>
-  (vals ?? []).flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter((s) => s.length > 0);
+  (vals ?? [])
+    .flatMap((v) => String(v).split(','))
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 
 export class Plan {
   readonly slots: Slot[] = [];
@@ -40,8 +71,12 @@ export class Plan {
     for (const spec of aggSpecs.length ? aggSpecs : ['count']) this.addAgg(spec);
     const names = [...by, ...this.aggs.map((a) => a.name)];
     const dup = names.find((n, i) => names.indexOf(n) !== i);
-    if (dup !== undefined) throw new UsageError(`--agg: two output fields are named "${dup}"; rename one with --agg NAME=FUNC:FIELD`);
-    this.sig = createHash('sha1').update(JSON.stringify([by, this.slots.map((s) => s.id)])).digest('hex').slice(0, 12);
+    if (dup !== undefined)
+      throw new UsageError(`--agg: two output fields are named "${dup}"; rename one with --agg NAME=FUNC:FIELD`);
+    this.sig = createHash('sha1')
+      .update(JSON.stringify([by, this.slots.map((s) => s.id)]))
+      .digest('hex')
+      .slice(0, 12);
   }
 
   /** `[name=]func[:field]`, e.g. `count`, `sum:Sales`, `revenue=sum:Sales`, `p90:Sales`. */
@@ -58,17 +93,44 @@ export class Plan {
     const extra = this.extraDigits;
     switch (func) {
       case 'count':
-        if (field === undefined) this.add(name, `rows`, () => new RowsSlot('rows', undefined), (n: number) => n);
-        else this.add(name, `nonnull:${field}`, (id) => new NonNullSlot(id, field), (n: number) => n);
+        if (field === undefined)
+          this.add(
+            name,
+            `rows`,
+            () => new RowsSlot('rows', undefined),
+            (n: number) => n,
+          );
+        else
+          this.add(
+            name,
+            `nonnull:${field}`,
+            (id) => new NonNullSlot(id, field),
+            (n: number) => n,
+          );
         return;
       case 'sum':
-        this.add(name, `sum:${need()}`, (id) => new SumSlot(id, field), (s: ExactSum) => (s.n === 0 ? null : s.value().toJSONValue()));
+        this.add(
+          name,
+          `sum:${need()}`,
+          (id) => new SumSlot(id, field),
+          (s: ExactSum) => (s.n === 0 ? null : s.value().toJSONValue()),
+        );
         return;
       case 'avg':
-        this.add(name, `sum:${need()}`, (id) => new SumSlot(id, field), (s: ExactSum) => (s.n === 0 ? null : avg(s, extra).toJSONValue()));
+        this.add(
+          name,
+          `sum:${need()}`,
+          (id) => new SumSlot(id, field),
+          (s: ExactSum) => (s.n === 0 ? null : avg(s, extra).toJSONValue()),
+        );
         return;
       case 'stddev':
-        this.add(name, `moments:${need()}`, (id) => new MomentsSlot(id, field), (s: Moments) => stddev(s, extra)?.toJSONValue() ?? null);
+        this.add(
+          name,
+          `moments:${need()}`,
+          (id) => new MomentsSlot(id, field),
+          (s: Moments) => stddev(s, extra)?.toJSONValue() ?? null,
+        );
         return;
       case 'min':
       case 'max':
@@ -76,16 +138,33 @@ export class Plan {
         return;
       case 'first':
       case 'last':
-        this.add(name, `${func}:${need()}`, (id) => new EndSlot(id, field!, func === 'last'), (p: Placed | undefined) => (p === undefined ? null : p.v));
+        this.add(
+          name,
+          `${func}:${need()}`,
+          (id) => new EndSlot(id, field!, func === 'last'),
+          (p: Placed | undefined) => (p === undefined ? null : p.v),
+        );
         return;
       case 'count_distinct':
-        this.add(name, `distinct:${need()}`, (id) => new DistinctSlot(id, field), (s: Set<string>) => s.size);
+        this.add(
+          name,
+          `distinct:${need()}`,
+          (id) => new DistinctSlot(id, field),
+          (s: Set<string>) => s.size,
+        );
         return;
     }
     const p = func === 'median' ? '50' : /^p(100|\d{1,2}(?:\.\d+)?)$/.exec(func)?.[1];
     if (p === undefined) throw new UsageError(`--agg: unknown function "${fn}"; known: ${FUNCS.join(', ')}`);
-    const q = toDecimal(p)!.div(new Decimal(100n, 0), p.length + 2).normalize();
-    this.add(name, `values:${need()}`, (id) => new ValuesSlot(id, field), (v: unknown[]) => percentile(v, q)?.toJSONValue() ?? null);
+    const q = toDecimal(p)!
+      .div(new Decimal(100n, 0), p.length + 2)
+      .normalize();
+    this.add(
+      name,
+      `values:${need()}`,
+      (id) => new ValuesSlot(id, field),
+      (v: unknown[]) => percentile(v, q)?.toJSONValue() ?? null,
+    );
   }
 
   private add(name: string, id: string, make: (id: string) => Slot, final: (s: any) => unknown) {
@@ -149,7 +228,9 @@ function isqrt(n: bigint): bigint {
   // Start above the root (the double's guess plus a margin, or a power of two past the double
   // range): integer Newton then falls monotonically to floor(sqrt(n)) in a few steps.
   const f = Math.sqrt(Number(n));
-  let x = Number.isFinite(f) ? BigInt(Math.ceil(f * (1 + 1e-12))) + 1n : 1n << BigInt(Math.ceil(n.toString(2).length / 2));
+  let x = Number.isFinite(f)
+    ? BigInt(Math.ceil(f * (1 + 1e-12))) + 1n
+    : 1n << BigInt(Math.ceil(n.toString(2).length / 2));
   for (;;) {
     const y = (x + n / x) >> 1n;
     if (y >= x) return x;
@@ -196,7 +277,8 @@ export function parseSort(items: string[], plan: Plan): SortKey[] {
   return items.map((item) => {
     const m = /^(.*):(asc|desc)$/i.exec(item);
     const field = m ? m[1] : item;
-    if (!names.has(field)) throw new UsageError(`--sort: "${field}" is not an output field; output fields: ${[...names].join(', ')}`);
+    if (!names.has(field))
+      throw new UsageError(`--sort: "${field}" is not an output field; output fields: ${[...names].join(', ')}`);
     return { field, desc: m ? m[2].toLowerCase() === 'desc' : false };
   });
 }

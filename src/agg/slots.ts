@@ -289,13 +289,15 @@ export class EndSlot extends Slot<Placed | undefined> {
   }
   decode(v: unknown) {
     if (v === null) return undefined;
-    if (!Array.isArray(v) || v.length !== 3 || typeof v[1] !== 'string' || !Number.isSafeInteger(v[2])) return MALFORMED;
+    if (!Array.isArray(v) || v.length !== 3 || typeof v[1] !== 'string' || !Number.isSafeInteger(v[2]))
+      return MALFORMED;
     return new Placed(v[0], v[1], v[2]);
   }
 }
 
 /** Distinct values are compared by their text: 1 and "1" are one value, "1.0" another. */
-const distinctText = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v));
+const distinctText = (v: unknown) =>
+  typeof v === 'string' ? v : typeof v === 'number' ? String(v) : JSON.stringify(v);
 
 export class DistinctSlot extends Slot<Set<string>> {
   init() {
@@ -363,7 +365,8 @@ export class ValuesSlot extends Slot<unknown[]> {
     return s;
   }
   decode(v: unknown) {
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' || (typeof x === 'string' && isNumericText(x)))) return MALFORMED;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' || (typeof x === 'string' && isNumericText(x))))
+      return MALFORMED;
     return v;
   }
   override grow(s: unknown[]) {

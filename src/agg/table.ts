@@ -128,7 +128,9 @@ export class GroupTable {
     for (let i = 0; i < n; i++) {
       if (skip[i]) continue;
       const rec = recs[i];
-      groups[i] = this.group(by.length === 0 ? '' : keyTextOf(rec, by), () => by.map((f) => (rec[f] === undefined ? null : rec[f])));
+      groups[i] = this.group(by.length === 0 ? '' : keyTextOf(rec, by), () =>
+        by.map((f) => (rec[f] === undefined ? null : rec[f])),
+      );
     }
     const view: BatchView = { recs, name, lines, n, skip, groups, cols: this.cols };
     const slots = this.plan.slots;
@@ -170,15 +172,29 @@ export class GroupTable {
       throw new DataError(at, undefined, 'not a partial state of bx-agg --partial (no "@agg" field)');
     }
     if (rec['@agg'] !== this.plan.sig) {
-      throw new DataError(at, undefined, 'partial state made with other --by/--agg options; give --merge the same --by and --agg as --partial');
+      throw new DataError(
+        at,
+        undefined,
+        'partial state made with other --by/--agg options; give --merge the same --by and --agg as --partial',
+      );
     }
     const slots = this.plan.slots;
-    if (!Array.isArray(rec.key) || rec.key.length !== this.plan.by.length || !Array.isArray(rec.s) || rec.s.length !== slots.length) {
+    if (
+      !Array.isArray(rec.key) ||
+      rec.key.length !== this.plan.by.length ||
+      !Array.isArray(rec.s) ||
+      rec.s.length !== slots.length
+    ) {
       throw new DataError(at, undefined, 'malformed partial state (key or states missing)');
     }
     const states = rec.s.map((v, j) => {
       const s = slots[j].decode(v);
-      if (s === MALFORMED) throw new DataError(at, undefined, `malformed partial state for ${slots[j].id}: ${JSON.stringify(v).slice(0, 80)}`);
+      if (s === MALFORMED)
+        throw new DataError(
+          at,
+          undefined,
+          `malformed partial state for ${slots[j].id}: ${JSON.stringify(v).slice(0, 80)}`,
+        );
       return s;
     });
     return { key: rec.key, states };
@@ -229,7 +245,13 @@ export class GroupTable {
    */
   async *finish(): AsyncGenerator<Group[]> {
     // Without --by there is always one total record, as SQL's `select count(*)` over no rows.
-    if (this.plan.by.length === 0 && this.map.size === 0 && this.runs.length === 0 && !this.current && this.closed.length === 0) {
+    if (
+      this.plan.by.length === 0 &&
+      this.map.size === 0 &&
+      this.runs.length === 0 &&
+      !this.current &&
+      this.closed.length === 0
+    ) {
       this.group('', () => []);
     }
     if (this.opts.sorted) {
@@ -341,7 +363,9 @@ class RunReader {
   private i = 0;
   lineNo = 0;
   constructor(readonly path: string) {
-    this.it = splitLines(decodeText(createReadStream(path, { highWaterMark: 64 * 1024 }), path), path)[Symbol.asyncIterator]();
+    this.it = splitLines(decodeText(createReadStream(path, { highWaterMark: 64 * 1024 }), path), path)[
+      Symbol.asyncIterator
+    ]();
   }
   async next(): Promise<string | undefined> {
     for (;;) {

@@ -17,7 +17,8 @@ import { rejectsArgs, type MaxRejects } from '../lib/rejects.js';
 import { decodeText } from '../lib/text.js';
 import { LineWriter } from '../lib/write.js';
 
-export const describe = 'Group records and compute exact aggregates: count, sum, avg, min, max, count_distinct, first, last, median, percentiles, stddev.';
+export const describe =
+  'Group records and compute exact aggregates: count, sum, avg, min, max, count_distinct, first, last, median, percentiles, stddev.';
 
 export interface AggOptions {
   inputs: string[];
@@ -40,34 +41,70 @@ export const options = (y: Argv) =>
     .strict(false)
     .strictOptions(true)
     .positional('input', { describe: 'NDJSON files (or partial states with --merge); - or nothing for stdin' })
-    .option('by', { alias: 'b', type: 'string', array: true, describe: 'group by these fields (comma-separated, repeatable); none: one total record' })
-    .option('agg', { alias: 'a', type: 'string', array: true, describe: '[NAME=]FUNC[:FIELD], comma-separated, repeatable; FUNC: count, sum, avg, min, max, count_distinct, first, last, median, p50, p90, p95, p99 (any pNN), stddev. Default: count' })
-    .option('sort', { type: 'string', array: true, describe: 'order output by FIELD[:asc|:desc] (output fields, comma-separated); ties by key. Default: by key' })
+    .option('by', {
+      alias: 'b',
+      type: 'string',
+      array: true,
+      describe: 'group by these fields (comma-separated, repeatable); none: one total record',
+    })
+    .option('agg', {
+      alias: 'a',
+      type: 'string',
+      array: true,
+      describe:
+        '[NAME=]FUNC[:FIELD], comma-separated, repeatable; FUNC: count, sum, avg, min, max, count_distinct, first, last, median, p50, p90, p95, p99 (any pNN), stddev. Default: count',
+    })
+    .option('sort', {
+      type: 'string',
+      array: true,
+      describe: 'order output by FIELD[:asc|:desc] (output fields, comma-separated); ties by key. Default: by key',
+    })
     .option('top', { type: 'number', describe: 'keep the first N groups after sorting' })
     .option('partial', { type: 'boolean', describe: 'emit mergeable partial states, one per group, for --merge' })
     .option('merge', { type: 'boolean', describe: 'read partial states (from --partial) and combine them' })
-    .option('keyed', { type: 'boolean', describe: 'partial states as KEY<TAB>STATE lines, KEY the group key as JSON (for sort, Hadoop, Spark)' })
-    .option('sorted', { type: 'boolean', describe: 'input is grouped by key: constant memory, groups out in arrival order' })
-    .option('memory', { type: 'string', default: '512MB', describe: 'group state kept in memory before spilling sorted runs to temporary files' })
+    .option('keyed', {
+      type: 'boolean',
+      describe: 'partial states as KEY<TAB>STATE lines, KEY the group key as JSON (for sort, Hadoop, Spark)',
+    })
+    .option('sorted', {
+      type: 'boolean',
+      describe: 'input is grouped by key: constant memory, groups out in arrival order',
+    })
+    .option('memory', {
+      type: 'string',
+      default: '512MB',
+      describe: 'group state kept in memory before spilling sorted runs to temporary files',
+    })
     .option('temp-dir', { type: 'string', describe: 'where spilled runs go (default: TMPDIR or /tmp)' })
-    .option('extra-digits', { type: 'number', default: 4, describe: 'avg and stddev: fraction digits beyond the largest input scale' })
-    .option('rejects', { type: 'string', describe: 'write records with a non-numeric value in a numeric aggregate here (NDJSON, 0600) instead of stopping' })
+    .option('extra-digits', {
+      type: 'number',
+      default: 4,
+      describe: 'avg and stddev: fraction digits beyond the largest input scale',
+    })
+    .option('rejects', {
+      type: 'string',
+      describe: 'write records with a non-numeric value in a numeric aggregate here (NDJSON, 0600) instead of stopping',
+    })
     .option('max-rejects', { type: 'string', describe: 'fail (exit 65) past N rejects or a percentage like 0.5%' });
 
 export function normalize(a: RawArgs): AggOptions {
   const inputs = (a._ as (string | number)[]).map(String);
   const extra = a['extra-digits'];
-  if (!Number.isInteger(extra) || extra < 0 || extra > 100) throw new UsageError(`--extra-digits: expected an integer from 0 to 100, got ${a['extra-digits']}`);
+  if (!Number.isInteger(extra) || extra < 0 || extra > 100)
+    throw new UsageError(`--extra-digits: expected an integer from 0 to 100, got ${a['extra-digits']}`);
   const plan = new Plan(listItems(a.by), listItems(a.agg), extra);
   const partial = Boolean(a.partial);
   const merge = Boolean(a.merge);
   const sort = parseSort(listItems(a.sort), plan);
   const top = a.top as number | undefined;
-  if (top !== undefined && (!Number.isInteger(top) || top < 1)) throw new UsageError(`--top: expected a positive integer, got ${a.top}`);
-  if (partial && (sort.length > 0 || top !== undefined)) throw new UsageError('--sort and --top apply to final results; use them with --merge, not --partial');
+  if (top !== undefined && (!Number.isInteger(top) || top < 1))
+    throw new UsageError(`--top: expected a positive integer, got ${a.top}`);
+  if (partial && (sort.length > 0 || top !== undefined))
+    throw new UsageError('--sort and --top apply to final results; use them with --merge, not --partial');
   if (a.keyed && !partial && !merge) throw new UsageError('--keyed needs --partial or --merge');
   const rejects = rejectsArgs(a);
-  if (merge && rejects.rejects !== undefined) throw new UsageError('--rejects applies to records, not to --merge of partial states');
+  if (merge && rejects.rejects !== undefined)
+    throw new UsageError('--rejects applies to records, not to --merge of partial states');
   return {
     inputs: inputs.length ? inputs : ['-'],
     plan,
@@ -85,7 +122,11 @@ export function normalize(a: RawArgs): AggOptions {
 
 export async function run(io: Io, opts: AggOptions): Promise<ExitCode> {
   const { plan } = opts;
-  const table = new GroupTable(plan, { memory: opts.memory, tempDir: opts.tempDir ?? io.env.TMPDIR, sorted: opts.sorted });
+  const table = new GroupTable(plan, {
+    memory: opts.memory,
+    tempDir: opts.tempDir ?? io.env.TMPDIR,
+    sorted: opts.sorted,
+  });
   // A keyed stream belongs to the shuffle (sort, Hadoop): it is never sealed.
   const writer = new LineWriter(io.stdout, io.seal.seal && !(opts.partial && opts.keyed));
   const out = new Output(writer, opts);
@@ -99,13 +140,16 @@ export async function run(io: Io, opts: AggOptions): Promise<ExitCode> {
     abort: () => table.cleanup(),
   };
   await runStage(io, {
-    sources: opts.inputs.map((path) => (opts.merge ? new PartialsSource(io, path, opts.keyed) : new NdjsonSource(io, path))),
+    sources: opts.inputs.map((path) =>
+      opts.merge ? new PartialsSource(io, path, opts.keyed) : new NdjsonSource(io, path),
+    ),
     sink,
     rejects: { path: opts.rejects, max: opts.maxRejects },
     each: async (b, reject) => {
       if (opts.merge) {
         const sizes = (b as PartialBatch).sizes;
-        for (let i = 0; i < b.records.length; i++) table.addPartial(b.records[i], { file: b.name, line: b.lines[i] }, sizes[i]);
+        for (let i = 0; i < b.records.length; i++)
+          table.addPartial(b.records[i], { file: b.name, line: b.lines[i] }, sizes[i]);
       } else {
         table.addRecords(b.records, b.lines, b.name, reject);
       }
@@ -165,7 +209,8 @@ class PartialsSource implements Source {
         }
         if (this.keyed) {
           const tab = text.indexOf('\t');
-          if (tab < 0) throw new DataError(at, undefined, 'expected KEY<TAB>STATE (a line of bx-agg --partial --keyed)');
+          if (tab < 0)
+            throw new DataError(at, undefined, 'expected KEY<TAB>STATE (a line of bx-agg --partial --keyed)');
           text = text.slice(tab + 1);
         }
         out.records.push(parseJson(text, at) as Rec);
@@ -176,7 +221,8 @@ class PartialsSource implements Source {
       last = batch.first + lines.length;
       yield out;
     }
-    if (expectSealed && (marks === 0 || inSegment > 0)) throw new DataError({ file: name, line: last }, undefined, UNSEALED_END);
+    if (expectSealed && (marks === 0 || inSegment > 0))
+      throw new DataError({ file: name, line: last }, undefined, UNSEALED_END);
   }
 }
 
@@ -235,11 +281,23 @@ export const spec: CommandSpec<AggOptions> = {
   describe,
   usage: '[options] [FILE|-]...',
   examples: [
-    ['bx-extract sales.csv | bx-agg --by Category --agg revenue=sum:Sales,count', 'revenue and record count per category, exact decimals'],
-    ["bx-agg --by 'Product Name' --agg revenue=sum:Sales --sort revenue:desc --top 5 sales.ndjson", 'the five best-selling products'],
+    [
+      'bx-extract sales.csv | bx-agg --by Category --agg revenue=sum:Sales,count',
+      'revenue and record count per category, exact decimals',
+    ],
+    [
+      "bx-agg --by 'Product Name' --agg revenue=sum:Sales --sort revenue:desc --top 5 sales.ndjson",
+      'the five best-selling products',
+    ],
     ['bx-agg --agg count,avg:Sales,p90:Sales,stddev:Sales sales.ndjson', 'one total record, no --by'],
-    ['parallel --pipe bx-agg --partial --by Region --agg sum:Sales < s.ndjson | bx-agg --merge --by Region --agg sum:Sales', 'the same result from many cores'],
-    ['bx-agg --partial --keyed --by Region --agg sum:Sales s.ndjson | sort | bx-agg --merge --keyed --sorted --by Region --agg sum:Sales', 'map, shuffle and reduce, as Hadoop Streaming runs it'],
+    [
+      'parallel --pipe bx-agg --partial --by Region --agg sum:Sales < s.ndjson | bx-agg --merge --by Region --agg sum:Sales',
+      'the same result from many cores',
+    ],
+    [
+      'bx-agg --partial --keyed --by Region --agg sum:Sales s.ndjson | sort | bx-agg --merge --keyed --sorted --by Region --agg sum:Sales',
+      'map, shuffle and reduce, as Hadoop Streaming runs it',
+    ],
   ],
   options,
   normalize,

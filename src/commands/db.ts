@@ -23,15 +23,17 @@ export const options = (y: Argv) =>
     .strict(false)
     .strictOptions(true)
 
-    .option('dir', { type: 'string', default: '.bx/db', describe: 'the server\'s directory (data, log, state)' })
+    .option('dir', { type: 'string', default: '.bx/db', describe: "the server's directory (data, log, state)" })
     .option('port', { type: 'number', describe: 'start: listen on this port (default: a free one)' });
 
 export function normalize(a: RawArgs): DbOptions {
   const [action, ...args] = a._.map(String);
   if (action === undefined) throw new UsageError(`missing action: one of ${ACTIONS.join(', ')}`);
-  if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown action "${action}"; known: ${ACTIONS.join(', ')}`);
+  if (!(ACTIONS as readonly string[]).includes(action))
+    throw new UsageError(`unknown action "${action}"; known: ${ACTIONS.join(', ')}`);
   if (args.length > 0 && action !== 'psql') throw new UsageError(`${action} takes no arguments; got ${args.join(' ')}`);
-  if (a.port !== undefined && (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535)) throw new UsageError(`--port ${a.port}: expected a TCP port number`);
+  if (a.port !== undefined && (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535))
+    throw new UsageError(`--port ${a.port}: expected a TCP port number`);
   return { action: action as Action, dir: String(a.dir), port: a.port, args };
 }
 
@@ -68,9 +70,16 @@ export async function run(io: Io, opts: DbOptions): Promise<ExitCode> {
       if (!url) throw new UnavailableError(`no server running in ${e.dir} (bx-db start)`);
       // The URL goes in the environment, not on argv where ps shows it.
       return new Promise((resolve, reject) => {
-        const child = spawn('psql', opts.args, { stdio: 'inherit', env: { ...io.env, PGPASSWORD: undefined, DATABASE_URL: undefined, ...pgEnv(url) } });
+        const child = spawn('psql', opts.args, {
+          stdio: 'inherit',
+          env: { ...io.env, PGPASSWORD: undefined, DATABASE_URL: undefined, ...pgEnv(url) },
+        });
         child.on('error', (err: NodeJS.ErrnoException) =>
-          reject(err.code === 'ENOENT' ? new UnavailableError('psql is not installed (apt-get install postgresql-client)') : err),
+          reject(
+            err.code === 'ENOENT'
+              ? new UnavailableError('psql is not installed (apt-get install postgresql-client)')
+              : err,
+          ),
         );
         child.on('close', (code) => resolve((code ?? 1) as ExitCode));
       });
@@ -80,7 +89,13 @@ export async function run(io: Io, opts: DbOptions): Promise<ExitCode> {
 
 function pgEnv(url: string): Record<string, string> {
   const u = new URL(url.replace(/^postgres:/, 'http:'));
-  return { PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: u.pathname.slice(1) };
+  return {
+    PGHOST: u.hostname,
+    PGPORT: u.port,
+    PGUSER: decodeURIComponent(u.username),
+    PGPASSWORD: decodeURIComponent(u.password),
+    PGDATABASE: u.pathname.slice(1),
+  };
 }
 
 export const main = (argv: string[]) =>
@@ -90,7 +105,7 @@ export const main = (argv: string[]) =>
       describe,
       usage: 'start|stop|status|url|psql [options] [-- psql-args]',
       examples: [
-        ['export DATABASE_URL=$(bx-db start)', 'start the project\'s server (or find it running) and use it'],
+        ['export DATABASE_URL=$(bx-db start)', "start the project's server (or find it running) and use it"],
         ['bx-db psql -- -c "table sales limit 5"', 'run psql against it'],
         ['bx-db stop', 'stop it; the data stays in .bx/db'],
       ],

@@ -8,7 +8,8 @@ import { runStage } from '../run/stage.js';
 import { NdjsonSource } from '../sources/ndjson.js';
 import { FILE_FORMATS, type FileFormat, type SinkRequest } from '../sinks/index.js';
 
-export const describe = 'Load NDJSON records into a PostgreSQL table with COPY, in one transaction, or write them to files (CSV, TSV, NDJSON, XML, a Parquet lake), atomically';
+export const describe =
+  'Load NDJSON records into a PostgreSQL table with COPY, in one transaction, or write them to files (CSV, TSV, NDJSON, XML, a Parquet lake), atomically';
 
 import { MODES as MODE_NAMES, SSL_MODES, type Mode as ModeName } from '../pg/modes.js';
 
@@ -36,29 +37,104 @@ export const options = (y: Argv) =>
     .strictOptions(true)
 
     .positional('input', { default: '-', describe: 'NDJSON file, - for stdin' })
-    .option('table', { alias: 't', type: 'string', describe: 'target table: name or schema.name ("…" keeps dots, case, spaces); needed unless --to writes files' })
-    .option('db', { type: 'string', describe: 'postgres:// URL or key=value string (else DATABASE_URL, else PG* variables and ~/.pgpass); never put a password here' })
-    .option('sslmode', { type: 'string', choices: [...SSL_MODES], describe: 'TLS as libpq: verify-full checks the server certificate against sslrootcert / PGSSLROOTCERT' })
-    .option('mode', { type: 'string', choices: [...MODE_NAMES], default: 'append', describe: 'append rows; replace the whole table; upsert on --key; replace-where one partition' })
-    .option('key', { type: 'string', describe: 'upsert: the conflict key columns, comma-separated (a primary key or unique index)' })
-    .option('replace-where', { type: 'string', describe: 'replace one partition, COLUMN=VALUE (implies --mode replace-where): delete it and load it in one transaction' })
-    .option('create', { type: 'boolean', default: false, describe: 'create the table when it does not exist (from --schema, else inferred)' })
-    .option('schema', { type: 'string', describe: 'Table Schema JSON file for --create, or the column types of --to parquet' })
-    .option('infer-rows', { type: 'number', default: 10000, describe: '--create without --schema: infer column types over this many records' })
-    .option('allow-empty', { type: 'boolean', default: false, describe: '--mode replace: let an input with no records empty the table (default: refused, exit 65)' })
-    .option('ignore-extra', { type: 'boolean', default: false, describe: 'skip record fields that are no column of the table (default: an error)' })
-    .option('to', { type: 'string', choices: ['postgres', ...FILE_FORMATS], default: 'postgres', describe: 'where the records go: PostgreSQL (default), or files: csv, tsv, ndjson, xml, parquet (a lake directory)' })
-    .option('path', { type: 'string', describe: 'with --to: the file (- for stdout; .gz compresses) or, for parquet, the lake directory' })
-    .option('partition-by', { type: 'string', describe: 'parquet: hive partition fields, comma-separated (sale_date=2026-11-23/); a re-run replaces exactly those partitions' })
+    .option('table', {
+      alias: 't',
+      type: 'string',
+      describe: 'target table: name or schema.name ("…" keeps dots, case, spaces); needed unless --to writes files',
+    })
+    .option('db', {
+      type: 'string',
+      describe:
+        'postgres:// URL or key=value string (else DATABASE_URL, else PG* variables and ~/.pgpass); never put a password here',
+    })
+    .option('sslmode', {
+      type: 'string',
+      choices: [...SSL_MODES],
+      describe: 'TLS as libpq: verify-full checks the server certificate against sslrootcert / PGSSLROOTCERT',
+    })
+    .option('mode', {
+      type: 'string',
+      choices: [...MODE_NAMES],
+      default: 'append',
+      describe: 'append rows; replace the whole table; upsert on --key; replace-where one partition',
+    })
+    .option('key', {
+      type: 'string',
+      describe: 'upsert: the conflict key columns, comma-separated (a primary key or unique index)',
+    })
+    .option('replace-where', {
+      type: 'string',
+      describe:
+        'replace one partition, COLUMN=VALUE (implies --mode replace-where): delete it and load it in one transaction',
+    })
+    .option('create', {
+      type: 'boolean',
+      default: false,
+      describe: 'create the table when it does not exist (from --schema, else inferred)',
+    })
+    .option('schema', {
+      type: 'string',
+      describe: 'Table Schema JSON file for --create, or the column types of --to parquet',
+    })
+    .option('infer-rows', {
+      type: 'number',
+      default: 10000,
+      describe: '--create without --schema: infer column types over this many records',
+    })
+    .option('allow-empty', {
+      type: 'boolean',
+      default: false,
+      describe: '--mode replace: let an input with no records empty the table (default: refused, exit 65)',
+    })
+    .option('ignore-extra', {
+      type: 'boolean',
+      default: false,
+      describe: 'skip record fields that are no column of the table (default: an error)',
+    })
+    .option('to', {
+      type: 'string',
+      choices: ['postgres', ...FILE_FORMATS],
+      default: 'postgres',
+      describe:
+        'where the records go: PostgreSQL (default), or files: csv, tsv, ndjson, xml, parquet (a lake directory)',
+    })
+    .option('path', {
+      type: 'string',
+      describe: 'with --to: the file (- for stdout; .gz compresses) or, for parquet, the lake directory',
+    })
+    .option('partition-by', {
+      type: 'string',
+      describe:
+        'parquet: hive partition fields, comma-separated (sale_date=2026-11-23/); a re-run replaces exactly those partitions',
+    })
     .option('row-group-size', { type: 'number', describe: 'parquet: rows per row group', defaultDescription: '100000' })
-    .option('codec', { type: 'string', choices: ['snappy', 'gzip', 'zstd', 'uncompressed'], default: 'snappy', describe: 'parquet: compression' })
+    .option('codec', {
+      type: 'string',
+      choices: ['snappy', 'gzip', 'zstd', 'uncompressed'],
+      default: 'snappy',
+      describe: 'parquet: compression',
+    })
     .option('header', { type: 'boolean', default: true, describe: 'csv/tsv: write a header line (--no-header: none)' })
-    .option('delimiter', { type: 'string', describe: 'csv: field delimiter, one character or \\t', defaultDescription: ', (tab for tsv)' })
-    .option('bom', { type: 'boolean', describe: 'csv/tsv: start with a UTF-8 byte order mark (for spreadsheet programs)' })
-    .option('csv-safe', { type: 'boolean', describe: "csv/tsv: prefix cells starting with = + - @ tab or CR with ' so spreadsheets never run them as formulas" })
+    .option('delimiter', {
+      type: 'string',
+      describe: 'csv: field delimiter, one character or \\t',
+      defaultDescription: ', (tab for tsv)',
+    })
+    .option('bom', {
+      type: 'boolean',
+      describe: 'csv/tsv: start with a UTF-8 byte order mark (for spreadsheet programs)',
+    })
+    .option('csv-safe', {
+      type: 'boolean',
+      describe:
+        "csv/tsv: prefix cells starting with = + - @ tab or CR with ' so spreadsheets never run them as formulas",
+    })
     .option('xml-root', { type: 'string', default: 'records', describe: 'xml: the root element name' })
     .option('xml-record', { type: 'string', default: 'record', describe: 'xml: the element name of one record' })
-    .option('state', { type: 'string', describe: 'with --to: write the input\'s checkpoints to this state file once the output is in place' });
+    .option('state', {
+      type: 'string',
+      describe: "with --to: write the input's checkpoints to this state file once the output is in place",
+    });
 
 export function normalize(a: RawArgs): LoadOptions {
   const inputs = a._.map(String);
@@ -69,22 +145,33 @@ export function normalize(a: RawArgs): LoadOptions {
   }
   if (inputs.length > 1) throw new UsageError(`bx-load reads one input; got ${inputs.length}: ${inputs.join(' ')}`);
   if (a.to !== undefined && a.to !== 'postgres') return { ...fileSinkOptions(a), input: inputs[0] ?? '-' };
-  const fileOnly = ['path', 'partition-by', 'row-group-size', 'bom', 'csv-safe', 'state', 'delimiter'].filter((k) => a[k] !== undefined);
-  if (fileOnly.length) throw new UsageError(`--${fileOnly[0]} goes with --to FORMAT (files); bx-load writes PostgreSQL without it`);
+  const fileOnly = ['path', 'partition-by', 'row-group-size', 'bom', 'csv-safe', 'state', 'delimiter'].filter(
+    (k) => a[k] !== undefined,
+  );
+  if (fileOnly.length)
+    throw new UsageError(`--${fileOnly[0]} goes with --to FORMAT (files); bx-load writes PostgreSQL without it`);
   if (a.table === undefined) throw new UsageError('--table is needed (or --to FORMAT --path P to write files)');
   let mode = a.mode as ModeName;
   if (a['replace-where'] !== undefined) {
-    if (a.mode !== 'append' && a.mode !== 'replace-where') throw new UsageError(`--replace-where goes with --mode replace-where, not --mode ${a.mode}`);
+    if (a.mode !== 'append' && a.mode !== 'replace-where')
+      throw new UsageError(`--replace-where goes with --mode replace-where, not --mode ${a.mode}`);
     mode = 'replace-where';
   }
-  if (mode === 'replace-where' && !a['replace-where']) throw new UsageError('--mode replace-where needs --replace-where COLUMN=VALUE');
-  const key = a.key === undefined ? undefined : String(a.key).split(',').map((k) => k.trim());
+  if (mode === 'replace-where' && !a['replace-where'])
+    throw new UsageError('--mode replace-where needs --replace-where COLUMN=VALUE');
+  const key =
+    a.key === undefined
+      ? undefined
+      : String(a.key)
+          .split(',')
+          .map((k) => k.trim());
   if (key && key.some((k) => k === '')) throw new UsageError(`--key ${JSON.stringify(a.key)}: an empty column name`);
   if (mode === 'upsert' && !key) throw new UsageError('--mode upsert needs --key COLUMN[,COLUMN…]');
   if (key && mode !== 'upsert') throw new UsageError('--key goes with --mode upsert');
   if (a.schema !== undefined && !a.create) throw new UsageError('--schema is for --create');
   const inferRows = Number(a['infer-rows']);
-  if (!Number.isInteger(inferRows) || inferRows < 1) throw new UsageError(`--infer-rows ${JSON.stringify(a['infer-rows'])}: expected a positive whole number`);
+  if (!Number.isInteger(inferRows) || inferRows < 1)
+    throw new UsageError(`--infer-rows ${JSON.stringify(a['infer-rows'])}: expected a positive whole number`);
   return {
     input: inputs[0] ?? '-',
     table: parseTableName(String(a.table)),
@@ -104,12 +191,13 @@ export function normalize(a: RawArgs): LoadOptions {
 export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
   if (opts.sink) return loadFiles(io, opts, opts.sink);
   // pg and the load code are loaded here, not at start-up: --help stays fast.
-  const [{ connectFrom, targetLabel }, { parsePartition, tableCreator }, { pgError }, { PostgresSink }] = await Promise.all([
-    import('../pg/connect.js'),
-    import('../pg/load.js'),
-    import('../pg/errors.js'),
-    import('../sinks/postgres.js'),
-  ]);
+  const [{ connectFrom, targetLabel }, { parsePartition, tableCreator }, { pgError }, { PostgresSink }] =
+    await Promise.all([
+      import('../pg/connect.js'),
+      import('../pg/load.js'),
+      import('../pg/errors.js'),
+      import('../sinks/postgres.js'),
+    ]);
   const partition = opts.replaceWhere !== undefined ? parsePartition(opts.replaceWhere) : undefined;
   const source = new NdjsonSource(io, opts.input, { bytes: true });
   // The input is opened (exit 66 for a missing file) before the connection.
@@ -174,19 +262,39 @@ async function loadFiles(io: Io, opts: LoadOptions, req: SinkRequest): Promise<E
 
 function fileSinkOptions(a: RawArgs): Omit<LoadOptions, 'input'> {
   const to = String(a.to) as FileFormat;
-  if (a.path === undefined) throw new UsageError(`--to ${to} needs --path (${to === 'parquet' ? 'the lake directory' : 'a file, or - for stdout'})`);
-  const pgOnly = ['table', 'db', 'sslmode', 'key', 'replace-where', 'create'].filter((k) => a[k] !== undefined && a[k] !== false);
+  if (a.path === undefined)
+    throw new UsageError(
+      `--to ${to} needs --path (${to === 'parquet' ? 'the lake directory' : 'a file, or - for stdout'})`,
+    );
+  const pgOnly = ['table', 'db', 'sslmode', 'key', 'replace-where', 'create'].filter(
+    (k) => a[k] !== undefined && a[k] !== false,
+  );
   if (pgOnly.length) throw new UsageError(`--${pgOnly[0]} is for PostgreSQL, not --to ${to}`);
-  if (a.mode !== 'append') throw new UsageError(`--mode is for PostgreSQL; --to ${to} ${to === 'parquet' ? 'replaces the partitions it writes' : 'writes the file anew'}`);
+  if (a.mode !== 'append')
+    throw new UsageError(
+      `--mode is for PostgreSQL; --to ${to} ${to === 'parquet' ? 'replaces the partitions it writes' : 'writes the file anew'}`,
+    );
   const parquetOnly = ['partition-by', 'row-group-size'].filter((k) => a[k] !== undefined);
-  if (to !== 'parquet' && (parquetOnly.length || a.codec !== 'snappy')) throw new UsageError(`--${parquetOnly[0] ?? 'codec'} is for --to parquet`);
-  if (to === 'parquet' && a.path === '-') throw new UsageError('--to parquet writes a lake directory, not stdout (Parquet needs its footer at the end of a file)');
+  if (to !== 'parquet' && (parquetOnly.length || a.codec !== 'snappy'))
+    throw new UsageError(`--${parquetOnly[0] ?? 'codec'} is for --to parquet`);
+  if (to === 'parquet' && a.path === '-')
+    throw new UsageError(
+      '--to parquet writes a lake directory, not stdout (Parquet needs its footer at the end of a file)',
+    );
   const rowGroupSize = a['row-group-size'] === undefined ? undefined : Number(a['row-group-size']);
-  if (rowGroupSize !== undefined && (!Number.isInteger(rowGroupSize) || rowGroupSize < 1)) throw new UsageError(`--row-group-size ${JSON.stringify(a['row-group-size'])}: expected a positive whole number`);
+  if (rowGroupSize !== undefined && (!Number.isInteger(rowGroupSize) || rowGroupSize < 1))
+    throw new UsageError(`--row-group-size ${JSON.stringify(a['row-group-size'])}: expected a positive whole number`);
   const inferRows = Number(a['infer-rows']);
-  if (!Number.isInteger(inferRows) || inferRows < 1) throw new UsageError(`--infer-rows ${JSON.stringify(a['infer-rows'])}: expected a positive whole number`);
-  const partitionBy = a['partition-by'] === undefined ? undefined : String(a['partition-by']).split(',').map((s) => s.trim());
-  if (partitionBy && partitionBy.some((p) => p === '')) throw new UsageError(`--partition-by ${JSON.stringify(a['partition-by'])}: an empty field name`);
+  if (!Number.isInteger(inferRows) || inferRows < 1)
+    throw new UsageError(`--infer-rows ${JSON.stringify(a['infer-rows'])}: expected a positive whole number`);
+  const partitionBy =
+    a['partition-by'] === undefined
+      ? undefined
+      : String(a['partition-by'])
+          .split(',')
+          .map((s) => s.trim());
+  if (partitionBy && partitionBy.some((p) => p === ''))
+    throw new UsageError(`--partition-by ${JSON.stringify(a['partition-by'])}: an empty field name`);
   const sink: SinkRequest = {
     to,
     path: String(a.path),
@@ -203,7 +311,14 @@ function fileSinkOptions(a: RawArgs): Omit<LoadOptions, 'input'> {
     codec: a.codec as SinkRequest['codec'],
     stateFile: a.state as string | undefined,
   };
-  return { sink, table: { name: '' }, mode: 'append', create: false, inferRows, ignoreExtra: Boolean(a['ignore-extra']) };
+  return {
+    sink,
+    table: { name: '' },
+    mode: 'append',
+    create: false,
+    inferRows,
+    ignoreExtra: Boolean(a['ignore-extra']),
+  };
 }
 
 async function closeClient(client: import('pg').Client) {
@@ -230,8 +345,14 @@ export const main = (argv: string[]) =>
       usage: '--table [schema.]name [options] [FILE|-]',
       examples: [
         ['bx-extract sales.csv | bx-load --table sales --create', 'load a CSV file into a new table'],
-        ['bx-extract day.csv | bx-load --table sales --replace-where sale_date=2026-11-23', 're-load one day: a re-run replaces it, never duplicates it'],
-        ['bx-extract fix.csv | bx-load --table sales --mode upsert --key sale_id', 'insert new rows and update existing ones by key'],
+        [
+          'bx-extract day.csv | bx-load --table sales --replace-where sale_date=2026-11-23',
+          're-load one day: a re-run replaces it, never duplicates it',
+        ],
+        [
+          'bx-extract fix.csv | bx-load --table sales --mode upsert --key sale_id',
+          'insert new rows and update existing ones by key',
+        ],
         ['bx-extract all.csv | bx-load --table sales --mode replace', 'swap in a fresh copy of the whole table'],
       ],
       options,

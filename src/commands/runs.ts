@@ -7,7 +7,8 @@ import { redact } from '../lib/redact.js';
 import type { RunFilter } from '../run/runlog.js';
 import type { RunRecord, RunStatus } from '../run/summary.js';
 
-export const describe = 'Show what ran, when and how it ended, from the run log (BX_RUN_LOG: an NDJSON file or a postgres:// URL)';
+export const describe =
+  'Show what ran, when and how it ended, from the run log (BX_RUN_LOG: an NDJSON file or a postgres:// URL)';
 
 export interface RunsOptions {
   log?: string;
@@ -20,14 +21,29 @@ export interface RunsOptions {
 export const options = (y: Argv) =>
   y
     .strict()
-    .option('log', { type: 'string', describe: 'the run log: an NDJSON file or a postgres:// URL (?table=schema.name)', defaultDescription: 'BX_RUN_LOG' })
+    .option('log', {
+      type: 'string',
+      describe: 'the run log: an NDJSON file or a postgres:// URL (?table=schema.name)',
+      defaultDescription: 'BX_RUN_LOG',
+    })
     .option('failed', { type: 'boolean', describe: 'only runs that failed or were interrupted' })
-    .option('since', { type: 'string', describe: 'only runs since 30m, 24h, 7d … ago, or since an ISO date (2026-12-01, 2026-12-01T06:00Z)', defaultDescription: '24h with --summary, else all' })
+    .option('since', {
+      type: 'string',
+      describe: 'only runs since 30m, 24h, 7d … ago, or since an ISO date (2026-12-01, 2026-12-01T06:00Z)',
+      defaultDescription: '24h with --summary, else all',
+    })
     .option('pipeline', { type: 'string', describe: 'only the runs of this pipeline id' })
     .option('command', { type: 'string', describe: 'only the runs of this command (load or bx-load)' })
     .option('json', { type: 'boolean', describe: 'NDJSON, one run (or pipeline) per line, instead of a table' })
-    .option('summary', { type: 'boolean', describe: 'one line per pipeline (its last run): stages, status, duration, rows; exit 1 if one failed' })
-    .option('limit', { type: 'number', default: 50, describe: 'rows of the table at most (0: all); --json prints all' });
+    .option('summary', {
+      type: 'boolean',
+      describe: 'one line per pipeline (its last run): stages, status, duration, rows; exit 1 if one failed',
+    })
+    .option('limit', {
+      type: 'number',
+      default: 50,
+      describe: 'rows of the table at most (0: all); --json prints all',
+    });
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400 };
 
@@ -39,11 +55,16 @@ export function parseSince(text: string, now = Date.now()): Date {
     const t = Date.parse(text.trim().replace(' ', 'T'));
     if (!Number.isNaN(t)) return new Date(t);
   }
-  throw new UsageError(`--since ${JSON.stringify(text)}: expected a duration such as 30m, 24h or 7d, or an ISO date such as 2026-12-01`);
+  throw new UsageError(
+    `--since ${JSON.stringify(text)}: expected a duration such as 30m, 24h or 7d, or an ISO date such as 2026-12-01`,
+  );
 }
 
 export function normalize(a: RawArgs): RunsOptions {
-  if (a._.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(String(a._[0]))}; the log is given by --log or BX_RUN_LOG`);
+  if (a._.length > 0)
+    throw new UsageError(
+      `unexpected argument ${JSON.stringify(String(a._[0]))}; the log is given by --log or BX_RUN_LOG`,
+    );
   const limit = Number(a.limit);
   if (!Number.isInteger(limit) || limit < 0) throw new UsageError(`--limit: expected a whole number, got "${a.limit}"`);
   const summary = Boolean(a.summary);
@@ -116,7 +137,9 @@ export function summarizePipelines(runs: RunRecord[]): PipelineSummary[] {
       seconds: Number(((ended - started) / 1000).toFixed(3)),
       rows: last.rows_out,
       rejected: exec.reduce((n, r) => n + (r.rejected ?? 0), 0),
-      ...(bad ? { failed: { command: bad.command, exit_code: bad.exit_code, ...(bad.error ? { error: bad.error } : {}) } } : {}),
+      ...(bad
+        ? { failed: { command: bad.command, exit_code: bad.exit_code, ...(bad.error ? { error: bad.error } : {}) } }
+        : {}),
     });
   }
   return out.sort((a, b) => (a.started < b.started ? 1 : -1));
@@ -147,7 +170,10 @@ export async function run(io: Io, opts: RunsOptions): Promise<ExitCode> {
   if (!target) throw new ConfigError('no run log: give --log FILE (or a postgres:// URL) or set BX_RUN_LOG');
   const { readRuns } = await import('../run/runlog.js');
   const { runs, skipped } = await readRuns(target, opts.filter, io.env);
-  if (skipped > 0) io.log.warn(`${redact(target)}: ${skipped === 1 ? '1 line is not a run record' : `${skipped} lines are not run records`}; skipped`);
+  if (skipped > 0)
+    io.log.warn(
+      `${redact(target)}: ${skipped === 1 ? '1 line is not a run record' : `${skipped} lines are not run records`}; skipped`,
+    );
   const width = (io.stdout as { columns?: number }).columns ?? 200;
   if (opts.summary) {
     const pipes = summarizePipelines(runs);
@@ -161,12 +187,25 @@ export async function run(io: Io, opts: RunsOptions): Promise<ExitCode> {
         secs(p.seconds),
         String(p.rows),
         String(p.rejected),
-        p.failed ? `${p.failed.command} exit ${p.failed.exit_code}${p.failed.error ? `: ${p.failed.error}` : ''}` : p.commands.join(' | '),
+        p.failed
+          ? `${p.failed.command} exit ${p.failed.exit_code}${p.failed.error ? `: ${p.failed.error}` : ''}`
+          : p.commands.join(' | '),
       ]);
-      await write(io, table(['PIPELINE', 'STARTED', 'STAGES', 'STATUS', 'SECONDS', 'ROWS', 'REJECTED', 'STAGES RUN / FAILURE'], rows, width, new Set([2, 4, 5, 6])));
+      await write(
+        io,
+        table(
+          ['PIPELINE', 'STARTED', 'STAGES', 'STATUS', 'SECONDS', 'ROWS', 'REJECTED', 'STAGES RUN / FAILURE'],
+          rows,
+          width,
+          new Set([2, 4, 5, 6]),
+        ),
+      );
     }
     const bad = pipes.filter((p) => p.status !== 'ok');
-    if (bad.length === 0 && pipes.length === 0) io.log.info(`no runs in the run log${opts.filter.since ? ` since ${when(opts.filter.since.toISOString())}` : ''}`);
+    if (bad.length === 0 && pipes.length === 0)
+      io.log.info(
+        `no runs in the run log${opts.filter.since ? ` since ${when(opts.filter.since.toISOString())}` : ''}`,
+      );
     // A monitoring check calls this: 1 when the last run of some pipeline did not end well.
     return bad.length > 0 ? (1 as ExitCode) : ExitCode.Ok;
   }
@@ -188,8 +227,17 @@ export async function run(io: Io, opts: RunsOptions): Promise<ExitCode> {
     r.run_id,
     r.error ?? r.note ?? '',
   ]);
-  await write(io, table(['STARTED', 'COMMAND', 'STATUS', 'EXIT', 'IN', 'OUT', 'REJECTED', 'SECONDS', 'PIPELINE', 'RUN', 'MESSAGE'], rows, width, new Set([3, 4, 5, 6, 7])));
-  if (shown.length < runs.length) io.log.info(`${runs.length - shown.length} older runs not shown (--limit 0 shows all)`);
+  await write(
+    io,
+    table(
+      ['STARTED', 'COMMAND', 'STATUS', 'EXIT', 'IN', 'OUT', 'REJECTED', 'SECONDS', 'PIPELINE', 'RUN', 'MESSAGE'],
+      rows,
+      width,
+      new Set([3, 4, 5, 6, 7]),
+    ),
+  );
+  if (shown.length < runs.length)
+    io.log.info(`${runs.length - shown.length} older runs not shown (--limit 0 shows all)`);
   if (runs.length === 0) io.log.info('no runs match');
   return ExitCode.Ok;
 }
@@ -203,7 +251,7 @@ export const main = (argv: string[]) =>
       examples: [
         ['bx-runs --summary', 'one line per pipeline of the last 24 hours; exit 1 if the last run of one failed'],
         ['bx-runs --failed --since 7d', 'the runs that failed this week, newest first'],
-        ['bx-runs --pipeline nightly-sales --json | jq .rows_out', 'one pipeline\'s runs as NDJSON'],
+        ['bx-runs --pipeline nightly-sales --json | jq .rows_out', "one pipeline's runs as NDJSON"],
         ['bx-runs --log postgres://etl@db/ops --command load', 'read the bx_runs table instead of a file'],
       ],
       options,

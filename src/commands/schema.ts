@@ -26,17 +26,32 @@ export const options = (y: Argv) =>
     .strictOptions(true)
     .positional('input', { describe: 'NDJSON records, or with --sql a Table Schema JSON; - or nothing for stdin' })
     .option('sample', { alias: 'n', type: 'number', describe: 'infer from the first N records only (default: all)' })
-    .option('sql', { type: 'boolean', describe: 'print CREATE TABLE for the schema read (or inferred) instead of the schema' })
-    .option('table', { type: 'string', describe: 'with --sql: the table, name or schema.name ("…" keeps dots, case, spaces)' })
+    .option('sql', {
+      type: 'boolean',
+      describe: 'print CREATE TABLE for the schema read (or inferred) instead of the schema',
+    })
+    .option('table', {
+      type: 'string',
+      describe: 'with --sql: the table, name or schema.name ("…" keeps dots, case, spaces)',
+    })
     .option('if-not-exists', { type: 'boolean', describe: 'with --sql: CREATE TABLE IF NOT EXISTS' })
-    .option('copy-compatible', { type: 'boolean', describe: 'infer only types PostgreSQL COPY reads from the values as they are (what bx-load --create infers): non-ISO dates stay strings, "" is text' })
-    .option('primary-key', { type: 'boolean', default: true, describe: 'propose a primary key: the first required, unique integer or string field (--no-primary-key: none)' });
+    .option('copy-compatible', {
+      type: 'boolean',
+      describe:
+        'infer only types PostgreSQL COPY reads from the values as they are (what bx-load --create infers): non-ISO dates stay strings, "" is text',
+    })
+    .option('primary-key', {
+      type: 'boolean',
+      default: true,
+      describe: 'propose a primary key: the first required, unique integer or string field (--no-primary-key: none)',
+    });
 
 export function normalize(a: RawArgs): SchemaOptions {
   const inputs = (a._ as (string | number)[]).map(String);
   if (inputs.length > 1) throw new UsageError(`expected one input, got ${inputs.length}: ${inputs.join(' ')}`);
   const sample = a.sample as number | undefined;
-  if (sample !== undefined && (!Number.isInteger(sample) || sample < 1)) throw new UsageError(`--sample: expected a positive integer, got ${a.sample}`);
+  if (sample !== undefined && (!Number.isInteger(sample) || sample < 1))
+    throw new UsageError(`--sample: expected a positive integer, got ${a.sample}`);
   if (a.table !== undefined && !a.sql) throw new UsageError('--table goes with --sql');
   if (a.sql && a.table === undefined) throw new UsageError('--sql needs --table NAME');
   if (a['if-not-exists'] && !a.sql) throw new UsageError('--if-not-exists goes with --sql');
@@ -73,8 +88,10 @@ async function readInput(io: Io, opts: SchemaOptions): Promise<TableSchema> {
   } catch {
     firstObj = undefined;
   }
-  const isSchemaLine = firstObj !== null && typeof firstObj === 'object' && Array.isArray((firstObj as { fields?: unknown }).fields);
-  if (head.trim() === '' && done) throw new UsageError(`${input.name}: no input: expected NDJSON records or a Table Schema`);
+  const isSchemaLine =
+    firstObj !== null && typeof firstObj === 'object' && Array.isArray((firstObj as { fields?: unknown }).fields);
+  if (head.trim() === '' && done)
+    throw new UsageError(`${input.name}: no input: expected NDJSON records or a Table Schema`);
   // A first line that is not JSON but ends like an object is a broken record, not a schema:
   // the record reader reports it (exit 65, with its line).
   // A schema is an object: a document starts with "{". Any other first line that is not JSON
@@ -84,7 +101,10 @@ async function readInput(io: Io, opts: SchemaOptions): Promise<TableSchema> {
     let text = head;
     for (let r = await chunks.next(); !r.done; r = await chunks.next()) {
       text += r.value;
-      if (text.length > 64 * 1024 * 1024) throw new UsageError(`${input.name}: a Table Schema larger than 64 MiB? this looks like neither a schema nor NDJSON records`);
+      if (text.length > 64 * 1024 * 1024)
+        throw new UsageError(
+          `${input.name}: a Table Schema larger than 64 MiB? this looks like neither a schema nor NDJSON records`,
+        );
     }
     if (document || text.trim().split('\n').length === 1) {
       checkJsonSyntax(text, input.name);
@@ -111,7 +131,8 @@ async function readInput(io: Io, opts: SchemaOptions): Promise<TableSchema> {
   if (inf.records === 0) throw new UsageError(`${input.name}: no records to infer a schema from`);
   const schema = inf.result();
   for (const w of inf.warnings) io.log.warn(w);
-  if (opts.sample !== undefined && inf.records >= limit) io.log.info(`inferred from the first ${inf.records} records (--sample)`);
+  if (opts.sample !== undefined && inf.records >= limit)
+    io.log.info(`inferred from the first ${inf.records} records (--sample)`);
   return schema;
 }
 
@@ -129,13 +150,17 @@ function checkJsonSyntax(text: string, name: string): void {
     const upTo = pos ? Number(pos[1]) : body.trimEnd().length;
     let line = 1;
     for (let i = body.indexOf('\n'); i !== -1 && i < upTo; i = body.indexOf('\n', i + 1)) line++;
-    throw new ConfigError(`${name}: not valid JSON at line ${line}: ${msg.replace(/ in JSON at position \d+.*$/, '').slice(0, 120)}`);
+    throw new ConfigError(
+      `${name}: not valid JSON at line ${line}: ${msg.replace(/ in JSON at position \d+.*$/, '').slice(0, 120)}`,
+    );
   }
 }
 
 export async function run(io: Io, opts: SchemaOptions): Promise<ExitCode> {
   const schema = await readInput(io, opts);
-  const text = opts.sql ? `${createTableSql(schema, opts.table!, { ifNotExists: opts.ifNotExists })};\n` : `${JSON.stringify(schema, null, 2)}\n`;
+  const text = opts.sql
+    ? `${createTableSql(schema, opts.table!, { ifNotExists: opts.ifNotExists })};\n`
+    : `${JSON.stringify(schema, null, 2)}\n`;
   await new Promise<void>((resolve, reject) => io.stdout.write(text, (err) => (err ? reject(err) : resolve())));
   io.stats.note = `${schema.fields.length} fields`;
   return ExitCode.Ok;

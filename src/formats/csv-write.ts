@@ -96,8 +96,12 @@ class DelimitedWriter implements FormatWriter {
     private readonly tsv: boolean,
   ) {
     const d = opts.delimiter ?? (tsv ? '\t' : ',');
-    if (tsv && d !== '\t') throw new UsageError(`--delimiter ${JSON.stringify(d)}: --to tsv is tab-separated; use --to csv --delimiter for another one`);
-    if (!tsv && d === '"') throw new UsageError('--delimiter: the double quote is the CSV quote character, it cannot be the delimiter');
+    if (tsv && d !== '\t')
+      throw new UsageError(
+        `--delimiter ${JSON.stringify(d)}: --to tsv is tab-separated; use --to csv --delimiter for another one`,
+      );
+    if (!tsv && d === '"')
+      throw new UsageError('--delimiter: the double quote is the CSV quote character, it cannot be the delimiter');
     this.delim = d;
     this.needsQuote = new RegExp(`[${d.replace(/[\\\]^-]/g, '\\$&')}"\\n\\r]`);
   }
@@ -108,7 +112,11 @@ class DelimitedWriter implements FormatWriter {
     if (this.tsv) {
       if (TSV_BAD.test(s)) {
         const what = s.includes('\t') ? 'a tab' : 'a line break';
-        throw new DataError(originOfRecord(rec, name, line), field, `the value holds ${what}, which TSV cannot carry (it has no quoting); use --to csv`);
+        throw new DataError(
+          originOfRecord(rec, name, line),
+          field,
+          `the value holds ${what}, which TSV cannot carry (it has no quoting); use --to csv`,
+        );
       }
       return s;
     }
@@ -127,7 +135,8 @@ class DelimitedWriter implements FormatWriter {
       if (this.opts.header) {
         const r = recs[0];
         const head = this.columns.map((k) => this.cell(k, r, b.name, b.lines[0], k)).join(this.delim);
-        text += (head.length === 0 && this.columns.length === 1 ? this.blankRow(r, b.name, b.lines[0], '') : head) + '\n';
+        text +=
+          (head.length === 0 && this.columns.length === 1 ? this.blankRow(r, b.name, b.lines[0], '') : head) + '\n';
       }
     }
     const cols = this.columns!;
@@ -158,7 +167,11 @@ class DelimitedWriter implements FormatWriter {
 
   private blankRow(rec: Rec, name: string, line: number, field: string): string {
     if (!this.tsv) return '""';
-    throw new DataError(originOfRecord(rec, name, line), field, 'an empty value alone on its row makes a blank line, which TSV readers skip; use --to csv');
+    throw new DataError(
+      originOfRecord(rec, name, line),
+      field,
+      'an empty value alone on its row makes a blank line, which TSV readers skip; use --to csv',
+    );
   }
 
   /** A key the first record lacks has no column: a DataError, before anything of the record is written. */

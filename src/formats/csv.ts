@@ -9,10 +9,12 @@ import { checkUtf8, decodeText, utf8Bytes } from '../lib/text.js';
 import { RecordCollector } from './chunked.js';
 import type { ReadBatch, ReadContext, ReadOptions, Reader } from './index.js';
 
-export const csvReader: Reader = (input, opts, ctx) => readDelimited(input.stream, input.name, { ...opts, delimiter: opts.delimiter ?? ',', quote: opts.quote ?? '"' }, ctx);
+export const csvReader: Reader = (input, opts, ctx) =>
+  readDelimited(input.stream, input.name, { ...opts, delimiter: opts.delimiter ?? ',', quote: opts.quote ?? '"' }, ctx);
 
 /** TSV has no quoting unless --quote asks for it: a `"` in a TSV field is data. */
-export const tsvReader: Reader = (input, opts, ctx) => readDelimited(input.stream, input.name, { ...opts, delimiter: opts.delimiter ?? '\t', quote: opts.quote ?? '' }, ctx);
+export const tsvReader: Reader = (input, opts, ctx) =>
+  readDelimited(input.stream, input.name, { ...opts, delimiter: opts.delimiter ?? '\t', quote: opts.quote ?? '' }, ctx);
 
 // A partial record this long is rescanned only after the buffer has doubled, so a long
 // multi-line field costs linear time, not one rescan per chunk.
@@ -177,7 +179,8 @@ function afterRowEnd(c: number, after: number, i: number, n: number, final: bool
 function singleChar(flag: string, value: string, allowEmpty: boolean): number {
   if (value === '' && allowEmpty) return NONE;
   if (value === '\\t') return 9;
-  if (value.length !== 1) throw new UsageError(`--${flag} must be one character (or \\t), got ${JSON.stringify(value)}`);
+  if (value.length !== 1)
+    throw new UsageError(`--${flag} must be one character (or \\t), got ${JSON.stringify(value)}`);
   return value.charCodeAt(0);
 }
 
@@ -211,14 +214,14 @@ export class CsvScanner extends RecordCollector {
     super(name);
     this.delim = singleChar('delimiter', opts.delimiter, false);
     this.quote = singleChar('quote', opts.quote, true);
-    this.escape = opts.escape === undefined || opts.escape === '' ? this.quote : singleChar('escape', opts.escape, false);
+    this.escape =
+      opts.escape === undefined || opts.escape === '' ? this.quote : singleChar('escape', opts.escape, false);
     this.comment = opts.comment ? singleChar('comment', opts.comment, false) : NONE;
     this.skip = opts.skipLines ?? 0;
     this.headerPending = opts.header ?? true;
     this.relaxQuotes = opts.relaxQuotes ?? false;
     if (opts.columns) this.setNames(opts.columns, 0);
   }
-
 
   override take(): ReadBatch {
     const b: ReadBatch = super.take();
@@ -287,7 +290,9 @@ export class CsvScanner extends RecordCollector {
     }
     if (header) return { where: `header column ${k + 1}: ` };
     if (!names) return { field: `c${k + 1}` };
-    return k < names.length ? { field: names[k] } : { where: `column ${k + 1} (past the ${names.length} the header names): ` };
+    return k < names.length
+      ? { field: names[k] }
+      : { where: `column ${k + 1} (past the ${names.length} the header names): ` };
   }
 
   /** Whether the last scan stopped inside a quoted field that had not closed yet. */
@@ -320,7 +325,11 @@ export class CsvScanner extends RecordCollector {
 
   tooLong(max: number): DataError {
     const hint = this.openQuoteLine ? `; the quote opened at line ${this.openQuoteLine} may never close` : '';
-    return new DataError({ file: this.name, line: this.openQuoteLine || this.line }, undefined, `record longer than ${max} characters (the --max-record-size limit)${hint}`);
+    return new DataError(
+      { file: this.name, line: this.openQuoteLine || this.line },
+      undefined,
+      `record longer than ${max} characters (the --max-record-size limit)${hint}`,
+    );
   }
 
   /**
@@ -430,7 +439,11 @@ export class CsvScanner extends RecordCollector {
           i = at;
           c = i < n ? s.charCodeAt(i) : NONE;
           if (c !== delim && c !== 10 && c !== 13 && c !== NONE) {
-            throw new DataError({ file: this.name, line }, undefined, `unexpected ${JSON.stringify(s[i])} after the closing quote of field ${k} (a quote inside a quoted field is written twice; --relax-quotes reads it as text)`);
+            throw new DataError(
+              { file: this.name, line },
+              undefined,
+              `unexpected ${JSON.stringify(s[i])} after the closing quote of field ${k} (a quote inside a quoted field is written twice; --relax-quotes reads it as text)`,
+            );
           }
         } else {
           let j = i;
@@ -476,7 +489,15 @@ export class CsvScanner extends RecordCollector {
 
   /** Whether scanBytes can take the next rows: NDJSON out, past the header, one-byte marks. */
   get bytesReady(): boolean {
-    return this.out !== undefined && !this.headerPending && this.skip === 0 && this.escape === this.quote && this.delim < 0x80 && this.quote < 0x80 && this.comment < 0x80;
+    return (
+      this.out !== undefined &&
+      !this.headerPending &&
+      this.skip === 0 &&
+      this.escape === this.quote &&
+      this.delim < 0x80 &&
+      this.quote < 0x80 &&
+      this.comment < 0x80
+    );
   }
 
   /**
@@ -698,7 +719,11 @@ export class CsvScanner extends RecordCollector {
   /** At the end of input: the quote opened at `quoteLine` never closed. The rest is one bad record. */
   private unterminated(s: string, rowStart: number, quoteLine: number): number {
     // The raw text (its start) is what a user needs to find and fix the record.
-    this.ctx.reject(s.slice(rowStart, rowStart + 1000), { rule: 'quote', message: `unterminated quote: the quoted field opened on this line never closes` }, { file: this.name, line: quoteLine });
+    this.ctx.reject(
+      s.slice(rowStart, rowStart + 1000),
+      { rule: 'quote', message: `unterminated quote: the quoted field opened on this line never closes` },
+      { file: this.name, line: quoteLine },
+    );
     return s.length;
   }
 
@@ -709,7 +734,10 @@ export class CsvScanner extends RecordCollector {
     // A header column named _file or _line meets the lineage keys: such records keep the old way
     // (an object, where the lineage value replaces the column's in its place).
     const json = this.ctx.json;
-    this.out = json && !(json.lineage && (names.includes('_file') || names.includes('_line'))) ? new NdjsonRows(names, json.lineage ? this.name : undefined) : undefined;
+    this.out =
+      json && !(json.lineage && (names.includes('_file') || names.includes('_line')))
+        ? new NdjsonRows(names, json.lineage ? this.name : undefined)
+        : undefined;
   }
 
   private warn(line: number, msg: string) {
@@ -723,9 +751,17 @@ export class CsvScanner extends RecordCollector {
       if (!this.names) this.setNames(fields.slice(0, k), line);
       return;
     }
-    if (!this.names) this.setNames(Array.from({ length: k }, (_, j) => `c${j + 1}`), 0);
+    if (!this.names)
+      this.setNames(
+        Array.from({ length: k }, (_, j) => `c${j + 1}`),
+        0,
+      );
     if (k !== this.names!.length) {
-      this.ctx.reject(fields.slice(0, k), { rule: 'columns', message: `expected ${this.names!.length} fields, got ${k}` }, { file: this.name, line });
+      this.ctx.reject(
+        fields.slice(0, k),
+        { rule: 'columns', message: `expected ${this.names!.length} fields, got ${k}` },
+        { file: this.name, line },
+      );
       return;
     }
     if (this.out) this.out.add(fields, line);
@@ -898,6 +934,8 @@ function putUnicodeEscape(out: Buffer, p: number, c: number): number {
  * plain field instead of setting the prototype.
  */
 export function recordBuilder(names: string[]): (f: string[]) => Rec {
-  const props = names.map((nm, j) => (nm === '__proto__' ? `["__proto__"]: f[${j}]` : `${JSON.stringify(nm)}: f[${j}]`));
+  const props = names.map((nm, j) =>
+    nm === '__proto__' ? `["__proto__"]: f[${j}]` : `${JSON.stringify(nm)}: f[${j}]`,
+  );
   return new Function('f', `return {${props.join(', ')}};`) as (f: string[]) => Rec;
 }

@@ -83,7 +83,15 @@ export async function readerFor(name: string): Promise<Reader> {
   return readers[canonicalFormat(name)]();
 }
 
-const extensions: Record<string, string> = { csv: 'csv', tsv: 'tsv', tab: 'tsv', ndjson: 'ndjson', jsonl: 'ndjson', json: 'json', xml: 'xml' };
+const extensions: Record<string, string> = {
+  csv: 'csv',
+  tsv: 'tsv',
+  tab: 'tsv',
+  ndjson: 'ndjson',
+  jsonl: 'ndjson',
+  json: 'json',
+  xml: 'xml',
+};
 
 /** The format a file name announces (`sales.csv.gz` → csv), or undefined. */
 export function formatOfPath(path: string): string | undefined {

@@ -8,7 +8,8 @@ import type { Rec } from '../lib/records.js';
 import { readParsed, RecordCollector } from './chunked.js';
 import type { ReadContext, ReadOptions, Reader } from './index.js';
 
-export const jsonReader: Reader = (input, opts, ctx) => readParsed(input, opts.encoding, new JsonArrayScanner(input.name, opts, ctx));
+export const jsonReader: Reader = (input, opts, ctx) =>
+  readParsed(input, opts.encoding, new JsonArrayScanner(input.name, opts, ctx));
 
 const OBJ = 123; // {
 const ARR = 91; // [
@@ -45,7 +46,6 @@ class JsonArrayScanner extends RecordCollector {
     this.path = opts.recordPath ?? [];
   }
 
-
   private at(): Origin {
     return { file: this.name, line: this.line };
   }
@@ -78,7 +78,12 @@ class JsonArrayScanner extends RecordCollector {
         case 34: // "
           this.inString = true;
           if (stack.length === this.target && !this.elemParts) this.startElement(i, true);
-          else if (!this.elemParts && stack.length > 0 && stack.length <= this.path.length && stack[stack.length - 1] === OBJ) {
+          else if (
+            !this.elemParts &&
+            stack.length > 0 &&
+            stack.length <= this.path.length &&
+            stack[stack.length - 1] === OBJ
+          ) {
             this.keyStart = i;
             this.keyParts = [];
           }
@@ -86,7 +91,12 @@ class JsonArrayScanner extends RecordCollector {
         case OBJ:
         case ARR:
           if (stack.length === this.target && !this.elemParts) this.startElement(i, false);
-          if (stack.length >= this.opts.maxDepth) throw new DataError(this.at(), undefined, `JSON nested deeper than ${this.opts.maxDepth} levels (the --max-depth limit)`);
+          if (stack.length >= this.opts.maxDepth)
+            throw new DataError(
+              this.at(),
+              undefined,
+              `JSON nested deeper than ${this.opts.maxDepth} levels (the --max-depth limit)`,
+            );
           if (c === ARR && this.target < 0 && !this.found && this.matchesPath()) {
             this.found = true;
             this.target = stack.length + 1;
@@ -120,7 +130,11 @@ class JsonArrayScanner extends RecordCollector {
       this.elemParts.push(piece);
       this.elemSize += piece.length;
       if (this.elemSize > this.opts.maxRecordSize) {
-        throw new DataError({ file: this.name, line: this.elemLine }, undefined, `record longer than ${this.opts.maxRecordSize} characters (the --max-record-size limit)`);
+        throw new DataError(
+          { file: this.name, line: this.elemLine },
+          undefined,
+          `record longer than ${this.opts.maxRecordSize} characters (the --max-record-size limit)`,
+        );
       }
     }
     if (this.keyParts && this.keyStart >= 0) this.keyParts.push(s.slice(this.keyStart));
@@ -166,7 +180,14 @@ class JsonArrayScanner extends RecordCollector {
       return;
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      this.ctx.reject(value, { rule: 'json', message: `expected a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}` }, at);
+      this.ctx.reject(
+        value,
+        {
+          rule: 'json',
+          message: `expected a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`,
+        },
+        at,
+      );
       return;
     }
     this.records.push(value as Rec);
@@ -174,9 +195,12 @@ class JsonArrayScanner extends RecordCollector {
   }
 
   end() {
-    if (this.inString || this.elemParts || this.stack.length > 0) throw new DataError(this.at(), undefined, 'not valid JSON: the document ends inside a value');
+    if (this.inString || this.elemParts || this.stack.length > 0)
+      throw new DataError(this.at(), undefined, 'not valid JSON: the document ends inside a value');
     if (!this.found) {
-      const where = this.path.length ? `no array at --record-path ${this.path.join('.')}` : 'the top-level JSON value is not an array; name the array of records with --record-path';
+      const where = this.path.length
+        ? `no array at --record-path ${this.path.join('.')}`
+        : 'the top-level JSON value is not an array; name the array of records with --record-path';
       throw new DataError(this.at(), undefined, where);
     }
   }

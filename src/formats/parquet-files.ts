@@ -60,7 +60,10 @@ function globRegex(glob: string): RegExp {
       const j = glob.indexOf(']', i + 1);
       if (j < 0) re += '\\[';
       else {
-        re += `[${glob.slice(i + 1, j).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+        re += `[${glob
+          .slice(i + 1, j)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\')}]`;
         i = j;
       }
     } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
@@ -76,7 +79,9 @@ async function statOf(path: string): Promise<Stats | undefined> {
 async function walk(dir: string, out: string[], filter: (p: string) => boolean, depth = 0): Promise<void> {
   if (depth > 64) return;
   const names = await fsp.readdir(dir).catch((err) => {
-    throw new InputMissingError(`${dir}: cannot read the directory (${(err as Error).message.replace(/^[A-Z]+: /, '')})`);
+    throw new InputMissingError(
+      `${dir}: cannot read the directory (${(err as Error).message.replace(/^[A-Z]+: /, '')})`,
+    );
   });
   for (const name of names) {
     if (isHidden(name)) continue;
@@ -108,7 +113,8 @@ export async function lakeFiles(target: string): Promise<string[]> {
     const re = globRegex(norm.replace(/^\.\//, ''));
     const files: string[] = [];
     const st = await statOf(base);
-    if (st?.isDirectory()) await walk(base === '.' ? '.' : base, files, (p) => re.test(p.split(sep).join('/').replace(/^\.\//, '')));
+    if (st?.isDirectory())
+      await walk(base === '.' ? '.' : base, files, (p) => re.test(p.split(sep).join('/').replace(/^\.\//, '')));
     if (files.length === 0) throw new InputMissingError(`${target}: no file matches`);
     return files.sort(byPath);
   }

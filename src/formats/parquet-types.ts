@@ -76,7 +76,8 @@ export function timeText(v: bigint, unit: TimeUnit): string {
 }
 
 const ISO_DATE = /^(-?\d{4,})-(\d{2})-(\d{2})$/;
-const ISO_DATETIME = /^(-?\d{4,})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+const ISO_DATETIME =
+  /^(-?\d{4,})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 const ISO_TIME = /^(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?$/;
 const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
@@ -119,7 +120,10 @@ function canonicalMicros(text: string): { us: bigint; zone: boolean } | undefine
   // Below 2^53 µs (the year 2255) a double holds the sum exactly.
   const secs = days * 86400 + H * 3600 + M * 60 + S;
   const us = secs * 1e6 + (frac ? Number(frac.padEnd(6, '0')) : 0);
-  return { us: Number.isSafeInteger(us) ? BigInt(us) : BigInt(secs) * 1000000n + BigInt(frac.padEnd(6, '0') || '0'), zone };
+  return {
+    us: Number.isSafeInteger(us) ? BigInt(us) : BigInt(secs) * 1000000n + BigInt(frac.padEnd(6, '0') || '0'),
+    zone,
+  };
 }
 
 /** Microseconds since the epoch of an ISO datetime (an offset is applied: the result is UTC), or a reason. */
@@ -132,8 +136,11 @@ export function parseTimestampMicros(text: string): { us: bigint; zone: boolean 
   const S = Number(m[6] ?? 0);
   if (!validYmd(y, mo, d) || H > 23 || M > 59 || S > 59) return 'not a valid date and time';
   const frac = m[7] ?? '';
-  if (frac.length > 6 && /[1-9]/.test(frac.slice(6))) return `more than 6 fraction digits ("${frac}"): Parquet TIMESTAMP(MICROS) would round it`;
-  let us = (BigInt(daysFromCivil(y, mo, d)) * 86400n + BigInt(H * 3600 + M * 60 + S)) * 1000000n + BigInt(frac.slice(0, 6).padEnd(6, '0') || '0');
+  if (frac.length > 6 && /[1-9]/.test(frac.slice(6)))
+    return `more than 6 fraction digits ("${frac}"): Parquet TIMESTAMP(MICROS) would round it`;
+  let us =
+    (BigInt(daysFromCivil(y, mo, d)) * 86400n + BigInt(H * 3600 + M * 60 + S)) * 1000000n +
+    BigInt(frac.slice(0, 6).padEnd(6, '0') || '0');
   const z = m[8];
   if (z && z !== 'Z' && z !== 'z') {
     const zm = /^([+-])(\d{2}):?(\d{2})?$/.exec(z)!;
@@ -154,7 +161,15 @@ interface SchemaNode {
 }
 
 /** Annotations the reader takes over from hyparquet, so that raw physical values reach convertLeaf. */
-const TAKEN = new Set(['DECIMAL', 'DATE', 'TIMESTAMP_MILLIS', 'TIMESTAMP_MICROS', 'TIME_MILLIS', 'TIME_MICROS', 'JSON']);
+const TAKEN = new Set([
+  'DECIMAL',
+  'DATE',
+  'TIMESTAMP_MILLIS',
+  'TIMESTAMP_MICROS',
+  'TIME_MILLIS',
+  'TIME_MICROS',
+  'JSON',
+]);
 const TAKEN_LOGICAL = new Set(['DECIMAL', 'DATE', 'TIMESTAMP', 'TIME', 'JSON']);
 
 /**
@@ -196,7 +211,14 @@ export function bigintFromBytes(bytes: Uint8Array): bigint {
   // 6 bytes at a time stays inside a double's exact range.
   let i = 0;
   for (; i + 6 <= bytes.length; i += 6) {
-    v = (v << 48n) | BigInt(bytes[i] * 2 ** 40 + bytes[i + 1] * 2 ** 32 + bytes[i + 2] * 2 ** 24 + ((bytes[i + 3] << 16) | (bytes[i + 4] << 8) | bytes[i + 5]));
+    v =
+      (v << 48n) |
+      BigInt(
+        bytes[i] * 2 ** 40 +
+          bytes[i + 1] * 2 ** 32 +
+          bytes[i + 2] * 2 ** 24 +
+          ((bytes[i + 3] << 16) | (bytes[i + 4] << 8) | bytes[i + 5]),
+      );
   }
   for (; i < bytes.length; i++) v = (v << 8n) | BigInt(bytes[i]);
   if (bytes[0] & 0x80) v -= 1n << BigInt(bytes.length * 8);
@@ -224,7 +246,8 @@ function leafConverter(e: SchemaElement, at: string): ReadConverter {
       return new Decimal(coef, scale).toJSONValue();
     };
   }
-  if (ct === 'DATE' || lt?.type === 'DATE') return (v) => (v === null || v === undefined ? null : dateFromDays(Number(v)));
+  if (ct === 'DATE' || lt?.type === 'DATE')
+    return (v) => (v === null || v === undefined ? null : dateFromDays(Number(v)));
   if (lt?.type === 'TIMESTAMP' || ct === 'TIMESTAMP_MILLIS' || ct === 'TIMESTAMP_MICROS') {
     const unit: TimeUnit = lt?.type === 'TIMESTAMP' ? lt.unit : ct === 'TIMESTAMP_MILLIS' ? 'MILLIS' : 'MICROS';
     // The legacy converted types are UTC instants (parquet-format LogicalTypes.md).
@@ -234,7 +257,8 @@ function leafConverter(e: SchemaElement, at: string): ReadConverter {
   if (lt?.type === 'TIME' || ct === 'TIME_MILLIS' || ct === 'TIME_MICROS') {
     const unit: TimeUnit = lt?.type === 'TIME' ? lt.unit : ct === 'TIME_MILLIS' ? 'MILLIS' : 'MICROS';
     const utc = lt?.type === 'TIME' ? lt.isAdjustedToUTC : false;
-    return (v) => (v === null || v === undefined ? null : timeText(BigInt(v as number | bigint), unit) + (utc ? 'Z' : ''));
+    return (v) =>
+      v === null || v === undefined ? null : timeText(BigInt(v as number | bigint), unit) + (utc ? 'Z' : '');
   }
   if (ct === 'JSON' || lt?.type === 'JSON') {
     // bx's exact parser: a big number inside the JSON stays its digits.
@@ -256,21 +280,30 @@ function leafConverter(e: SchemaElement, at: string): ReadConverter {
     case 'FIXED_LEN_BYTE_ARRAY':
     case 'BYTE_ARRAY':
       // Strings come decoded; binary without a string annotation (FLBA, UUID aside) goes out as base64.
-      return (v) => (v === null || v === undefined ? null : v instanceof Uint8Array ? b64(v) : typeof v === 'bigint' ? intValue(v) : v);
+      return (v) =>
+        v === null || v === undefined
+          ? null
+          : v instanceof Uint8Array
+            ? b64(v)
+            : typeof v === 'bigint'
+              ? intValue(v)
+              : v;
     default:
       return (v) => (v === undefined ? null : typeof v === 'bigint' ? intValue(v) : v);
   }
 }
 
 const isList = (e: SchemaElement) => e.converted_type === 'LIST' || e.logical_type?.type === 'LIST';
-const isMap = (e: SchemaElement) => e.converted_type === 'MAP' || e.converted_type === 'MAP_KEY_VALUE' || e.logical_type?.type === 'MAP';
+const isMap = (e: SchemaElement) =>
+  e.converted_type === 'MAP' || e.converted_type === 'MAP_KEY_VALUE' || e.logical_type?.type === 'MAP';
 
 /** A converter for a whole column (a leaf, or a nested list/map/struct as hyparquet assembles it). */
 export function columnConverter(node: SchemaNode, at: string): ReadConverter {
   const e = node.element;
   const inner = nodeConverter(node, at);
   // A repeated field outside a LIST annotation (the legacy form) is an array of its elements.
-  if (e.repetition_type === 'REPEATED') return (v) => (Array.isArray(v) ? v.map(inner) : v === undefined ? null : inner(v));
+  if (e.repetition_type === 'REPEATED')
+    return (v) => (Array.isArray(v) ? v.map(inner) : v === undefined ? null : inner(v));
   return inner;
 }
 
@@ -280,7 +313,13 @@ function nodeConverter(node: SchemaNode, at: string): ReadConverter {
   if (isList(e)) {
     // Three levels (LIST → repeated group → element), or the two-level legacy form.
     const rep = node.children[0];
-    const elem = rep.children.length === 1 && !isList(rep.element) && rep.element.name !== 'array' && !rep.element.name.endsWith('_tuple') ? rep.children[0] : rep;
+    const elem =
+      rep.children.length === 1 &&
+      !isList(rep.element) &&
+      rep.element.name !== 'array' &&
+      !rep.element.name.endsWith('_tuple')
+        ? rep.children[0]
+        : rep;
     const conv = elem === rep ? nodeConverter(rep, at) : columnConverter(elem, at);
     return (v) => (Array.isArray(v) ? v.map(conv) : v === undefined ? null : v);
   }
@@ -353,7 +392,13 @@ export function planColumn(f: Field): ColumnPlan {
           if (v === null || v === undefined) return null;
           const n = integerText(v);
           if (n === undefined) return bad(at, name, 'expected an integer', v);
-          if (n < INT32_MIN || n > INT32_MAX) return bad(at, name, 'an integer outside INT32 (the schema says integer; give bx:pgType bigint for INT64)', v);
+          if (n < INT32_MIN || n > INT32_MAX)
+            return bad(
+              at,
+              name,
+              'an integer outside INT32 (the schema says integer; give bx:pgType bigint for INT64)',
+              v,
+            );
           return Number(n);
         },
       };
@@ -367,7 +412,8 @@ export function planColumn(f: Field): ColumnPlan {
           if (v === null || v === undefined) return null;
           const n = integerText(v);
           if (n === undefined) return bad(at, name, 'expected an integer', v);
-          if (n < INT64_MIN || n > INT64_MAX) return bad(at, name, 'an integer outside INT64 (give bx:pgType numeric for DECIMAL(38,0))', v);
+          if (n < INT64_MIN || n > INT64_MAX)
+            return bad(at, name, 'an integer outside INT64 (give bx:pgType numeric for DECIMAL(38,0))', v);
           return n;
         },
       };
@@ -433,7 +479,12 @@ export function planColumn(f: Field): ColumnPlan {
     const utc = !/^timestamp( without time zone)?$/.test(pg);
     return {
       name,
-      element: { ...opt, type: 'INT64', ...(utc ? { converted_type: 'TIMESTAMP_MICROS' as const } : {}), logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: utc, unit: 'MICROS' } },
+      element: {
+        ...opt,
+        type: 'INT64',
+        ...(utc ? { converted_type: 'TIMESTAMP_MICROS' as const } : {}),
+        logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: utc, unit: 'MICROS' },
+      },
       type: 'datetime',
       encode(v, at) {
         if (v === null || v === undefined) return null;
@@ -441,7 +492,13 @@ export function planColumn(f: Field): ColumnPlan {
         const r = parseTimestampMicros(v);
         if (typeof r === 'string') return bad(at, name, r, v);
         // A naive time in a column of instants is taken as UTC (as PostgreSQL with TimeZone=UTC).
-        if (!utc && r.zone) return bad(at, name, 'a datetime with a zone in a column without one (bx:pgType timestamp); drop the zone or use timestamptz', v);
+        if (!utc && r.zone)
+          return bad(
+            at,
+            name,
+            'a datetime with a zone in a column without one (bx:pgType timestamp); drop the zone or use timestamptz',
+            v,
+          );
         return r.us;
       },
     };
@@ -449,15 +506,24 @@ export function planColumn(f: Field): ColumnPlan {
   if (f.type === 'time') {
     return {
       name,
-      element: { ...opt, type: 'INT64', converted_type: 'TIME_MICROS', logical_type: { type: 'TIME', isAdjustedToUTC: false, unit: 'MICROS' } },
+      element: {
+        ...opt,
+        type: 'INT64',
+        converted_type: 'TIME_MICROS',
+        logical_type: { type: 'TIME', isAdjustedToUTC: false, unit: 'MICROS' },
+      },
       type: 'time',
       encode(v, at) {
         if (v === null || v === undefined) return null;
         const m = typeof v === 'string' ? ISO_TIME.exec(v) : null;
-        if (!m || Number(m[1]) > 23 || Number(m[2]) > 59 || Number(m[3] ?? 0) > 59) return bad(at, name, 'expected a time of day (HH:MM:SS[.ffffff])', v);
+        if (!m || Number(m[1]) > 23 || Number(m[2]) > 59 || Number(m[3] ?? 0) > 59)
+          return bad(at, name, 'expected a time of day (HH:MM:SS[.ffffff])', v);
         const frac = m[4] ?? '';
         if (frac.length > 6 && /[1-9]/.test(frac.slice(6))) return bad(at, name, 'more than 6 fraction digits', v);
-        return BigInt(Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3] ?? 0)) * 1000000n + BigInt(frac.slice(0, 6).padEnd(6, '0') || '0');
+        return (
+          BigInt(Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3] ?? 0)) * 1000000n +
+          BigInt(frac.slice(0, 6).padEnd(6, '0') || '0')
+        );
       },
     };
   }
@@ -514,9 +580,16 @@ function decimalPlan(name: string, precision: number, scale: number, type: strin
       const d: Decimal | undefined = toDecimal(v);
       if (!d) return bad(at, name, 'expected a decimal number', v);
       const n = d.normalize();
-      if (n.scale > scale) return bad(at, name, `more fraction digits than the column's scale ${scale} (bx:scale); round it first (bx-clean)`, v);
+      if (n.scale > scale)
+        return bad(
+          at,
+          name,
+          `more fraction digits than the column's scale ${scale} (bx:scale); round it first (bx-clean)`,
+          v,
+        );
       const coef = n.coef * pow10(scale - n.scale);
-      if (coef >= limit || coef <= -limit) return bad(at, name, `more digits than DECIMAL(${precision},${scale}) holds`, v);
+      if (coef >= limit || coef <= -limit)
+        return bad(at, name, `more digits than DECIMAL(${precision},${scale}) holds`, v);
       return coef;
     },
   };

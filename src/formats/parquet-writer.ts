@@ -51,7 +51,14 @@ export class ParquetPart {
     (w as { flush?: () => void }).flush = flush;
     w.finish = flush;
     const schema = [{ name: 'root', num_children: plans.length }, ...plans.map((p) => p.element)];
-    this.pq = new mod.ParquetWriter({ writer: w, schema, codec: opts.codec, compressors: opts.compressors, kvMetadata: opts.kvMetadata, createdBy: 'bx (hyparquet-writer)' });
+    this.pq = new mod.ParquetWriter({
+      writer: w,
+      schema,
+      codec: opts.codec,
+      compressors: opts.compressors,
+      kvMetadata: opts.kvMetadata,
+      createdBy: 'bx (hyparquet-writer)',
+    });
     this.cols = plans.map(() => []);
   }
 

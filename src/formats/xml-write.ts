@@ -36,7 +36,8 @@ import { put, type FormatWriter, type WriteOptions, type Writer } from './writer
 const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
 
 // XML 1.0 (fifth edition) NameStartChar and NameChar, without the colon (an NCName).
-const START = 'A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD\\u{10000}-\\u{EFFFF}';
+const START =
+  'A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD\\u{10000}-\\u{EFFFF}';
 const MORE = `${START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F\\u2040`;
 const NCNAME = new RegExp(`^[${START}][${MORE}]*$`, 'u');
 const START_CHAR = new RegExp(`^[${START}]$`, 'u');
@@ -56,7 +57,10 @@ export function keyToXmlName(key: string): string {
     else if (i === 0 ? START_CHAR.test(ch) : NAME_CHAR.test(ch)) out += ch;
     else {
       const cp = ch.codePointAt(0)!;
-      out += `_x${cp.toString(16).toUpperCase().padStart(cp > 0xffff ? 6 : 4, '0')}_`;
+      out += `_x${cp
+        .toString(16)
+        .toUpperCase()
+        .padStart(cp > 0xffff ? 6 : 4, '0')}_`;
     }
   }
   return out;
@@ -64,12 +68,21 @@ export function keyToXmlName(key: string): string {
 
 /** Reverses keyToXmlName: _xHHHH_ and _xHHHHHH_ back to their characters. */
 export const xmlNameToKey = (name: string): string =>
-  name.replace(/_x([0-9A-F]{4})_|_x([0-9A-F]{6})_/g, (_m, h4: string | undefined, h6: string | undefined) => String.fromCodePoint(parseInt(h4 ?? h6!, 16)));
+  name.replace(/_x([0-9A-F]{4})_|_x([0-9A-F]{6})_/g, (_m, h4: string | undefined, h6: string | undefined) =>
+    String.fromCodePoint(parseInt(h4 ?? h6!, 16)),
+  );
 
 // Characters XML 1.0 cannot carry (§2.2 Char), and those a value must give as references.
 const FORBIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 const TEXT_SPECIAL = /[&<>\r]/;
-const TEXT_ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#13;', '\t': '&#9;', '\n': '&#10;' };
+const TEXT_ESC: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '\r': '&#13;',
+  '\t': '&#9;',
+  '\n': '&#10;',
+};
 const ATTR_SPECIAL = /[&<>\r\t\n]/;
 
 class XmlWriter implements FormatWriter {
@@ -86,7 +99,10 @@ class XmlWriter implements FormatWriter {
       ['xml-root', opts.xmlRoot],
       ['xml-record', opts.xmlRecord],
     ] as const) {
-      if (!isXmlName(v)) throw new UsageError(`--${flag} ${JSON.stringify(v)}: not an XML element name (a letter or _ first, then letters, digits, _ . -; no spaces or colons)`);
+      if (!isXmlName(v))
+        throw new UsageError(
+          `--${flag} ${JSON.stringify(v)}: not an XML element name (a letter or _ first, then letters, digits, _ . -; no spaces or colons)`,
+        );
     }
     this.builder = new XMLBuilder({
       ignoreAttributes: false,
@@ -157,7 +173,8 @@ class XmlWriter implements FormatWriter {
     if (v === null) return { '@xsi:nil': 'true' };
     if (typeof v === 'string') return this.escape(v, path, false);
     if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-    if (Array.isArray(v)) return v.map((x) => (Array.isArray(x) ? this.escape(JSON.stringify(x), path, false) : this.value(x, path)));
+    if (Array.isArray(v))
+      return v.map((x) => (Array.isArray(x) ? this.escape(JSON.stringify(x), path, false) : this.value(x, path)));
     return this.element(v as Rec, path);
   }
 
@@ -165,7 +182,10 @@ class XmlWriter implements FormatWriter {
     if (FORBIDDEN.test(s) || !(s as unknown as { isWellFormed(): boolean }).isWellFormed()) {
       const m = FORBIDDEN.exec(s);
       const what = m ? `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}` : 'a lone surrogate';
-      throw this.error(path, `the value holds ${what}, which XML 1.0 cannot carry (not even as a character reference); remove it first (bx-clean)`);
+      throw this.error(
+        path,
+        `the value holds ${what}, which XML 1.0 cannot carry (not even as a character reference); remove it first (bx-clean)`,
+      );
     }
     if (!(attr ? ATTR_SPECIAL : TEXT_SPECIAL).test(s)) return s;
     return s.replace(attr ? /[&<>\r\t\n]/g : /[&<>\r]/g, (c) => TEXT_ESC[c]);

@@ -60,15 +60,22 @@ function sniffEncoding(b: Buffer, name: string, fallback: Encoding): XmlEncoding
   if (b[0] === 0x3c && b[1] === 0x00 && b[2] === 0x3f && b[3] === 0x00) return 'utf16le';
   const bom = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
   const start = bom ? 3 : 0;
-  const m = /^<\?xml\s[^>]*?\bencoding\s*=\s*(?:"([^"]*)"|'([^']*)')/.exec(b.toString('latin1', start, Math.min(b.length, start + 512)));
+  const m = /^<\?xml\s[^>]*?\bencoding\s*=\s*(?:"([^"]*)"|'([^']*)')/.exec(
+    b.toString('latin1', start, Math.min(b.length, start + 512)),
+  );
   if (!m) return bom ? 'utf8' : fallback;
   const declared = (m[1] ?? m[2]).toLowerCase();
-  if (!/^[a-z][a-z0-9._-]*$/.test(declared)) throw at1(`the XML declaration's encoding "${m[1] ?? m[2]}" is not an encoding name`);
-  if (declared === 'utf-16' || declared === 'utf-16le' || declared === 'utf-16be') throw at1(`the XML declaration says ${m[1] ?? m[2]}, but the document is not in UTF-16`);
+  if (!/^[a-z][a-z0-9._-]*$/.test(declared))
+    throw at1(`the XML declaration's encoding "${m[1] ?? m[2]}" is not an encoding name`);
+  if (declared === 'utf-16' || declared === 'utf-16le' || declared === 'utf-16be')
+    throw at1(`the XML declaration says ${m[1] ?? m[2]}, but the document is not in UTF-16`);
   if (declared === 'utf-8' || declared === 'utf8' || declared === 'us-ascii' || declared === 'ascii') return 'utf8';
   if (bom) throw at1(`the XML declaration says ${m[1] ?? m[2]}, but the document starts with a UTF-8 byte order mark`);
   const enc = parseEncoding(declared);
-  if (!enc || enc === 'utf16le') throw at1(`the XML declaration's encoding "${m[1] ?? m[2]}" is not one bx reads (${ENCODINGS.filter((e) => e !== 'utf16le').join(', ')}, utf-16)`);
+  if (!enc || enc === 'utf16le')
+    throw at1(
+      `the XML declaration's encoding "${m[1] ?? m[2]}" is not one bx reads (${ENCODINGS.filter((e) => e !== 'utf16le').join(', ')}, utf-16)`,
+    );
   return enc;
 }
 
@@ -91,7 +98,11 @@ async function* decodeUtf16be(input: AsyncIterable<Buffer | string>, name: strin
   try {
     rest = decoder.decode();
   } catch {
-    throw new DataError({ file: name, line: lines + 1 }, undefined, 'invalid UTF-16BE: the input ends inside a character');
+    throw new DataError(
+      { file: name, line: lines + 1 },
+      undefined,
+      'invalid UTF-16BE: the input ends inside a character',
+    );
   }
   if (rest) yield rest;
 }
@@ -147,7 +158,6 @@ export class XmlRecordParser extends RecordCollector {
     this.depth = this.path ? this.path.length : 2;
   }
 
-
   feed(chunk: string) {
     // Count the lines of the text about to be dropped, so later line numbers stay right.
     if (this.pos > this.countedPos) this.lineAt(this.pos);
@@ -161,9 +171,11 @@ export class XmlRecordParser extends RecordCollector {
 
   end() {
     this.parse(true);
-    if (this.stack.length > 0) throw this.error(this.buf.length, `the document ends inside <${this.stack[this.stack.length - 1]}>`);
+    if (this.stack.length > 0)
+      throw this.error(this.buf.length, `the document ends inside <${this.stack[this.stack.length - 1]}>`);
     if (!this.rootSeen) throw this.error(this.buf.length, 'no XML element in the input');
-    if (!this.anyRecord && this.path) this.ctx.log.warn(`${this.name}: no element at --record-path ${this.path.join('.')}`);
+    if (!this.anyRecord && this.path)
+      this.ctx.log.warn(`${this.name}: no element at --record-path ${this.path.join('.')}`);
   }
 
   private lineAt(pos: number): number {
@@ -177,7 +189,9 @@ export class XmlRecordParser extends RecordCollector {
 
   private error(pos: number, detail: string): DataError {
     // Quoted document text may hold line breaks; the message stays one line.
-    const oneLine = detail.replace(/\r\n?|\n/g, '\\n').replace(/[\x00-\x1f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    const oneLine = detail
+      .replace(/\r\n?|\n/g, '\\n')
+      .replace(/[\x00-\x1f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
     return new DataError({ file: this.name, line: this.lineAt(Math.max(pos, this.countedPos)) }, undefined, oneLine);
   }
 
@@ -209,9 +223,17 @@ export class XmlRecordParser extends RecordCollector {
     }
     this.pos = pos;
     const left = n - pos;
-    if (left > this.opts.maxRecordSize) throw this.error(pos, `XML token longer than ${this.opts.maxRecordSize} characters (the --max-record-size limit)`);
+    if (left > this.opts.maxRecordSize)
+      throw this.error(
+        pos,
+        `XML token longer than ${this.opts.maxRecordSize} characters (the --max-record-size limit)`,
+      );
     if (this.frames.length > 0 && this.base + pos - this.recordStart > this.opts.maxRecordSize) {
-      throw new DataError({ file: this.name, line: this.recordLine }, undefined, `record longer than ${this.opts.maxRecordSize} characters (the --max-record-size limit)`);
+      throw new DataError(
+        { file: this.name, line: this.recordLine },
+        undefined,
+        `record longer than ${this.opts.maxRecordSize} characters (the --max-record-size limit)`,
+      );
     }
     if (!final && left > RESCAN_AFTER) this.waitFor = left * 2;
     if (final && pos < n) throw this.error(pos, 'the document ends inside markup');
@@ -234,7 +256,8 @@ export class XmlRecordParser extends RecordCollector {
       if (b.startsWith('<!--', pos)) {
         const e = b.indexOf('-->', pos + 4);
         if (e === -1) {
-          if (b.indexOf('--', pos + 4) !== -1 && b.indexOf('--', pos + 4) < b.length - 2) throw this.error(pos, '"--" inside a comment');
+          if (b.indexOf('--', pos + 4) !== -1 && b.indexOf('--', pos + 4) < b.length - 2)
+            throw this.error(pos, '"--" inside a comment');
           return -1;
         }
         this.comment(pos, e);
@@ -250,7 +273,8 @@ export class XmlRecordParser extends RecordCollector {
         return e + 3;
       }
       if (b.startsWith('<!DOCTYPE', pos)) {
-        if (this.rootSeen || this.doctypeSeen) throw this.error(pos, this.rootSeen ? 'a DOCTYPE after the root element' : 'a second DOCTYPE');
+        if (this.rootSeen || this.doctypeSeen)
+          throw this.error(pos, this.rootSeen ? 'a DOCTYPE after the root element' : 'a second DOCTYPE');
         return this.doctype(pos);
       }
       throw this.error(pos, `unexpected markup "${b.slice(pos, pos + 12)}"`);
@@ -283,12 +307,23 @@ export class XmlRecordParser extends RecordCollector {
     if (!m || NAME.lastIndex > e) throw this.error(pos, 'a processing instruction without a target name');
     const target = m[0];
     const after = b.charCodeAt(NAME.lastIndex);
-    if (NAME.lastIndex < e && after !== 32 && after !== 9 && after !== 10 && after !== 13) throw this.error(pos, `a processing instruction's target "${target}" runs into its data`);
+    if (NAME.lastIndex < e && after !== 32 && after !== 9 && after !== 10 && after !== 13)
+      throw this.error(pos, `a processing instruction's target "${target}" runs into its data`);
     const body = b.slice(NAME.lastIndex, e);
     this.checkChars(body, pos, 'processing instruction');
     if (target.toLowerCase() === 'xml') {
-      if (target !== 'xml' || this.prologDone || this.base + pos !== 0) throw this.error(pos, target === 'xml' ? 'the XML declaration must come first, at the very start' : `"${target}" is a reserved processing instruction target`);
-      if (!XML_DECL.test(b.slice(pos, e + 2))) throw this.error(pos, `malformed XML declaration "${b.slice(pos, Math.min(e + 2, pos + 80))}" (version="1.0" first, then encoding, then standalone="yes|no")`);
+      if (target !== 'xml' || this.prologDone || this.base + pos !== 0)
+        throw this.error(
+          pos,
+          target === 'xml'
+            ? 'the XML declaration must come first, at the very start'
+            : `"${target}" is a reserved processing instruction target`,
+        );
+      if (!XML_DECL.test(b.slice(pos, e + 2)))
+        throw this.error(
+          pos,
+          `malformed XML declaration "${b.slice(pos, Math.min(e + 2, pos + 80))}" (version="1.0" first, then encoding, then standalone="yes|no")`,
+        );
     }
     this.prologDone = true;
   }
@@ -299,7 +334,10 @@ export class XmlRecordParser extends RecordCollector {
     if (i < 0) return -1;
     const decl = b.slice(pos, i + 1);
     if (/<!ENTITY/i.test(decl)) {
-      throw this.error(pos, 'the DOCTYPE declares entities; bx reads no DTD entities (no expansion, no external files)');
+      throw this.error(
+        pos,
+        'the DOCTYPE declares entities; bx reads no DTD entities (no expansion, no external files)',
+      );
     }
     const problem = doctypeProblem(decl);
     if (problem) throw this.error(pos, `malformed DOCTYPE: ${problem}`);
@@ -338,7 +376,8 @@ export class XmlRecordParser extends RecordCollector {
     const stop = selfClosing ? gt - 1 : gt;
     NAME.lastIndex = pos + 1;
     const m = NAME.exec(b);
-    if (!m || NAME.lastIndex > stop) throw this.error(pos, `not a valid tag "${b.slice(pos, Math.min(gt + 1, pos + 40))}"`);
+    if (!m || NAME.lastIndex > stop)
+      throw this.error(pos, `not a valid tag "${b.slice(pos, Math.min(gt + 1, pos + 40))}"`);
     const qname = m[0];
     let attrs: [string, string][] | undefined;
     let at = NAME.lastIndex;
@@ -349,7 +388,8 @@ export class XmlRecordParser extends RecordCollector {
       (attrs ??= []).push([a[1], a[2] ?? a[3]]);
       at = ATTR.lastIndex;
     }
-    if (!/^[ \t\r\n]*$/.test(b.slice(at, stop))) throw this.error(pos, `malformed attribute in <${qname}>: "${b.slice(at, stop).trim().slice(0, 40)}"`);
+    if (!/^[ \t\r\n]*$/.test(b.slice(at, stop)))
+      throw this.error(pos, `malformed attribute in <${qname}>: "${b.slice(at, stop).trim().slice(0, 40)}"`);
     this.open(qname, attrs, pos);
     if (selfClosing) this.close(qname, pos);
     return gt + 1;
@@ -367,7 +407,8 @@ export class XmlRecordParser extends RecordCollector {
       if (this.rootSeen) throw this.error(pos, `a second root element <${qname}>`);
       this.rootSeen = true;
     }
-    if (stack.length >= this.opts.maxDepth) throw this.error(pos, `XML nested deeper than ${this.opts.maxDepth} levels (the --max-depth limit)`);
+    if (stack.length >= this.opts.maxDepth)
+      throw this.error(pos, `XML nested deeper than ${this.opts.maxDepth} levels (the --max-depth limit)`);
     if (attrs) {
       for (const [k, v] of attrs) if (k.startsWith('xmlns:')) this.prefixes.set(k.slice(6), v);
     }
@@ -421,7 +462,12 @@ export class XmlRecordParser extends RecordCollector {
     const stack = this.stack;
     const open = stack[stack.length - 1];
     if (open !== qname) {
-      throw this.error(pos, open === undefined ? `closing tag </${qname}> without an open element` : `mismatched closing tag </${qname}>; expected </${open}>`);
+      throw this.error(
+        pos,
+        open === undefined
+          ? `closing tag </${qname}> without an open element`
+          : `mismatched closing tag </${qname}>; expected </${open}>`,
+      );
     }
     if (this.matched === stack.length) this.matched--;
     stack.pop();
@@ -460,14 +506,19 @@ export class XmlRecordParser extends RecordCollector {
     {
       for (let i = from; i < to; i++) {
         const c = this.buf.charCodeAt(i);
-        if (c !== 32 && c !== 10 && c !== 13 && c !== 9 && c !== 0xfeff) throw this.error(i, 'text outside the root element');
+        if (c !== 32 && c !== 10 && c !== 13 && c !== 9 && c !== 0xfeff)
+          throw this.error(i, 'text outside the root element');
       }
     }
   }
 
   private checkChars(s: string, pos: number, where: string) {
     const m = NOT_XML_CHAR.exec(s);
-    if (m) throw this.error(pos + m.index, `character U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} is not allowed in XML (${where})`);
+    if (m)
+      throw this.error(
+        pos + m.index,
+        `character U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} is not allowed in XML (${where})`,
+      );
   }
 
   private addText(t: string) {
@@ -508,7 +559,13 @@ export class XmlRecordParser extends RecordCollector {
 
 /** A character reference's character, if it is an XML Char (XML 1.0 §2.2): not &#5; nor &#xFFFE;. */
 function codePoint(cp: number): string | undefined {
-  const ok = cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+  const ok =
+    cp === 0x9 ||
+    cp === 0xa ||
+    cp === 0xd ||
+    (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) ||
+    (cp >= 0x10000 && cp <= 0x10ffff);
   return ok ? String.fromCodePoint(cp) : undefined;
 }
 
@@ -547,7 +604,8 @@ function addText(f: Frame, obj: Obj, text: string) {
 }
 
 // XMLDecl (XML 1.0 §2.8): version first, then encoding, then standalone, nothing else.
-const XML_DECL = /^<\?xml\s+version\s*=\s*(?:"1\.[0-9]+"|'1\.[0-9]+')(?:\s+encoding\s*=\s*(?:"[A-Za-z][A-Za-z0-9._-]*"|'[A-Za-z][A-Za-z0-9._-]*'))?(?:\s+standalone\s*=\s*(?:"(?:yes|no)"|'(?:yes|no)'))?\s*\?>$/;
+const XML_DECL =
+  /^<\?xml\s+version\s*=\s*(?:"1\.[0-9]+"|'1\.[0-9]+')(?:\s+encoding\s*=\s*(?:"[A-Za-z][A-Za-z0-9._-]*"|'[A-Za-z][A-Za-z0-9._-]*'))?(?:\s+standalone\s*=\s*(?:"(?:yes|no)"|'(?:yes|no)'))?\s*\?>$/;
 
 /**
  * What is wrong with a DOCTYPE declaration's syntax (XML 1.0 §2.8, §3.2, §3.3, §4.7), or
@@ -583,7 +641,8 @@ function doctypeProblem(decl: string): string | undefined {
     const end = decl.indexOf(q, i + 1);
     if (end < 0 || end > n) fail('an unterminated literal');
     const body = decl.slice(i + 1, end);
-    if (pubid && !/^[a-zA-Z0-9 \r\n\-'()+,./:=?;!*#@$_%]*$/.test(body)) fail('a character not allowed in a public identifier');
+    if (pubid && !/^[a-zA-Z0-9 \r\n\-'()+,./:=?;!*#@$_%]*$/.test(body))
+      fail('a character not allowed in a public identifier');
     if (!pubid && body.includes('<') && false) fail('');
     i = end + 1;
     return body;
@@ -714,7 +773,8 @@ function doctypeProblem(decl: string): string | undefined {
       if (word('#FIXED')) ws(true);
       const v = literal(false);
       if (v.includes('<')) fail('"<" in a default attribute value');
-      if (/&(?!(?:#[0-9]+|#x[0-9a-fA-F]+|lt|gt|amp|quot|apos);)/.test(v)) fail('a bare "&" or an undefined entity in a default attribute value');
+      if (/&(?!(?:#[0-9]+|#x[0-9a-fA-F]+|lt|gt|amp|quot|apos);)/.test(v))
+        fail('a bare "&" or an undefined entity in a default attribute value');
     }
   };
   const markupEnd = () => {

@@ -35,8 +35,15 @@ export class AtomicFile {
     try {
       const st = await fsp.stat(path).catch(() => undefined);
       if (st && st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      const tmpPath = st && !st.isFile() ? undefined : join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`);
-      const stream = createWriteStream(tmpPath ?? path, { flags: tmpPath ? 'wx' : 'w', mode: opts.mode ?? 0o644, highWaterMark: 256 * 1024 });
+      const tmpPath =
+        st && !st.isFile()
+          ? undefined
+          : join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`);
+      const stream = createWriteStream(tmpPath ?? path, {
+        flags: tmpPath ? 'wx' : 'w',
+        mode: opts.mode ?? 0o644,
+        highWaterMark: 256 * 1024,
+      });
       await new Promise<void>((resolve, reject) => {
         stream.once('open', () => resolve());
         stream.once('error', reject);
@@ -81,7 +88,11 @@ export class AtomicFile {
 }
 
 /** Writes a small file atomically in one go (state files, metrics). */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  opts: AtomicOptions = {},
+): Promise<void> {
   const f = await AtomicFile.open(path, opts);
   try {
     await f.write(data);

@@ -19,7 +19,14 @@ export class Bad {
 export type Converter = (v: unknown) => unknown;
 
 const show = (v: unknown) => {
-  const s = typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' && v !== null ? (Array.isArray(v) ? 'an array' : 'an object') : String(v);
+  const s =
+    typeof v === 'string'
+      ? JSON.stringify(v)
+      : typeof v === 'object' && v !== null
+        ? Array.isArray(v)
+          ? 'an array'
+          : 'an object'
+        : String(v);
   return s.length > 60 ? `${s.slice(0, 57)}…` : s;
 };
 const bad = (rule: string, expected: string, v: unknown) => new Bad(rule, `expected ${expected}, got ${show(v)}`);
@@ -34,7 +41,11 @@ function integer(v: unknown): unknown {
     // beyond 2^53 an integer travels as its digits (DESIGN.md "Exact numbers")
     return Number.isSafeInteger(n) ? n : BigInt(v).toString();
   }
-  if (typeof v === 'string' && v.length > 0 && (v.charCodeAt(0) <= 0x20 || v.charCodeAt(v.length - 1) <= 0x20 || /^\s|\s$/.test(v))) {
+  if (
+    typeof v === 'string' &&
+    v.length > 0 &&
+    (v.charCodeAt(0) <= 0x20 || v.charCodeAt(v.length - 1) <= 0x20 || /^\s|\s$/.test(v))
+  ) {
     return new Bad('integer', `expected an integer, got ${show(v)} (white space around it; --trim strips it)`);
   }
   return bad('integer', 'an integer', v);
@@ -99,7 +110,8 @@ function specialNumber(v: unknown, rule: string, expected: string): unknown {
   }
   const first = v.charCodeAt(0);
   const last = v.charCodeAt(v.length - 1);
-  if (first <= 0x20 || last <= 0x20 || /^\s|\s$/.test(v)) return new Bad(rule, `expected ${expected}, got ${show(v)} (white space around it; --trim strips it)`);
+  if (first <= 0x20 || last <= 0x20 || /^\s|\s$/.test(v))
+    return new Bad(rule, `expected ${expected}, got ${show(v)} (white space around it; --trim strips it)`);
   return undefined;
 }
 
@@ -108,7 +120,7 @@ function number(f: Field): Converter {
   const plain = !f.groupChar && (!f.decimalChar || f.decimalChar === '.');
   if (isDecimal(f)) {
     const scale = scaleOf(f);
-    const fast = plain ? scale ?? 1000 : -1;
+    const fast = plain ? (scale ?? 1000) : -1;
     return (v) => {
       if (typeof v === 'string' && fast >= 0) {
         const n = shortDecimal(v, fast);
@@ -202,9 +214,15 @@ export function converterFor(f: Field): Converter {
         return typeof n === 'number' && n >= 0 && n <= 9999 ? n : bad('year', 'a year', v);
       };
     case 'yearmonth':
-      return (v) => (typeof v === 'string' && /^\d{4}-(0[1-9]|1[0-2])$/.test(v) ? v : bad('yearmonth', 'a year and month (YYYY-MM)', v));
+      return (v) =>
+        typeof v === 'string' && /^\d{4}-(0[1-9]|1[0-2])$/.test(v)
+          ? v
+          : bad('yearmonth', 'a year and month (YYYY-MM)', v);
     case 'duration':
-      return (v) => (typeof v === 'string' && /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$/.test(v) ? v : bad('duration', 'an ISO 8601 duration', v));
+      return (v) =>
+        typeof v === 'string' && /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$/.test(v)
+          ? v
+          : bad('duration', 'an ISO 8601 duration', v);
     case 'object':
     case 'geojson':
       return json('object');
@@ -248,7 +266,10 @@ function limitCheck(f: Field, kind: 'minimum' | 'maximum', limit: unknown, conve
   const shown = typeof limit === 'string' ? limit : String(limit);
   // Decimals of at most 15 digits keep their order as doubles: typed numbers compare without
   // a BigInt (parsing one per value was 7% of a typed run).
-  const limNum = lim instanceof Decimal && lim.normalize().coef.toString().replace('-', '').length <= 15 ? lim.toNumber() : undefined;
+  const limNum =
+    lim instanceof Decimal && lim.normalize().coef.toString().replace('-', '').length <= 15
+      ? lim.toNumber()
+      : undefined;
   return (v, field, out) => {
     let c: number | undefined;
     if (limNum !== undefined && typeof v === 'number') c = v - limNum;
@@ -259,12 +280,26 @@ function limitCheck(f: Field, kind: 'minimum' | 'maximum', limit: unknown, conve
     if (c === undefined || Number.isNaN(c)) {
       out.push({ field, rule: kind, value: v, message: `cannot compare ${show(v)} with the ${kind} ${shown}` });
     } else if (kind === 'minimum' ? c < 0 : c > 0) {
-      out.push({ field, rule: kind, value: v, message: `${show(v)} is ${kind === 'minimum' ? 'below the minimum' : 'above the maximum'} ${shown}` });
+      out.push({
+        field,
+        rule: kind,
+        value: v,
+        message: `${show(v)} is ${kind === 'minimum' ? 'below the minimum' : 'above the maximum'} ${shown}`,
+      });
     }
   };
 }
 
-const lengthOf = (v: unknown) => (typeof v === 'string' ? (/[\uD800-\uDFFF]/.test(v) ? [...v].length : v.length) : Array.isArray(v) ? v.length : typeof v === 'object' && v ? Object.keys(v).length : String(v).length);
+const lengthOf = (v: unknown) =>
+  typeof v === 'string'
+    ? /[\uD800-\uDFFF]/.test(v)
+      ? [...v].length
+      : v.length
+    : Array.isArray(v)
+      ? v.length
+      : typeof v === 'object' && v
+        ? Object.keys(v).length
+        : String(v).length;
 
 function checksFor(f: Field, convert: Converter): Check[] {
   const c = f.constraints ?? {};
@@ -287,7 +322,8 @@ function checksFor(f: Field, convert: Converter): Check[] {
     const p = c.pattern;
     const re = new RegExp(`^(?:${p})$`, 'u');
     checks.push((v, field, out) => {
-      if (!re.test(typeof v === 'string' ? v : JSON.stringify(v))) out.push({ field, rule: 'pattern', value: v, message: `${show(v)} does not match the pattern ${p}` });
+      if (!re.test(typeof v === 'string' ? v : JSON.stringify(v)))
+        out.push({ field, rule: 'pattern', value: v, message: `${show(v)} does not match the pattern ${p}` });
     });
   }
   if (c.enum !== undefined) {
@@ -300,13 +336,15 @@ function checksFor(f: Field, convert: Converter): Check[] {
     );
     const list = c.enum.map((e) => (typeof e === 'string' ? e : JSON.stringify(e))).join(', ');
     checks.push((v, field, out) => {
-      if (!allowed.has(valueText(v))) out.push({ field, rule: 'enum', value: v, message: `${show(v)} is not one of ${list}` });
+      if (!allowed.has(valueText(v)))
+        out.push({ field, rule: 'enum', value: v, message: `${show(v)} is not one of ${list}` });
     });
   }
   if (c.unique) {
     const seen = new DigestSet();
     checks.push((v, field, out) => {
-      if (!seen.add(valueText(v))) out.push({ field, rule: 'unique', value: v, message: `${show(v)} is not unique (seen in an earlier record)` });
+      if (!seen.add(valueText(v)))
+        out.push({ field, rule: 'unique', value: v, message: `${show(v)} is not unique (seen in an earlier record)` });
     });
   }
   return checks;
@@ -365,7 +403,19 @@ export class CompiledSchema {
       if (typeof v === 'string' && (this.onlyEmpty ? v === '' : this.missing.has(v))) v = null;
       if (v === undefined || v === null) {
         if (this.required[i]) {
-          (fails ??= []).push({ field: name, rule: 'required', value: given ?? null, message: given === undefined ? 'required field is missing' : given === null ? 'required field is null' : given === '' ? 'required field is empty' : `required field is ${JSON.stringify(given)}, a missing value` });
+          (fails ??= []).push({
+            field: name,
+            rule: 'required',
+            value: given ?? null,
+            message:
+              given === undefined
+                ? 'required field is missing'
+                : given === null
+                  ? 'required field is null'
+                  : given === ''
+                    ? 'required field is empty'
+                    : `required field is ${JSON.stringify(given)}, a missing value`,
+          });
         }
         vals[i] = null;
         continue;
@@ -388,7 +438,14 @@ export class CompiledSchema {
       const key = this.pkIndex.map((k) => vals[k]);
       if (!this.pkSeen.add(keyText(key))) {
         const field = this.pkIndex.map((k) => names[k]).join(',');
-        return [{ field, rule: 'primaryKey', value: key.length === 1 ? key[0] : key, message: `primary key (${key.map((v) => show(v)).join(', ')}) repeats an earlier record's` }];
+        return [
+          {
+            field,
+            rule: 'primaryKey',
+            value: key.length === 1 ? key[0] : key,
+            message: `primary key (${key.map((v) => show(v)).join(', ')}) repeats an earlier record's`,
+          },
+        ];
       }
     }
     for (let i = 0; i < names.length; i++) {

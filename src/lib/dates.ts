@@ -9,7 +9,20 @@ export type TemporalType = 'date' | 'datetime' | 'time';
 export type TemporalParser = (text: string) => string | undefined;
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-const MONTH_NAMES = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
+const MONTH_NAMES = [
+  'january',
+  'february',
+  'march',
+  'april',
+  'may',
+  'june',
+  'july',
+  'august',
+  'september',
+  'october',
+  'november',
+  'december',
+];
 
 export const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 export function daysInMonth(y: number, m: number): number {
@@ -43,7 +56,9 @@ interface Directive {
   set: Setter;
 }
 
-const num = (key: 'y' | 'm' | 'd' | 'H' | 'M' | 'S'): Setter => (p, s) => ((p[key] = Number(s)), true);
+const num =
+  (key: 'y' | 'm' | 'd' | 'H' | 'M' | 'S'): Setter =>
+  (p, s) => ((p[key] = Number(s)), true);
 
 // One- or two-digit fields accept "3/1/2019" as well as "03/01/2019", as strptime does.
 const DIRECTIVES: Record<string, Directive> = {
@@ -89,7 +104,8 @@ export function patternInfo(format: string): PatternInfo | string {
     if (format[i] !== '%') continue;
     const c = format[++i];
     if (c === '%') continue;
-    if (c === undefined || !DIRECTIVES[c]) return `unknown directive "%${c ?? ''}" in date format "${format}" (known: %Y %y %m %d %e %b %B %H %I %p %M %S %f %z %%)`;
+    if (c === undefined || !DIRECTIVES[c])
+      return `unknown directive "%${c ?? ''}" in date format "${format}" (known: %Y %y %m %d %e %b %B %H %I %p %M %S %f %z %%)`;
     if ('YymdebB'.includes(c)) date = true;
     else if (c === 'z') zone = true;
     else time = true;
@@ -138,7 +154,8 @@ function build(p: Parts, type: TemporalType): string | undefined {
   }
   if (type !== 'date') {
     // 24:00:00 is ISO's end of day; 60 seconds a leap second, as PostgreSQL accepts.
-    if (p.H > 24 || p.M > 59 || p.S > 60 || (p.H === 24 && (p.M > 0 || p.S > 0 || /[1-9]/.test(p.frac)))) return undefined;
+    if (p.H > 24 || p.M > 59 || p.S > 60 || (p.H === 24 && (p.M > 0 || p.S > 0 || /[1-9]/.test(p.frac))))
+      return undefined;
   }
   const date = `${pad4(p.y)}-${pad2(p.m)}-${pad2(p.d)}`;
   if (type === 'date') return date;
@@ -147,7 +164,8 @@ function build(p: Parts, type: TemporalType): string | undefined {
   return `${date}T${time}${p.zone ?? ''}`;
 }
 
-const ISO_DATETIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+const ISO_DATETIME =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 const ISO_TIME = /^(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
 
 // Values already in the form we write (most of them, in practice) are checked digit by digit
@@ -179,7 +197,19 @@ function isoParser(type: TemporalType): TemporalParser {
       if (!m) return undefined;
       let zone: string | undefined;
       if (m[8] !== undefined && (zone = normalizeZone(m[8])) === undefined) return undefined;
-      return build({ y: Number(m[1]), m: Number(m[2]), d: Number(m[3]), H: Number(m[4]), M: Number(m[5]), S: Number(m[6] ?? 0), frac: m[7] ?? '', zone }, 'datetime');
+      return build(
+        {
+          y: Number(m[1]),
+          m: Number(m[2]),
+          d: Number(m[3]),
+          H: Number(m[4]),
+          M: Number(m[5]),
+          S: Number(m[6] ?? 0),
+          frac: m[7] ?? '',
+          zone,
+        },
+        'datetime',
+      );
     };
   }
   return (text) => {
@@ -187,7 +217,10 @@ function isoParser(type: TemporalType): TemporalParser {
     if (!m) return undefined;
     let zone: string | undefined;
     if (m[5] !== undefined && (zone = normalizeZone(m[5])) === undefined) return undefined;
-    return build({ y: 2000, m: 1, d: 1, H: Number(m[1]), M: Number(m[2]), S: Number(m[3] ?? 0), frac: m[4] ?? '', zone }, 'time');
+    return build(
+      { y: 2000, m: 1, d: 1, H: Number(m[1]), M: Number(m[2]), S: Number(m[3] ?? 0), frac: m[4] ?? '', zone },
+      'time',
+    );
   };
 }
 
@@ -207,7 +240,23 @@ export const hasZone = (iso: string) => /(?:Z|[+-]\d{2}:\d{2})$/.test(iso) && is
 
 // Inference: the formats real files use, most specific first. Where day-first and month-first
 // both fit every value (no day above 12 seen), day-first comes first and bx-schema warns.
-const DATE_PATTERNS = ['%d/%m/%Y', '%m/%d/%Y', '%d/%m/%y', '%m/%d/%y', '%d.%m.%Y', '%d.%m.%y', '%Y/%m/%d', '%d-%m-%Y', '%m-%d-%Y', '%d %b %Y', '%d-%b-%Y', '%d-%b-%y', '%b %d %Y', '%d %B %Y', '%B %d %Y'];
+const DATE_PATTERNS = [
+  '%d/%m/%Y',
+  '%m/%d/%Y',
+  '%d/%m/%y',
+  '%m/%d/%y',
+  '%d.%m.%Y',
+  '%d.%m.%y',
+  '%Y/%m/%d',
+  '%d-%m-%Y',
+  '%m-%d-%Y',
+  '%d %b %Y',
+  '%d-%b-%Y',
+  '%d-%b-%y',
+  '%b %d %Y',
+  '%d %B %Y',
+  '%B %d %Y',
+];
 const TIME_SUFFIXES = [' %H:%M', ' %H:%M:%S', ' %I:%M %p', ' %I:%M:%S %p'];
 
 export interface Candidate {
@@ -228,7 +277,9 @@ export function temporalCandidates(): Candidate[] {
     { type: 'time', format: 'default', parse: isoParser('time') },
   ];
   for (const f of DATE_PATTERNS) list.push({ type: 'date', format: f, parse: compilePattern(f, 'date') });
-  for (const f of DATE_PATTERNS) for (const t of TIME_SUFFIXES) list.push({ type: 'datetime', format: f + t, parse: compilePattern(f + t, 'datetime') });
+  for (const f of DATE_PATTERNS)
+    for (const t of TIME_SUFFIXES)
+      list.push({ type: 'datetime', format: f + t, parse: compilePattern(f + t, 'datetime') });
   return (candidates = list);
 }
 

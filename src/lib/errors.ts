@@ -37,10 +37,12 @@ export class UsageError extends BxError {
 /** Bad data. The message names the place (file:line) and, when known, the field. */
 export class DataError extends BxError {
   readonly exitCode = ExitCode.DataErr;
-  constructor(readonly at: Origin | undefined, readonly field: string | undefined, readonly detail: string) {
-    super(
-      (at ? `${originText(at)}: ` : '') + (field !== undefined ? `field ${JSON.stringify(field)}: ` : '') + detail,
-    );
+  constructor(
+    readonly at: Origin | undefined,
+    readonly field: string | undefined,
+    readonly detail: string,
+  ) {
+    super((at ? `${originText(at)}: ` : '') + (field !== undefined ? `field ${JSON.stringify(field)}: ` : '') + detail);
   }
 }
 

@@ -247,12 +247,22 @@ const FUNCTIONS = new Map<string, Fn>([
       },
     },
   ],
-  ['replace', { min: 3, max: 3, call: (args) => (nullIn(args) ? null : text(args[0]).split(text(args[1])).join(text(args[2]))) }],
+  [
+    'replace',
+    { min: 3, max: 3, call: (args) => (nullIn(args) ? null : text(args[0]).split(text(args[1])).join(text(args[2]))) },
+  ],
   // concat skips nulls, as PostgreSQL's concat() does
   ['concat', { min: 1, max: Infinity, call: (args) => args.map((a) => (a === null ? '' : text(a))).join('') }],
   ['coalesce', { min: 1, max: Infinity, call: (args) => args.find((a) => a !== null) ?? null }],
   ['if', { min: 3, max: 3, call: ([c, a, b]) => (truth(c, 'if()') === true ? a : b) }],
-  ['abs', { min: 1, max: 1, call: ([x]) => (x === null ? null : num(x, 'abs()').sign() < 0 ? num(x, 'abs()').neg() : num(x, 'abs()')) }],
+  [
+    'abs',
+    {
+      min: 1,
+      max: 1,
+      call: ([x]) => (x === null ? null : num(x, 'abs()').sign() < 0 ? num(x, 'abs()').neg() : num(x, 'abs()')),
+    },
+  ],
   [
     'round',
     {
@@ -261,7 +271,8 @@ const FUNCTIONS = new Map<string, Fn>([
       call: (args) => {
         if (nullIn(args)) return null;
         const scale = args.length > 1 ? Number(num(args[1], 'round()').coef) : 0;
-        if (!Number.isInteger(scale) || scale < 0 || scale > 1000) throw new ExprError('round(): the scale must be an integer from 0 to 1000');
+        if (!Number.isInteger(scale) || scale < 0 || scale > 1000)
+          throw new ExprError('round(): the scale must be an integer from 0 to 1000');
         return num(args[0], 'round()').round(scale);
       },
     },
@@ -377,7 +388,17 @@ class Parser {
       const b = this.sum();
       const op = t.v === '==' ? '=' : t.v === '<>' ? '!=' : t.v;
       const test: (c: number) => boolean =
-        op === '=' ? (c) => c === 0 : op === '!=' ? (c) => c !== 0 : op === '<' ? (c) => c < 0 : op === '<=' ? (c) => c <= 0 : op === '>' ? (c) => c > 0 : (c) => c >= 0;
+        op === '='
+          ? (c) => c === 0
+          : op === '!='
+            ? (c) => c !== 0
+            : op === '<'
+              ? (c) => c < 0
+              : op === '<='
+                ? (c) => c <= 0
+                : op === '>'
+                  ? (c) => c > 0
+                  : (c) => c >= 0;
       return (r) => {
         const x = a(r);
         const y = b(r);

@@ -19,14 +19,21 @@ export class Hasher {
 
   static fromEnv(env: Record<string, string | undefined>): Hasher {
     const key = env[HASH_KEY_ENV];
-    if (!key) throw new ConfigError(`--hash needs a secret key in the environment variable ${HASH_KEY_ENV} (e.g. export ${HASH_KEY_ENV}="$(openssl rand -hex 32)"); refusing to write unkeyed hashes`);
-    if (key.length < MIN_KEY_LENGTH) throw new ConfigError(`${HASH_KEY_ENV} is too short: use at least ${MIN_KEY_LENGTH} characters (e.g. openssl rand -hex 32)`);
+    if (!key)
+      throw new ConfigError(
+        `--hash needs a secret key in the environment variable ${HASH_KEY_ENV} (e.g. export ${HASH_KEY_ENV}="$(openssl rand -hex 32)"); refusing to write unkeyed hashes`,
+      );
+    if (key.length < MIN_KEY_LENGTH)
+      throw new ConfigError(
+        `${HASH_KEY_ENV} is too short: use at least ${MIN_KEY_LENGTH} characters (e.g. openssl rand -hex 32)`,
+      );
     return new Hasher(Buffer.from(key, 'utf8'));
   }
 
   hash(v: unknown): unknown {
     if (v === null || v === undefined) return v ?? null;
-    const text = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+    const text =
+      typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
     let h = this.cache.get(text);
     if (h === undefined) {
       h = createHmac('sha256', this.key).update(text, 'utf8').digest('hex');

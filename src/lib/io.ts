@@ -36,7 +36,8 @@ export class RunStats {
 
   /** Counts `stream`'s bytes as input (its own bytesRead); `size`, when known, adds to totalBytes. */
   countInput(stream: unknown, size?: number): void {
-    if (stream && typeof (stream as Counted).bytesRead === 'number' && !this.inputs.includes(stream as Counted)) this.inputs.push(stream as Counted);
+    if (stream && typeof (stream as Counted).bytesRead === 'number' && !this.inputs.includes(stream as Counted))
+      this.inputs.push(stream as Counted);
     if (size !== undefined && size >= 0) this.totalBytes = (this.totalBytes ?? 0) + size;
   }
 
@@ -53,7 +54,8 @@ export class RunStats {
     const counter = { counted: 0 };
     const write = o.write;
     o.write = function (this: Writable, chunk: unknown, ...rest: unknown[]) {
-      counter.counted += typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Uint8Array)?.byteLength ?? 0;
+      counter.counted +=
+        typeof chunk === 'string' ? Buffer.byteLength(chunk) : ((chunk as Uint8Array)?.byteLength ?? 0);
       return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
     } as Writable['write'];
     this.output = counter;
@@ -107,7 +109,11 @@ export const READ_CHUNK = 256 * 1024;
  * starting with the gzip magic bytes when `sniffGzip` is set. A missing file fails here, before
  * anything is written, with exit 66.
  */
-export async function openInput(io: Pick<Io, 'stdin'> & Partial<Pick<Io, 'stats'>>, path: string, opts: { gunzip?: boolean } = {}): Promise<NamedInput> {
+export async function openInput(
+  io: Pick<Io, 'stdin'> & Partial<Pick<Io, 'stats'>>,
+  path: string,
+  opts: { gunzip?: boolean } = {},
+): Promise<NamedInput> {
   let stream: Readable;
   let name: string;
   if (path === '-') {

@@ -22,7 +22,8 @@ export function parseJson(text: string, at: Origin, maxDepth = DEFAULT_MAX_DEPTH
     throw new DataError(at, undefined, `not valid JSON: ${jsonErrorDetail(err)}`);
   }
   if (holdsNumber(value) && maybeInexact.test(text)) value = new ExactParser(text, at).parseAll();
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) keepKeyOrder(value as Record<string, unknown>, text);
+  if (value !== null && typeof value === 'object' && !Array.isArray(value))
+    keepKeyOrder(value as Record<string, unknown>, text);
   return value;
 }
 
@@ -69,7 +70,14 @@ function topLevelKeys(text: string): string[] {
       }
       if (depth === 1) {
         let k = j + 1;
-        while (k < text.length && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9 || text.charCodeAt(k) === 13 || text.charCodeAt(k) === 10)) k++;
+        while (
+          k < text.length &&
+          (text.charCodeAt(k) === 32 ||
+            text.charCodeAt(k) === 9 ||
+            text.charCodeAt(k) === 13 ||
+            text.charCodeAt(k) === 10)
+        )
+          k++;
         if (text.charCodeAt(k) === 58) keys.push(JSON.parse(text.slice(i, j + 1)) as string);
       }
       i = j;
@@ -123,7 +131,8 @@ function checkDepth(text: string, at: Origin, maxDepth: number) {
       else if (c === 34) inString = false;
     } else if (c === 34) inString = true;
     else if (c === 123 || c === 91) {
-      if (++depth > maxDepth) throw new DataError(at, undefined, `JSON nested deeper than ${maxDepth} levels (the --max-depth limit)`);
+      if (++depth > maxDepth)
+        throw new DataError(at, undefined, `JSON nested deeper than ${maxDepth} levels (the --max-depth limit)`);
     } else if (c === 125 || c === 93) depth--;
   }
 }
@@ -137,12 +146,16 @@ export function exactNumber(token: string): number | string {
 }
 
 function significantDigits(token: string): number {
-  const mantissa = token.replace(/^-/, '').replace(/[eE].*$/, '').replace('.', '');
+  const mantissa = token
+    .replace(/^-/, '')
+    .replace(/[eE].*$/, '')
+    .replace('.', '');
   return mantissa.replace(/^0+/, '').replace(/0+$/, '').length;
 }
 
 export function setKey(obj: Record<string, unknown>, key: string, value: unknown) {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   else obj[key] = value;
 }
 
@@ -179,9 +192,9 @@ class ExactParser {
     if (c === '{') return this.object();
     if (c === '[') return this.array();
     if (c === '"') return this.string();
-    if (c === 't' && this.s.startsWith('true', this.i)) return (this.i += 4), true;
-    if (c === 'f' && this.s.startsWith('false', this.i)) return (this.i += 5), false;
-    if (c === 'n' && this.s.startsWith('null', this.i)) return (this.i += 4), null;
+    if (c === 't' && this.s.startsWith('true', this.i)) return ((this.i += 4), true);
+    if (c === 'f' && this.s.startsWith('false', this.i)) return ((this.i += 5), false);
+    if (c === 'n' && this.s.startsWith('null', this.i)) return ((this.i += 4), null);
     const m = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
     m.lastIndex = this.i;
     const num = m.exec(this.s);
@@ -194,7 +207,7 @@ class ExactParser {
     this.i++;
     const o: Record<string, unknown> = {};
     this.ws();
-    if (this.s[this.i] === '}') return this.i++, o;
+    if (this.s[this.i] === '}') return (this.i++, o);
     for (;;) {
       this.ws();
       if (this.s[this.i] !== '"') this.fail('expected a key');
@@ -214,7 +227,7 @@ class ExactParser {
     this.i++;
     const a: unknown[] = [];
     this.ws();
-    if (this.s[this.i] === ']') return this.i++, a;
+    if (this.s[this.i] === ']') return (this.i++, a);
     for (;;) {
       a.push(this.value());
       this.ws();

@@ -78,7 +78,14 @@ export class Logger {
     this.clearProgress();
     if (this.opts.format === 'json') {
       // Keys: time, level, command, run_id, pipeline_id, message, then the event's own fields.
-      const rec = { time: new Date().toISOString(), level, command: this.prog, ...this.opts.ids?.(), message: msg, ...fields };
+      const rec = {
+        time: new Date().toISOString(),
+        level,
+        command: this.prog,
+        ...this.opts.ids?.(),
+        message: msg,
+        ...fields,
+      };
       this.out.write(redact(JSON.stringify(rec)) + '\n');
       return;
     }

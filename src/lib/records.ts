@@ -21,7 +21,6 @@ export interface RecordBatch {
 
 export const originOf = (b: RecordBatch, i: number): Origin => ({ file: b.name, line: b.lines[i] });
 
-
 export interface ReadRecordOptions {
   /** Refuse input that ends without its trailer. */
   expectSealed: boolean;
@@ -38,7 +37,11 @@ export interface ReadRecordOptions {
  * that is not a JSON object is a DataError at its line (or goes to onMalformed). The trailer of
  * a sealed stream is checked and stripped, and never reaches the caller as a record.
  */
-export async function* readRecordBatches(input: Readable | AsyncIterable<Buffer | string>, name: string, opts: ReadRecordOptions): AsyncGenerator<RecordBatch> {
+export async function* readRecordBatches(
+  input: Readable | AsyncIterable<Buffer | string>,
+  name: string,
+  opts: ReadRecordOptions,
+): AsyncGenerator<RecordBatch> {
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const seal = new SealCheck(name, opts.expectSealed, opts.onTrailer);
   for await (const batch of splitLines(decodeText(input, name), name, opts.maxLine ?? DEFAULT_MAX_LINE)) {
@@ -108,7 +111,11 @@ const NEWLINE = Buffer.from('\n');
  * trailer and the seal are handled exactly as by readRecordBatches; lineText and parseRecord
  * make a record of a line. A UTF-16 input (it starts with its BOM) is decoded and re-encoded.
  */
-export async function* readLineBatches(input: Readable | AsyncIterable<Buffer | string>, name: string, opts: Omit<ReadRecordOptions, 'maxDepth' | 'onMalformed'>): AsyncGenerator<LineRecordBatch> {
+export async function* readLineBatches(
+  input: Readable | AsyncIterable<Buffer | string>,
+  name: string,
+  opts: Omit<ReadRecordOptions, 'maxDepth' | 'onMalformed'>,
+): AsyncGenerator<LineRecordBatch> {
   const seal = new SealCheck(name, opts.expectSealed, opts.onTrailer);
   const maxLine = opts.maxLine ?? DEFAULT_MAX_LINE;
   // A line not yet ended, as pieces: a long line is joined once, not once per chunk.
@@ -123,7 +130,9 @@ export async function* readLineBatches(input: Readable | AsyncIterable<Buffer | 
       if (pendingLength > maxLine) throw tooLong(name, lineNo, maxLine, 'bytes');
       continue;
     }
-    const whole = pending.length ? Buffer.concat([...pending, piece.subarray(0, last + 1)]) : piece.subarray(0, last + 1);
+    const whole = pending.length
+      ? Buffer.concat([...pending, piece.subarray(0, last + 1)])
+      : piece.subarray(0, last + 1);
     pending = last + 1 < piece.length ? [piece.subarray(last + 1)] : [];
     pendingLength = piece.length - last - 1;
     checkUtf8(whole, name, lineNo - 1, false);
@@ -143,7 +152,13 @@ export async function* readLineBatches(input: Readable | AsyncIterable<Buffer | 
   seal.end();
 }
 
-function cutLines(buf: Buffer, name: string, lineNo: number, seal: SealCheck, maxLine: number): LineRecordBatch & { next: number } {
+function cutLines(
+  buf: Buffer,
+  name: string,
+  lineNo: number,
+  seal: SealCheck,
+  maxLine: number,
+): LineRecordBatch & { next: number } {
   const starts: number[] = [];
   const ends: number[] = [];
   const lines: number[] = [];
@@ -164,8 +179,11 @@ function cutLines(buf: Buffer, name: string, lineNo: number, seal: SealCheck, ma
 export function parseRecord(text: string, at: Origin, maxDepth = DEFAULT_MAX_DEPTH): Rec {
   const rec = parseJson(text, at, maxDepth);
   if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) {
-    throw new DataError(at, undefined, `expected a JSON object, got ${Array.isArray(rec) ? 'an array' : JSON.stringify(rec)}`);
+    throw new DataError(
+      at,
+      undefined,
+      `expected a JSON object, got ${Array.isArray(rec) ? 'an array' : JSON.stringify(rec)}`,
+    );
   }
   return rec as Rec;
 }
-

@@ -28,7 +28,8 @@ export function rejectsArgs(args: object): { rejects: string | undefined; maxRej
   const a = args as { rejects?: unknown; 'max-rejects'?: unknown };
   const rejects = a.rejects === undefined ? undefined : String(a.rejects);
   const max = a['max-rejects'];
-  if (max !== undefined && rejects === undefined) throw new UsageError('--max-rejects needs --rejects FILE (without it the first reject stops the run)');
+  if (max !== undefined && rejects === undefined)
+    throw new UsageError('--max-rejects needs --rejects FILE (without it the first reject stops the run)');
   return { rejects, maxRejects: max === undefined ? undefined : parseMaxRejects(String(max)) };
 }
 
@@ -67,10 +68,19 @@ export class Rejects {
     this.count++;
     for (const e of errors) this.byRule.set(e.rule, (this.byRule.get(e.rule) ?? 0) + 1);
     // The record in its own key order (stringifyRecord), as the stream would have carried it.
-    const rec = record !== null && typeof record === 'object' && !Array.isArray(record) ? stringifyRecord(record as Record<string, unknown>) : JSON.stringify(record);
-    this.buf.push(`{"record":${rec ?? 'null'},"errors":${JSON.stringify(errors)}${source ? `,"source":${JSON.stringify(originText(source))}` : ''}}`);
+    const rec =
+      record !== null && typeof record === 'object' && !Array.isArray(record)
+        ? stringifyRecord(record as Record<string, unknown>)
+        : JSON.stringify(record);
+    this.buf.push(
+      `{"record":${rec ?? 'null'},"errors":${JSON.stringify(errors)}${source ? `,"source":${JSON.stringify(originText(source))}` : ''}}`,
+    );
     if (this.max && 'count' in this.max && this.count > this.max.count) {
-      throw new DataError(source, undefined, `too many rejects: more than --max-rejects ${this.max.count} (see ${this.path})`);
+      throw new DataError(
+        source,
+        undefined,
+        `too many rejects: more than --max-rejects ${this.max.count} (see ${this.path})`,
+      );
     }
   }
 
@@ -86,7 +96,11 @@ export class Rejects {
   checkRatio(rowsIn: number): void {
     if (this.max && 'percent' in this.max && rowsIn > 0 && (this.count / rowsIn) * 100 > this.max.percent) {
       const pct = ((this.count / rowsIn) * 100).toFixed(2);
-      throw new DataError(undefined, undefined, `too many rejects: ${this.count} of ${rowsIn} rows (${pct}%) exceed --max-rejects ${this.max.percent}% (see ${this.path})`);
+      throw new DataError(
+        undefined,
+        undefined,
+        `too many rejects: ${this.count} of ${rowsIn} rows (${pct}%) exceed --max-rejects ${this.max.percent}% (see ${this.path})`,
+      );
     }
   }
 

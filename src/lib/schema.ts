@@ -18,7 +18,23 @@ import { DigestSet, valueText } from './dedupe.js';
 import { qualified, quoteIdent, type TableName } from './ident.js';
 import { keyOrderOf } from './json.js';
 
-export const FIELD_TYPES = ['string', 'integer', 'number', 'boolean', 'date', 'datetime', 'time', 'year', 'yearmonth', 'duration', 'object', 'array', 'geopoint', 'geojson', 'any'] as const;
+export const FIELD_TYPES = [
+  'string',
+  'integer',
+  'number',
+  'boolean',
+  'date',
+  'datetime',
+  'time',
+  'year',
+  'yearmonth',
+  'duration',
+  'object',
+  'array',
+  'geopoint',
+  'geojson',
+  'any',
+] as const;
 export type FieldType = (typeof FIELD_TYPES)[number];
 
 export interface Constraints {
@@ -72,7 +88,8 @@ export function scaleOf(f: Field): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-const PG_TYPE_RE = /^[a-z_][a-z0-9_]*(?: [a-z_][a-z0-9_]*)*(?: ?\(\d+(?:, ?-?\d+)?\))?(?: [a-z_][a-z0-9_]*)*(?:\[\])*$/i;
+const PG_TYPE_RE =
+  /^[a-z_][a-z0-9_]*(?: [a-z_][a-z0-9_]*)*(?: ?\(\d+(?:, ?-?\d+)?\))?(?: [a-z_][a-z0-9_]*)*(?:\[\])*$/i;
 
 // ---- validation ----
 
@@ -113,21 +130,32 @@ export function validateSchema(obj: unknown, name: string): TableSchema {
     }
     if (f.constraints !== undefined) checkConstraints(f.constraints, name, at);
     for (const k of ['trueValues', 'falseValues'] as const) {
-      if (f[k] !== undefined && !(Array.isArray(f[k]) && (f[k] as unknown[]).every((v) => typeof v === 'string'))) fail(name, at, `"${k}" must be an array of strings`);
+      if (f[k] !== undefined && !(Array.isArray(f[k]) && (f[k] as unknown[]).every((v) => typeof v === 'string')))
+        fail(name, at, `"${k}" must be an array of strings`);
     }
     for (const k of ['decimalChar', 'groupChar'] as const) {
-      if (f[k] !== undefined && (typeof f[k] !== 'string' || (f[k] as string).length !== 1)) fail(name, at, `"${k}" must be one character`);
+      if (f[k] !== undefined && (typeof f[k] !== 'string' || (f[k] as string).length !== 1))
+        fail(name, at, `"${k}" must be one character`);
     }
     if (f['bx:scale'] !== undefined) {
-      if (!isNat(f['bx:scale']) || (f['bx:scale'] as number) > 1000) fail(name, at, '"bx:scale" must be an integer from 0 to 1000');
+      if (!isNat(f['bx:scale']) || (f['bx:scale'] as number) > 1000)
+        fail(name, at, '"bx:scale" must be an integer from 0 to 1000');
       if (type !== 'number') fail(name, at, '"bx:scale" applies to "number" fields only');
     }
-    if (f['bx:precision'] !== undefined && (!isNat(f['bx:precision']) || (f['bx:precision'] as number) < 1 || (f['bx:precision'] as number) > 1000)) {
+    if (
+      f['bx:precision'] !== undefined &&
+      (!isNat(f['bx:precision']) || (f['bx:precision'] as number) < 1 || (f['bx:precision'] as number) > 1000)
+    ) {
       fail(name, at, '"bx:precision" must be an integer from 1 to 1000');
     }
-    if (f['bx:precision'] !== undefined && ((f['bx:scale'] as number | undefined) ?? 0) > (f['bx:precision'] as number)) fail(name, at, '"bx:scale" exceeds "bx:precision"');
+    if (f['bx:precision'] !== undefined && ((f['bx:scale'] as number | undefined) ?? 0) > (f['bx:precision'] as number))
+      fail(name, at, '"bx:scale" exceeds "bx:precision"');
     if (f['bx:pgType'] !== undefined && (typeof f['bx:pgType'] !== 'string' || !PG_TYPE_RE.test(f['bx:pgType']))) {
-      fail(name, at, `"bx:pgType" ${JSON.stringify(f['bx:pgType'])} is not a plain PostgreSQL type name (letters, digits, spaces, one (p,s), [])`);
+      fail(
+        name,
+        at,
+        `"bx:pgType" ${JSON.stringify(f['bx:pgType'])} is not a plain PostgreSQL type name (letters, digits, spaces, one (p,s), [])`,
+      );
     }
     return { ...f, type } as Field;
   });
@@ -135,16 +163,20 @@ export function validateSchema(obj: unknown, name: string): TableSchema {
   const schema: TableSchema = { fields };
   if (obj.primaryKey !== undefined) {
     const pk = typeof obj.primaryKey === 'string' ? [obj.primaryKey] : obj.primaryKey;
-    if (!Array.isArray(pk) || pk.length === 0 || !pk.every((k) => typeof k === 'string')) fail(name, 'primaryKey', 'must be a field name or an array of field names');
-    for (const k of pk as string[]) if (!seen.has(k)) fail(name, 'primaryKey', `names ${JSON.stringify(k)}, which is not a field`);
+    if (!Array.isArray(pk) || pk.length === 0 || !pk.every((k) => typeof k === 'string'))
+      fail(name, 'primaryKey', 'must be a field name or an array of field names');
+    for (const k of pk as string[])
+      if (!seen.has(k)) fail(name, 'primaryKey', `names ${JSON.stringify(k)}, which is not a field`);
     schema.primaryKey = pk as string[];
   }
   if (obj.missingValues !== undefined) {
-    if (!Array.isArray(obj.missingValues) || !obj.missingValues.every((v) => typeof v === 'string')) fail(name, 'missingValues', 'must be an array of strings');
+    if (!Array.isArray(obj.missingValues) || !obj.missingValues.every((v) => typeof v === 'string'))
+      fail(name, 'missingValues', 'must be an array of strings');
     schema.missingValues = obj.missingValues as string[];
   }
   // keep other top-level properties (title, description, foreignKeys…) as they were
-  for (const [k, v] of Object.entries(obj)) if (!(k in schema) && k !== 'fields') (schema as unknown as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(obj))
+    if (!(k in schema) && k !== 'fields') (schema as unknown as Record<string, unknown>)[k] = v;
   return schema;
 }
 
@@ -158,7 +190,8 @@ function checkConstraints(c: unknown, name: string, at: string) {
         break;
       case 'minimum':
       case 'maximum':
-        if (typeof v !== 'number' && typeof v !== 'string') fail(name, at, `constraint "${k}" must be a number or a string`);
+        if (typeof v !== 'number' && typeof v !== 'string')
+          fail(name, at, `constraint "${k}" must be a number or a string`);
         break;
       case 'minLength':
       case 'maxLength':
@@ -176,7 +209,11 @@ function checkConstraints(c: unknown, name: string, at: string) {
         if (!Array.isArray(v) || v.length === 0) fail(name, at, 'constraint "enum" must be a non-empty array');
         break;
       default:
-        fail(name, at, `unknown constraint "${k}" (known: required, unique, minimum, maximum, minLength, maxLength, pattern, enum)`);
+        fail(
+          name,
+          at,
+          `unknown constraint "${k}" (known: required, unique, minimum, maximum, minLength, maxLength, pattern, enum)`,
+        );
     }
   }
 }
@@ -303,7 +340,10 @@ class FieldStats {
   zone = false;
   unique: DigestSet | undefined;
 
-  constructor(readonly name: string, trackUnique: boolean) {
+  constructor(
+    readonly name: string,
+    trackUnique: boolean,
+  ) {
     if (trackUnique) this.unique = new DigestSet(1 << 10);
   }
 }
@@ -426,7 +466,14 @@ export class SchemaInferrer {
       let keep = 0;
       for (const c of s.temporal) if (c.parse(v) !== undefined) keep++;
       if (keep !== s.temporal.length) s.temporal = s.temporal.filter((c) => c.parse(v) !== undefined);
-      if (!s.zone && s.temporal.length && s.temporal[0].type === 'datetime' && s.temporal[0].format === 'default' && hasZone(s.temporal[0].parse(v)!)) s.zone = true;
+      if (
+        !s.zone &&
+        s.temporal.length &&
+        s.temporal[0].type === 'datetime' &&
+        s.temporal[0].format === 'default' &&
+        hasZone(s.temporal[0].parse(v)!)
+      )
+        s.zone = true;
     }
     // keys are integers or strings: stop remembering values of decimal or date columns
     if (s.unique && !s.int && (s.dec || s.temporal.length > 0)) s.unique = undefined;
@@ -445,7 +492,13 @@ export class SchemaInferrer {
     const fields: Field[] = this.order.map((s) => this.field(s));
     const schema: TableSchema = { fields };
     if (this.pk && this.records > 1) {
-      const key = this.order.find((s, i) => s.unique && s.nulls === 0 && s.present === this.records && (fields[i].type === 'integer' || fields[i].type === 'string'));
+      const key = this.order.find(
+        (s, i) =>
+          s.unique &&
+          s.nulls === 0 &&
+          s.present === this.records &&
+          (fields[i].type === 'integer' || fields[i].type === 'string'),
+      );
       if (key) schema.primaryKey = [key.name];
     }
     if (!this.copy) schema.missingValues = [...DEFAULT_MISSING_VALUES];
@@ -470,7 +523,10 @@ export class SchemaInferrer {
       f.type = c.type;
       f.format = c.format;
       const twin = s.temporal.find((o) => swapsDayMonth(c.format, o.format));
-      if (twin) this.warnings.push(`field ${JSON.stringify(s.name)}: day/month order is ambiguous (no day above 12 seen); chose "${c.format}" over "${twin.format}"`);
+      if (twin)
+        this.warnings.push(
+          `field ${JSON.stringify(s.name)}: day/month order is ambiguous (no day above 12 seen); chose "${c.format}" over "${twin.format}"`,
+        );
       if (c.type === 'datetime' && c.format === 'default' && !s.zone) f['bx:pgType'] = 'timestamp';
     } else if (s.obj && s.strings === 0) {
       f.type = 'object';

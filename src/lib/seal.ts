@@ -8,9 +8,12 @@ export const TRAILER_PREFIX = '{"@bx":"end"';
 const TRAILER_BYTES = Buffer.from(TRAILER_PREFIX);
 
 export const trailer = (records: number, checkpoint?: Checkpoint[]) =>
-  checkpoint && checkpoint.length ? `{"@bx":"end","records":${records},"checkpoint":${JSON.stringify(checkpoint)}}` : `{"@bx":"end","records":${records}}`;
+  checkpoint && checkpoint.length
+    ? `{"@bx":"end","records":${records},"checkpoint":${JSON.stringify(checkpoint)}}`
+    : `{"@bx":"end","records":${records}}`;
 
-export const UNSEALED_END = 'input ended without its end-of-stream mark; upstream stage failed (use --accept-unsealed for a plain NDJSON file)';
+export const UNSEALED_END =
+  'input ended without its end-of-stream mark; upstream stage failed (use --accept-unsealed for a plain NDJSON file)';
 
 /** The sealed-stream bookkeeping of one stream: blank lines, the trailer, the record count. */
 export class SealCheck {
@@ -27,11 +30,21 @@ export class SealCheck {
   /** isRecord for the line `buf` holds from `s` to `e`, looking at its bytes. */
   isRecordBytes(buf: Buffer, s: number, e: number, lineNo: number): boolean {
     if (s === e || (e === s + 1 && buf[s] === 0x0d)) return false;
-    if (buf[s] === 0x7b && buf[s + 1] === 0x22 && buf[s + 2] === 0x40 && buf.compare(TRAILER_BYTES, 0, TRAILER_BYTES.length, s, Math.min(e, s + TRAILER_BYTES.length)) === 0) {
+    if (
+      buf[s] === 0x7b &&
+      buf[s + 1] === 0x22 &&
+      buf[s + 2] === 0x40 &&
+      buf.compare(TRAILER_BYTES, 0, TRAILER_BYTES.length, s, Math.min(e, s + TRAILER_BYTES.length)) === 0
+    ) {
       return this.isRecord(buf.toString('utf8', s, e), lineNo);
     }
     this.count++;
-    if (this.sealedAt) throw new DataError({ file: this.name, line: lineNo }, undefined, `record after the end-of-stream mark of line ${this.sealedAt.line}`);
+    if (this.sealedAt)
+      throw new DataError(
+        { file: this.name, line: lineNo },
+        undefined,
+        `record after the end-of-stream mark of line ${this.sealedAt.line}`,
+      );
     return true;
   }
 
@@ -45,7 +58,12 @@ export class SealCheck {
       return false;
     }
     this.count++; // the producer counted every line it wrote, malformed or not
-    if (this.sealedAt) throw new DataError({ file: this.name, line: lineNo }, undefined, `record after the end-of-stream mark of line ${this.sealedAt.line}`);
+    if (this.sealedAt)
+      throw new DataError(
+        { file: this.name, line: lineNo },
+        undefined,
+        `record after the end-of-stream mark of line ${this.sealedAt.line}`,
+      );
     return true;
   }
 
@@ -69,8 +87,13 @@ export function checkTrailer(text: string, at: Origin, count: number): Trailer {
     throw new DataError(at, undefined, 'malformed end-of-stream mark');
   }
   if (t.records !== count) {
-    throw new DataError(at, undefined, `end-of-stream mark says ${String(t.records)} records, but ${count} arrived; records were lost upstream`);
+    throw new DataError(
+      at,
+      undefined,
+      `end-of-stream mark says ${String(t.records)} records, but ${count} arrived; records were lost upstream`,
+    );
   }
-  if (t.checkpoint !== undefined && !Array.isArray(t.checkpoint)) throw new DataError(at, undefined, 'malformed end-of-stream mark: checkpoint is not a list');
+  if (t.checkpoint !== undefined && !Array.isArray(t.checkpoint))
+    throw new DataError(at, undefined, 'malformed end-of-stream mark: checkpoint is not a list');
   return { records: count, checkpoint: t.checkpoint as Checkpoint[] | undefined };
 }

@@ -20,7 +20,8 @@ export function oneChar(flag: string, v: unknown, allowEmpty: boolean): string |
   if (v === undefined) return undefined;
   const s = String(v) === '\\t' ? '\t' : String(v);
   if (s === '' && allowEmpty) return '';
-  if ([...s].length !== 1) throw new UsageError(`--${flag}: expected one character (or \\t), got ${JSON.stringify(String(v))}`);
+  if ([...s].length !== 1)
+    throw new UsageError(`--${flag}: expected one character (or \\t), got ${JSON.stringify(String(v))}`);
   if (s === '\n' || s === '\r') throw new UsageError(`--${flag}: a line break cannot be the ${flag}`);
   return s;
 }

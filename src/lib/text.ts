@@ -73,7 +73,11 @@ export async function* decodeText(
     try {
       rest = decoder.decode();
     } catch {
-      throw new DataError({ file: name, line: newlines + 1 }, undefined, 'invalid UTF-8: the input ends inside a character (try --encoding latin1)');
+      throw new DataError(
+        { file: name, line: newlines + 1 },
+        undefined,
+        'invalid UTF-8: the input ends inside a character (try --encoding latin1)',
+      );
     }
     if (rest) yield rest;
   }
@@ -94,7 +98,9 @@ function makeDecoder(enc: Encoding): TextDecoder {
 
 // WHATWG's "latin1" label is windows-1252; plain ISO-8859-1 is Buffer's latin1.
 function latin1Decoder(): TextDecoder {
-  return { decode: (b?: Uint8Array) => (b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1') : '') } as TextDecoder;
+  return {
+    decode: (b?: Uint8Array) => (b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1') : ''),
+  } as TextDecoder;
 }
 
 function countNewlines(s: string): number {
@@ -119,7 +125,11 @@ export function checkUtf8(b: Buffer, name: string, linesBefore: number, atEnd: b
         let line = linesBefore + 1;
         for (let i = 0; i < b.length; i++) if (b[i] === 0x0a) line++;
         const at = fieldAt?.(b.length - k);
-        throw new DataError({ file: name, line }, at?.field, `${at?.where ?? ''}invalid UTF-8: the input ends inside a character (try --encoding latin1)`);
+        throw new DataError(
+          { file: name, line },
+          at?.field,
+          `${at?.where ?? ''}invalid UTF-8: the input ends inside a character (try --encoding latin1)`,
+        );
       }
       break;
     }
@@ -134,16 +144,24 @@ export function checkUtf8(b: Buffer, name: string, linesBefore: number, atEnd: b
 export type FieldAt = (offset: number) => { field?: string; where?: string } | undefined;
 
 /** How many bytes the UTF-8 character led by `lead` takes (1 for ASCII and for bytes that lead none). */
-const utf8Length = (lead: number): number => (lead >= 0xf5 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 1);
+const utf8Length = (lead: number): number =>
+  lead >= 0xf5 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc2 ? 2 : 1;
 
 // Only on the error path: find the first bad byte to name its line.
 export function invalidUtf8(name: string, linesBefore: number, chunk: Buffer, fieldAt?: FieldAt): DataError {
   const bad = firstInvalidUtf8(chunk);
   let line = linesBefore + 1;
   for (let i = 0; i < bad; i++) if (chunk[i] === 0x0a) line++;
-  const hex = chunk.subarray(bad, bad + 4).toString('hex').replace(/(..)/g, '\\x$1');
+  const hex = chunk
+    .subarray(bad, bad + 4)
+    .toString('hex')
+    .replace(/(..)/g, '\\x$1');
   const at = fieldAt?.(bad);
-  return new DataError({ file: name, line }, at?.field, `${at?.where ?? ''}invalid UTF-8 (bytes ${hex}); give --encoding latin1 or windows-1252 if the file is not UTF-8`);
+  return new DataError(
+    { file: name, line },
+    at?.field,
+    `${at?.where ?? ''}invalid UTF-8 (bytes ${hex}); give --encoding latin1 or windows-1252 if the file is not UTF-8`,
+  );
 }
 
 function firstInvalidUtf8(b: Buffer): number {

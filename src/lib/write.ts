@@ -81,7 +81,10 @@ async function drained(out: Writable) {
   const ac = new AbortController();
   try {
     // once() rejects on 'error' too; close without error means the reader is gone.
-    await Promise.race([once(out, 'drain', { signal: ac.signal }), once(out, 'close', { signal: ac.signal }).then(() => Promise.reject(new PipeClosed()))]);
+    await Promise.race([
+      once(out, 'drain', { signal: ac.signal }),
+      once(out, 'close', { signal: ac.signal }).then(() => Promise.reject(new PipeClosed())),
+    ]);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (err instanceof PipeClosed || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED') throw new PipeClosed();

@@ -41,7 +41,8 @@ export interface Target {
 }
 
 /** `user@host:port/db`: safe in any message, never a password. */
-export const targetLabel = (t: Target) => `${t.user}@${t.host.startsWith('/') ? `[${t.host}]` : t.host}:${t.port}/${t.database}`;
+export const targetLabel = (t: Target) =>
+  `${t.user}@${t.host.startsWith('/') ? `[${t.host}]` : t.host}:${t.port}/${t.database}`;
 
 type Params = Record<string, string>;
 
@@ -83,7 +84,8 @@ export function resolveTarget(opts: ConnectOptions, env: Record<string, string |
   }
   const ports = portTexts.map((portText) => {
     const port = Number(portText);
-    if (!/^\d+$/.test(portText) || port <= 0 || port > 65535) throw new ConfigError(`port "${portText}" is not a TCP port number`);
+    if (!/^\d+$/.test(portText) || port <= 0 || port > 65535)
+      throw new ConfigError(`port "${portText}" is not a TCP port number`);
     return port;
   });
   const portOf = (i: number) => ports[ports.length === 1 ? 0 : i];
@@ -179,7 +181,8 @@ function parseUri(text: string, what: string): Params {
         if (close < 0) throw new ConfigError(`${what}: an IPv6 address in the URI opens "[" but never closes it`);
         host = one.slice(1, close);
         const after = one.slice(close + 1);
-        if (after !== '' && !after.startsWith(':')) throw new ConfigError(`${what}: unexpected "${after}" after the IPv6 address ${one.slice(0, close + 1)}`);
+        if (after !== '' && !after.startsWith(':'))
+          throw new ConfigError(`${what}: unexpected "${after}" after the IPv6 address ${one.slice(0, close + 1)}`);
         port = after.slice(1);
       } else {
         const colon = one.lastIndexOf(':');
@@ -256,7 +259,8 @@ function parseKeyValues(text: string, what: string): Params {
         } else value += text[i++];
       }
     }
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new ConfigError(`${what}: "${key}" is not a connection option name`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+      throw new ConfigError(`${what}: "${key}" is not a connection option name`);
     p[key] = value;
   }
   if (p.password !== undefined) addSecret(p.password);
@@ -265,7 +269,10 @@ function parseKeyValues(text: string, what: string): Params {
 
 /** A [section] of pg_service.conf (PGSERVICEFILE, else ~/.pg_service.conf, else PGSYSCONFDIR). */
 function readService(name: string, env: Record<string, string | undefined>): Params {
-  const files = [env.PGSERVICEFILE ?? join(homedir(), '.pg_service.conf'), join(env.PGSYSCONFDIR ?? '/etc/postgresql-common', 'pg_service.conf')];
+  const files = [
+    env.PGSERVICEFILE ?? join(homedir(), '.pg_service.conf'),
+    join(env.PGSYSCONFDIR ?? '/etc/postgresql-common', 'pg_service.conf'),
+  ];
   for (const file of files) {
     let text: string;
     try {
@@ -300,7 +307,9 @@ function readPem(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`${what} ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new ConfigError(
+      `${what} ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
   }
 }
 
@@ -323,7 +332,9 @@ function sslConfig(t: Target): ClientConfig['ssl'] {
       try {
         ssl.ca = readFileSync(caFile, 'utf8');
       } catch {
-        throw new ConfigError(`sslmode ${t.sslmode} needs a CA file: ${caFile} is not readable (set sslrootcert in the URL or PGSSLROOTCERT)`);
+        throw new ConfigError(
+          `sslmode ${t.sslmode} needs a CA file: ${caFile} is not readable (set sslrootcert in the URL or PGSSLROOTCERT)`,
+        );
       }
     }
     if (t.sslmode === 'verify-ca') ssl.checkServerIdentity = () => undefined;
@@ -351,7 +362,10 @@ export function clientConfig(t: Target): ClientConfig {
  */
 export async function connect(t: Target): Promise<Client> {
   if (!t.alternates?.length) return connectOne(t);
-  const all: Target[] = [{ ...t, alternates: undefined }, ...t.alternates.map((h) => ({ ...t, ...h, alternates: undefined }))];
+  const all: Target[] = [
+    { ...t, alternates: undefined },
+    ...t.alternates.map((h) => ({ ...t, ...h, alternates: undefined })),
+  ];
   for (let i = 0; ; i++) {
     try {
       return await connectOne(all[i]);
@@ -378,7 +392,8 @@ async function connectOne(t: Target): Promise<Client> {
         throw pgError(err2, { target: targetLabel(t) });
       }
     }
-    if (noTls) throw new ConfigError(`${targetLabel(t)}: sslmode ${t.sslmode} needs TLS, but the server does not support it`);
+    if (noTls)
+      throw new ConfigError(`${targetLabel(t)}: sslmode ${t.sslmode} needs TLS, but the server does not support it`);
     throw pgError(err, { target: targetLabel(t) });
   }
 }
@@ -393,7 +408,10 @@ async function open(pg: typeof import('pg').default, config: ClientConfig): Prom
 }
 
 /** Resolves and connects in one step. */
-export async function connectFrom(opts: ConnectOptions, env: Record<string, string | undefined>): Promise<{ client: Client; target: Target }> {
+export async function connectFrom(
+  opts: ConnectOptions,
+  env: Record<string, string | undefined>,
+): Promise<{ client: Client; target: Target }> {
   const target = resolveTarget(opts, env);
   return { client: await connect(target), target };
 }

@@ -254,7 +254,8 @@ export class CopyEncoder {
       }
     } catch (err) {
       // The record's own origin (its _file/_line lineage) when it carries one, not this stage's stdin line.
-      if (err instanceof ValueProblem) throw new DataError(originOfRecord(rec, name, line), cols[c], `value ${err.message}`);
+      if (err instanceof ValueProblem)
+        throw new DataError(originOfRecord(rec, name, line), cols[c], `value ${err.message}`);
       throw err;
     }
     // Cheap unknown-field check: count the keys only; find which one only on a mismatch.
@@ -268,7 +269,11 @@ export class CopyEncoder {
     if (p) {
       const v = rec[p.column];
       if (v === undefined || v === null || copyValue(v) !== p.value) {
-        throw new DataError({ file: name, line }, p.column, `value ${v === undefined ? 'missing' : JSON.stringify(v)} is outside the partition being replaced (--replace-where ${p.column}=${p.value})`);
+        throw new DataError(
+          { file: name, line },
+          p.column,
+          `value ${v === undefined ? 'missing' : JSON.stringify(v)} is outside the partition being replaced (--replace-where ${p.column}=${p.value})`,
+        );
       }
     }
     const at = lineageOf(rec);
@@ -280,7 +285,8 @@ export class CopyEncoder {
   private addRow(name: string, line: number, file: string | undefined, lineageLine: number | undefined) {
     this.rows++;
     this.origins.add(this.rows, name, line);
-    if (!this.lineageLoaded && file !== undefined && lineageLine !== undefined) this.lineage.add(this.rows, file, lineageLine);
+    if (!this.lineageLoaded && file !== undefined && lineageLine !== undefined)
+      this.lineage.add(this.rows, file, lineageLine);
   }
 
   /** The end of a transcoded row: its number (upsert staging) and the newline. */
@@ -461,7 +467,13 @@ export class CopyEncoder {
         } else if (c === 0x74 && buf[i + 1] === 0x72 && buf[i + 2] === 0x75 && buf[i + 3] === 0x65) {
           p = putAscii(out, p, 'true');
           i += 4;
-        } else if (c === 0x66 && buf[i + 1] === 0x61 && buf[i + 2] === 0x6c && buf[i + 3] === 0x73 && buf[i + 4] === 0x65) {
+        } else if (
+          c === 0x66 &&
+          buf[i + 1] === 0x61 &&
+          buf[i + 2] === 0x6c &&
+          buf[i + 3] === 0x73 &&
+          buf[i + 4] === 0x65
+        ) {
           p = putAscii(out, p, 'false');
           i += 5;
         } else if (c === 0x6e && buf[i + 1] === 0x75 && buf[i + 2] === 0x6c && buf[i + 3] === 0x6c) {
@@ -536,7 +548,14 @@ export class CopyEncoder {
     }
     this.numberEnd = j;
     const digits = j - digitsAt;
-    if ((plain && digits >= 1 && digits <= 15 && (buf[digitsAt] !== 0x30 || digits === 1) && !(digits === 1 && buf[digitsAt] === 0x30 && digitsAt > i)) || shortDecimal(buf, digitsAt, j)) {
+    if (
+      (plain &&
+        digits >= 1 &&
+        digits <= 15 &&
+        (buf[digitsAt] !== 0x30 || digits === 1) &&
+        !(digits === 1 && buf[digitsAt] === 0x30 && digitsAt > i)) ||
+      shortDecimal(buf, digitsAt, j)
+    ) {
       for (let k = i; k < j; k++) out[p++] = buf[k];
       return p;
     }
@@ -580,7 +599,11 @@ export class CopyEncoder {
       if (this.inList.has(k)) continue;
       if (this.tableColumns.has(k)) needs.push(k);
       else if (!this.ignoreExtra && k !== '_file' && k !== '_line') {
-        throw new DataError({ file: name, line }, k, `no column of that name in the table${longNameHint(k)} (--ignore-extra skips unknown fields)`);
+        throw new DataError(
+          { file: name, line },
+          k,
+          `no column of that name in the table${longNameHint(k)} (--ignore-extra skips unknown fields)`,
+        );
       }
     }
     return needs;
@@ -641,7 +664,8 @@ function hex4(buf: Buffer, i: number, e: number): number {
   let u = 0;
   for (let k = i; k < i + 4; k++) {
     const c = buf[k];
-    const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+    const d =
+      c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
     if (d < 0) return -1;
     u = (u << 4) | d;
   }
@@ -680,7 +704,9 @@ function putAscii(out: Buffer, p: number, s: string): number {
 export const MAX_IDENT_BYTES = 63;
 
 export function longNameHint(name: string): string {
-  return Buffer.byteLength(name) > MAX_IDENT_BYTES ? `; the name is ${Buffer.byteLength(name)} bytes, longer than PostgreSQL's ${MAX_IDENT_BYTES}-byte limit` : '';
+  return Buffer.byteLength(name) > MAX_IDENT_BYTES
+    ? `; the name is ${Buffer.byteLength(name)} bytes, longer than PostgreSQL's ${MAX_IDENT_BYTES}-byte limit`
+    : '';
 }
 
 /** A name cut to 63 bytes as PostgreSQL does (never inside a UTF-8 character). */

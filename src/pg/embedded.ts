@@ -31,7 +31,8 @@ export const embeddedAt = (dir: string, cwd: string): Embedded => {
   return { dir: abs, data: join(abs, 'data'), log: join(abs, 'server.log'), stateFile: join(abs, 'bx-db.json') };
 };
 
-export const urlOf = (s: ServerState) => `postgres://${encodeURIComponent(s.user)}:${encodeURIComponent(s.password)}@127.0.0.1:${s.port}/postgres`;
+export const urlOf = (s: ServerState) =>
+  `postgres://${encodeURIComponent(s.user)}:${encodeURIComponent(s.password)}@127.0.0.1:${s.port}/postgres`;
 
 interface Binaries {
   pg_ctl: string;
@@ -44,7 +45,9 @@ async function binaries(): Promise<Binaries> {
   try {
     return (await import(name)) as Binaries;
   } catch {
-    throw new UnavailableError(`no embedded PostgreSQL binaries for ${platform()}-${arch()} (package ${name} is not installed)`);
+    throw new UnavailableError(
+      `no embedded PostgreSQL binaries for ${platform()}-${arch()} (package ${name} is not installed)`,
+    );
   }
 }
 
@@ -53,7 +56,8 @@ const isRoot = () => process.getuid?.() === 0;
 /** PostgreSQL refuses to run as root: as root, the server runs as the "postgres" user. */
 async function serverUser(): Promise<{ uid: number; gid: number } | undefined> {
   if (!isRoot()) return undefined;
-  const id = (flag: string) => run('id', [flag, 'postgres']).then((r) => (r.code === 0 ? Number(r.out.trim()) : undefined));
+  const id = (flag: string) =>
+    run('id', [flag, 'postgres']).then((r) => (r.code === 0 ? Number(r.out.trim()) : undefined));
   const [uid, gid] = await Promise.all([id('-u'), id('-g')]);
   return uid !== undefined && gid !== undefined ? { uid, gid } : undefined;
 }
@@ -66,7 +70,11 @@ interface RunResult {
 
 function run(cmd: string, args: string[], ids?: { uid: number; gid: number }): Promise<RunResult> {
   return new Promise((res, rej) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(ids ?? {}), env: { ...process.env, LC_MESSAGES: 'C' } });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(ids ?? {}),
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -131,7 +139,9 @@ async function checkReachable(dir: string) {
   for (let d = dirname(dir); ; d = dirname(d)) {
     const st = await fsp.stat(d);
     if ((st.mode & 0o001) === 0) {
-      throw new ConfigError(`${d} is mode ${(st.mode & 0o777).toString(8)}: the postgres user cannot reach ${dir} below it (chmod o+x ${d}, or use --dir elsewhere)`);
+      throw new ConfigError(
+        `${d} is mode ${(st.mode & 0o777).toString(8)}: the postgres user cannot reach ${dir} below it (chmod o+x ${d}, or use --dir elsewhere)`,
+      );
     }
     if (d === dirname(d)) break;
   }
@@ -150,7 +160,10 @@ async function initdb(e: Embedded, state: ServerState, log: (m: string) => void)
     await run('groupadd', ['postgres']);
     const r = await run('useradd', ['-g', 'postgres', 'postgres']);
     ids = await serverUser();
-    if (!ids) throw new ConfigError(`running as root, and no "postgres" user could be made to run the server as (${r.err.trim()})`);
+    if (!ids)
+      throw new ConfigError(
+        `running as root, and no "postgres" user could be made to run the server as (${r.err.trim()})`,
+      );
   }
   await fsp.mkdir(e.data, { recursive: true, mode: 0o700 });
   if (ids) await fsp.chown(e.data, ids.uid, ids.gid);
@@ -159,9 +172,22 @@ async function initdb(e: Embedded, state: ServerState, log: (m: string) => void)
   if (ids) await fsp.chown(pwfile, ids.uid, ids.gid);
   try {
     const { initdb: bin } = await binaries();
-    const r = await run(bin, [`--pgdata=${e.data}`, '--auth=scram-sha-256', `--username=${state.user}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync'], ids);
+    const r = await run(
+      bin,
+      [
+        `--pgdata=${e.data}`,
+        '--auth=scram-sha-256',
+        `--username=${state.user}`,
+        `--pwfile=${pwfile}`,
+        '--encoding=UTF8',
+        '--locale=C.UTF-8',
+        '--no-sync',
+      ],
+      ids,
+    );
     log(r.out.trim());
-    if (r.code !== 0) throw new UnavailableError(`initdb failed in ${e.data}: ${r.err.trim().split('\n').slice(-2).join(' / ')}`);
+    if (r.code !== 0)
+      throw new UnavailableError(`initdb failed in ${e.data}: ${r.err.trim().split('\n').slice(-2).join(' / ')}`);
   } finally {
     await fsp.unlink(pwfile).catch(() => {});
   }
@@ -180,14 +206,27 @@ export async function startServer(e: Embedded, opts: StartOptions = {}): Promise
   let state = await readState(e);
   if (state && (await runningPid(e)) !== undefined) return urlOf(state);
 
-  const initialised = await fsp.access(join(e.data, 'PG_VERSION'), fsc.F_OK).then(() => true, () => false);
+  const initialised = await fsp.access(join(e.data, 'PG_VERSION'), fsc.F_OK).then(
+    () => true,
+    () => false,
+  );
   if (!initialised || !state) {
-    if (initialised) throw new ConfigError(`${e.data} holds a database, but ${e.stateFile} is missing: remove ${e.dir} to start afresh`);
-    state = { port: opts.port ?? (await freePort()), user: 'postgres', password: randomBytes(18).toString('base64url') };
+    if (initialised)
+      throw new ConfigError(
+        `${e.data} holds a database, but ${e.stateFile} is missing: remove ${e.dir} to start afresh`,
+      );
+    state = {
+      port: opts.port ?? (await freePort()),
+      user: 'postgres',
+      password: randomBytes(18).toString('base64url'),
+    };
     log(`initialising ${e.data}`);
     await initdb(e, state, log);
     // Loopback only, no Unix socket (its directory may not be writable here).
-    await fsp.appendFile(join(e.data, 'postgresql.conf'), "\n# bx-db\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n");
+    await fsp.appendFile(
+      join(e.data, 'postgresql.conf'),
+      "\n# bx-db\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n",
+    );
     await writeState(e, state);
   }
   const ids = await serverUser();
@@ -203,7 +242,9 @@ export async function startServer(e: Embedded, opts: StartOptions = {}): Promise
   const r = await run(pg_ctl, ['start', '-D', e.data, '-l', e.log, '-w', '-t', '60', '-o', `-p ${state.port}`], ids);
   if (r.code !== 0) {
     const tail = (await fsp.readFile(e.log, 'utf8').catch(() => '')).trim().split('\n').slice(-3).join(' / ');
-    throw new UnavailableError(`the embedded PostgreSQL did not start: ${(r.err || r.out).trim().split('\n').pop()}${tail ? ` (${e.log}: ${tail})` : ''}`);
+    throw new UnavailableError(
+      `the embedded PostgreSQL did not start: ${(r.err || r.out).trim().split('\n').pop()}${tail ? ` (${e.log}: ${tail})` : ''}`,
+    );
   }
   return urlOf(state);
 }

@@ -6,7 +6,16 @@
 //   78 configuration: bad credentials, unknown database or role, TLS set-up, missing privilege,
 //      a table or constraint that does not fit the requested load;
 //   65 the data: type errors, constraint violations, bad encoding.
-import { BxError, ConfigError, DataError, InternalError, TempFailError, UnavailableError, classify, type Origin } from '../lib/errors.js';
+import {
+  BxError,
+  ConfigError,
+  DataError,
+  InternalError,
+  TempFailError,
+  UnavailableError,
+  classify,
+  type Origin,
+} from '../lib/errors.js';
 import { redact } from '../lib/redact.js';
 
 /** The fields node-postgres puts on a server error (ErrorResponse). */
@@ -30,7 +39,9 @@ export interface PgErrorContext {
 }
 
 const isServerError = (e: unknown): e is PgServerError =>
-  e instanceof Error && typeof (e as PgServerError).code === 'string' && /^[0-9A-Z]{5}$/.test((e as PgServerError).code!);
+  e instanceof Error &&
+  typeof (e as PgServerError).code === 'string' &&
+  /^[0-9A-Z]{5}$/.test((e as PgServerError).code!);
 
 /** A server error in one line: message, then its detail and hint when it has them. */
 export function serverText(e: PgServerError): string {
@@ -60,13 +71,21 @@ export function pgError(err: unknown, ctx: PgErrorContext = {}): BxError {
     case 'EPIPE':
       return new TempFailError(`${where}connection reset by the server; worth a retry`);
   }
-  if (/timeout expired|Connection terminated due to connection timeout/i.test(msg)) return new UnavailableError(`${where}connection timed out`);
-  if (/Connection terminated/i.test(msg)) return new TempFailError(`${where}connection to the server was lost; worth a retry`);
-  if (/self[- ]signed|certificate|Hostname\/IP does not match|altnames|unable to verify|ERR_TLS|SSL/i.test(msg + String(code ?? ''))) {
+  if (/timeout expired|Connection terminated due to connection timeout/i.test(msg))
+    return new UnavailableError(`${where}connection timed out`);
+  if (/Connection terminated/i.test(msg))
+    return new TempFailError(`${where}connection to the server was lost; worth a retry`);
+  if (
+    /self[- ]signed|certificate|Hostname\/IP does not match|altnames|unable to verify|ERR_TLS|SSL/i.test(
+      msg + String(code ?? ''),
+    )
+  ) {
     return new ConfigError(`${where}TLS: ${redact(msg)}`);
   }
   if (/SASL|password must be a string|client password/i.test(msg)) {
-    return new ConfigError(`${where}the server asks for a password and none was given (PGPASSWORD, ~/.pgpass or the URL)`);
+    return new ConfigError(
+      `${where}the server asks for a password and none was given (PGPASSWORD, ~/.pgpass or the URL)`,
+    );
   }
   const known = classify(err);
   if (known instanceof BxError) return known;
@@ -82,8 +101,10 @@ function serverError(e: PgServerError, ctx: PgErrorContext, where: string): BxEr
   // Too many columns (over 1600): the data's shape, not the configuration.
   if (code === '54011') return new DataError(undefined, undefined, text);
   if (code === '42501') return new ConfigError(`${where}${text}`);
-  if (code === '40001' || code === '40P01' || code === '55P03' || code === '57014') return new TempFailError(`${text}; worth a retry`);
-  if (cls === '08' || cls === '53' || code === '57P01' || code === '57P02' || code === '57P03') return new TempFailError(`${where}${text}; worth a retry`);
+  if (code === '40001' || code === '40P01' || code === '55P03' || code === '57014')
+    return new TempFailError(`${text}; worth a retry`);
+  if (cls === '08' || cls === '53' || code === '57P01' || code === '57P02' || code === '57P03')
+    return new TempFailError(`${where}${text}; worth a retry`);
   if (cls === '22' || cls === '23' || code === '42804') return dataError(e, ctx, text);
   if (cls === '42' || cls === '0A' || cls === '55') return new ConfigError(text);
   return new InternalError(`${where}${text} (SQLSTATE ${code})`);

@@ -125,8 +125,13 @@ export async function loadBatches(
   let created = false;
   if (oid === undefined) {
     if (!plan.create) throw new ConfigError(`table ${target} does not exist (add --create to create it)`);
-    if (table.schema !== undefined && (await client.query('SELECT to_regnamespace($1) AS n', [table.schema])).rows[0].n === null) {
-      throw new ConfigError(`schema ${quoteIdent(table.schema)} does not exist (CREATE SCHEMA it first, or name another)`);
+    if (
+      table.schema !== undefined &&
+      (await client.query('SELECT to_regnamespace($1) AS n', [table.schema])).rows[0].n === null
+    ) {
+      throw new ConfigError(
+        `schema ${quoteIdent(table.schema)} does not exist (CREATE SCHEMA it first, or name another)`,
+      );
     }
     const first: Rec[] = [];
     while (first.length < plan.inferRows && (await readAhead())) {
@@ -144,7 +149,11 @@ export async function loadBatches(
   if (ahead.length === 0) await readAhead();
   // An empty input would empty the table: nightly, that is an upstream failure far more often than a wish.
   if (plan.mode === 'replace' && ahead.length === 0 && !plan.allowEmpty) {
-    throw new DataError(undefined, undefined, `no records to load: --mode replace would empty ${target} (give --allow-empty to do that)`);
+    throw new DataError(
+      undefined,
+      undefined,
+      `no records to load: --mode replace would empty ${target} (give --allow-empty to do that)`,
+    );
   }
   const columns = await tableColumns(client, oid);
   const byName = new Map(columns.map((c) => [c.name, c]));
@@ -162,9 +171,16 @@ export async function loadBatches(
       if (created) break;
       // Neither a swap nor TRUNCATE can take the rows from under a foreign key, and DELETE
       // would cascade or fail row by row: say so before loading anything.
-      const refs = (await client.query<{ ref: string }>(`SELECT DISTINCT conrelid::regclass::text || ' (' || conname || ')' AS ref FROM pg_constraint WHERE confrelid = $1 AND contype = 'f' ORDER BY 1`, [oid])).rows;
+      const refs = (
+        await client.query<{ ref: string }>(
+          `SELECT DISTINCT conrelid::regclass::text || ' (' || conname || ')' AS ref FROM pg_constraint WHERE confrelid = $1 AND contype = 'f' ORDER BY 1`,
+          [oid],
+        )
+      ).rows;
       if (refs.length > 0) {
-        throw new ConfigError(`--mode replace: ${target} is referenced by foreign keys from ${refs.map((r) => r.ref).join(', ')}; replacing all its rows would break them (use --mode upsert --key … or --replace-where)`);
+        throw new ConfigError(
+          `--mode replace: ${target} is referenced by foreign keys from ${refs.map((r) => r.ref).join(', ')}; replacing all its rows would break them (use --mode upsert --key … or --replace-where)`,
+        );
       }
       const blocker = await swapBlocker(client, oid);
       if (blocker) {
@@ -177,7 +193,12 @@ export async function loadBatches(
       const old = tempName('old');
       const schema = table.schema ?? (await currentSchemaOf(client, oid));
       const freshQ = qualified({ schema, name: fresh });
-      const { unlogged, comment } = (await client.query<{ unlogged: boolean; comment: string | null }>(`SELECT relpersistence = 'u' AS unlogged, obj_description(oid, 'pg_class') AS comment FROM pg_class WHERE oid = $1`, [oid])).rows[0];
+      const { unlogged, comment } = (
+        await client.query<{ unlogged: boolean; comment: string | null }>(
+          `SELECT relpersistence = 'u' AS unlogged, obj_description(oid, 'pg_class') AS comment FROM pg_class WHERE oid = $1`,
+          [oid],
+        )
+      ).rows[0];
       await q(`CREATE ${unlogged ? 'UNLOGGED ' : ''}TABLE ${freshQ} (LIKE ${target} INCLUDING ALL)`);
       into = freshQ;
       note = 'replaced (swapped in)';
@@ -188,7 +209,8 @@ export async function loadBatches(
         await q(`ALTER TABLE ${target} RENAME TO ${quoteIdent(old)}`);
         await q(`ALTER TABLE ${freshQ} RENAME TO ${quoteIdent(table.name)}`);
         await q(`DROP TABLE ${qualified({ schema, name: old })}`);
-        for (const { from, to } of names) await q(`ALTER INDEX ${qualified({ schema, name: from })} RENAME TO ${quoteIdent(to)}`);
+        for (const { from, to } of names)
+          await q(`ALTER INDEX ${qualified({ schema, name: from })} RENAME TO ${quoteIdent(to)}`);
         if (comment !== null) await q(`COMMENT ON TABLE ${target} IS ${quoteLiteral(comment)}`);
       };
       break;
@@ -196,8 +218,10 @@ export async function loadBatches(
     case 'upsert': {
       const key = plan.key ?? [];
       if (key.length === 0) throw new UsageError('--mode upsert needs --key');
-      for (const k of key) if (!byName.has(k)) throw new UsageError(`--key ${JSON.stringify(k)}: no column of that name in ${target}`);
-      if (byName.has('__bx_row')) throw new ConfigError(`${target} has a column named "__bx_row", which bx-load's upsert uses itself`);
+      for (const k of key)
+        if (!byName.has(k)) throw new UsageError(`--key ${JSON.stringify(k)}: no column of that name in ${target}`);
+      if (byName.has('__bx_row'))
+        throw new ConfigError(`${target} has a column named "__bx_row", which bx-load's upsert uses itself`);
       const stage = tempName('stage');
       await q(`CREATE TEMPORARY TABLE ${quoteIdent(stage)} (LIKE ${target} INCLUDING DEFAULTS) ON COMMIT DROP`);
       await q(`ALTER TABLE ${quoteIdent(stage)} ADD COLUMN "__bx_row" bigint`);
@@ -207,13 +231,20 @@ export async function loadBatches(
         await duplicateKeys(client, quoteIdent(stage), key, encoder);
         const list = cols.map(quoteIdent).join(', ');
         const rest = cols.filter((c) => !key.includes(c));
-        const action = rest.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${rest.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(', ')}`;
+        const action =
+          rest.length === 0
+            ? 'DO NOTHING'
+            : `DO UPDATE SET ${rest.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(', ')}`;
         try {
-          const r = await q(`INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quoteIdent(stage)} ON CONFLICT (${key.map(quoteIdent).join(', ')}) ${action}`);
+          const r = await q(
+            `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quoteIdent(stage)} ON CONFLICT (${key.map(quoteIdent).join(', ')}) ${action}`,
+          );
           note = `upserted ${r.rowCount ?? rows} rows`;
         } catch (err) {
           if ((err as { code?: string }).code === '42P10') {
-            throw new ConfigError(`--key ${key.join(',')}: ${target} has no primary key or unique index on exactly (${key.join(', ')}), which upsert needs`);
+            throw new ConfigError(
+              `--key ${key.join(',')}: ${target} has no primary key or unique index on exactly (${key.join(', ')}), which upsert needs`,
+            );
           }
           throw pgError(err);
         }
@@ -222,7 +253,8 @@ export async function loadBatches(
     }
     case 'replace-where': {
       const p = plan.partition!;
-      if (!byName.has(p.column)) throw new UsageError(`--replace-where: no column ${JSON.stringify(p.column)} in ${target}`);
+      if (!byName.has(p.column))
+        throw new UsageError(`--replace-where: no column ${JSON.stringify(p.column)} in ${target}`);
       const r = await q(`DELETE FROM ${target} WHERE ${quoteIdent(p.column)} = ${quoteLiteral(p.value)}`);
       note = `replaced partition ${p.column}=${p.value} (${r.rowCount ?? 0} rows deleted)`;
       check = p;
@@ -252,7 +284,9 @@ export async function loadBatches(
           await copy.end();
           const more = r.needs.filter((n) => !cols.includes(n));
           cols = [...cols, ...more];
-          log.debug(`record at ${batch.name}:${batch.lines[from]} names column(s) ${more.join(', ')}: continuing with a wider COPY`);
+          log.debug(
+            `record at ${batch.name}:${batch.lines[from]} names column(s) ${more.join(', ')}: continuing with a wider COPY`,
+          );
           encoder.widen(cols);
           copy = await startCopy(client, into, cols, encoderRowNumber, log, stopInput);
         }
@@ -288,7 +322,9 @@ export async function loadBatches(
 
 function checkNameLength(name: string, what: string) {
   if (Buffer.byteLength(name) > MAX_IDENT_BYTES) {
-    throw new UsageError(`${what} name ${JSON.stringify(name)} is ${Buffer.byteLength(name)} bytes; PostgreSQL would cut it to ${JSON.stringify(truncateIdent(name))} (the limit is ${MAX_IDENT_BYTES} bytes)`);
+    throw new UsageError(
+      `${what} name ${JSON.stringify(name)} is ${Buffer.byteLength(name)} bytes; PostgreSQL would cut it to ${JSON.stringify(truncateIdent(name))} (the limit is ${MAX_IDENT_BYTES} bytes)`,
+    );
   }
 }
 
@@ -299,7 +335,8 @@ function checkNameLength(name: string, what: string) {
 function checkFieldNames(batches: LineRecordBatch[], records: Rec[][]) {
   const first = new Map<string, Origin>();
   batches.forEach((b, n) => {
-    for (let i = 0; i < records[n].length; i++) for (const k in records[n][i]) if (!first.has(k)) first.set(k, { file: b.name, line: b.lines[i] });
+    for (let i = 0; i < records[n].length; i++)
+      for (const k in records[n][i]) if (!first.has(k)) first.set(k, { file: b.name, line: b.lines[i] });
   });
   // Every name problem at once (an empty name, all names over 63 bytes, more than 1600 columns).
   const problem = columnNameProblem(first);
@@ -319,7 +356,10 @@ async function relationOid(client: Client, target: string): Promise<number | und
 }
 
 async function currentSchemaOf(client: Client, oid: number): Promise<string> {
-  const r = await client.query<{ nspname: string }>('SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1', [oid]);
+  const r = await client.query<{ nspname: string }>(
+    'SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1',
+    [oid],
+  );
   return r.rows[0].nspname;
 }
 
@@ -409,7 +449,11 @@ async function duplicateKeys(client: Client, stage: string, key: string[], encod
     return o ? `${o.at.file}:${o.at.line}${o.source ? ` (${o.source})` : ''}` : `row ${n}`;
   });
   const at = encoder.originOfRow(Number(first.rows[0]))?.at;
-  throw new DataError(at, undefined, `key ${first.k} appears ${first.rows.length} times in this load (records at ${where.join(', ')}); an upsert must hold each key once`);
+  throw new DataError(
+    at,
+    undefined,
+    `key ${first.k} appears ${first.rows.length} times in this load (records at ${where.join(', ')}); an upsert must hold each key once`,
+  );
 }
 
 interface CopyIn {
@@ -440,7 +484,14 @@ function settle(stream: Writable, event: string): Promise<void> {
   });
 }
 
-async function startCopy(client: Client, into: string, cols: string[], rowNumber: boolean, log: Logger, onError: () => void): Promise<CopyIn> {
+async function startCopy(
+  client: Client,
+  into: string,
+  cols: string[],
+  rowNumber: boolean,
+  log: Logger,
+  onError: () => void,
+): Promise<CopyIn> {
   const { from: copyFrom } = await import('pg-copy-streams');
   const list = [...cols.map(quoteIdent), ...(rowNumber ? ['"__bx_row"'] : [])];
   const sql = `COPY ${into} (${list.join(', ')}) FROM STDIN`;
@@ -480,15 +531,24 @@ export function tableCreator(table: TableName, schemaFile: string | undefined): 
       schema = await readSchemaFile(schemaFile);
       for (const f of schema.fields) {
         if (Buffer.byteLength(f.name) > MAX_IDENT_BYTES) {
-          throw new ConfigError(`${schemaFile}: field ${JSON.stringify(f.name)} is ${Buffer.byteLength(f.name)} bytes; PostgreSQL would cut it to ${JSON.stringify(truncateIdent(f.name))} (the limit is ${MAX_IDENT_BYTES} bytes)`);
+          throw new ConfigError(
+            `${schemaFile}: field ${JSON.stringify(f.name)} is ${Buffer.byteLength(f.name)} bytes; PostgreSQL would cut it to ${JSON.stringify(truncateIdent(f.name))} (the limit is ${MAX_IDENT_BYTES} bytes)`,
+          );
         }
       }
     } else {
-      if (first.length === 0) throw new DataError(undefined, undefined, 'no records to infer the table from; give --schema FILE to create an empty table');
+      if (first.length === 0)
+        throw new DataError(
+          undefined,
+          undefined,
+          'no records to infer the table from; give --schema FILE to create an empty table',
+        );
       const inferrer = new SchemaInferrer({ copyCompatible: true });
       for (const r of first) inferrer.add(r);
       schema = inferrer.result();
-      schema.fields = schema.fields.filter((f) => f.name !== '_file' && f.name !== '_line').map((f) => ({ ...f, constraints: undefined }));
+      schema.fields = schema.fields
+        .filter((f) => f.name !== '_file' && f.name !== '_line')
+        .map((f) => ({ ...f, constraints: undefined }));
     }
     if (primaryKey) schema = { ...schema, primaryKey };
     return createTableSql(schema, table);

@@ -22,7 +22,13 @@ export async function storeCheckpoints(client: Client, checkpoints: Checkpoint[]
     await client.query(
       `INSERT INTO public.${STATE_TABLE} (key, position, "from", records, run_id, updated_at) VALUES ($1, $2, $3, $4, $5, now())
        ON CONFLICT (key) DO UPDATE SET position = EXCLUDED.position, "from" = EXCLUDED."from", records = EXCLUDED.records, run_id = EXCLUDED.run_id, updated_at = now()`,
-      [c.key, JSON.stringify(c.position), c.from === undefined ? null : JSON.stringify(c.from), c.records ?? null, runId ?? null],
+      [
+        c.key,
+        JSON.stringify(c.position),
+        c.from === undefined ? null : JSON.stringify(c.from),
+        c.records ?? null,
+        runId ?? null,
+      ],
     );
   }
 }
@@ -34,4 +40,3 @@ export async function readCheckpoint(client: Client, key: string): Promise<unkno
   const r = await client.query(`SELECT position FROM public.${STATE_TABLE} WHERE key = $1`, [key]);
   return r.rows.length ? r.rows[0].position : undefined;
 }
-

@@ -8,7 +8,24 @@ import { ConfigError, InputMissingError, UsageError } from '../lib/errors.js';
 import { SECTION_KINDS, type InputRef, type SectionKind, type SectionSpec } from './model.js';
 
 /** Options that take a value (their next token is not a FILE). Short aliases included. */
-export const VALUE_OPTIONS = new Set(['section', 'chart', 'x', 'y', 'title', 'spec', 'query', 'db', 'format', 'f', 'output', 'o', 'max-rows', 'run-summary', 'raw', 'log-format']);
+export const VALUE_OPTIONS = new Set([
+  'section',
+  'chart',
+  'x',
+  'y',
+  'title',
+  'spec',
+  'query',
+  'db',
+  'format',
+  'f',
+  'output',
+  'o',
+  'max-rows',
+  'run-summary',
+  'raw',
+  'log-format',
+]);
 const PER_SECTION = new Set(['chart', 'x', 'y', 'title', 'query']);
 
 interface Draft {
@@ -47,7 +64,9 @@ export function scanArgv(argv: string[]): ArgvSections {
     const key = name as 'chart' | 'x' | 'y' | 'title';
     if (cur[key] !== undefined) {
       const where = cur === head ? 'before the first --section' : `in section "${cur.heading}"`;
-      throw new UsageError(`--${name} given twice ${where} ("${cur[key]}" and "${value}"); start another --section for another chart`);
+      throw new UsageError(
+        `--${name} given twice ${where} ("${cur[key]}" and "${value}"); start another --section for another chart`,
+      );
     }
     cur[key] = value;
   };
@@ -93,16 +112,23 @@ export function argvSections(scan: ArgvSections): SectionSpec[] {
   }
   if (defaults.inputs.length > 0) {
     const first = defaults.inputs[0];
-    throw new UsageError(`${first.kind === 'file' ? first.path : '--query'} comes before the first --section; put each FILE or --query after the --section it belongs to`);
+    throw new UsageError(
+      `${first.kind === 'file' ? first.path : '--query'} comes before the first --section; put each FILE or --query after the --section it belongs to`,
+    );
   }
-  return scan.sections.map((s, i) => finish({ ...s, chart: s.chart ?? defaults.chart, x: s.x ?? defaults.x, y: s.y ?? defaults.y }, i));
+  return scan.sections.map((s, i) =>
+    finish({ ...s, chart: s.chart ?? defaults.chart, x: s.x ?? defaults.x, y: s.y ?? defaults.y }, i),
+  );
 }
 
 function finish(d: Draft, i: number, where = `section ${i + 1}`): SectionSpec {
   const kind = (d.chart ?? (d.x && d.y ? 'bar' : 'table')) as SectionKind;
-  if (!SECTION_KINDS.includes(kind)) throw new UsageError(`--chart: expected one of ${SECTION_KINDS.join(', ')}, got "${d.chart}" (${where})`);
+  if (!SECTION_KINDS.includes(kind))
+    throw new UsageError(`--chart: expected one of ${SECTION_KINDS.join(', ')}, got "${d.chart}" (${where})`);
   if (kind !== 'table' && (!d.x || !d.y)) {
-    throw new UsageError(`--chart ${kind} needs --x FIELD and --y FIELD (${d.heading ? `section "${d.heading}"` : where})`);
+    throw new UsageError(
+      `--chart ${kind} needs --x FIELD and --y FIELD (${d.heading ? `section "${d.heading}"` : where})`,
+    );
   }
   const heading = d.heading ?? (kind === 'table' ? 'Records' : `${d.y} by ${d.x}`);
   return {
@@ -134,9 +160,12 @@ export function readSpecFile(path: string): SpecFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new InputMissingError(`--spec ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new InputMissingError(
+      `--spec ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
   }
-  if (/\.ya?ml$/i.test(path)) throw new UsageError(`--spec ${path}: YAML specs are not supported; write the same keys as JSON`);
+  if (/\.ya?ml$/i.test(path))
+    throw new UsageError(`--spec ${path}: YAML specs are not supported; write the same keys as JSON`);
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -144,35 +173,61 @@ export function readSpecFile(path: string): SpecFile {
     throw new ConfigError(`${path}: not valid JSON: ${(err as Error).message.replace(/^.*?: /, '')}`);
   }
   const bad = (where: string, what: string) => new ConfigError(`${path}: ${where}: ${what}`);
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad('top level', 'expected an object with "sections"');
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw bad('top level', 'expected an object with "sections"');
   const d = doc as Record<string, unknown>;
-  for (const k of Object.keys(d)) if (!['title', 'maxRows', 'raw', 'sections'].includes(k)) throw bad(k, 'unknown key; known: title, maxRows, raw, sections');
+  for (const k of Object.keys(d))
+    if (!['title', 'maxRows', 'raw', 'sections'].includes(k))
+      throw bad(k, 'unknown key; known: title, maxRows, raw, sections');
   if (d.title !== undefined && typeof d.title !== 'string') throw bad('title', 'expected a string');
-  if (d.maxRows !== undefined && (!Number.isInteger(d.maxRows) || (d.maxRows as number) < 1)) throw bad('maxRows', 'expected a positive integer');
-  if (d.raw !== undefined && (!Array.isArray(d.raw) || !d.raw.every((f) => typeof f === 'string'))) throw bad('raw', 'expected an array of field names');
+  if (d.maxRows !== undefined && (!Number.isInteger(d.maxRows) || (d.maxRows as number) < 1))
+    throw bad('maxRows', 'expected a positive integer');
+  if (d.raw !== undefined && (!Array.isArray(d.raw) || !d.raw.every((f) => typeof f === 'string')))
+    throw bad('raw', 'expected an array of field names');
   if (!Array.isArray(d.sections) || d.sections.length === 0) throw bad('sections', 'expected a non-empty array');
   const base = dirname(path);
   const sections = d.sections.map((s: unknown, i: number) => {
     const where = `sections[${i}]`;
     if (!s || typeof s !== 'object' || Array.isArray(s)) throw bad(where, 'expected an object');
     const o = s as Record<string, unknown>;
-    for (const k of Object.keys(o)) if (!SECTION_KEYS.has(k)) throw bad(`${where}.${k}`, `unknown key; known: ${[...SECTION_KEYS].join(', ')}`);
+    for (const k of Object.keys(o))
+      if (!SECTION_KEYS.has(k)) throw bad(`${where}.${k}`, `unknown key; known: ${[...SECTION_KEYS].join(', ')}`);
     for (const k of ['section', 'heading', 'chart', 'x', 'y', 'title', 'caption', 'file', 'query']) {
       if (o[k] !== undefined && typeof o[k] !== 'string') throw bad(`${where}.${k}`, 'expected a string');
     }
-    if (o.chart !== undefined && !SECTION_KINDS.includes(o.chart as SectionKind)) throw bad(`${where}.chart`, `expected one of ${SECTION_KINDS.join(', ')}, got "${o.chart}"`);
+    if (o.chart !== undefined && !SECTION_KINDS.includes(o.chart as SectionKind))
+      throw bad(`${where}.chart`, `expected one of ${SECTION_KINDS.join(', ')}, got "${o.chart}"`);
     const files = o.files === undefined ? [] : o.files;
-    if (!Array.isArray(files) || !files.every((f) => typeof f === 'string')) throw bad(`${where}.files`, 'expected an array of paths');
-    const inputs: InputRef[] = [...(o.file !== undefined ? [o.file as string] : []), ...(files as string[])].map((f) => ({
-      kind: 'file' as const,
-      path: f === '-' || isAbsolute(f) ? f : resolve(base, f),
-    }));
+    if (!Array.isArray(files) || !files.every((f) => typeof f === 'string'))
+      throw bad(`${where}.files`, 'expected an array of paths');
+    const inputs: InputRef[] = [...(o.file !== undefined ? [o.file as string] : []), ...(files as string[])].map(
+      (f) => ({
+        kind: 'file' as const,
+        path: f === '-' || isAbsolute(f) ? f : resolve(base, f),
+      }),
+    );
     if (o.query !== undefined) inputs.push({ kind: 'query', sql: o.query as string });
     try {
-      return finish({ heading: (o.section ?? o.heading) as string | undefined, chart: o.chart as string, x: o.x as string, y: o.y as string, title: (o.caption ?? o.title) as string | undefined, inputs }, i, where);
+      return finish(
+        {
+          heading: (o.section ?? o.heading) as string | undefined,
+          chart: o.chart as string,
+          x: o.x as string,
+          y: o.y as string,
+          title: (o.caption ?? o.title) as string | undefined,
+          inputs,
+        },
+        i,
+        where,
+      );
     } catch (err) {
       throw err instanceof UsageError ? bad(where, err.message.replace(/ \(.*\)$/, '')) : err;
     }
   });
-  return { title: d.title as string | undefined, maxRows: d.maxRows as number | undefined, raw: d.raw as string[] | undefined, sections };
+  return {
+    title: d.title as string | undefined,
+    maxRows: d.maxRows as number | undefined,
+    raw: d.raw as string[] | undefined,
+    sections,
+  };
 }

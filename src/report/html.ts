@@ -3,7 +3,16 @@
 // value escaped. Readable printed, and in light or dark mode.
 import type { Report, SectionData } from './model.js';
 import { chartSvg, type Point } from './svg.js';
-import { cellText, columnsOf, count, decimalText, escapeHtml as esc, groupDigits, toFloat, type Column } from './values.js';
+import {
+  cellText,
+  columnsOf,
+  count,
+  decimalText,
+  escapeHtml as esc,
+  groupDigits,
+  toFloat,
+  type Column,
+} from './values.js';
 
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
@@ -90,12 +99,17 @@ function section(r: Report, s: SectionData, i: number): string {
   } else {
     const points = chartPoints(s);
     out.push(
-      chartSvg({ kind: spec.kind, points, xName: spec.x!, yName: spec.y!, title: spec.heading }, `c${i + 1}`) || '<p class="note">Nothing to chart.</p>',
+      chartSvg({ kind: spec.kind, points, xName: spec.x!, yName: spec.y!, title: spec.heading }, `c${i + 1}`) ||
+        '<p class="note">Nothing to chart.</p>',
     );
     const fields = [spec.x!, spec.y!];
     const data = table(s.rows, fields, r.raw);
     // A short data table is part of the chart (exact values, and readable printed); a long one folds away.
-    out.push(s.rows.length <= OPEN_ROWS ? `<details open><summary>Data</summary>${data}</details>` : `<details><summary>Data (${count(s.rows.length)} rows)</summary>${data}</details>`);
+    out.push(
+      s.rows.length <= OPEN_ROWS
+        ? `<details open><summary>Data</summary>${data}</details>`
+        : `<details><summary>Data (${count(s.rows.length)} rows)</summary>${data}</details>`,
+    );
   }
   const notes = cutNotes(s, r.maxRows);
   for (const n of notes) out.push(`<p class="note">${esc(n)}</p>`);
@@ -107,15 +121,22 @@ function section(r: Report, s: SectionData, i: number): string {
 const OPEN_ROWS = 12;
 
 export function metaLine(s: SectionData): string {
-  const what = s.spec.kind === 'table' ? 'Table' : `${s.spec.kind === 'line' ? 'Line' : s.spec.kind === 'hbar' ? 'Horizontal bar' : 'Bar'} chart of ${s.spec.y} by ${s.spec.x}`;
+  const what =
+    s.spec.kind === 'table'
+      ? 'Table'
+      : `${s.spec.kind === 'line' ? 'Line' : s.spec.kind === 'hbar' ? 'Horizontal bar' : 'Bar'} chart of ${s.spec.y} by ${s.spec.x}`;
   return `${what} · ${count(s.total)} ${s.total === 1 ? 'record' : 'records'} from ${s.sources.join(', ')}`;
 }
 
 /** Why fewer rows are shown than were read. */
 export function cutNotes(s: SectionData, maxRows: number): string[] {
   const notes: string[] = [];
-  if (s.total > s.rows.length) notes.push(`Showing the first ${count(s.rows.length)} of ${count(s.total)} records (--max-rows ${maxRows}).`);
-  if (s.skipped > 0) notes.push(`${count(s.skipped)} ${s.skipped === 1 ? 'record' : 'records'} with no ${s.spec.x} or ${s.spec.y} left out of the chart.`);
+  if (s.total > s.rows.length)
+    notes.push(`Showing the first ${count(s.rows.length)} of ${count(s.total)} records (--max-rows ${maxRows}).`);
+  if (s.skipped > 0)
+    notes.push(
+      `${count(s.skipped)} ${s.skipped === 1 ? 'record' : 'records'} with no ${s.spec.x} or ${s.spec.y} left out of the chart.`,
+    );
   return notes;
 }
 
@@ -127,7 +148,8 @@ export function chartPoints(s: SectionData): Point[] {
     const yv = r[y!];
     const text = decimalText(yv);
     if (xv === null || xv === undefined || text === undefined) continue;
-    const label = typeof xv === 'string' ? xv : typeof xv === 'number' ? (decimalText(xv) ?? String(xv)) : JSON.stringify(xv);
+    const label =
+      typeof xv === 'string' ? xv : typeof xv === 'number' ? (decimalText(xv) ?? String(xv)) : JSON.stringify(xv);
     pts.push({ label, text, value: toFloat(text)!, time: s.spec.kind === 'line' ? timeOf(label) : undefined });
   }
   return pts;
@@ -135,7 +157,8 @@ export function chartPoints(s: SectionData): Point[] {
 
 /** A date or timestamp in ISO form ("2026-11-23", "2026-11-23T08:00:00Z", "2026-11-23 08:00"), as ms; else undefined. */
 function timeOf(label: string): number | undefined {
-  if (!/^\d{4}-\d{2}(-\d{2}([T ]\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(label)) return undefined;
+  if (!/^\d{4}-\d{2}(-\d{2}([T ]\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(label))
+    return undefined;
   let iso = label.replace(' ', 'T');
   if (/T\d{2}$/.test(iso) || /T\d{2}(?=Z|[+-])/.test(iso)) iso = iso.replace(/(T\d{2})/, '$1:00');
   // No zone: read as UTC, so that the chart is the same on every machine.
@@ -160,7 +183,8 @@ export function table(rows: Record<string, unknown>[], fields: string[], raw: Se
 
 function cell(v: unknown, c: Column): string {
   const text = cellText(v, c);
-  if (c.numeric && decimalText(v) !== undefined) return `<td class="num" data-value="${esc(decimalText(v)!)}">${esc(text)}</td>`;
+  if (c.numeric && decimalText(v) !== undefined)
+    return `<td class="num" data-value="${esc(decimalText(v)!)}">${esc(text)}</td>`;
   return `<td>${esc(text)}</td>`;
 }
 
@@ -172,7 +196,9 @@ export function runFields(records: Record<string, unknown>[]): string[] {
   for (const r of records) for (const k of Object.keys(r)) seen.add(k);
   const first = RUN_FIELDS.filter((f) => seen.has(f));
   // Long or nested fields (arguments, error text) stay in the run log; the footer shows counts.
-  const rest = [...seen].filter((f) => !RUN_FIELDS.includes(f) && ['exit_code', 'code', 'start', 'started', 'end', 'id'].includes(f));
+  const rest = [...seen].filter(
+    (f) => !RUN_FIELDS.includes(f) && ['exit_code', 'code', 'start', 'started', 'end', 'id'].includes(f),
+  );
   return [...first, ...rest];
 }
 
@@ -205,7 +231,9 @@ export function runsLine(records: Record<string, unknown>[]): string {
         any = true;
       }
     }
-    return any ? `${groupDigits(total.toString())} ${f === 'rows_in' ? 'rows in' : f === 'rows_out' ? 'out' : 'rejected'}` : undefined;
+    return any
+      ? `${groupDigits(total.toString())} ${f === 'rows_in' ? 'rows in' : f === 'rows_out' ? 'out' : 'rejected'}`
+      : undefined;
   });
   const counts = sums.filter(Boolean).join(', ');
   return `${count(records.length)} ${records.length === 1 ? 'run' : 'runs'}${parts ? `: ${parts}` : ''}${counts ? `; ${counts}` : ''}`;

@@ -9,7 +9,12 @@ export const SECTION_KINDS: readonly SectionKind[] = ['bar', 'hbar', 'line', 'ta
 export type InputRef = { kind: 'file'; path: string } | { kind: 'query'; sql: string };
 
 export const inputKey = (i: InputRef) => (i.kind === 'file' ? `file:${i.path}` : `query:${i.sql}`);
-export const inputName = (i: InputRef) => (i.kind === 'file' ? (i.path === '-' ? 'stdin' : i.path) : `query ${JSON.stringify(i.sql.length > 60 ? i.sql.slice(0, 57) + '...' : i.sql)}`);
+export const inputName = (i: InputRef) =>
+  i.kind === 'file'
+    ? i.path === '-'
+      ? 'stdin'
+      : i.path
+    : `query ${JSON.stringify(i.sql.length > 60 ? i.sql.slice(0, 57) + '...' : i.sql)}`;
 
 export interface SectionSpec {
   heading: string;

@@ -40,7 +40,11 @@ export function chartSvg(c: ChartSpec, id: string): string {
 }
 
 /** Round ticks for [lo, hi]: steps of 1, 2 or 5 × 10^e, labels from the step's own digits. */
-export function niceTicks(lo: number, hi: number, want = 5): { lo: number; hi: number; ticks: { v: number; label: string }[] } {
+export function niceTicks(
+  lo: number,
+  hi: number,
+  want = 5,
+): { lo: number; hi: number; ticks: { v: number; label: string }[] } {
   if (!(hi > lo)) {
     if (hi === 0 && lo === 0) hi = 1;
     else if (lo === hi) {
@@ -117,7 +121,10 @@ function bar(c: ChartSpec, id: string): string {
     out.push(
       `<rect class="bar${p.value < 0 ? ' neg' : ''}" x="${r1(x)}" y="${r1(top)}" width="${r1(bw)}" height="${r1(height)}" data-x="${esc(p.label)}" data-value="${esc(p.text)}"><title>${esc(p.label)}: ${esc(shown)}</title></rect>`,
     );
-    if (showValues) out.push(`<text class="value" x="${r1(x + bw / 2)}" y="${r1(p.value < 0 ? top + height + 13 : top - 5)}" text-anchor="middle">${esc(shown)}</text>`);
+    if (showValues)
+      out.push(
+        `<text class="value" x="${r1(x + bw / 2)}" y="${r1(p.value < 0 ? top + height + 13 : top - 5)}" text-anchor="middle">${esc(shown)}</text>`,
+      );
   });
   out.push('</g>', `<line class="axis" x1="${r1(left)}" x2="${r1(W - right)}" y1="${r1(y(0))}" y2="${r1(y(0))}"/>`);
   // Slanted labels need ~22 px each: with more bars than that, every k-th bar is labelled
@@ -158,7 +165,8 @@ function hbar(c: ChartSpec, id: string): string {
     out.push(`<line x1="${r1(x(t.v))}" x2="${r1(x(t.v))}" y1="${top}" y2="${top + plotH}"/>`);
   }
   out.push('</g><g class="ticks">');
-  for (const t of ticks) out.push(`<text x="${r1(x(t.v))}" y="${top + plotH + 16}" text-anchor="middle">${esc(t.label)}</text>`);
+  for (const t of ticks)
+    out.push(`<text x="${r1(x(t.v))}" y="${top + plotH + 16}" text-anchor="middle">${esc(t.label)}</text>`);
   out.push('</g><g class="bars">');
   const bh = band * 0.68;
   const longestValue = Math.max(...pts.map((p) => charW(groupDigits(p.text).length, 11)));
@@ -171,14 +179,25 @@ function hbar(c: ChartSpec, id: string): string {
     out.push(
       `<rect class="bar${p.value < 0 ? ' neg' : ''}" x="${r1(Math.min(x0, xv))}" y="${r1(y)}" width="${r1(width)}" height="${r1(bh)}" data-x="${esc(p.label)}" data-value="${esc(p.text)}"><title>${esc(p.label)}: ${esc(shown)}</title></rect>`,
     );
-    out.push(`<text class="cat" x="${r1(left - 8)}" y="${r1(y + bh / 2 + 4)}" text-anchor="end">${esc(labels[i])}</text>`);
+    out.push(
+      `<text class="cat" x="${r1(left - 8)}" y="${r1(y + bh / 2 + 4)}" text-anchor="end">${esc(labels[i])}</text>`,
+    );
     // The value sits inside a long bar, beside a short one.
-    if (width > longestValue + 12 && p.value >= 0) out.push(`<text class="value inside" x="${r1(xv - 6)}" y="${r1(y + bh / 2 + 4)}" text-anchor="end">${esc(shown)}</text>`);
-    else if (p.value >= 0 && xv + 6 + charW(shown.length, 11) < W) out.push(`<text class="value" x="${r1(xv + 6)}" y="${r1(y + bh / 2 + 4)}">${esc(shown)}</text>`);
+    if (width > longestValue + 12 && p.value >= 0)
+      out.push(
+        `<text class="value inside" x="${r1(xv - 6)}" y="${r1(y + bh / 2 + 4)}" text-anchor="end">${esc(shown)}</text>`,
+      );
+    else if (p.value >= 0 && xv + 6 + charW(shown.length, 11) < W)
+      out.push(`<text class="value" x="${r1(xv + 6)}" y="${r1(y + bh / 2 + 4)}">${esc(shown)}</text>`);
   });
   out.push('</g>', `<line class="axis" x1="${r1(x(0))}" x2="${r1(x(0))}" y1="${top}" y2="${top + plotH}"/>`);
-  out.push(`<text class="axis-name" x="${r1(left + plotW / 2)}" y="${h - 10}" text-anchor="middle">${esc(c.yName)}</text>`);
-  out.push(`<text class="axis-name" x="${r1(left - 8)}" y="${top - 4}" text-anchor="end">${esc(c.xName)}</text>`, '</svg>');
+  out.push(
+    `<text class="axis-name" x="${r1(left + plotW / 2)}" y="${h - 10}" text-anchor="middle">${esc(c.yName)}</text>`,
+  );
+  out.push(
+    `<text class="axis-name" x="${r1(left - 8)}" y="${top - 4}" text-anchor="end">${esc(c.xName)}</text>`,
+    '</svg>',
+  );
   return out.join('');
 }
 
@@ -186,7 +205,10 @@ function hbar(c: ChartSpec, id: string): string {
 function line(c: ChartSpec, id: string): string {
   const timed = c.points.every((p) => p.time !== undefined);
   const pts = timed ? [...c.points].sort((a, b) => a.time! - b.time!) : c.points;
-  const { lo, hi, ticks } = niceTicks(Math.min(...pts.map((p) => p.value), lo0(pts)), Math.max(...pts.map((p) => p.value)));
+  const { lo, hi, ticks } = niceTicks(
+    Math.min(...pts.map((p) => p.value), lo0(pts)),
+    Math.max(...pts.map((p) => p.value)),
+  );
   const left = 16 + Math.max(...ticks.map((t) => charW(t.label.length))) + 22;
   const right = 24;
   const top = 24;
@@ -195,31 +217,41 @@ function line(c: ChartSpec, id: string): string {
   const h = top + plotH + 56;
   const t0 = timed ? pts[0].time! : 0;
   const t1 = timed ? pts[pts.length - 1].time! : pts.length - 1;
-  const px = (p: Point, i: number) => left + (t1 === t0 ? plotW / 2 : (((timed ? p.time! : i) - t0) / (t1 - t0)) * plotW);
+  const px = (p: Point, i: number) =>
+    left + (t1 === t0 ? plotW / 2 : (((timed ? p.time! : i) - t0) / (t1 - t0)) * plotW);
   const py = (v: number) => top + ((hi - v) / (hi - lo)) * plotH;
   const out: string[] = [open(c, id, h), yGrid(ticks, py, left, W - right)];
   const xy = pts.map((p, i) => `${r1(px(p, i))},${r1(py(p.value))}`);
   const base = r1(py(Math.max(lo, Math.min(0, hi))));
-  out.push(`<path class="area" d="M${r1(px(pts[0], 0))},${base}L${xy.join('L')}L${r1(px(pts[pts.length - 1], pts.length - 1))},${base}Z"/>`);
+  out.push(
+    `<path class="area" d="M${r1(px(pts[0], 0))},${base}L${xy.join('L')}L${r1(px(pts[pts.length - 1], pts.length - 1))},${base}Z"/>`,
+  );
   out.push(`<path class="line" d="M${xy.join('L')}"/>`);
   if (pts.length <= 120) {
     out.push('<g class="points">');
     pts.forEach((p, i) => {
-      out.push(`<circle cx="${r1(px(p, i))}" cy="${r1(py(p.value))}" r="3" data-x="${esc(p.label)}" data-value="${esc(p.text)}"><title>${esc(p.label)}: ${esc(groupDigits(p.text))}</title></circle>`);
+      out.push(
+        `<circle cx="${r1(px(p, i))}" cy="${r1(py(p.value))}" r="3" data-x="${esc(p.label)}" data-value="${esc(p.text)}"><title>${esc(p.label)}: ${esc(groupDigits(p.text))}</title></circle>`,
+      );
     });
     out.push('</g>');
   }
-  out.push(`<line class="axis" x1="${r1(left)}" x2="${r1(W - right)}" y1="${r1(top + plotH)}" y2="${r1(top + plotH)}"/>`);
+  out.push(
+    `<line class="axis" x1="${r1(left)}" x2="${r1(W - right)}" y1="${r1(top + plotH)}" y2="${r1(top + plotH)}"/>`,
+  );
   // At most ~7 x labels, spread evenly over the points, each an x as the data wrote it.
   const room = Math.max(2, Math.min(8, Math.floor(plotW / (charW(Math.max(...pts.map((p) => p.label.length))) + 24))));
   const every = Math.max(1, Math.ceil((pts.length - 1) / (room - 1)));
   out.push('<g class="xlabels">');
   for (let i = 0; i < pts.length; i += every) {
-    out.push(`<line class="tick" x1="${r1(px(pts[i], i))}" x2="${r1(px(pts[i], i))}" y1="${top + plotH}" y2="${top + plotH + 4}"/>`);
+    out.push(
+      `<line class="tick" x1="${r1(px(pts[i], i))}" x2="${r1(px(pts[i], i))}" y1="${top + plotH}" y2="${top + plotH + 4}"/>`,
+    );
     // The first and last labels keep inside the plot, clear of the value axis' labels.
     const xi = px(pts[i], i);
     const text = truncate(pts[i].label, 24);
-    const anchor = xi - charW(text.length) / 2 < left - 4 ? 'start' : xi + charW(text.length) / 2 > W - 2 ? 'end' : 'middle';
+    const anchor =
+      xi - charW(text.length) / 2 < left - 4 ? 'start' : xi + charW(text.length) / 2 > W - 2 ? 'end' : 'middle';
     out.push(`<text x="${r1(xi)}" y="${top + plotH + 20}" text-anchor="${anchor}">${esc(text)}</text>`);
   }
   out.push('</g>', axisNames(c, left, W - right, top, top + plotH, h), '</svg>');
@@ -237,7 +269,8 @@ function yGrid(ticks: { v: number; label: string }[], y: (v: number) => number, 
   const out = ['<g class="grid">'];
   for (const t of ticks) out.push(`<line x1="${r1(x0)}" x2="${r1(x1)}" y1="${r1(y(t.v))}" y2="${r1(y(t.v))}"/>`);
   out.push('</g><g class="ticks">');
-  for (const t of ticks) out.push(`<text x="${r1(x0 - 8)}" y="${r1(y(t.v) + 4)}" text-anchor="end">${esc(t.label)}</text>`);
+  for (const t of ticks)
+    out.push(`<text x="${r1(x0 - 8)}" y="${r1(y(t.v) + 4)}" text-anchor="end">${esc(t.label)}</text>`);
   out.push('</g>');
   return out.join('');
 }

@@ -17,7 +17,9 @@ const shownFields = (s: SectionData) => (s.spec.kind === 'table' ? s.fields : [s
  * A backslash is doubled so that a value never escapes the next character of the table.
  */
 export function mdCell(s: string): string {
-  const escaped = s.replace(/[\\`*_[\]|<>&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : '\\' + c));
+  const escaped = s.replace(/[\\`*_[\]|<>&]/g, (c) =>
+    c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : '\\' + c,
+  );
   return visibleControls(escaped.replace(/\r\n|\r|\n/g, '<br>'));
 }
 
@@ -34,14 +36,18 @@ export function renderMarkdown(r: Report): string {
   }
   if (r.runs) {
     out.push('## Runs', '', `${mdCell(runsLine(r.runs.records))} (from ${mdCell(r.runs.file)})`, '');
-    if (r.runs.records.length) out.push(...mdTable(r.runs.records, runFields(r.runs.records), new Set(['exit_code', 'code', 'id'])), '');
+    if (r.runs.records.length)
+      out.push(...mdTable(r.runs.records, runFields(r.runs.records), new Set(['exit_code', 'code', 'id'])), '');
   }
   return out.join('\n').trimEnd() + '\n';
 }
 
 function mdTable(rows: Record<string, unknown>[], fields: string[], raw: Set<string>): string[] {
   const cols = columnsOf(fields, rows, raw);
-  const lines = [`| ${cols.map((c) => mdCell(c.name)).join(' | ')} |`, `| ${cols.map((c) => (c.numeric ? '---:' : '---')).join(' | ')} |`];
+  const lines = [
+    `| ${cols.map((c) => mdCell(c.name)).join(' | ')} |`,
+    `| ${cols.map((c) => (c.numeric ? '---:' : '---')).join(' | ')} |`,
+  ];
   for (const r of rows) lines.push(`| ${cols.map((c) => mdCell(cellText(r[c.name], c))).join(' | ')} |`);
   return lines;
 }
@@ -71,7 +77,10 @@ export function renderTable(r: Report, term: Terminal): string {
   }
   if (r.runs) {
     out.push(bold('Runs'), visibleControls(`${runsLine(r.runs.records)} (from ${r.runs.file})`));
-    if (r.runs.records.length) out.push(...textTable(r.runs.records, runFields(r.runs.records), new Set(['exit_code', 'code', 'id']), term, bold));
+    if (r.runs.records.length)
+      out.push(
+        ...textTable(r.runs.records, runFields(r.runs.records), new Set(['exit_code', 'code', 'id']), term, bold),
+      );
     out.push('');
   }
   return out.join('\n').trimEnd() + '\n';
@@ -85,7 +94,13 @@ const GAP = 2;
  * and their cells end in "…"; numbers are never cut. When even that does not fit, the columns
  * on the right are left out, with a line that names them. A pipe gets every character.
  */
-export function textTable(rows: Record<string, unknown>[], fields: string[], raw: Set<string>, term: Terminal, bold = (s: string) => s): string[] {
+export function textTable(
+  rows: Record<string, unknown>[],
+  fields: string[],
+  raw: Set<string>,
+  term: Terminal,
+  bold = (s: string) => s,
+): string[] {
   let cols: Column[] = columnsOf(fields, rows, raw);
   let head = cols.map((c) => visibleControls(c.name));
   let body = rows.map((r) => cols.map((c) => visibleControls(cellText(r[c.name], c))));
@@ -93,7 +108,8 @@ export function textTable(rows: Record<string, unknown>[], fields: string[], raw
   let hidden: string[] = [];
   if (term.columns !== undefined) {
     const room = term.columns;
-    const need = (n: number) => widths.slice(0, n).reduce((a, w, j) => a + (cols[j].numeric ? w : Math.min(w, MIN_TEXT)), 0) + GAP * (n - 1);
+    const need = (n: number) =>
+      widths.slice(0, n).reduce((a, w, j) => a + (cols[j].numeric ? w : Math.min(w, MIN_TEXT)), 0) + GAP * (n - 1);
     let n = cols.length;
     while (n > 1 && need(n) > room) n--;
     if (n < cols.length) {
@@ -114,7 +130,12 @@ export function textTable(rows: Record<string, unknown>[], fields: string[], raw
   const lines = [bold(head.map(pad).join(sep).trimEnd()), widths.map((w) => '─'.repeat(w)).join(sep)];
   for (const b of body) lines.push(b.map(pad).join(sep).trimEnd());
   if (hidden.length) {
-    lines.push(...wrap(`(${hidden.length} more ${hidden.length === 1 ? 'column' : 'columns'} left out to fit ${term.columns} columns: ${hidden.map(visibleControls).join(', ')}; --format md shows all)`, term.columns!));
+    lines.push(
+      ...wrap(
+        `(${hidden.length} more ${hidden.length === 1 ? 'column' : 'columns'} left out to fit ${term.columns} columns: ${hidden.map(visibleControls).join(', ')}; --format md shows all)`,
+        term.columns!,
+      ),
+    );
   }
   return lines;
 }
@@ -127,7 +148,8 @@ function fit(widths: number[], cols: Column[], room: number) {
   let total = widths.reduce((a, b) => a + b, 0);
   while (total > room) {
     let j = -1;
-    for (let k = 0; k < widths.length; k++) if (!cols[k].numeric && widths[k] > MIN_TEXT && (j < 0 || widths[k] > widths[j])) j = k;
+    for (let k = 0; k < widths.length; k++)
+      if (!cols[k].numeric && widths[k] > MIN_TEXT && (j < 0 || widths[k] > widths[j])) j = k;
     if (j < 0) break;
     widths[j]--;
     total--;

@@ -109,7 +109,8 @@ export function cellText(v: unknown, col: Column | undefined): string {
     const t = decimalText(v);
     if (t !== undefined) return col.code ? t : groupDigits(t);
   }
-  const text = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+  const text =
+    typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
   // A report stays small whatever a record holds: a 64 MiB field is a line of it.
   return text.length > MAX_CELL ? `${text.slice(0, MAX_CELL)}… (${count(text.length)} characters)` : text;
 }

@@ -4,7 +4,18 @@ import { BxError, classify, ExitCode, PipeClosed, UsageError } from '../lib/erro
 import { RunStats, type Io } from '../lib/io.js';
 import { Logger, type LogFormat, type Verbosity } from '../lib/log.js';
 import { addSecret, hasPassword, redact } from '../lib/redact.js';
-import { HINT_LINE_CODES, HINTS, monitored, newRunId, pipelineIdFor, progressText, recordRun, summarize, type RunContext, type RunOutcome } from './summary.js';
+import {
+  HINT_LINE_CODES,
+  HINTS,
+  monitored,
+  newRunId,
+  pipelineIdFor,
+  progressText,
+  recordRun,
+  summarize,
+  type RunContext,
+  type RunOutcome,
+} from './summary.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -45,7 +56,12 @@ export interface ProcessLike {
  * metrics file (--metrics-file, BX_METRICS_DIR) all hang off it (src/run/summary.ts), so every
  * command gets them without a line of its own.
  */
-export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[], proc: ProcessLike = process): Promise<ExitCode> {
+export async function cli<O>(
+  prog: string,
+  spec: CommandSpec<O>,
+  argv: string[],
+  proc: ProcessLike = process,
+): Promise<ExitCode> {
   const env = proc.env;
   const stats = new RunStats();
   stats.runId = newRunId();
@@ -58,16 +74,27 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
     }
     return { run_id: stats.runId, pipeline_id: stats.pipelineId };
   };
-  const earlyVerbosity: Verbosity = argv.includes('-q') || argv.includes('--quiet') ? 0 : argv.some((a) => /^-v+$|^--verbose$/.test(a)) ? 2 : 1;
-  const earlyFormat: LogFormat = argv.includes('--log-format=json') || argv.join(' ').includes('--log-format json') || env.BX_LOG_FORMAT === 'json' ? 'json' : 'human';
+  const earlyVerbosity: Verbosity =
+    argv.includes('-q') || argv.includes('--quiet') ? 0 : argv.some((a) => /^-v+$|^--verbose$/.test(a)) ? 2 : 1;
+  const earlyFormat: LogFormat =
+    argv.includes('--log-format=json') || argv.join(' ').includes('--log-format json') || env.BX_LOG_FORMAT === 'json'
+      ? 'json'
+      : 'human';
   const tty = Boolean(proc.stderr.isTTY);
-  let log = new Logger(prog, proc.stderr, { format: earlyFormat, verbosity: earlyVerbosity, tty, columns: proc.stderr.columns, ids });
+  let log = new Logger(prog, proc.stderr, {
+    format: earlyFormat,
+    verbosity: earlyVerbosity,
+    tty,
+    columns: proc.stderr.columns,
+    ids,
+  });
   addSecret(env.PGPASSWORD);
   addSecret(env.BX_HASH_KEY);
   // A password in a URL or a key=value string is redacted by pattern; registered as well, it is
   // also hidden where a library quotes it bare (an error echoing a connection parameter).
   for (const text of [env.DATABASE_URL, env.BX_RUN_LOG, ...argv]) for (const pw of passwordsIn(text)) addSecret(pw);
-  if (earlyFormat === 'json' || monitored(env, argv.some((a) => a.startsWith('--metrics-file')) ? 'yes' : undefined)) ids();
+  if (earlyFormat === 'json' || monitored(env, argv.some((a) => a.startsWith('--metrics-file')) ? 'yes' : undefined))
+    ids();
   // A reader leaving early (| head) is normal; never let EPIPE become an uncaught exception.
   proc.stdout.on('error', () => {});
 
@@ -83,10 +110,18 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
   if (a.help || a.version) return ExitCode.Ok;
 
   const verbosity: Verbosity = a.quiet ? 0 : a.verbose ? 2 : 1;
-  log = new Logger(prog, proc.stderr, { format: a['log-format'] as LogFormat, verbosity, tty, columns: proc.stderr.columns, ids });
+  log = new Logger(prog, proc.stderr, {
+    format: a['log-format'] as LogFormat,
+    verbosity,
+    tty,
+    columns: proc.stderr.columns,
+    ids,
+  });
   if (argv.some(hasPassword)) {
     const mysql = argv.some((t) => /(mysql|mariadb):\/\//i.test(t));
-    log.warn(`a password on the command line is visible to every user of this machine (ps); use ${mysql ? 'MYSQL_PWD or ~/.my.cnf' : 'PGPASSWORD, ~/.pgpass or DATABASE_URL'} instead`);
+    log.warn(
+      `a password on the command line is visible to every user of this machine (ps); use ${mysql ? 'MYSQL_PWD or ~/.my.cnf' : 'PGPASSWORD, ~/.pgpass or DATABASE_URL'} instead`,
+    );
   }
 
   const metricsFile = spec.record === false || a['metrics-file'] === undefined ? undefined : String(a['metrics-file']);
@@ -124,7 +159,12 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
     stopTicker();
     log.clearProgress();
     const code = 128 + (sig === 'SIGINT' ? 2 : sig === 'SIGHUP' ? 1 : 15);
-    const done = recordRun(ctx, { status: 'interrupted', exitCode: code, error: `interrupted by ${sig}`, ended: Date.now() });
+    const done = recordRun(ctx, {
+      status: 'interrupted',
+      exitCode: code,
+      error: `interrupted by ${sig}`,
+      ended: Date.now(),
+    });
     const die = () => {
       removeSignalHandlers();
       process.kill(process.pid, sig);
@@ -136,7 +176,11 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
       die();
     });
   };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', ...(spec.handlesSignals ? [] : (['SIGHUP'] as NodeJS.Signals[]))];
+  const signals: NodeJS.Signals[] = [
+    'SIGINT',
+    'SIGTERM',
+    ...(spec.handlesSignals ? [] : (['SIGHUP'] as NodeJS.Signals[])),
+  ];
   const handler = spec.handlesSignals ? onSignal : watched ? onSignalRecord : undefined;
   const removeSignalHandlers = () => {
     if (handler) for (const sig of signals) process.off(sig, handler);
@@ -173,16 +217,28 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
     const opts = spec.normalize(a);
     const code = await spec.run(io, opts);
     // Row counts mean nothing for a command that moves no records (bx-db).
-    return await finish({ status: code === ExitCode.Ok ? 'ok' : 'failed', exitCode: code, ended: Date.now() }, () => {}, spec.stream !== 'none');
+    return await finish(
+      { status: code === ExitCode.Ok ? 'ok' : 'failed', exitCode: code, ended: Date.now() },
+      () => {},
+      spec.stream !== 'none',
+    );
   } catch (err) {
     if (err instanceof InterruptedError) {
       const code = err.signal === 'SIGINT' ? 130 : 143;
-      return await finish({ status: 'interrupted', exitCode: code, error: err.message, ended: Date.now() }, () => log.error(`interrupted by ${err.signal}`), log.verbose);
+      return await finish(
+        { status: 'interrupted', exitCode: code, error: err.message, ended: Date.now() },
+        () => log.error(`interrupted by ${err.signal}`),
+        log.verbose,
+      );
     }
     const known = classify(err);
     if (known instanceof PipeClosed) {
       // `| head` is a normal end, as for cat: nothing to say unless asked.
-      return await finish({ status: 'ok', exitCode: ExitCode.Ok, ended: Date.now() }, () => log.debug(`output closed by its reader after ${stats.rowsIn} rows in`), false);
+      return await finish(
+        { status: 'ok', exitCode: ExitCode.Ok, ended: Date.now() },
+        () => log.debug(`output closed by its reader after ${stats.rowsIn} rows in`),
+        false,
+      );
     }
     if (known instanceof BxError) {
       const message = redact(known.message);
@@ -190,14 +246,20 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
       return await finish(
         { status: 'failed', exitCode: known.exitCode, error: message, ended: Date.now() },
         () => {
-          log.error(message, log.opts.format === 'json' ? { event: 'error', exit_code: known.exitCode, ...(hint ? { hint } : {}) } : undefined);
+          log.error(
+            message,
+            log.opts.format === 'json'
+              ? { event: 'error', exit_code: known.exitCode, ...(hint ? { hint } : {}) }
+              : undefined,
+          );
           if (log.verbose) proc.stderr.write(redact(String((err as Error).stack)) + '\n');
         },
         // The failed run's counts: in JSON always (a log shipper wants them), in sentences with -v.
         log.verbose || log.opts.format === 'json',
         // The last line says what to do (cron mail, a job log); 65 and 78 name the place already.
         () => {
-          if (hint && log.opts.format !== 'json' && (HINT_LINE_CODES.has(known.exitCode) || log.verbose)) log.error(hint);
+          if (hint && log.opts.format !== 'json' && (HINT_LINE_CODES.has(known.exitCode) || log.verbose))
+            log.error(hint);
         },
       );
     }
@@ -205,7 +267,10 @@ export async function cli<O>(prog: string, spec: CommandSpec<O>, argv: string[],
     return await finish(
       { status: 'failed', exitCode: ExitCode.Software, error: redact(`internal error: ${msg}`), ended: Date.now() },
       () => {
-        log.error(`internal error: ${msg}${log.verbose ? '' : ' (run with -v for the stack trace)'}`, log.opts.format === 'json' ? { event: 'error', exit_code: ExitCode.Software } : undefined);
+        log.error(
+          `internal error: ${msg}${log.verbose ? '' : ' (run with -v for the stack trace)'}`,
+          log.opts.format === 'json' ? { event: 'error', exit_code: ExitCode.Software } : undefined,
+        );
         if (log.verbose) proc.stderr.write(redact(String((err as Error)?.stack ?? err)) + '\n');
       },
       log.opts.format === 'json',
@@ -241,7 +306,8 @@ function passwordsIn(text: string | undefined): string[] {
     }
     out.push(m[1]);
   }
-  for (const m of text.matchAll(/\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&;]+)/gi)) out.push(m[1].replace(/^'(.*)'$/, '$1').replace(/\\(.)/g, '$1'));
+  for (const m of text.matchAll(/\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&;]+)/gi))
+    out.push(m[1].replace(/^'(.*)'$/, '$1').replace(/\\(.)/g, '$1'));
   return out;
 }
 
@@ -256,14 +322,34 @@ function commonOptions<O>(spec: CommandSpec<O>, env: Record<string, string | und
   const common: [string, Options][] = [
     ['quiet', { alias: 'q', type: 'boolean', describe: 'print errors only' }],
     ['verbose', { alias: 'v', type: 'boolean', describe: 'more detail; stack traces on internal errors' }],
-    ['log-format', { choices: ['human', 'json'], default: env.BX_LOG_FORMAT === 'json' ? 'json' : 'human', describe: 'stderr as sentences or as JSON lines (env BX_LOG_FORMAT)', defaultDescription: 'human' }],
+    [
+      'log-format',
+      {
+        choices: ['human', 'json'],
+        default: env.BX_LOG_FORMAT === 'json' ? 'json' : 'human',
+        describe: 'stderr as sentences or as JSON lines (env BX_LOG_FORMAT)',
+        defaultDescription: 'human',
+      },
+    ],
   ];
   if (spec.record !== false) {
-    common.push(['metrics-file', { type: 'string', describe: 'write this run\'s figures to FILE.prom (Prometheus textfile format, atomically); env BX_METRICS_DIR' }]);
+    common.push([
+      'metrics-file',
+      {
+        type: 'string',
+        describe: "write this run's figures to FILE.prom (Prometheus textfile format, atomically); env BX_METRICS_DIR",
+      },
+    ]);
   }
   if (spec.stream !== 'none') {
     common.push(
-      ['seal', { type: 'boolean', describe: 'sealed stream: end output with an end-of-stream mark and require one on input (env BX_SEAL=1)' }],
+      [
+        'seal',
+        {
+          type: 'boolean',
+          describe: 'sealed stream: end output with an end-of-stream mark and require one on input (env BX_SEAL=1)',
+        },
+      ],
       ['accept-unsealed', { type: 'boolean', describe: 'read plain NDJSON input inside a sealed pipeline' }],
     );
   }
@@ -279,8 +365,14 @@ const PARSER_CONFIGURATION = { 'greedy-arrays': false, 'strip-aliased': true, 's
  * to yargs instead: --help, --version, and anything yargs would refuse, so that messages stay
  * yargs' own. A test compares both on the argv of every command.
  */
-export async function quickArgs<O>(prog: string, spec: CommandSpec<O>, argv: string[], env: Record<string, string | undefined>): Promise<RawArgs | undefined> {
-  if (argv.some((t) => t === '-h' || t === '--help' || t === '-V' || t === '--version' || /^-[a-zA-Z]*[hV]/.test(t))) return undefined;
+export async function quickArgs<O>(
+  prog: string,
+  spec: CommandSpec<O>,
+  argv: string[],
+  env: Record<string, string | undefined>,
+): Promise<RawArgs | undefined> {
+  if (argv.some((t) => t === '-h' || t === '--help' || t === '-V' || t === '--version' || /^-[a-zA-Z]*[hV]/.test(t)))
+    return undefined;
   const declared: [string, Options][] = [];
   const recorder = {
     option(name: string, o: Options) {
@@ -297,7 +389,12 @@ export async function quickArgs<O>(prog: string, spec: CommandSpec<O>, argv: str
   };
   spec.options(recorder as unknown as Argv);
   declared.push(...commonOptions(spec, env));
-  const byType: Record<'boolean' | 'string' | 'number' | 'array', string[]> = { boolean: [], string: [], number: [], array: [] };
+  const byType: Record<'boolean' | 'string' | 'number' | 'array', string[]> = {
+    boolean: [],
+    string: [],
+    number: [],
+    array: [],
+  };
   const alias: Record<string, string[]> = {};
   const defaults: Record<string, unknown> = {};
   const known = new Set<string>(['_', '$0']);
@@ -307,7 +404,8 @@ export async function quickArgs<O>(prog: string, spec: CommandSpec<O>, argv: str
     const aliases = o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias];
     if (aliases.length) alias[name] = aliases;
     if (o.default !== undefined) defaults[name] = o.default;
-    for (const n of [name, ...aliases]) known.add(n).add(n.replace(/-([a-z])/g, (_: string, c: string) => c.toUpperCase()));
+    for (const n of [name, ...aliases])
+      known.add(n).add(n.replace(/-([a-z])/g, (_: string, c: string) => c.toUpperCase()));
   }
   const { default: parser } = await import('yargs-parser');
   const parsed = parser.detailed(argv, { ...byType, alias, default: defaults, configuration: PARSER_CONFIGURATION });
@@ -317,13 +415,20 @@ export async function quickArgs<O>(prog: string, spec: CommandSpec<O>, argv: str
   for (const [name, o] of declared) {
     const v = a[name];
     if (o.demandOption && v === undefined) return undefined;
-    if (o.choices && v !== undefined && ![v].flat().every((x) => (o.choices as unknown[]).includes(x))) return undefined;
+    if (o.choices && v !== undefined && ![v].flat().every((x) => (o.choices as unknown[]).includes(x)))
+      return undefined;
   }
   a.$0 = prog;
   return a;
 }
 
-export async function parseArgs<O>(prog: string, spec: CommandSpec<O>, argv: string[], env: Record<string, string | undefined>, proc: ProcessLike): Promise<RawArgs> {
+export async function parseArgs<O>(
+  prog: string,
+  spec: CommandSpec<O>,
+  argv: string[],
+  env: Record<string, string | undefined>,
+  proc: ProcessLike,
+): Promise<RawArgs> {
   const { default: yargs } = await import('yargs');
   const [first, ...more] = spec.examples;
   let y = yargs(argv)

@@ -21,7 +21,11 @@ interface Metric {
 const COUNTERS = [
   ['bx_rows_in_total', 'Records read, summed over the runs that wrote this file.', 'rows_in'],
   ['bx_rows_out_total', 'Records written, summed over the runs that wrote this file.', 'rows_out'],
-  ['bx_rejected_total', 'Records rejected (rejects file or failed rule), summed over the runs that wrote this file.', 'rejected'],
+  [
+    'bx_rejected_total',
+    'Records rejected (rejects file or failed rule), summed over the runs that wrote this file.',
+    'rejected',
+  ],
   ['bx_bytes_in_total', 'Bytes read from the inputs, summed over the runs that wrote this file.', 'bytes_in'],
   ['bx_bytes_out_total', 'Bytes written to stdout, summed over the runs that wrote this file.', 'bytes_out'],
 ] as const;
@@ -54,7 +58,11 @@ export function parsePrevious(text: string, command: string, pipeline: string): 
 }
 
 /** The file's text for this run, going on from `prev`. */
-export function renderMetrics(rec: RunRecord, pipeline: string, prev: Previous = { counters: {}, runs: {}, lastSuccess: 0 }): string {
+export function renderMetrics(
+  rec: RunRecord,
+  pipeline: string,
+  prev: Previous = { counters: {}, runs: {}, lastSuccess: 0 },
+): string {
   const labels = { command: rec.command, pipeline, table: rec.table ?? '' };
   const ended = Date.parse(rec.ended) / 1000;
   const metrics: Metric[] = [];
@@ -62,19 +70,36 @@ export function renderMetrics(rec: RunRecord, pipeline: string, prev: Previous =
     name: 'bx_runs_total',
     kind: 'counter',
     help: 'Runs that wrote this file, by how they ended.',
-    samples: STATUSES.map((status) => ({ labels: { ...labels, status }, value: (prev.runs[status] ?? 0) + (rec.status === status ? 1 : 0) })),
+    samples: STATUSES.map((status) => ({
+      labels: { ...labels, status },
+      value: (prev.runs[status] ?? 0) + (rec.status === status ? 1 : 0),
+    })),
   });
   for (const [name, help, field] of COUNTERS) {
-    metrics.push({ name, kind: 'counter', help, samples: [{ labels, value: (prev.counters[name] ?? 0) + (rec[field] ?? 0) }] });
+    metrics.push({
+      name,
+      kind: 'counter',
+      help,
+      samples: [{ labels, value: (prev.counters[name] ?? 0) + (rec[field] ?? 0) }],
+    });
   }
-  const gauge = (name: string, help: string, value: number) => metrics.push({ name, kind: 'gauge', help, samples: [{ labels, value }] });
+  const gauge = (name: string, help: string, value: number) =>
+    metrics.push({ name, kind: 'gauge', help, samples: [{ labels, value }] });
   gauge('bx_last_run_rows_in', 'Records read by the last run.', rec.rows_in);
   gauge('bx_last_run_rows_out', 'Records written by the last run.', rec.rows_out);
   gauge('bx_last_run_rejected', 'Records rejected by the last run.', rec.rejected);
   gauge('bx_last_run_duration_seconds', 'How long the last run took.', rec.seconds);
-  gauge('bx_last_run_exit_code', 'Exit status of the last run (0 ok, sysexits codes otherwise, 128+n for signal n).', rec.exit_code);
+  gauge(
+    'bx_last_run_exit_code',
+    'Exit status of the last run (0 ok, sysexits codes otherwise, 128+n for signal n).',
+    rec.exit_code,
+  );
   gauge('bx_last_run_timestamp_seconds', 'When the last run ended, in seconds since the Unix epoch.', ended);
-  gauge('bx_last_success_timestamp_seconds', 'When the last successful run ended, in seconds since the Unix epoch (0: none yet).', rec.status === 'ok' ? ended : prev.lastSuccess);
+  gauge(
+    'bx_last_success_timestamp_seconds',
+    'When the last successful run ended, in seconds since the Unix epoch (0: none yet).',
+    rec.status === 'ok' ? ended : prev.lastSuccess,
+  );
   let out = '';
   for (const m of metrics) {
     out += `# HELP ${m.name} ${escapeHelp(m.help)}\n# TYPE ${m.name} ${m.kind}\n`;
@@ -97,4 +122,3 @@ export async function writeMetrics(path: string, rec: RunRecord, pipeline: strin
   const before = await readFile(path, 'utf8').catch(() => '');
   await writeFileAtomic(path, renderMetrics(rec, pipeline, parsePrevious(before, rec.command, pipeline)));
 }
-

@@ -13,7 +13,11 @@ export const RUNS_TABLE = 'bx_runs';
 export const isDatabaseLog = (target: string) => /^postgres(ql)?:\/\//i.test(target);
 
 /** Appends one record; throws on failure (the caller turns that into one warning). */
-export async function appendRun(target: string, rec: RunRecord, env: Record<string, string | undefined>): Promise<void> {
+export async function appendRun(
+  target: string,
+  rec: RunRecord,
+  env: Record<string, string | undefined>,
+): Promise<void> {
   if (isDatabaseLog(target)) return appendToTable(target, rec, env);
   appendToFile(target, rec);
 }
@@ -54,7 +58,10 @@ export function databaseTarget(target: string): { url: string; table: TableName 
   return { url: target.slice(0, q) + (rest ? `?${rest}` : ''), table };
 }
 
-async function connectLog(target: string, env: Record<string, string | undefined>): Promise<{ client: Client; table: TableName }> {
+async function connectLog(
+  target: string,
+  env: Record<string, string | undefined>,
+): Promise<{ client: Client; table: TableName }> {
   const { url, table } = databaseTarget(target);
   const { resolveTarget, connect } = await import('../pg/connect.js');
   const t = resolveTarget({ db: url, appName: 'bx-runlog' }, env);
@@ -85,7 +92,29 @@ const COLUMNS = `run_id text PRIMARY KEY,
   error text,
   note text`;
 
-const FIELDS = ['run_id', 'pipeline_id', 'command', 'args', 'host', 'user', 'pid', 'started', 'ended', 'seconds', 'status', 'exit_code', 'rows_in', 'rows_out', 'rejected', 'bytes_in', 'bytes_out', 'table', 'checkpoint', 'error', 'note'] as const;
+const FIELDS = [
+  'run_id',
+  'pipeline_id',
+  'command',
+  'args',
+  'host',
+  'user',
+  'pid',
+  'started',
+  'ended',
+  'seconds',
+  'status',
+  'exit_code',
+  'rows_in',
+  'rows_out',
+  'rejected',
+  'bytes_in',
+  'bytes_out',
+  'table',
+  'checkpoint',
+  'error',
+  'note',
+] as const;
 
 /**
  * Creates the table on first use. Three stages of one pipe arrive at once: CREATE TABLE IF NOT
@@ -121,7 +150,10 @@ async function appendToTable(target: string, rec: RunRecord, env: Record<string,
       if (v === undefined) return null;
       return f === 'args' || f === 'checkpoint' ? JSON.stringify(v) : v;
     });
-    await client.query(`INSERT INTO ${qualified(table)} (${cols}) VALUES (${FIELDS.map((_, i) => `$${i + 1}`).join(', ')})`, values);
+    await client.query(
+      `INSERT INTO ${qualified(table)} (${cols}) VALUES (${FIELDS.map((_, i) => `$${i + 1}`).join(', ')})`,
+      values,
+    );
   } finally {
     await client.end().catch(() => {});
   }
@@ -136,7 +168,11 @@ export interface RunFilter {
 }
 
 /** Every record matching `f`, newest first. A line that is not a run record is skipped and counted. */
-export async function readRuns(target: string, f: RunFilter, env: Record<string, string | undefined>): Promise<{ runs: RunRecord[]; skipped: number }> {
+export async function readRuns(
+  target: string,
+  f: RunFilter,
+  env: Record<string, string | undefined>,
+): Promise<{ runs: RunRecord[]; skipped: number }> {
   const runs = isDatabaseLog(target) ? await readTable(target, f, env) : await readFile(target, f);
   runs.runs.sort((a, b) => (a.started < b.started ? 1 : a.started > b.started ? -1 : a.ended < b.ended ? 1 : -1));
   return runs;
@@ -146,7 +182,8 @@ export async function readRuns(target: string, f: RunFilter, env: Record<string,
 const commandName = (c: string) => (c.startsWith('bx-') ? c : `bx-${c}`);
 
 export function matches(r: RunRecord, f: RunFilter): boolean {
-  if (f.since && !(Date.parse(r.started) >= f.since.getTime() || Date.parse(r.ended) >= f.since.getTime())) return false;
+  if (f.since && !(Date.parse(r.started) >= f.since.getTime() || Date.parse(r.ended) >= f.since.getTime()))
+    return false;
   if (f.failed && r.status === 'ok') return false;
   if (f.pipeline !== undefined && r.pipeline_id !== f.pipeline) return false;
   if (f.command !== undefined && r.command !== commandName(f.command)) return false;
@@ -163,7 +200,9 @@ async function readFile(path: string, f: RunFilter): Promise<{ runs: RunRecord[]
     await opened;
   } catch (err) {
     const known = classify(err);
-    throw known instanceof InputMissingError ? new InputMissingError(`run log ${path}: ${known.message.replace(`${path}: `, '')}`) : (known ?? err);
+    throw known instanceof InputMissingError
+      ? new InputMissingError(`run log ${path}: ${known.message.replace(`${path}: `, '')}`)
+      : (known ?? err);
   }
   const runs: RunRecord[] = [];
   let skipped = 0;
@@ -187,7 +226,11 @@ async function readFile(path: string, f: RunFilter): Promise<{ runs: RunRecord[]
   return { runs, skipped };
 }
 
-async function readTable(target: string, f: RunFilter, env: Record<string, string | undefined>): Promise<{ runs: RunRecord[]; skipped: number }> {
+async function readTable(
+  target: string,
+  f: RunFilter,
+  env: Record<string, string | undefined>,
+): Promise<{ runs: RunRecord[]; skipped: number }> {
   const { client, table } = await connectLog(target, env);
   try {
     const exists = await client.query('SELECT to_regclass($1) AS t', [qualified(table)]);

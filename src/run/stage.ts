@@ -73,7 +73,11 @@ export async function runStage(io: Io, s: Stage): Promise<void> {
     const r = await s.sink.end({ records: stats.rowsOut, checkpoint: checkpoints });
     stats.rowsOut = r.rows;
     if (checkpoints.length) stats.checkpoint = checkpoints;
-    const notes = [r.note, rejects.count > 0 ? `rejects to ${s.rejects.path}, by rule: ${rejects.summary()}` : undefined, s.note?.()].filter(Boolean);
+    const notes = [
+      r.note,
+      rejects.count > 0 ? `rejects to ${s.rejects.path}, by rule: ${rejects.summary()}` : undefined,
+      s.note?.(),
+    ].filter(Boolean);
     if (notes.length) stats.note = notes.join('; ');
   } catch (err) {
     await s.sink.abort(err).catch(() => {});

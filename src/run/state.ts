@@ -7,7 +7,10 @@ import { writeFileAtomic } from '../lib/atomic-file.js';
 import { DataError } from '../lib/errors.js';
 import type { Checkpoint } from '../lib/stream.js';
 
-type StateFile = Record<string, { position: unknown; from?: unknown; records?: number; run_id?: string; updated_at: string }>;
+type StateFile = Record<
+  string,
+  { position: unknown; from?: unknown; records?: number; run_id?: string; updated_at: string }
+>;
 
 async function readStateFileAll(path: string): Promise<StateFile> {
   let text: string;
@@ -36,7 +39,8 @@ export async function writeStateFile(path: string, checkpoints: Checkpoint[], ru
   if (checkpoints.length === 0) return;
   const all = await readStateFileAll(path);
   const now = new Date().toISOString();
-  for (const c of checkpoints) all[c.key] = { position: c.position, from: c.from, records: c.records, run_id: runId, updated_at: now };
+  for (const c of checkpoints)
+    all[c.key] = { position: c.position, from: c.from, records: c.records, run_id: runId, updated_at: now };
   await writeFileAtomic(path, JSON.stringify(all, null, 2) + '\n', { what: 'the state file' });
 }
 
@@ -44,10 +48,17 @@ export async function writeStateFile(path: string, checkpoints: Checkpoint[], ru
  * Where a source starts: the position committed for `key` in the database of `--from-state`
  * (bx_state) or in the `--state` file; undefined when nothing was committed yet.
  */
-export async function readStartPosition(state: { db?: string; file?: string } | undefined, key: string, env: Record<string, string | undefined>): Promise<unknown | undefined> {
+export async function readStartPosition(
+  state: { db?: string; file?: string } | undefined,
+  key: string,
+  env: Record<string, string | undefined>,
+): Promise<unknown | undefined> {
   if (!state) return undefined;
   if (state.file !== undefined) return readStateFile(state.file, key);
-  const [{ connectFrom }, { readCheckpoint }] = await Promise.all([import('../pg/connect.js'), import('../pg/state.js')]);
+  const [{ connectFrom }, { readCheckpoint }] = await Promise.all([
+    import('../pg/connect.js'),
+    import('../pg/state.js'),
+  ]);
   const { client } = await connectFrom({ db: state.db, appName: 'bx-extract (state)' }, env);
   try {
     return await readCheckpoint(client, key);

@@ -53,7 +53,10 @@ export interface RunRecord {
  * alone took 40 ms of a loaded 2-core machine's start-up, for every command.
  */
 export const newRunId = () => {
-  const word = () => Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0');
+  const word = () =>
+    Math.floor(Math.random() * 0x100000000)
+      .toString(16)
+      .padStart(8, '0');
   return word() + word();
 };
 
@@ -163,14 +166,16 @@ export function summarize(log: Logger, stats: RunStats, outcome: RunOutcome) {
  * mail or a job log. Each starts with "try", as the usage error's `try 'bx-x --help'` does.
  */
 export const HINTS: Partial<Record<number, string>> = {
-  [ExitCode.DataErr]: 'try fixing the line or field named above, or set bad records aside with --rejects FILE (exit 65: data error)',
+  [ExitCode.DataErr]:
+    'try fixing the line or field named above, or set bad records aside with --rejects FILE (exit 65: data error)',
   [ExitCode.NoInput]: 'try again once the input named above exists and is readable (exit 66: input missing)',
   [ExitCode.Unavailable]: 'try again later, once the service named above is reachable (exit 69: service unavailable)',
   [ExitCode.CantCreate]: 'try again after fixing the output path or its permissions (exit 73: cannot create output)',
   [ExitCode.IoErr]: 'try again after freeing space or fixing the device (exit 74: I/O error)',
   [ExitCode.TempFail]: 'try again later: a temporary failure, worth a retry (exit 75)',
   [ExitCode.NoPerm]: 'try again with a role or user that has the rights named above (exit 77: permission denied)',
-  [ExitCode.Config]: 'try fixing the configuration named above; a retry alone will not help (exit 78: configuration error)',
+  [ExitCode.Config]:
+    'try fixing the configuration named above; a retry alone will not help (exit 78: configuration error)',
 };
 
 /**
@@ -179,7 +184,14 @@ export const HINTS: Partial<Record<number, string>> = {
  * (test/lib/foundation.test.ts, test/e2e/schema.test.ts). Their hints still go into the JSON
  * error line and the run log.
  */
-export const HINT_LINE_CODES = new Set<number>([ExitCode.NoInput, ExitCode.Unavailable, ExitCode.CantCreate, ExitCode.IoErr, ExitCode.TempFail, ExitCode.NoPerm]);
+export const HINT_LINE_CODES = new Set<number>([
+  ExitCode.NoInput,
+  ExitCode.Unavailable,
+  ExitCode.CantCreate,
+  ExitCode.IoErr,
+  ExitCode.TempFail,
+  ExitCode.NoPerm,
+]);
 
 /** What the run log, the metrics and the summary need to know about one command's run. */
 export interface RunContext {
@@ -193,7 +205,8 @@ export interface RunContext {
 }
 
 /** Does this run write a run record or metrics? (Decides whether the ids are worth deriving and signals worth catching.) */
-export const monitored = (env: Record<string, string | undefined>, metricsFile?: string) => Boolean(env.BX_RUN_LOG || env.BX_METRICS_DIR || metricsFile);
+export const monitored = (env: Record<string, string | undefined>, metricsFile?: string) =>
+  Boolean(env.BX_RUN_LOG || env.BX_METRICS_DIR || metricsFile);
 
 export function runRecord(ctx: RunContext, outcome: RunOutcome): RunRecord {
   const s = ctx.stats;
@@ -248,7 +261,11 @@ export async function recordRun(ctx: RunContext, outcome: RunOutcome): Promise<v
     jobs.push(
       import('./runlog.js')
         .then((m) => m.appendRun(env.BX_RUN_LOG as string, rec, env))
-        .catch((err) => log.warn(`run log ${redact(env.BX_RUN_LOG as string)}: cannot record this run (${errText(err)}); the run itself is not affected`)),
+        .catch((err) =>
+          log.warn(
+            `run log ${redact(env.BX_RUN_LOG as string)}: cannot record this run (${errText(err)}); the run itself is not affected`,
+          ),
+        ),
     );
   }
   const paths: string[] = [];
@@ -261,7 +278,9 @@ export async function recordRun(ctx: RunContext, outcome: RunOutcome): Promise<v
     jobs.push(
       import('./metrics.js')
         .then((m) => m.writeMetrics(path, rec, pipeline))
-        .catch((err) => log.warn(`metrics file ${path}: cannot write it (${errText(err)}); the run itself is not affected`)),
+        .catch((err) =>
+          log.warn(`metrics file ${path}: cannot write it (${errText(err)}); the run itself is not affected`),
+        ),
     );
   }
   await Promise.all(jobs);

@@ -33,7 +33,8 @@ export const open: SinkOpener = async (req: SinkRequest, io: Io): Promise<Sink> 
   };
   // yargs-parser reads `--path -` as --path '' and a positional '-' (it takes a lone - for a
   // positional stdin); an empty name is no file, so '' is stdout too (see the report's load.ts fix).
-  if (req.path === '-' || req.path === '') return new FileSink(io, 'stdout', undefined, io.stdout, undefined, (out) => make(out, opts));
+  if (req.path === '-' || req.path === '')
+    return new FileSink(io, 'stdout', undefined, io.stdout, undefined, (out) => make(out, opts));
   const file = await AtomicFile.open(req.path, { what: `the ${req.to.toUpperCase()} file` });
   try {
     // An unlistened 'error' would crash the process; put() reads it from stream.errored instead.
@@ -59,11 +60,15 @@ export const open: SinkOpener = async (req: SinkRequest, io: Io): Promise<Sink> 
 function checkFlags(req: SinkRequest) {
   const delimited = req.to === 'csv' || req.to === 'tsv';
   if (!delimited) {
-    for (const [k, flag] of CSV_ONLY) if (req[k] !== undefined && req[k] !== false) throw new UsageError(`--${flag} is for --to csv or tsv, not --to ${req.to}`);
+    for (const [k, flag] of CSV_ONLY)
+      if (req[k] !== undefined && req[k] !== false)
+        throw new UsageError(`--${flag} is for --to csv or tsv, not --to ${req.to}`);
     if (!req.header) throw new UsageError(`--no-header is for --to csv or tsv, not --to ${req.to}`);
   }
   if (req.to !== 'xml' && (req.xmlRoot !== 'records' || req.xmlRecord !== 'record')) {
-    throw new UsageError(`--${req.xmlRoot !== 'records' ? 'xml-root' : 'xml-record'} is for --to xml, not --to ${req.to}`);
+    throw new UsageError(
+      `--${req.xmlRoot !== 'records' ? 'xml-root' : 'xml-record'} is for --to xml, not --to ${req.to}`,
+    );
   }
 }
 

@@ -29,7 +29,12 @@ export const DEFAULT_ROW_GROUP = 100_000;
 /** Files open at once (one per partition being written); the least recently used is closed past it. */
 export const MAX_OPEN = 64;
 
-const CODECS: Record<string, CompressionCodec> = { snappy: 'SNAPPY', gzip: 'GZIP', zstd: 'ZSTD', uncompressed: 'UNCOMPRESSED' };
+const CODECS: Record<string, CompressionCodec> = {
+  snappy: 'SNAPPY',
+  gzip: 'GZIP',
+  zstd: 'ZSTD',
+  uncompressed: 'UNCOMPRESSED',
+};
 
 async function compressorsFor(codec: CompressionCodec): Promise<PartOptions['compressors']> {
   if (codec === 'GZIP') return { GZIP: (b) => gzipSync(b) };
@@ -120,7 +125,9 @@ export class LakeSink implements Sink {
     try {
       await fsp.mkdir(this.layout.area, { recursive: true });
     } catch (err) {
-      throw new CantCreateError(`cannot create the lake ${this.req.path}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`);
+      throw new CantCreateError(
+        `cannot create the lake ${this.req.path}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`,
+      );
     }
     const lock = join(this.layout.area, 'lock');
     for (let attempt = 0; ; attempt++) {
@@ -128,9 +135,15 @@ export class LakeSink implements Sink {
         await fsp.writeFile(lock, String(process.pid), { flag: 'wx' });
         break;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw new CantCreateError(`cannot lock the lake ${this.req.path}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`);
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2)
+          throw new CantCreateError(
+            `cannot lock the lake ${this.req.path}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`,
+          );
         const pid = Number(await fsp.readFile(lock, 'utf8').catch(() => ''));
-        if (pid && alive(pid)) throw new TempFailError(`${this.req.path}: another bx-load (pid ${pid}) is writing this lake; retry when it ends`);
+        if (pid && alive(pid))
+          throw new TempFailError(
+            `${this.req.path}: another bx-load (pid ${pid}) is writing this lake; retry when it ends`,
+          );
         await fsp.rm(lock, { force: true });
       }
     }
@@ -143,7 +156,9 @@ export class LakeSink implements Sink {
   private async recover(): Promise<void> {
     const names = await fsp.readdir(this.layout.area).catch(() => [] as string[]);
     for (const n of names.filter((x) => x.startsWith('journal-'))) {
-      const j = JSON.parse(await fsp.readFile(join(this.layout.area, n), 'utf8').catch(() => '{"links":[]}')) as { links: { link: string; target: string }[] };
+      const j = JSON.parse(await fsp.readFile(join(this.layout.area, n), 'utf8').catch(() => '{"links":[]}')) as {
+        links: { link: string; target: string }[];
+      };
       for (const { link, target } of j.links) {
         const there = await fsp.lstat(link).catch(() => undefined);
         if (!there && (await fsp.stat(join(dirname(link), target)).catch(() => undefined))) {
@@ -162,7 +177,8 @@ export class LakeSink implements Sink {
       await this.sweep(join(vroot, rid), live);
     }
     for (const n of await fsp.readdir(this.layout.area).catch(() => [] as string[])) {
-      if (n.startsWith('link-') || n.startsWith('old-')) await fsp.rm(join(this.layout.area, n), { recursive: true, force: true });
+      if (n.startsWith('link-') || n.startsWith('old-'))
+        await fsp.rm(join(this.layout.area, n), { recursive: true, force: true });
     }
   }
 
@@ -196,14 +212,18 @@ export class LakeSink implements Sink {
     const fields: Field[] = schema.fields;
     const partitionBy = this.req.partitionBy ?? [];
     for (const p of partitionBy) {
-      if (!fields.some((f) => f.name === p)) throw new UsageError(`--partition-by ${p}: no such field in the ${this.schema ? 'schema' : 'records'} (fields: ${fields.map((f) => f.name).join(', ')})`);
+      if (!fields.some((f) => f.name === p))
+        throw new UsageError(
+          `--partition-by ${p}: no such field in the ${this.schema ? 'schema' : 'records'} (fields: ${fields.map((f) => f.name).join(', ')})`,
+        );
     }
     // Lineage fields stay out unless the schema asks for them (as bx-load leaves them out of a table).
     const keep = fields.filter((f) => this.schema || !isLineageKey(f.name));
     this.plans = keep.map((f) => planColumn(f.type === undefined ? { ...f, type: 'string' } : f));
     this.partPlans = partitionBy.map((p) => this.plans!.find((c) => c.name === p)!);
     this.dataPlans = this.plans.filter((c) => !partitionBy.includes(c.name));
-    if (this.dataPlans.length === 0) throw new UsageError('--partition-by names every field: a data file needs at least one column');
+    if (this.dataPlans.length === 0)
+      throw new UsageError('--partition-by names every field: a data file needs at least one column');
     this.known = new Set(fields.map((f) => f.name));
     if (this.partPlans.length) {
       const types: Record<string, string> = {};
@@ -236,19 +256,27 @@ export class LakeSink implements Sink {
   private add(rec: Rec, at: Origin): void {
     for (const k in rec) {
       if (!this.known.has(k) && !(isLineageKey(k) && !this.schema)) {
-        throw new DataError(at, k, this.schema ? 'not a field of the --schema' : `first seen after the first ${this.req.inferRows} records the types were inferred from; give --schema or a larger --infer-rows`);
+        throw new DataError(
+          at,
+          k,
+          this.schema
+            ? 'not a field of the --schema'
+            : `first seen after the first ${this.req.inferRows} records the types were inferred from; give --schema or a larger --infer-rows`,
+        );
       }
     }
     let part = '';
     for (const p of this.partPlans) {
       const v = rec[p.name];
       p.encode(v, at); // the value must be of the field's type, as in a data column
-      if (v !== null && v !== undefined && typeof v === 'object') throw new DataError(at, p.name, 'a partition value must be a scalar');
+      if (v !== null && v !== undefined && typeof v === 'object')
+        throw new DataError(at, p.name, 'a partition value must be a scalar');
       const text = v === null || v === undefined ? null : String(v);
       part += `${part ? '/' : ''}${hiveEscape(p.name)}=${hiveEscape(text)}`;
     }
     const values = new Array(this.dataPlans.length);
-    for (let c = 0; c < this.dataPlans.length; c++) values[c] = this.dataPlans[c].encode(rec[this.dataPlans[c].name], at);
+    for (let c = 0; c < this.dataPlans.length; c++)
+      values[c] = this.dataPlans[c].encode(rec[this.dataPlans[c].name], at);
     const w = this.writerFor(part);
     w.push(values);
     w.lastUse = ++this.tick;
@@ -288,7 +316,9 @@ export class LakeSink implements Sink {
       mkdirSyncP(dir);
       w = new ParquetPart(this.writerMod, join(dir, `part-${this.runId}-${n}.parquet`), this.dataPlans, this.opts);
     } catch (err) {
-      throw new CantCreateError(`cannot create ${join(dir, `part-${this.runId}-${n}.parquet`)}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`);
+      throw new CantCreateError(
+        `cannot create ${join(dir, `part-${this.runId}-${n}.parquet`)}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`,
+      );
     }
     this.writers.set(part, w);
     this.files++;
@@ -317,7 +347,10 @@ export class LakeSink implements Sink {
     }
     for (const part of this.partitions) await syncDir(part ? join(this.version, part) : this.version);
     await this.swap();
-    return { rows: this.rows, note: `${this.files} Parquet file${this.files === 1 ? '' : 's'} in ${this.partitions.size} ${this.req.partitionBy?.length ? 'partition' : 'set'}${this.partitions.size === 1 ? '' : 's'} under ${this.req.path}` };
+    return {
+      rows: this.rows,
+      note: `${this.files} Parquet file${this.files === 1 ? '' : 's'} in ${this.partitions.size} ${this.req.partitionBy?.length ? 'partition' : 'set'}${this.partitions.size === 1 ? '' : 's'} under ${this.req.path}`,
+    };
   }
 
   /** Points each partition's link at the new version; the old versions go after all swaps. */
@@ -329,7 +362,10 @@ export class LakeSink implements Sink {
       return { part, link, target };
     });
     // The journal lets the next run finish a swap of a plain directory (a non-bx writer's) killed midway.
-    await writeSmallFile(join(this.layout.area, `journal-${this.runId}.json`), JSON.stringify({ links: links.map(({ link, target }) => ({ link, target })) }));
+    await writeSmallFile(
+      join(this.layout.area, `journal-${this.runId}.json`),
+      JSON.stringify({ links: links.map(({ link, target }) => ({ link, target })) }),
+    );
     this.steps.step();
     // A plain directory is only replaced when it holds nothing but a lake's files: never a --path
     // pointed by mistake at a directory of other things.
@@ -418,7 +454,9 @@ async function checkReplaceable(dir: string, path: string): Promise<void> {
     const p = join(dir, e.name);
     if (e.isDirectory() && e.name.includes('=')) await checkReplaceable(p, path);
     else if (!(e.isFile() && e.name.endsWith('.parquet'))) {
-      throw new CantCreateError(`--path ${path}: ${p} is not a Parquet file or partition; bx replaces only a lake's own files, so it leaves this directory alone`);
+      throw new CantCreateError(
+        `--path ${path}: ${p} is not a Parquet file or partition; bx replaces only a lake's own files, so it leaves this directory alone`,
+      );
     }
   }
 }
@@ -465,11 +503,16 @@ function runIdOf(env: Io['env']): string {
 export const open: SinkOpener = async (req: SinkRequest, io: Io) => {
   const codec = CODECS[req.codec ?? 'snappy'];
   if (!codec) throw new UsageError(`--codec ${req.codec}: known: ${Object.keys(CODECS).join(', ')}`);
-  for (const p of req.partitionBy ?? []) if (isHidden(p)) throw new UsageError(`--partition-by ${p}: a name starting with . or _ would make a directory readers skip as hidden`);
+  for (const p of req.partitionBy ?? [])
+    if (isHidden(p))
+      throw new UsageError(
+        `--partition-by ${p}: a name starting with . or _ would make a directory readers skip as hidden`,
+      );
   const schema = req.schemaFile ? await readSchemaFile(req.schemaFile) : undefined;
   const path = resolve(io.cwd, req.path);
   const st = await fsp.lstat(path).catch(() => undefined);
-  if (st && !st.isDirectory() && !st.isSymbolicLink()) throw new CantCreateError(`--path ${req.path}: exists and is not a directory`);
+  if (st && !st.isDirectory() && !st.isSymbolicLink())
+    throw new CantCreateError(`--path ${req.path}: exists and is not a directory`);
   const layout = layoutOf(path, Boolean(req.partitionBy?.length));
   const killAt = io.env.BX_TEST_KILL_AT ? Number(io.env.BX_TEST_KILL_AT) : undefined;
   const sink = new LakeSink(req, layout, runIdOf(io.env), schema, codec, killAt, io.log);

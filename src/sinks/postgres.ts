@@ -72,7 +72,14 @@ export class PostgresSink implements Sink {
   private readonly failed: Promise<never>;
 
   constructor(client: Client, plan: LoadPlan, log: Logger, signal: AbortSignal, stopInput: () => void) {
-    this.result = loadBatches(client, this.input, { ...plan, checkpoints: () => this.checkpoints }, log, signal, stopInput);
+    this.result = loadBatches(
+      client,
+      this.input,
+      { ...plan, checkpoints: () => this.checkpoints },
+      log,
+      signal,
+      stopInput,
+    );
     this.failed = this.result.then(
       () => new Promise<never>(() => {}),
       (err) => {

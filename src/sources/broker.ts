@@ -39,9 +39,13 @@ export function parseStreamUrl(target: string, defaultPort: number, known: strin
   }
   const scheme = u.protocol.replace(/:$/, '').toLowerCase();
   const stream = decodeURIComponent(u.pathname.replace(/^\//, ''));
-  if (stream === '' || stream.includes('/')) throw new UsageError(`${redact(target)}: expected ${scheme}://HOST[:PORT]/STREAM (one path step naming the stream)`);
+  if (stream === '' || stream.includes('/'))
+    throw new UsageError(
+      `${redact(target)}: expected ${scheme}://HOST[:PORT]/STREAM (one path step naming the stream)`,
+    );
   for (const k of u.searchParams.keys()) {
-    if (!known.includes(k)) throw new UsageError(`${redact(target)}: unknown URL parameter "${k}"; known: ${known.join(', ') || 'none'}`);
+    if (!known.includes(k))
+      throw new UsageError(`${redact(target)}: unknown URL parameter "${k}"; known: ${known.join(', ') || 'none'}`);
   }
   // IPv6 hosts come bracketed from URL; the clients want them bare.
   const host = (u.hostname || '127.0.0.1').replace(/^\[(.*)\]$/, '$1').toLowerCase();
@@ -72,18 +76,36 @@ export const streamMissing = (url: StreamUrl, what: string) => new InputMissingE
  * or, with `idPattern`, a string id (Redis). A position of another shape is a data error
  * naming the key: starting anywhere else would skip or repeat messages.
  */
-export async function startPosition(req: SourceRequest, io: Io, key: string, kind: 'number'): Promise<number | undefined>;
+export async function startPosition(
+  req: SourceRequest,
+  io: Io,
+  key: string,
+  kind: 'number',
+): Promise<number | undefined>;
 export async function startPosition(req: SourceRequest, io: Io, key: string, kind: 'id'): Promise<string | undefined>;
-export async function startPosition(req: SourceRequest, io: Io, key: string, kind: 'number' | 'id'): Promise<number | string | undefined> {
+export async function startPosition(
+  req: SourceRequest,
+  io: Io,
+  key: string,
+  kind: 'number' | 'id',
+): Promise<number | string | undefined> {
   const p = await readStartPosition(req.state, key, io.env);
   if (p === undefined || p === null) return undefined;
   const where = req.state?.file !== undefined ? `state file ${req.state.file}` : 'bx_state';
   if (kind === 'number') {
     if (typeof p === 'number' && Number.isSafeInteger(p) && p >= 0) return p;
-    throw new DataError(undefined, undefined, `${where}: key ${key}: position ${JSON.stringify(p)} is not a stream sequence (a whole number)`);
+    throw new DataError(
+      undefined,
+      undefined,
+      `${where}: key ${key}: position ${JSON.stringify(p)} is not a stream sequence (a whole number)`,
+    );
   }
   if (typeof p === 'string' && /^\d+-\d+$/.test(p)) return p;
-  throw new DataError(undefined, undefined, `${where}: key ${key}: position ${JSON.stringify(p)} is not a stream entry id (ms-seq)`);
+  throw new DataError(
+    undefined,
+    undefined,
+    `${where}: key ${key}: position ${JSON.stringify(p)} is not a stream entry id (ms-seq)`,
+  );
 }
 
 /** --until as milliseconds since the epoch; undefined without it. */
@@ -92,7 +114,8 @@ export function untilMs(req: SourceRequest): number | undefined {
   if (u === undefined) return undefined;
   // An ISO 8601 date or date-time; a bare date is midnight UTC (as Date.parse reads it).
   const ms = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(u) ? Date.parse(u) : NaN;
-  if (Number.isNaN(ms)) throw new UsageError(`--until: expected an ISO 8601 time such as 2026-12-01T23:59:59Z, got "${u}"`);
+  if (Number.isNaN(ms))
+    throw new UsageError(`--until: expected an ISO 8601 time such as 2026-12-01T23:59:59Z, got "${u}"`);
   return ms;
 }
 
@@ -141,7 +164,8 @@ export class Decoder {
     this.delimiter = req.read.delimiter ?? ',';
     this.quote = req.read.quote ?? '"';
     if (this.mode === 'csv') {
-      if (!req.columns?.length) throw new UsageError('--payload csv needs --columns NAME,NAME… (a message is one CSV line without a header)');
+      if (!req.columns?.length)
+        throw new UsageError('--payload csv needs --columns NAME,NAME… (a message is one CSV line without a header)');
       this.columns = req.columns;
     }
   }
@@ -177,7 +201,11 @@ export class Decoder {
     if (text === undefined) {
       const data = m.data ?? Buffer.alloc(0);
       if (!isUtf8(data)) {
-        ctx.reject(data.toString('latin1').slice(0, 1000), { rule: 'encoding', message: `${where}payload is not valid UTF-8` }, at);
+        ctx.reject(
+          data.toString('latin1').slice(0, 1000),
+          { rule: 'encoding', message: `${where}payload is not valid UTF-8` },
+          at,
+        );
         return undefined;
       }
       text = data.toString('utf8');
@@ -201,7 +229,11 @@ export class Decoder {
       return undefined;
     }
     if (fields.length !== names.length) {
-      ctx.reject(fields, { rule: 'columns', message: `${where}expected ${names.length} fields (--columns), got ${fields.length}` }, at);
+      ctx.reject(
+        fields,
+        { rule: 'columns', message: `${where}expected ${names.length} fields (--columns), got ${fields.length}` },
+        at,
+      );
       return undefined;
     }
     const rec: Rec = {};
@@ -249,5 +281,9 @@ export function splitCsvLine(line: string, delimiter: string, quote: string): st
 
 /** Thrown when retention removed messages the last committed run had not read yet. */
 export function gapError(name: string, detail: string): DataError {
-  return new DataError(undefined, undefined, `${name}: ${detail}; those messages are lost to this pipeline (load them another way, or remove the key from bx_state to start over from the stream's first message)`);
+  return new DataError(
+    undefined,
+    undefined,
+    `${name}: ${detail}; those messages are lost to this pipeline (load them another way, or remove the key from bx_state to start over from the stream's first message)`,
+  );
 }

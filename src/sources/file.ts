@@ -13,7 +13,11 @@ import type { SourceOpener, SourceRequest } from './index.js';
 export function fileFormat(path: string, forced: string | undefined): string {
   const format = forced === undefined ? formatOfPath(path) : canonicalFormat(forced);
   if (!format) {
-    throw new UsageError(path === '-' ? 'cannot tell the format of stdin; give --format' : `cannot tell the format of ${path} from its name; give --format (${formatNames().join(', ')})`);
+    throw new UsageError(
+      path === '-'
+        ? 'cannot tell the format of stdin; give --format'
+        : `cannot tell the format of ${path} from its name; give --format (${formatNames().join(', ')})`,
+    );
   }
   return format;
 }

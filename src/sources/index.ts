@@ -80,8 +80,16 @@ export function kindOf(req: SourceRequest): string {
         `${req.target}: a ${kind === 'amqp' ? 'plain AMQP queue' : 'MQTT topic'} is destructive: a message read cannot be read again after a failed load, so a nightly batch could lose it; use a RabbitMQ stream (rabbitmq-stream://…) or a NATS/Redis stream`,
       );
     }
-    if (kind === 'kafka') throw new UsageError(`${req.target}: Kafka is not built yet (docs/design.md "Streaming sources" describes the same contract over kafkajs offsets)`);
-    if (!kind) throw new UsageError(`${req.target}: unknown source scheme ${m[1]}; known: ${Object.keys(SCHEMES).filter((s) => SCHEMES[s] !== 'amqp' && SCHEMES[s] !== 'mqtt' && SCHEMES[s] !== 'kafka').join(', ')}, or a file path`);
+    if (kind === 'kafka')
+      throw new UsageError(
+        `${req.target}: Kafka is not built yet (docs/design.md "Streaming sources" describes the same contract over kafkajs offsets)`,
+      );
+    if (!kind)
+      throw new UsageError(
+        `${req.target}: unknown source scheme ${m[1]}; known: ${Object.keys(SCHEMES)
+          .filter((s) => SCHEMES[s] !== 'amqp' && SCHEMES[s] !== 'mqtt' && SCHEMES[s] !== 'kafka')
+          .join(', ')}, or a file path`,
+      );
     return kind;
   }
   if (req.format !== undefined) return req.format.toLowerCase() === 'parquet' ? 'parquet' : 'file';

@@ -7,7 +7,16 @@ import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Connection, FieldPacket } from 'mysql2';
-import { ConfigError, DataError, InternalError, NoPermError, TempFailError, UnavailableError, UsageError, type BxError } from '../lib/errors.js';
+import {
+  ConfigError,
+  DataError,
+  InternalError,
+  NoPermError,
+  TempFailError,
+  UnavailableError,
+  UsageError,
+  type BxError,
+} from '../lib/errors.js';
 import { parseTableName } from '../lib/ident.js';
 import type { Io } from '../lib/io.js';
 import { addSecret, redact } from '../lib/redact.js';
@@ -80,7 +89,11 @@ function readOptionFile(path: string): Record<string, string> {
  * MYSQL_TCP_PORT, else the [client] section of ~/.my.cnf (MYSQL_HOME/my.cnf too), else
  * localhost:3306 as the OS user.
  */
-export function resolveMyTarget(db: string, sslmode: string | undefined, env: Record<string, string | undefined>): MyTarget {
+export function resolveMyTarget(
+  db: string,
+  sslmode: string | undefined,
+  env: Record<string, string | undefined>,
+): MyTarget {
   let u: URL;
   try {
     u = new URL(db.replace(/^(mysql|mariadb):/i, 'http:'));
@@ -95,14 +108,25 @@ export function resolveMyTarget(db: string, sslmode: string | undefined, env: Re
     }
   };
   const home = env.HOME ?? homedir();
-  const cnf = { ...(env.MYSQL_HOME ? readOptionFile(join(env.MYSQL_HOME, 'my.cnf')) : {}), ...readOptionFile(join(home, '.my.cnf')) };
-  const password = u.password ? dec(u.password) : env.MYSQL_PWD ?? cnf.password;
+  const cnf = {
+    ...(env.MYSQL_HOME ? readOptionFile(join(env.MYSQL_HOME, 'my.cnf')) : {}),
+    ...readOptionFile(join(home, '.my.cnf')),
+  };
+  const password = u.password ? dec(u.password) : (env.MYSQL_PWD ?? cnf.password);
   addSecret(password);
   const portText = u.port || env.MYSQL_TCP_PORT || cnf.port || '3306';
   const port = Number(portText);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new ConfigError(`port "${portText}" is not a TCP port number`);
-  const mode = (sslmode ?? u.searchParams.get('sslmode') ?? u.searchParams.get('ssl-mode') ?? cnf.ssl_mode ?? 'disable').toLowerCase().replace(/_/g, '-');
-  const ssl = mode === 'require' || mode === 'required' ? { rejectUnauthorized: false } : /^verify/.test(mode) ? { rejectUnauthorized: true } : undefined;
+  if (!Number.isInteger(port) || port <= 0 || port > 65535)
+    throw new ConfigError(`port "${portText}" is not a TCP port number`);
+  const mode = (sslmode ?? u.searchParams.get('sslmode') ?? u.searchParams.get('ssl-mode') ?? cnf.ssl_mode ?? 'disable')
+    .toLowerCase()
+    .replace(/_/g, '-');
+  const ssl =
+    mode === 'require' || mode === 'required'
+      ? { rejectUnauthorized: false }
+      : /^verify/.test(mode)
+        ? { rejectUnauthorized: true }
+        : undefined;
   let user = u.username ? dec(u.username) : cnf.user;
   if (!user) {
     try {
@@ -112,7 +136,14 @@ export function resolveMyTarget(db: string, sslmode: string | undefined, env: Re
     }
   }
   const database = dec(u.pathname.replace(/^\//, '')) || cnf.database || undefined;
-  return { host: u.hostname ? dec(u.hostname).replace(/^\[(.*)\]$/, '$1') : env.MYSQL_HOST || cnf.host || 'localhost', port, user, password: password || undefined, database, ssl };
+  return {
+    host: u.hostname ? dec(u.hostname).replace(/^\[(.*)\]$/, '$1') : env.MYSQL_HOST || cnf.host || 'localhost',
+    port,
+    user,
+    password: password || undefined,
+    database,
+    ssl,
+  };
 }
 
 const PERM = new Set([1044, 1142, 1143, 1227, 1370]);
@@ -140,12 +171,17 @@ export function myError(err: unknown, label: string, what?: string): BxError {
       return new TempFailError(`${label}: connection to the server was lost; worth a retry`);
   }
   const n = e?.errno;
-  if (n === 1045 || n === 1698) return new ConfigError(`${label}: authentication failed: ${msg} (MYSQL_PWD, ~/.my.cnf [client] password)`);
+  if (n === 1045 || n === 1698)
+    return new ConfigError(`${label}: authentication failed: ${msg} (MYSQL_PWD, ~/.my.cnf [client] password)`);
   if (n === 1049) return new ConfigError(`${label}: ${msg}`);
   if (n !== undefined && PERM.has(n)) return new NoPermError(`${where}${msg}`);
-  if (n === 1060) return new UsageError(`${where}${msg}: a record cannot hold two fields of one name; give each a distinct name with AS`);
+  if (n === 1060)
+    return new UsageError(
+      `${where}${msg}: a record cannot hold two fields of one name; give each a distinct name with AS`,
+    );
   if (n === 1205 || n === 1213 || n === 1040 || n === 1053) return new TempFailError(`${where}${msg}; worth a retry`);
-  if ((n !== undefined && BAD_QUERY.has(n)) || e?.sqlState?.startsWith('42') || e?.sqlState?.startsWith('22')) return new DataError(undefined, undefined, `${where}${msg}`);
+  if ((n !== undefined && BAD_QUERY.has(n)) || e?.sqlState?.startsWith('42') || e?.sqlState?.startsWith('22'))
+    return new DataError(undefined, undefined, `${where}${msg}`);
   if (/self[- ]signed|certificate|SSL|TLS/i.test(msg)) return new ConfigError(`${label}: TLS: ${msg}`);
   return new InternalError(`${where}${msg}${n ? ` (error ${n})` : ''}`);
 }
@@ -161,16 +197,53 @@ export function quoteMyIdent(name: string): string {
 const quoteMyLiteral = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''").replace(/\0/g, '\\0')}'`;
 
 // mysql2's column types (mysql2/lib/constants/types.js).
-const T = { DECIMAL: 0, TINY: 1, SHORT: 2, LONG: 3, FLOAT: 4, DOUBLE: 5, TIMESTAMP: 7, LONGLONG: 8, INT24: 9, DATE: 10, TIME: 11, DATETIME: 12, YEAR: 13, NEWDATE: 14, BIT: 16, JSON: 245, NEWDECIMAL: 246, GEOMETRY: 255 };
-const NUMERIC = new Set([T.DECIMAL, T.TINY, T.SHORT, T.LONG, T.FLOAT, T.DOUBLE, T.LONGLONG, T.INT24, T.YEAR, T.NEWDECIMAL, T.BIT]);
+const T = {
+  DECIMAL: 0,
+  TINY: 1,
+  SHORT: 2,
+  LONG: 3,
+  FLOAT: 4,
+  DOUBLE: 5,
+  TIMESTAMP: 7,
+  LONGLONG: 8,
+  INT24: 9,
+  DATE: 10,
+  TIME: 11,
+  DATETIME: 12,
+  YEAR: 13,
+  NEWDATE: 14,
+  BIT: 16,
+  JSON: 245,
+  NEWDECIMAL: 246,
+  GEOMETRY: 255,
+};
+const NUMERIC = new Set([
+  T.DECIMAL,
+  T.TINY,
+  T.SHORT,
+  T.LONG,
+  T.FLOAT,
+  T.DOUBLE,
+  T.LONGLONG,
+  T.INT24,
+  T.YEAR,
+  T.NEWDECIMAL,
+  T.BIT,
+]);
 
 /** A value as mysql2 hands it over (number, string or Buffer) → its JSON text; `row` names it in errors. */
 type Conv = (v: unknown, row: number) => string;
 
-function converter(f: FieldPacket & { columnType?: number; extendedFormat?: string }, name: string, zero: 'error' | 'null' | undefined): Conv {
+function converter(
+  f: FieldPacket & { columnType?: number; extendedFormat?: string },
+  name: string,
+  zero: 'error' | 'null' | undefined,
+): Conv {
   const t = f.columnType ?? (f as { type?: number }).type;
-  const str: Conv = (v) => (typeof v === 'string' ? JSON.stringify(v) : Buffer.isBuffer(v) ? bytesJson(v) : JSON.stringify(String(v)));
-  if (f.extendedFormat === 'json' || t === T.JSON) return (v) => compactJson(Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
+  const str: Conv = (v) =>
+    typeof v === 'string' ? JSON.stringify(v) : Buffer.isBuffer(v) ? bytesJson(v) : JSON.stringify(String(v));
+  if (f.extendedFormat === 'json' || t === T.JSON)
+    return (v) => compactJson(Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
   switch (t) {
     case T.TINY:
     case T.SHORT:
@@ -210,11 +283,15 @@ function converter(f: FieldPacket & { columnType?: number; extendedFormat?: stri
 /** 0000-00-00, or a date with a zero month or day (allowed by some sql_modes). */
 // Character codes, not a regex: this runs for every date of every row.
 const isZeroDate = (s: string) =>
-  (s.charCodeAt(5) === 48 && s.charCodeAt(6) === 48) || (s.charCodeAt(8) === 48 && s.charCodeAt(9) === 48) || (s.charCodeAt(0) === 48 && s.startsWith('0000-00-00'));
+  (s.charCodeAt(5) === 48 && s.charCodeAt(6) === 48) ||
+  (s.charCodeAt(8) === 48 && s.charCodeAt(9) === 48) ||
+  (s.charCodeAt(0) === 48 && s.startsWith('0000-00-00'));
 
 function query(conn: Connection, sql: string): Promise<{ rows: unknown[][]; fields: FieldPacket[] }> {
   return new Promise((resolve, reject) =>
-    conn.query({ sql, rowsAsArray: true }, (err, rows, fields) => (err ? reject(err) : resolve({ rows: rows as unknown[][], fields: fields as FieldPacket[] }))),
+    conn.query({ sql, rowsAsArray: true }, (err, rows, fields) =>
+      err ? reject(err) : resolve({ rows: rows as unknown[][], fields: fields as FieldPacket[] }),
+    ),
   );
 }
 
@@ -248,7 +325,9 @@ export class MysqlSource implements Source {
     });
     // A late error (the server went away) must not crash the process: the query in flight reports it.
     conn.on('error', () => {});
-    await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(myError(err, myLabel(t))) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      conn.connect((err) => (err ? reject(myError(err, myLabel(t))) : resolve())),
+    );
     return conn;
   }
 
@@ -257,10 +336,23 @@ export class MysqlSource implements Source {
     const label = myLabel(this.target);
     const what = sql.table !== undefined ? `--table ${sql.table}` : 'the query';
     const table = sql.table !== undefined ? parseTableName(sql.table) : undefined;
-    const base = table ? `SELECT * FROM ${table.schema !== undefined ? `${quoteMyIdent(table.schema)}.` : ''}${quoteMyIdent(table.name)}` : bareQuery(sql.query ?? '');
+    const base = table
+      ? `SELECT * FROM ${table.schema !== undefined ? `${quoteMyIdent(table.schema)}.` : ''}${quoteMyIdent(table.name)}`
+      : bareQuery(sql.query ?? '');
     const inc: Incremental | undefined = sql.incremental ? { column: sql.incremental, key: sql.key ?? [] } : undefined;
-    const stateKey = inc ? checkpointKey('mysql', this.target.host, this.target.port, this.target.database ?? '', sourceId(sql), inc.column) : '';
-    const from = inc ? watermarkOf(await readStartPosition(this.req.state, stateKey, this.io.env), inc, stateKey) : undefined;
+    const stateKey = inc
+      ? checkpointKey(
+          'mysql',
+          this.target.host,
+          this.target.port,
+          this.target.database ?? '',
+          sourceId(sql),
+          inc.column,
+        )
+      : '';
+    const from = inc
+      ? watermarkOf(await readStartPosition(this.req.state, stateKey, this.io.env), inc, stateKey)
+      : undefined;
     if (inc) unsealedWarning(this.io, ctx);
 
     const conn = await this.connect();
@@ -283,7 +375,11 @@ export class MysqlSource implements Source {
       } catch (err) {
         // The server's "near '…' at line N" counts the wrapper's first line; say it of the query.
         const e = err as { sqlMessage?: string };
-        if (typeof e?.sqlMessage === 'string') e.sqlMessage = e.sqlMessage.replace(/near '\n?\) bx LIMIT 0' at line \d+$/, 'at the end of the query').replace(/\n\) bx LIMIT 0'/, "'").replace(/at line (\d+)$/, (_m, n) => `at line ${Math.max(1, Number(n) - 1)} of the query`);
+        if (typeof e?.sqlMessage === 'string')
+          e.sqlMessage = e.sqlMessage
+            .replace(/near '\n?\) bx LIMIT 0' at line \d+$/, 'at the end of the query')
+            .replace(/\n\) bx LIMIT 0'/, "'")
+            .replace(/at line (\d+)$/, (_m, n) => `at line ${Math.max(1, Number(n) - 1)} of the query`);
         throw myError(err, label, what);
       }
       const names = fields.map((f) => f.name);
@@ -295,10 +391,15 @@ export class MysqlSource implements Source {
       let to: Watermark | undefined;
       if (inc) {
         for (const c of [inc.column, ...inc.key]) {
-          if (!names.includes(c)) throw new UsageError(`--${c === inc.column ? 'incremental' : 'key'} ${c}: the query has no such column (it has ${names.join(', ')})`);
+          if (!names.includes(c))
+            throw new UsageError(
+              `--${c === inc.column ? 'incremental' : 'key'} ${c}: the query has no such column (it has ${names.join(', ')})`,
+            );
         }
         const cols = [inc.column, ...inc.key];
-        const numeric = cols.map((c) => NUMERIC.has((fields[names.indexOf(c)] as { columnType?: number }).columnType ?? -1));
+        const numeric = cols.map((c) =>
+          NUMERIC.has((fields[names.indexOf(c)] as { columnType?: number }).columnType ?? -1),
+        );
         // A number goes in unquoted: MySQL compares a string with a BIGINT as doubles.
         const lit = (v: string, i: number) => (numeric[i] && /^-?\d+(\.\d+)?$/.test(v) ? v : quoteMyLiteral(v));
         const col = `bx.${quoteMyIdent(inc.column)}`;

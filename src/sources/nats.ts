@@ -1,12 +1,30 @@
 // NATS JetStream: `nats://HOST:PORT/STREAM[?subject=…]`, read by sequence with an ordered
 // consumer (ephemeral, no acks, no server-side state), from the committed sequence + 1 up to
 // the stream's last sequence when the run starts (NEXT-STACK.md §4; docs/streams.md).
-import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager, type MsgRequest, type StreamInfo } from '@nats-io/jetstream';
+import {
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type JetStreamManager,
+  type MsgRequest,
+  type StreamInfo,
+} from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { NoPermError, TempFailError, UnavailableError, UsageError } from '../lib/errors.js';
 import type { Io } from '../lib/io.js';
 import type { Batch, Checkpoint, Source, StageContext } from '../lib/stream.js';
-import { BATCH_RECORDS, brokerDown, Decoder, gapError, parseStreamUrl, startPosition, streamMissing, untilMs, type Message, type StreamUrl } from './broker.js';
+import {
+  BATCH_RECORDS,
+  brokerDown,
+  Decoder,
+  gapError,
+  parseStreamUrl,
+  startPosition,
+  streamMissing,
+  untilMs,
+  type Message,
+  type StreamUrl,
+} from './broker.js';
 import type { SourceOpener, SourceRequest } from './index.js';
 
 // A fetch asks only for messages known to exist, so it returns at once; this bounds the wait
@@ -44,11 +62,17 @@ export class NatsSource implements Source {
       const { first_seq: first, last_seq: cutoff } = info.state;
       const stored = this.stored;
       if (stored !== undefined && stored > cutoff) {
-        throw gapError(this.name, `the committed sequence ${stored} is past the stream's last sequence ${cutoff} (was the stream deleted and created again?)`);
+        throw gapError(
+          this.name,
+          `the committed sequence ${stored} is past the stream's last sequence ${cutoff} (was the stream deleted and created again?)`,
+        );
       }
       // The ordered consumer would silently start at first_seq (NEXT-STACK.md §4: asked for 51, got 201).
       if (stored !== undefined && stored < cutoff && first > stored + 1) {
-        throw gapError(this.name, `messages ${stored + 1}…${first - 1} were removed by the stream's retention before they were loaded (committed sequence ${stored}, first sequence now ${first})`);
+        throw gapError(
+          this.name,
+          `messages ${stored + 1}…${first - 1} were removed by the stream's retention before they were loaded (committed sequence ${stored}, first sequence now ${first})`,
+        );
       }
       const start = stored === undefined ? Math.max(first, 1) : stored + 1;
       this.position = start - 1;
@@ -60,9 +84,11 @@ export class NatsSource implements Source {
       if (this.subject !== undefined) {
         // With a filter, the last matching message is not known: look for one before reading.
         // MSG.GET takes next_by_subj (typed only for direct get): measured on nats-server 2.9.10.
-        const next = await jsm.streams.getMessage(this.url.stream, { seq: start, next_by_subj: this.subject } as unknown as MsgRequest).catch((err) => {
-          throw translate(err, this.url);
-        });
+        const next = await jsm.streams
+          .getMessage(this.url.stream, { seq: start, next_by_subj: this.subject } as unknown as MsgRequest)
+          .catch((err) => {
+            throw translate(err, this.url);
+          });
         if (!next || next.seq > cutoff) {
           this.position = cutoff;
           return;
@@ -70,14 +96,19 @@ export class NatsSource implements Source {
       }
       const js = jetstream(nc);
       const consumer = await js.consumers
-        .get(this.url.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start, ...(this.subject !== undefined ? { filter_subjects: this.subject } : {}) })
+        .get(this.url.stream, {
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: start,
+          ...(this.subject !== undefined ? { filter_subjects: this.subject } : {}),
+        })
         .catch((err) => {
           throw translate(err, this.url);
         });
       // Messages known to exist past the position (at most): the next fetch asks for no more.
       let pending = this.subject === undefined ? cutoff - this.position : BATCH_RECORDS;
       let done = false;
-      const fetch = () => consumer.fetch({ max_messages: Math.max(1, Math.min(BATCH_RECORDS, pending)), expires: FETCH_EXPIRES_MS });
+      const fetch = () =>
+        consumer.fetch({ max_messages: Math.max(1, Math.min(BATCH_RECORDS, pending)), expires: FETCH_EXPIRES_MS });
       let it: Awaited<ReturnType<typeof fetch>> | undefined = await fetch();
       while (it) {
         if (ctx.signal?.aborted) throw new TempFailError(`${this.name}: interrupted at sequence ${this.position}`);
@@ -96,9 +127,17 @@ export class NatsSource implements Source {
             break;
           }
           if (this.subject === undefined && m.seq !== this.position + 1) {
-            throw gapError(this.name, `messages ${this.position + 1}…${m.seq - 1} were removed by the stream's retention while they were being read`);
+            throw gapError(
+              this.name,
+              `messages ${this.position + 1}…${m.seq - 1} were removed by the stream's retention while they were being read`,
+            );
           }
-          msgs.push({ seq: m.seq, data: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength), time, subject: m.subject });
+          msgs.push({
+            seq: m.seq,
+            data: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength),
+            time,
+            subject: m.subject,
+          });
           this.position = m.seq;
           this.from ??= m.seq;
           pending = this.subject === undefined ? cutoff - m.seq : m.info.pending;
@@ -111,7 +150,9 @@ export class NatsSource implements Source {
         }
         it.stop();
         if (msgs.length === 0 && !done) {
-          throw new TempFailError(`${this.name}: no message arrived within ${FETCH_EXPIRES_MS / 1000} s after sequence ${this.position} (cut-off ${cutoff}); worth a retry`);
+          throw new TempFailError(
+            `${this.name}: no message arrived within ${FETCH_EXPIRES_MS / 1000} s after sequence ${this.position} (cut-off ${cutoff}); worth a retry`,
+          );
         }
         // The next batch is asked for before this one goes downstream: the round trip overlaps
         // bx-load's work, and at most two batches are held.
@@ -128,12 +169,20 @@ export class NatsSource implements Source {
 
   checkpoints(): Checkpoint[] {
     if (this.position === undefined) return [];
-    return [{ key: this.key, position: this.position, ...(this.from !== undefined ? { from: this.from } : {}), records: this.count }];
+    return [
+      {
+        key: this.key,
+        position: this.position,
+        ...(this.from !== undefined ? { from: this.from } : {}),
+        records: this.count,
+      },
+    ];
   }
 }
 
 /** The bx_state key: scheme, host, port and stream, plus the subject filter (another filter is another position). */
-export const keyOf = (url: StreamUrl) => url.name + (url.params.get('subject') ? `?subject=${url.params.get('subject')}` : '');
+export const keyOf = (url: StreamUrl) =>
+  url.name + (url.params.get('subject') ? `?subject=${url.params.get('subject')}` : '');
 
 async function connectTo(url: StreamUrl): Promise<NatsConnection> {
   try {
@@ -155,8 +204,13 @@ async function manager(nc: NatsConnection, url: StreamUrl): Promise<JetStreamMan
   try {
     return await jetstreamManager(nc, { timeout: 5000 });
   } catch (err) {
-    if ((err as Error).name === 'JetStreamNotEnabled' || /jetstream.*not enabled|no responders/i.test((err as Error).message)) {
-      return Promise.reject(new UnavailableError(`${url.name}: JetStream is not enabled on ${url.host}:${url.port} (nats-server -js)`));
+    if (
+      (err as Error).name === 'JetStreamNotEnabled' ||
+      /jetstream.*not enabled|no responders/i.test((err as Error).message)
+    ) {
+      return Promise.reject(
+        new UnavailableError(`${url.name}: JetStream is not enabled on ${url.host}:${url.port} (nats-server -js)`),
+      );
     }
     throw translate(err, url);
   }
@@ -175,10 +229,19 @@ function translate(err: unknown, url: StreamUrl): Error {
   const name = e?.name ?? '';
   if (name === 'StreamNotFoundError') return streamMissing(url, 'JetStream stream');
   if (name === 'InvalidNameError') return new UsageError(`${url.name}: "${url.stream}" is not a valid stream name`);
-  if (name === 'AuthorizationError' || name === 'PermissionViolationError' || name === 'UserAuthenticationExpiredError') {
+  if (
+    name === 'AuthorizationError' ||
+    name === 'PermissionViolationError' ||
+    name === 'UserAuthenticationExpiredError'
+  ) {
     return new NoPermError(`${url.name}: ${e.message}`);
   }
-  if (name === 'ConnectionError' || name === 'TimeoutError' || name === 'ClosedConnectionError' || (e as NodeJS.ErrnoException)?.code === 'ECONNREFUSED') {
+  if (
+    name === 'ConnectionError' ||
+    name === 'TimeoutError' ||
+    name === 'ClosedConnectionError' ||
+    (e as NodeJS.ErrnoException)?.code === 'ECONNREFUSED'
+  ) {
     return brokerDown(url, 'NATS', err);
   }
   return e;

@@ -47,7 +47,10 @@ export class NdjsonSource implements Source {
       yield* readRecordBatches(input.stream, input.name, { expectSealed: this.io.seal.expectSealed, onTrailer });
       return;
     }
-    for await (const b of readLineBatches(input.stream, input.name, { expectSealed: this.io.seal.expectSealed, onTrailer })) {
+    for await (const b of readLineBatches(input.stream, input.name, {
+      expectSealed: this.io.seal.expectSealed,
+      onTrailer,
+    })) {
       yield Object.assign(b, { records: NO_RECORDS });
     }
   }

@@ -9,7 +9,14 @@ import type { Io } from '../lib/io.js';
 import { isIndexKey, setKeyOrder } from '../lib/json.js';
 import type { Batch, Rec, Source, StageContext } from '../lib/stream.js';
 import { hiveFields, lakeFiles } from '../formats/parquet-files.js';
-import { columnConverter, partitionValue, schemaTree, shimSchema, timestampText, type ReadConverter } from '../formats/parquet-types.js';
+import {
+  columnConverter,
+  partitionValue,
+  schemaTree,
+  shimSchema,
+  timestampText,
+  type ReadConverter,
+} from '../formats/parquet-types.js';
 import type { SourceOpener, SourceRequest } from './index.js';
 
 /** Records handed on per batch: a row group is cut into batches of this many. */
@@ -42,7 +49,8 @@ async function fileBuffer(path: string): Promise<{ buf: AsyncBuffer; close: () =
   };
 }
 
-const detail = (err: unknown) => (err instanceof Error ? err.message : String(err)).replace(/^parquet /, '').slice(0, 200);
+const detail = (err: unknown) =>
+  (err instanceof Error ? err.message : String(err)).replace(/^parquet /, '').slice(0, 200);
 
 export class ParquetSource implements Source {
   constructor(
@@ -54,7 +62,10 @@ export class ParquetSource implements Source {
 
   async *batches(ctx: StageContext): AsyncGenerator<Batch> {
     const files = this.files;
-    const [{ parquetMetadataAsync, parquetRead }, { compressors }] = await Promise.all([import('hyparquet'), import('hyparquet-compressors')]);
+    const [{ parquetMetadataAsync, parquetRead }, { compressors }] = await Promise.all([
+      import('hyparquet'),
+      import('hyparquet-compressors'),
+    ]);
     for (const file of files) {
       if (ctx.signal?.aborted) return;
       const { buf, close } = await fileBuffer(file).catch((err) => {
@@ -91,7 +102,9 @@ export class ParquetSource implements Source {
     } catch {
       /* another writer's metadata: the hive values stay text */
     }
-    const hive = hiveFields(file).map(([k, v]) => [k, v === null ? null : hiveTypes[k] ? partitionValue(hiveTypes[k], v) : v] as const);
+    const hive = hiveFields(file).map(
+      ([k, v]) => [k, v === null ? null : hiveTypes[k] ? partitionValue(hiveTypes[k], v) : v] as const,
+    );
     const fileCols = tree.children.map((c) => c.element.name);
     const hiveNames = new Set(hive.map(([k]) => k));
     let cols = fileCols.filter((c) => !hiveNames.has(c));
@@ -100,12 +113,20 @@ export class ParquetSource implements Source {
     let order: string[];
     if (this.columns) {
       const missing = this.columns.filter((c) => !fileCols.includes(c) && !hiveNames.has(c));
-      if (missing.length) throw new UsageError(`--columns: ${file} has no column ${missing.map((m) => JSON.stringify(m)).join(', ')}; it has ${[...fileCols, ...hiveNames].join(', ')}`);
+      if (missing.length)
+        throw new UsageError(
+          `--columns: ${file} has no column ${missing.map((m) => JSON.stringify(m)).join(', ')}; it has ${[...fileCols, ...hiveNames].join(', ')}`,
+        );
       cols = this.columns.filter((c) => fileCols.includes(c) && !hiveNames.has(c));
       hiveOut = hive.filter(([k]) => this.columns!.includes(k));
       order = this.columns;
     } else order = [...cols, ...hiveOut.map(([k]) => k)];
-    const convs: ReadConverter[] = cols.map((c) => columnConverter(tree.children.find((n) => n.element.name === c)!, file));
+    const convs: ReadConverter[] = cols.map((c) =>
+      columnConverter(
+        tree.children.find((n) => n.element.name === c)!,
+        file,
+      ),
+    );
     const needsOrder = order.some(isIndexKey);
     let rowStart = 0;
     for (let g = 0; g < meta.row_groups.length; g++) {
@@ -139,10 +160,19 @@ export class ParquetSource implements Source {
             },
           });
         } catch (err) {
-          throw new DataError(undefined, undefined, `${file}: row group ${g} (rows ${rowStart + 1}–${rowEnd}): corrupt or unreadable: ${detail(err)}`);
+          throw new DataError(
+            undefined,
+            undefined,
+            `${file}: row group ${g} (rows ${rowStart + 1}–${rowEnd}): corrupt or unreadable: ${detail(err)}`,
+          );
         }
         const short = filled.findIndex((f) => f !== n);
-        if (short >= 0) throw new DataError(undefined, undefined, `${file}: row group ${g}: column "${cols[short]}": ${filled[short]} values decoded, the footer says ${n} rows`);
+        if (short >= 0)
+          throw new DataError(
+            undefined,
+            undefined,
+            `${file}: row group ${g}: column "${cols[short]}": ${filled[short]} values decoded, the footer says ${n} rows`,
+          );
       }
       const asJson = ctx.json !== undefined && !needsOrder;
       for (let s = 0; s < n; s += BATCH_ROWS) {
@@ -151,7 +181,14 @@ export class ParquetSource implements Source {
         for (let i = s; i < e; i++) lines[i - s] = rowStart + i + 1;
         if (asJson) {
           // bx-extract only forwards NDJSON: write the lines here, no object per record.
-          yield { name: file, lines, records: [], ndjson: Buffer.from(jsonLines(order, cols, values, hiveOut, s, e, this.lineage ? { file, start: rowStart } : undefined)) };
+          yield {
+            name: file,
+            lines,
+            records: [],
+            ndjson: Buffer.from(
+              jsonLines(order, cols, values, hiveOut, s, e, this.lineage ? { file, start: rowStart } : undefined),
+            ),
+          };
           continue;
         }
         const records: Rec[] = new Array(e - s);
@@ -215,7 +252,10 @@ function jsonLines(
 }
 
 export const open: SourceOpener = async (req: SourceRequest, _io: Io) => {
-  if (req.target === '-') throw new UsageError('Parquet cannot be read from stdin: its footer is at the end of the file; save it to a file first');
+  if (req.target === '-')
+    throw new UsageError(
+      'Parquet cannot be read from stdin: its footer is at the end of the file; save it to a file first',
+    );
   // Listing happens here, before the first record goes out: an empty directory is exit 66 at once.
   return new ParquetSource(req.target, req.columns, Boolean(req.read.lineage), await lakeFiles(req.target));
 };

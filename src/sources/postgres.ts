@@ -95,7 +95,10 @@ async function converters(client: Client, oids: number[]): Promise<{ convs: Conv
     const t = info.get(oid);
     return t && t.typbasetype && depth < 8 ? base(t.typbasetype, depth + 1) : oid;
   };
-  return { convs: oids.map((o) => of(o)), kinds: oids.map((o) => KIND_OF[base(o)] ?? (of(o) === str ? K.Str : K.Slow)) };
+  return {
+    convs: oids.map((o) => of(o)),
+    kinds: oids.map((o) => KIND_OF[base(o)] ?? (of(o) === str ? K.Str : K.Slow)),
+  };
 }
 
 /**
@@ -153,15 +156,30 @@ export function unescapeCopy(s: string): string {
     const c = s[i + 1];
     let n = 2;
     switch (c) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'v': out += '\v'; break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'v':
+        out += '\v';
+        break;
       case 'x': {
         const m = /^[0-9a-fA-F]{1,2}/.exec(s.slice(i + 2, i + 4));
-        if (m) { out += String.fromCharCode(parseInt(m[0], 16)); n = 2 + m[0].length; } else out += 'x';
+        if (m) {
+          out += String.fromCharCode(parseInt(m[0], 16));
+          n = 2 + m[0].length;
+        } else out += 'x';
         break;
       }
       default:
@@ -190,7 +208,24 @@ const enum K {
   Date,
   Slow, // through the string converter
 }
-const KIND_OF: Record<number, K> = { 21: K.Raw, 23: K.Raw, 26: K.Raw, 20: K.Int8, 1700: K.Num, 700: K.Float, 701: K.Float, 16: K.Bool, 25: K.Str, 1043: K.Str, 1042: K.Str, 19: K.Str, 2950: K.Str, 1114: K.Ts, 1184: K.Tstz, 1082: K.Date };
+const KIND_OF: Record<number, K> = {
+  21: K.Raw,
+  23: K.Raw,
+  26: K.Raw,
+  20: K.Int8,
+  1700: K.Num,
+  700: K.Float,
+  701: K.Float,
+  16: K.Bool,
+  25: K.Str,
+  1043: K.Str,
+  1042: K.Str,
+  19: K.Str,
+  2950: K.Str,
+  1114: K.Ts,
+  1184: K.Tstz,
+  1082: K.Date,
+};
 
 const HEX = '0123456789abcdef';
 
@@ -347,12 +382,23 @@ export class CopyTranscoder {
     if (end === dot + 1) end = dot;
     const intZero = dot === first + 1 && b[first] === 48;
     if (end === dot) {
-      if (intZero) this.out[this.o++] = 48; // 0.00 and -0.0 are 0
+      if (intZero)
+        this.out[this.o++] = 48; // 0.00 and -0.0 are 0
       else this.o = cp(b, a, dot, this.out, this.o);
       return true;
     }
     if (!intZero && b[first] === 48) return false;
-    if (intZero && end - dot > 6 && b[dot + 1] === 48 && b[dot + 2] === 48 && b[dot + 3] === 48 && b[dot + 4] === 48 && b[dot + 5] === 48 && b[dot + 6] === 48) return false;
+    if (
+      intZero &&
+      end - dot > 6 &&
+      b[dot + 1] === 48 &&
+      b[dot + 2] === 48 &&
+      b[dot + 3] === 48 &&
+      b[dot + 4] === 48 &&
+      b[dot + 5] === 48 &&
+      b[dot + 6] === 48
+    )
+      return false;
     this.o = cp(b, a, end, this.out, this.o);
     return true;
   }
@@ -403,7 +449,8 @@ export class CopyTranscoder {
       if (fracEnd - i - 1 > 6) return false;
     }
     const rest = z - fracEnd;
-    if (zoned ? !(rest === 3 && b[fracEnd] === 43 && b[fracEnd + 1] === 48 && b[fracEnd + 2] === 48) : rest !== 0) return false;
+    if (zoned ? !(rest === 3 && b[fracEnd] === 43 && b[fracEnd + 1] === 48 && b[fracEnd + 2] === 48) : rest !== 0)
+      return false;
     const out = this.out;
     let o = this.o;
     out[o++] = 34;
@@ -452,7 +499,8 @@ function queryError(err: unknown, what: string, sent: string, prefix: number, qu
   return pgError(err, { target: label });
 }
 
-const SESSION = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 1; SET bytea_output = 'hex'";
+const SESSION =
+  "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 1; SET bytea_output = 'hex'";
 
 export class PostgresSource implements Source {
   readonly name: string;
@@ -469,11 +517,16 @@ export class PostgresSource implements Source {
   async *batches(ctx: StageContext): AsyncGenerator<Batch> {
     const sql = this.req.sql!;
     const label = targetLabel(this.target);
-    const query = sql.table !== undefined ? `SELECT * FROM ${qualified(parseTableName(sql.table))}` : bareQuery(sql.query ?? '');
+    const query =
+      sql.table !== undefined ? `SELECT * FROM ${qualified(parseTableName(sql.table))}` : bareQuery(sql.query ?? '');
     const inc: Incremental | undefined = sql.incremental ? { column: sql.incremental, key: sql.key ?? [] } : undefined;
-    const stateKey = inc ? checkpointKey('postgres', this.target.host, this.target.port, this.target.database, sourceId(sql), inc.column) : '';
+    const stateKey = inc
+      ? checkpointKey('postgres', this.target.host, this.target.port, this.target.database, sourceId(sql), inc.column)
+      : '';
     // Read the committed position before connecting to the source: a bad --from-state fails first.
-    const from = inc ? watermarkOf(await readStartPosition(this.req.state, stateKey, this.io.env), inc, stateKey) : undefined;
+    const from = inc
+      ? watermarkOf(await readStartPosition(this.req.state, stateKey, this.io.env), inc, stateKey)
+      : undefined;
     if (inc) unsealedWarning(this.io, ctx);
 
     const client = await connect(this.target);
@@ -489,17 +542,30 @@ export class PostgresSource implements Source {
       try {
         fields = (await client.query({ text: described, rowMode: 'array' })).fields;
       } catch (err) {
-        throw queryError(err, sql.table !== undefined ? `--table ${sql.table}` : 'the query', described, head.length, query, label);
+        throw queryError(
+          err,
+          sql.table !== undefined ? `--table ${sql.table}` : 'the query',
+          described,
+          head.length,
+          query,
+          label,
+        );
       }
       const names = fields.map((f) => f.name);
       refuseDuplicateColumns(names, sql.table !== undefined ? `--table ${sql.table}` : 'the query');
-      const { convs, kinds } = await converters(client, fields.map((f) => f.dataTypeID));
+      const { convs, kinds } = await converters(
+        client,
+        fields.map((f) => f.dataTypeID),
+      );
 
       let copySql = `COPY (\n${query}\n) TO STDOUT`;
       let to: Watermark | undefined;
       if (inc) {
         for (const c of [inc.column, ...inc.key]) {
-          if (!names.includes(c)) throw new UsageError(`--${c === inc.column ? 'incremental' : 'key'} ${c}: the query has no such column (it has ${names.join(', ')})`);
+          if (!names.includes(c))
+            throw new UsageError(
+              `--${c === inc.column ? 'incremental' : 'key'} ${c}: the query has no such column (it has ${names.join(', ')})`,
+            );
         }
         const col = `bx.${quoteIdent(inc.column)}`;
         const keys = inc.key.map((k) => `bx.${quoteIdent(k)}`);

@@ -11,7 +11,17 @@ import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqp
 import { InternalError, NoPermError, TempFailError, UsageError } from '../lib/errors.js';
 import type { Io } from '../lib/io.js';
 import type { Batch, Checkpoint, Source, StageContext } from '../lib/stream.js';
-import { BATCH_RECORDS, brokerDown, Decoder, gapError, parseStreamUrl, startPosition, streamMissing, type Message, type StreamUrl } from './broker.js';
+import {
+  BATCH_RECORDS,
+  brokerDown,
+  Decoder,
+  gapError,
+  parseStreamUrl,
+  startPosition,
+  streamMissing,
+  type Message,
+  type StreamUrl,
+} from './broker.js';
 import type { SourceOpener, SourceRequest } from './index.js';
 
 export const DEFAULT_IDLE_MS = 1000;
@@ -33,9 +43,12 @@ export class RabbitSource implements Source {
     this.decoder = new Decoder(req, url.name, url.stream, '_seq');
     const idle = url.params.get('idle');
     this.idleMs = idle === null ? DEFAULT_IDLE_MS : Number(idle);
-    if (!Number.isInteger(this.idleMs) || this.idleMs < 10) throw new UsageError(`${url.name}: ?idle= expects milliseconds (≥ 10), got "${idle}"`);
+    if (!Number.isInteger(this.idleMs) || this.idleMs < 10)
+      throw new UsageError(`${url.name}: ?idle= expects milliseconds (≥ 10), got "${idle}"`);
     if (req.stream?.until !== undefined) {
-      throw new UsageError(`${url.name}: --until needs message times, which AMQP does not carry for a stream; the batch ends at the messages present when the run starts (docs/streams.md)`);
+      throw new UsageError(
+        `${url.name}: --until needs message times, which AMQP does not carry for a stream; the batch ends at the messages present when the run starts (docs/streams.md)`,
+      );
     }
   }
 
@@ -52,7 +65,10 @@ export class RabbitSource implements Source {
       ch.on('error', () => {});
       // Prefetch is required on a stream queue; it bounds what waits here unacked to one batch.
       await ch.prefetch(BATCH_RECORDS);
-      await ch.consume(this.url.stream, (m) => reader.push(m), { noAck: false, arguments: { 'x-stream-offset': stored === undefined ? 'first' : stored + 1 } });
+      await ch.consume(this.url.stream, (m) => reader.push(m), {
+        noAck: false,
+        arguments: { 'x-stream-offset': stored === undefined ? 'first' : stored + 1 },
+      });
       let first = true;
       for (;;) {
         if (ctx.signal?.aborted) throw new TempFailError(`${this.name}: interrupted at offset ${this.position}`);
@@ -74,10 +90,16 @@ export class RabbitSource implements Source {
             first = false;
             // Like a NATS ordered consumer, a stream silently starts at its first retained offset.
             if (stored !== undefined && off > stored + 1) {
-              throw gapError(this.name, `offsets ${stored + 1}…${off - 1} were removed by the stream's retention before they were loaded (committed offset ${stored}, first offset now ${off})`);
+              throw gapError(
+                this.name,
+                `offsets ${stored + 1}…${off - 1} were removed by the stream's retention before they were loaded (committed offset ${stored}, first offset now ${off})`,
+              );
             }
           } else if (off !== this.position! + 1) {
-            throw gapError(this.name, `offsets ${this.position! + 1}…${off - 1} are missing from the stream while it was read`);
+            throw gapError(
+              this.name,
+              `offsets ${this.position! + 1}…${off - 1} are missing from the stream while it was read`,
+            );
           }
           const ts = m.properties.timestamp as number | undefined;
           msgs.push({ seq: off, data: m.content, time: typeof ts === 'number' ? ts * 1000 : undefined });
@@ -102,7 +124,14 @@ export class RabbitSource implements Source {
 
   checkpoints(): Checkpoint[] {
     if (this.position === undefined) return [];
-    return [{ key: this.name, position: this.position, ...(this.from !== undefined ? { from: this.from } : {}), records: this.count }];
+    return [
+      {
+        key: this.name,
+        position: this.position,
+        ...(this.from !== undefined ? { from: this.from } : {}),
+        records: this.count,
+      },
+    ];
   }
 }
 
@@ -139,7 +168,9 @@ class Reader {
 
   async take(n: number, tail: TailProbe): Promise<{ msgs: ConsumeMessage[]; idle: boolean }> {
     for (;;) {
-      const reached = tail.cutoff !== undefined && this.queue.some((m) => (m.properties.headers?.['x-stream-offset'] as number) >= tail.cutoff!);
+      const reached =
+        tail.cutoff !== undefined &&
+        this.queue.some((m) => (m.properties.headers?.['x-stream-offset'] as number) >= tail.cutoff!);
       if (this.queue.length >= n || reached || this.ended) return { msgs: this.queue.splice(0, n), idle: this.ended };
       const quiet = Date.now() - this.lastAt;
       if (quiet >= this.idleMs) return { msgs: this.queue.splice(0, n), idle: true };
@@ -190,20 +221,24 @@ class TailProbe {
 
 async function connectTo(url: StreamUrl): Promise<ChannelModel> {
   try {
-    const conn = await amqp.connect({
-      protocol: 'amqp',
-      hostname: url.host,
-      port: url.port,
-      username: url.user ?? 'guest',
-      password: url.password ?? 'guest',
-      vhost: url.params.get('vhost') ?? '/',
-      heartbeat: 30,
-    }, { timeout: 5000 });
+    const conn = await amqp.connect(
+      {
+        protocol: 'amqp',
+        hostname: url.host,
+        port: url.port,
+        username: url.user ?? 'guest',
+        password: url.password ?? 'guest',
+        vhost: url.params.get('vhost') ?? '/',
+        heartbeat: 30,
+      },
+      { timeout: 5000 },
+    );
     conn.on('error', () => {});
     return conn;
   } catch (err) {
     const msg = (err as Error).message ?? '';
-    if (/ACCESS_REFUSED|403/.test(msg)) throw new NoPermError(`${url.name}: login refused (${msg.replace(/\s+/g, ' ').slice(0, 200)})`);
+    if (/ACCESS_REFUSED|403/.test(msg))
+      throw new NoPermError(`${url.name}: login refused (${msg.replace(/\s+/g, ' ').slice(0, 200)})`);
     if (/NOT_ALLOWED|vhost/i.test(msg)) throw new NoPermError(`${url.name}: ${msg.replace(/\s+/g, ' ').slice(0, 200)}`);
     throw brokerDown(url, 'RabbitMQ', err);
   }
@@ -229,7 +264,9 @@ async function checkStream(conn: ChannelModel, url: StreamUrl) {
     await ch2.assertQueue(url.stream, { durable: true, arguments: { 'x-queue-type': 'stream' } });
   } catch (err) {
     if (/406|PRECONDITION_FAILED/.test((err as Error).message)) {
-      throw new UsageError(`${url.name}: the queue is not a stream (x-queue-type: stream); reading a classic or quorum queue would remove its messages`);
+      throw new UsageError(
+        `${url.name}: the queue is not a stream (x-queue-type: stream); reading a classic or quorum queue would remove its messages`,
+      );
     }
     throw err;
   }

@@ -5,7 +5,18 @@ import { createClient } from '@redis/client';
 import { NoPermError, TempFailError, UsageError, InputMissingError } from '../lib/errors.js';
 import type { Io } from '../lib/io.js';
 import type { Batch, Checkpoint, Source, StageContext } from '../lib/stream.js';
-import { BATCH_RECORDS, brokerDown, Decoder, gapError, parseStreamUrl, startPosition, streamMissing, untilMs, type Message, type StreamUrl } from './broker.js';
+import {
+  BATCH_RECORDS,
+  brokerDown,
+  Decoder,
+  gapError,
+  parseStreamUrl,
+  startPosition,
+  streamMissing,
+  untilMs,
+  type Message,
+  type StreamUrl,
+} from './broker.js';
 import type { SourceOpener, SourceRequest } from './index.js';
 
 /** Entry ids `ms-seq` compared as the pair of whole numbers they are. */
@@ -19,7 +30,8 @@ export function compareIds(a: string, b: string): number {
 type Client = ReturnType<typeof createClient>;
 
 /** The bx_state key: scheme, host, port and key, plus ?db=N when not database 0. */
-export const keyOf = (url: StreamUrl) => url.name + (url.params.get('db') && url.params.get('db') !== '0' ? `?db=${url.params.get('db')}` : '');
+export const keyOf = (url: StreamUrl) =>
+  url.name + (url.params.get('db') && url.params.get('db') !== '0' ? `?db=${url.params.get('db')}` : '');
 
 export class RedisSource implements Source {
   readonly name: string;
@@ -47,35 +59,49 @@ export class RedisSource implements Source {
       const info = await streamInfo(client, this.url);
       let cutoff = info.last;
       // An id starts with its milliseconds: --until is an exact id bound.
-      if (this.until !== undefined && compareIds(`${this.until}-18446744073709551615`, cutoff) < 0) cutoff = `${this.until}-18446744073709551615`;
+      if (this.until !== undefined && compareIds(`${this.until}-18446744073709551615`, cutoff) < 0)
+        cutoff = `${this.until}-18446744073709551615`;
       const stored = this.stored;
       if (stored !== undefined) {
         if (compareIds(stored, info.last) > 0) {
-          throw gapError(this.name, `the committed id ${stored} is past the stream's last id ${info.last} (was the key deleted and the stream created again?)`);
+          throw gapError(
+            this.name,
+            `the committed id ${stored} is past the stream's last id ${info.last} (was the key deleted and the stream created again?)`,
+          );
         }
         // XDEL: Redis 7 keeps the largest id ever deleted; past the committed id, an unread entry is gone.
         // XTRIM removes from the front: while the committed entry itself is there, nothing after it
         // was trimmed. Once it is gone too, an unread one may have gone with it: fail, to be safe
         // (docs/streams.md: trim to a length the nightly run never reaches).
         const deleted = info.maxDeleted !== undefined && compareIds(info.maxDeleted, stored) > 0;
-        const trimmed = info.first !== undefined && compareIds(info.first, stored) > 0 && !(await entryExists(client, this.url, stored));
+        const trimmed =
+          info.first !== undefined &&
+          compareIds(info.first, stored) > 0 &&
+          !(await entryExists(client, this.url, stored));
         const lost = deleted || trimmed;
         if (lost) {
-          throw gapError(this.name, `entries after the committed id ${stored} were trimmed or deleted before they were loaded (largest deleted id ${info.maxDeleted ?? '?'}, first entry now ${info.first ?? 'none'})`);
+          throw gapError(
+            this.name,
+            `entries after the committed id ${stored} were trimmed or deleted before they were loaded (largest deleted id ${info.maxDeleted ?? '?'}, first entry now ${info.first ?? 'none'})`,
+          );
         }
       }
       this.position = stored;
       let ordinal = 0;
       const page = (from: string) => {
-        const p = client.sendCommand(['XRANGE', this.url.stream, from, cutoff, 'COUNT', String(BATCH_RECORDS)]).catch((err) => {
-          throw translate(err, this.url);
-        }) as unknown as Promise<[string, string[]][]>;
+        const p = client
+          .sendCommand(['XRANGE', this.url.stream, from, cutoff, 'COUNT', String(BATCH_RECORDS)])
+          .catch((err) => {
+            throw translate(err, this.url);
+          }) as unknown as Promise<[string, string[]][]>;
         // A page asked for ahead may fail after the run stopped for another reason: not unhandled.
         p.catch(() => {});
         return p;
       };
       const caughtUp = stored !== undefined && compareIds(stored, cutoff) >= 0;
-      let next: Promise<[string, string[]][]> | undefined = caughtUp ? undefined : page(stored === undefined ? '-' : `(${stored}`);
+      let next: Promise<[string, string[]][]> | undefined = caughtUp
+        ? undefined
+        : page(stored === undefined ? '-' : `(${stored}`);
       while (next) {
         if (ctx.signal?.aborted) throw new TempFailError(`${this.name}: interrupted after id ${this.position}`);
         const reply = await next;
@@ -103,20 +129,36 @@ export class RedisSource implements Source {
     for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === this.field) return fields[i + 1];
     if (fields.length === 2) return fields[1];
     const names = fields.filter((_, i) => i % 2 === 0);
-    throw new UsageError(`${this.name}: entry ${id} has no field "${this.field}" (fields: ${names.join(', ')}); name the payload field with ?field=NAME`);
+    throw new UsageError(
+      `${this.name}: entry ${id} has no field "${this.field}" (fields: ${names.join(', ')}); name the payload field with ?field=NAME`,
+    );
   }
 
   checkpoints(): Checkpoint[] {
     if (this.position === undefined) return [];
-    return [{ key: keyOf(this.url), position: this.position, ...(this.from !== undefined ? { from: this.from } : {}), records: this.count }];
+    return [
+      {
+        key: keyOf(this.url),
+        position: this.position,
+        ...(this.from !== undefined ? { from: this.from } : {}),
+        records: this.count,
+      },
+    ];
   }
 }
 
 async function connectTo(url: StreamUrl): Promise<Client> {
   const db = url.params.get('db');
-  if (db !== null && !/^\d+$/.test(db)) throw new UsageError(`${url.name}: ?db= expects a database number, got "${db}"`);
+  if (db !== null && !/^\d+$/.test(db))
+    throw new UsageError(`${url.name}: ?db= expects a database number, got "${db}"`);
   const client = createClient({
-    socket: { host: url.host, port: url.port, connectTimeout: 5000, reconnectStrategy: false, tls: url.scheme === 'rediss' },
+    socket: {
+      host: url.host,
+      port: url.port,
+      connectTimeout: 5000,
+      reconnectStrategy: false,
+      tls: url.scheme === 'rediss',
+    },
     username: url.user,
     password: url.password,
     database: db === null ? undefined : Number(db),
@@ -154,7 +196,9 @@ async function streamInfo(client: Client, url: StreamUrl): Promise<Info> {
     throw translate(err, url);
   }
   // The client turns RESP2's flat key/value list into an object; a flat list is read as well.
-  const raw = Array.isArray(reply) ? Object.fromEntries(reply.flatMap((v, i) => (i % 2 ? [] : [[String(v), reply[i + 1]]]))) : (reply as Record<string, unknown>);
+  const raw = Array.isArray(reply)
+    ? Object.fromEntries(reply.flatMap((v, i) => (i % 2 ? [] : [[String(v), reply[i + 1]]])))
+    : (reply as Record<string, unknown>);
   const first = raw['first-entry'] as [string, unknown] | null | undefined;
   const maxDeleted = raw['max-deleted-entry-id'] !== undefined ? String(raw['max-deleted-entry-id']) : undefined;
   return { last: String(raw['last-generated-id']), first: first ? first[0] : undefined, maxDeleted };
@@ -166,7 +210,10 @@ function translate(err: unknown, url: StreamUrl): Error {
   if (/^ERR no such key/.test(msg)) return streamMissing(url, 'Redis stream');
   if (/^WRONGTYPE/.test(msg)) return new InputMissingError(`${url.name}: the key holds no stream (WRONGTYPE)`);
   if (/^(NOAUTH|WRONGPASS|NOPERM)/.test(msg)) return new NoPermError(`${url.name}: ${msg}`);
-  if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET'].includes(e?.code ?? '') || /Socket closed|connect|timeout/i.test(msg)) {
+  if (
+    ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET'].includes(e?.code ?? '') ||
+    /Socket closed|connect|timeout/i.test(msg)
+  ) {
     return brokerDown(url, 'Redis', err);
   }
   return e;

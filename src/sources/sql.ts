@@ -19,7 +19,10 @@ export function bareQuery(q: string): string {
 /** Stable part of a checkpoint key: the table as written, or a hash of the query text. */
 export function sourceId(sql: { query?: string; table?: string }): string {
   if (sql.table !== undefined) return sql.table;
-  const h = createHash('sha256').update(bareQuery(sql.query ?? '').trim()).digest('hex').slice(0, 16);
+  const h = createHash('sha256')
+    .update(bareQuery(sql.query ?? '').trim())
+    .digest('hex')
+    .slice(0, 16);
   return `query:${h}`;
 }
 
@@ -32,7 +35,10 @@ export function refuseDuplicateColumns(names: string[], what: string): void {
     if (first !== undefined) dups.push(`"${n}" (columns ${first + 1} and ${i + 1})`);
     else seen.set(n, i);
   });
-  if (dups.length) throw new UsageError(`${what} returns the column name ${dups.join(', ')} more than once; a record cannot hold two fields of one name: give each a distinct name with AS`);
+  if (dups.length)
+    throw new UsageError(
+      `${what} returns the column name ${dups.join(', ')} more than once; a record cannot hold two fields of one name: give each a distinct name with AS`,
+    );
 }
 
 // ---- exact JSON text of values -------------------------------------------------------------
@@ -111,7 +117,14 @@ function plainDecimal(s: string): string | undefined {
 /** A float as the server wrote it (shortest exact text); NaN and ±Infinity as JSON strings. */
 export function floatJson(s: string): string {
   const c = s.charCodeAt(0);
-  if (c === 78 || c === 73 || (c === 45 && (s.charCodeAt(1) === 73 || s.charCodeAt(1) === 105)) || c === 105 || c === 110) return `"${s}"`;
+  if (
+    c === 78 ||
+    c === 73 ||
+    (c === 45 && (s.charCodeAt(1) === 73 || s.charCodeAt(1) === 105)) ||
+    c === 105 ||
+    c === 110
+  )
+    return `"${s}"`;
   // "1e+100" and ".5" are not both JSON: let JavaScript write it.
   if (c === 46 || (c === 45 && s.charCodeAt(1) === 46)) return String(Number(s));
   return s;
@@ -127,7 +140,13 @@ const TS = /^(\d{4,})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?([+-]
 export function timestampText(s: string, zoned: boolean): string {
   // The shape PostgreSQL and MySQL write (YYYY-MM-DD HH:MM:SS[.f…][+zz]) without a regex: a fifth of the time of a timestamp-heavy extract.
   const n = s.length;
-  if (n >= 19 && s.charCodeAt(4) === 45 && s.charCodeAt(10) === 32 && s.charCodeAt(13) === 58 && s.charCodeAt(n - 1) !== 67 /* …BC */) {
+  if (
+    n >= 19 &&
+    s.charCodeAt(4) === 45 &&
+    s.charCodeAt(10) === 32 &&
+    s.charCodeAt(13) === 58 &&
+    s.charCodeAt(n - 1) !== 67 /* …BC */
+  ) {
     let i = 19;
     let frac = '000000';
     if (s.charCodeAt(19) === 46) {
@@ -208,16 +227,22 @@ export interface Watermark {
 export function watermarkOf(position: unknown, inc: Incremental, stateKey: string): Watermark | undefined {
   if (position === undefined || position === null) return undefined;
   const p = position as Partial<Watermark>;
-  if (typeof p !== 'object' || typeof p.value !== 'string') throw new ConfigError(`stored position for ${stateKey} is not a bx watermark (${JSON.stringify(position)}); delete it to start from the beginning`);
+  if (typeof p !== 'object' || typeof p.value !== 'string')
+    throw new ConfigError(
+      `stored position for ${stateKey} is not a bx watermark (${JSON.stringify(position)}); delete it to start from the beginning`,
+    );
   if (inc.key.length === 0) return { value: p.value };
   if (!Array.isArray(p.key) || p.key.length !== inc.key.length || p.key.some((k) => typeof k !== 'string')) {
-    throw new ConfigError(`stored position for ${stateKey} has no values for --key ${inc.key.join(',')} (was it stored without --key?); run once more without --key, or delete the stored position`);
+    throw new ConfigError(
+      `stored position for ${stateKey} has no values for --key ${inc.key.join(',')} (was it stored without --key?); run once more without --key, or delete the stored position`,
+    );
   }
   return { value: p.value, key: p.key };
 }
 
 /** The key a checkpoint is stored under: `postgres://host:5432/db#public.sales@updated_at`. */
-export const checkpointKey = (scheme: string, host: string, port: number, db: string, id: string, column: string) => `${scheme}://${host}:${port}/${db}#${id}@${column}`;
+export const checkpointKey = (scheme: string, host: string, port: number, db: string, id: string, column: string) =>
+  `${scheme}://${host}:${port}/${db}#${id}@${column}`;
 
 /**
  * The WHERE clause of an incremental read (the rule in docs/design.md "Incremental reads"):
@@ -225,14 +250,26 @@ export const checkpointKey = (scheme: string, host: string, port: number, db: st
  * the comparison is on the row value (col, k1, …), so rows that share the last column value
  * are neither lost nor read twice.
  */
-export function incrementalWhere(col: string, keys: string[], lit: (v: string, i: number) => string, from: Watermark | undefined, to: Watermark): string {
+export function incrementalWhere(
+  col: string,
+  keys: string[],
+  lit: (v: string, i: number) => string,
+  from: Watermark | undefined,
+  to: Watermark,
+): string {
   const parts = [`${col} IS NOT NULL`, rowCompare(col, keys, lit, '<=', to)];
   if (from) parts.push(rowCompare(col, keys, lit, '>', from));
   return parts.join(' AND ');
 }
 
 /** `col > 'v'`, or with keys the row comparison `(col, k) > ('v', 'k')`. */
-export function rowCompare(col: string, keys: string[], lit: (v: string, i: number) => string, op: '>' | '<=', w: Watermark): string {
+export function rowCompare(
+  col: string,
+  keys: string[],
+  lit: (v: string, i: number) => string,
+  op: '>' | '<=',
+  w: Watermark,
+): string {
   if (keys.length === 0) return `${col} ${op} ${lit(w.value, 0)}`;
   return `(${[col, ...keys].join(', ')}) ${op} (${[w.value, ...(w.key ?? [])].map((v, i) => lit(v, i)).join(', ')})`;
 }
@@ -268,7 +305,7 @@ export class LineBatcher {
       this.buf.copy(bigger, 0, 0, this.used);
       this.buf = bigger;
     }
-    this.used += this.buf.write(line, this.used, "utf8");
+    this.used += this.buf.write(line, this.used, 'utf8');
   }
 
   get size() {
@@ -311,11 +348,24 @@ export class LineBatcher {
 
 /** The new watermark travels only in a sealed stream's trailer: say so when nothing will store it. */
 export function unsealedWarning(io: { seal?: { seal: boolean } }, ctx: StageContext): void {
-  if (!io.seal?.seal) ctx.log.warn('--incremental: the new watermark travels in the sealed trailer; without BX_SEAL=1 (or --seal) bx-load cannot store it, and the next run starts from the same place');
+  if (!io.seal?.seal)
+    ctx.log.warn(
+      '--incremental: the new watermark travels in the sealed trailer; without BX_SEAL=1 (or --seal) bx-load cannot store it, and the next run starts from the same place',
+    );
 }
 
 /** A zero date: refused with the column and row (exit 65), unless --zero-dates null. */
-export function zeroDate(name: string, row: number, column: string, value: string, mode: 'error' | 'null' | undefined): string {
+export function zeroDate(
+  name: string,
+  row: number,
+  column: string,
+  value: string,
+  mode: 'error' | 'null' | undefined,
+): string {
   if (mode === 'null') return 'null';
-  throw new DataError({ file: name, line: row }, column, `zero date "${value}" is not a date; give --zero-dates null to read such values as null`);
+  throw new DataError(
+    { file: name, line: row },
+    column,
+    `zero date "${value}" is not a date; give --zero-dates null to read such values as null`,
+  );
 }

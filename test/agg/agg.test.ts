@@ -14,7 +14,11 @@ interface Result {
 }
 
 /** Runs bx-agg in this process on `input`, as cli() would from a shell. */
-function agg(argv: string[], input: string | Record<string, unknown>[] = '', env: Record<string, string> = {}): Promise<Result> {
+function agg(
+  argv: string[],
+  input: string | Record<string, unknown>[] = '',
+  env: Record<string, string> = {},
+): Promise<Result> {
   const text = typeof input === 'string' ? input : input.map((r) => JSON.stringify(r) + '\n').join('');
   return runIn('bx-agg', spec, ['-q', ...argv], text, env);
 }
@@ -54,7 +58,10 @@ t.test('sums and averages are exact; numeric strings count as numbers', async (t
   const big = await agg(['--agg', 'sum:x'], [{ x: '9007199254740993' }, { x: 1 }, { x: '0.000000000000000001' }]);
   t.same(rows(big.stdout), [{ sum_x: '9007199254740994.000000000000000001' }]);
 
-  const ints = await agg(['--agg', 'sum:x'], Array.from({ length: 3 }, () => ({ x: 4e15 })));
+  const ints = await agg(
+    ['--agg', 'sum:x'],
+    Array.from({ length: 3 }, () => ({ x: 4e15 })),
+  );
   t.same(rows(ints.stdout), [{ sum_x: '12000000000000000' }], 'integer sums beyond 2^53 stay exact');
 });
 
@@ -68,17 +75,45 @@ t.test('avg: largest input scale + --extra-digits, half away from zero', async (
     [[1, 1, 2], ['--extra-digits', '2'], 1.33],
   ];
   for (const [xs, flags, want] of cases) {
-    const r = await agg(['--agg', 'avg:x', ...flags], xs.map((x) => ({ x })));
+    const r = await agg(
+      ['--agg', 'avg:x', ...flags],
+      xs.map((x) => ({ x })),
+    );
     t.same(rows(r.stdout), [{ avg_x: want }], `avg of ${JSON.stringify(xs)} ${flags.join(' ')}`);
   }
 });
 
 t.test('null, missing and "" are skipped; count counts records', async (t) => {
   const input = [{ g: 'a', x: 1 }, { g: 'a', x: null }, { g: 'a' }, { g: 'a', x: '' }, { g: 'b', x: null }];
-  const r = await agg(['--by', 'g', '--agg', 'count,count:x,sum:x,avg:x,min:x,median:x,stddev:x,count_distinct:x,first:x'], input);
+  const r = await agg(
+    ['--by', 'g', '--agg', 'count,count:x,sum:x,avg:x,min:x,median:x,stddev:x,count_distinct:x,first:x'],
+    input,
+  );
   t.same(rows(r.stdout), [
-    { g: 'a', count: 4, count_x: 1, sum_x: 1, avg_x: 1, min_x: 1, median_x: 1, stddev_x: null, count_distinct_x: 1, first_x: 1 },
-    { g: 'b', count: 1, count_x: 0, sum_x: null, avg_x: null, min_x: null, median_x: null, stddev_x: null, count_distinct_x: 0, first_x: null },
+    {
+      g: 'a',
+      count: 4,
+      count_x: 1,
+      sum_x: 1,
+      avg_x: 1,
+      min_x: 1,
+      median_x: 1,
+      stddev_x: null,
+      count_distinct_x: 1,
+      first_x: 1,
+    },
+    {
+      g: 'b',
+      count: 1,
+      count_x: 0,
+      sum_x: null,
+      avg_x: null,
+      min_x: null,
+      median_x: null,
+      stddev_x: null,
+      count_distinct_x: 0,
+      first_x: null,
+    },
   ]);
 });
 
@@ -94,7 +129,10 @@ t.test('percentiles interpolate exactly; stddev is the sample stddev', async (t)
   const xs = Array.from({ length: 10 }, (_, i) => ({ x: i + 1 }));
   const r = await agg(['--agg', 'median:x,p90:x,p25:x,p0:x,p100:x,p99.5:x'], xs);
   t.same(rows(r.stdout), [{ median_x: 5.5, p90_x: 9.1, p25_x: 3.25, p0_x: 1, p100_x: 10, 'p99.5_x': 9.955 }]);
-  const s = await agg(['--agg', 'stddev:x'], [2, 4, 4, 4, 5, 5, 7, 9].map((x) => ({ x })));
+  const s = await agg(
+    ['--agg', 'stddev:x'],
+    [2, 4, 4, 4, 5, 5, 7, 9].map((x) => ({ x })),
+  );
   t.same(rows(s.stdout), [{ stddev_x: 2.1381 }], 'sqrt(32/7) = 2.13808…');
   const one = await agg(['--agg', 'p50:x,stddev:x'], [{ x: '12.5' }]);
   t.same(rows(one.stdout), [{ p50_x: 12.5, stddev_x: null }]);
@@ -110,10 +148,38 @@ t.test('min/max, first/last, count_distinct on strings; keys sort numbers by val
   ];
   const r = await agg(['--by', 'k', '--agg', 'min:d,max:d,first:d,last:d,count_distinct:c'], input);
   t.same(rows(r.stdout), [
-    { k: '9', min_d: '2024-01-15', max_d: '2024-01-15', first_d: '2024-01-15', last_d: '2024-01-15', count_distinct_c: 1 },
-    { k: 10, min_d: '2024-02-01', max_d: '2024-03-01', first_d: '2024-03-01', last_d: '2024-02-01', count_distinct_c: 1 },
-    { k: 'a', min_d: '2024-01-01', max_d: '2024-01-01', first_d: '2024-01-01', last_d: '2024-01-01', count_distinct_c: 1 },
-    { k: null, min_d: '2023-12-31', max_d: '2023-12-31', first_d: '2023-12-31', last_d: '2023-12-31', count_distinct_c: 1 },
+    {
+      k: '9',
+      min_d: '2024-01-15',
+      max_d: '2024-01-15',
+      first_d: '2024-01-15',
+      last_d: '2024-01-15',
+      count_distinct_c: 1,
+    },
+    {
+      k: 10,
+      min_d: '2024-02-01',
+      max_d: '2024-03-01',
+      first_d: '2024-03-01',
+      last_d: '2024-02-01',
+      count_distinct_c: 1,
+    },
+    {
+      k: 'a',
+      min_d: '2024-01-01',
+      max_d: '2024-01-01',
+      first_d: '2024-01-01',
+      last_d: '2024-01-01',
+      count_distinct_c: 1,
+    },
+    {
+      k: null,
+      min_d: '2023-12-31',
+      max_d: '2023-12-31',
+      first_d: '2023-12-31',
+      last_d: '2023-12-31',
+      count_distinct_c: 1,
+    },
   ]);
   const all = await agg(['--agg', 'count_distinct:c'], input);
   t.same(rows(all.stdout), [{ count_distinct_c: 3 }], 'x, y and 1: 1 and "1" are one value');
@@ -178,7 +244,11 @@ t.test('a non-numeric value stops the run naming file, line and field, or goes t
   t.equal(ok.code, 0, ok.stderr);
   t.same(rows(ok.stdout), [{ g: 'a', count: 1, sum_Sales: 1.5 }], 'the rejected record counts nowhere');
   t.same(rows(readFileSync(rej, 'utf8')), [
-    { record: { g: 'a', Sales: 'abc' }, errors: [{ field: 'Sales', rule: 'number', value: 'abc', message: 'expected a number, got "abc"' }], source: 'stdin:3' },
+    {
+      record: { g: 'a', Sales: 'abc' },
+      errors: [{ field: 'Sales', rule: 'number', value: 'abc', message: 'expected a number, got "abc"' }],
+      source: 'stdin:3',
+    },
   ]);
   const tooMany = await agg(['--agg', 'sum:Sales', '--rejects', rej, '--max-rejects', '10%'], input);
   t.equal(tooMany.code, 65);
@@ -193,13 +263,32 @@ function dataset(n: number, groups: number) {
   for (let i = 0; i < n; i++) {
     const k = Math.floor(rnd() * groups);
     const r = rnd();
-    const x = r < 0.05 ? null : r < 0.1 ? '123456789012345678.25' : r < 0.5 ? (Math.floor(rnd() * 100000) / 100).toFixed(2) : Math.floor(rnd() * 1e6) / 1000;
-    recs.push({ k: k % 3 === 0 ? k : `g${k}`, k2: k % 2 === 0, x, c: `c${Math.floor(rnd() * 50)}`, _file: 'data.ndjson', _line: i + 1 });
+    const x =
+      r < 0.05
+        ? null
+        : r < 0.1
+          ? '123456789012345678.25'
+          : r < 0.5
+            ? (Math.floor(rnd() * 100000) / 100).toFixed(2)
+            : Math.floor(rnd() * 1e6) / 1000;
+    recs.push({
+      k: k % 3 === 0 ? k : `g${k}`,
+      k2: k % 2 === 0,
+      x,
+      c: `c${Math.floor(rnd() * 50)}`,
+      _file: 'data.ndjson',
+      _line: i + 1,
+    });
   }
   return recs;
 }
 
-const AGGS = ['--by', 'k,k2', '--agg', 'n=count,count:x,sum:x,avg:x,min:x,max:x,median:x,p95:x,stddev:x,count_distinct:c,first:c,last:c'];
+const AGGS = [
+  '--by',
+  'k,k2',
+  '--agg',
+  'n=count,count:x,sum:x,avg:x,min:x,max:x,median:x,p95:x,stddev:x,count_distinct:c,first:c,last:c',
+];
 const ndjsonText = (recs: Record<string, unknown>[]) => recs.map((r) => JSON.stringify(r) + '\n').join('');
 
 t.test('merge is associative and commutative: any split, any order, same bytes', async (t) => {
@@ -210,9 +299,14 @@ t.test('merge is associative and commutative: any split, any order, same bytes',
   let seed = 3;
   const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
   for (let trial = 0; trial < 4; trial++) {
-    const cuts = [0, ...Array.from({ length: 3 }, () => Math.floor(rnd() * recs.length)).sort((a, b) => a - b), recs.length];
+    const cuts = [
+      0,
+      ...Array.from({ length: 3 }, () => Math.floor(rnd() * recs.length)).sort((a, b) => a - b),
+      recs.length,
+    ];
     const parts: string[] = [];
-    for (let i = 0; i < 4; i++) parts.push((await agg(['--partial', ...AGGS], recs.slice(cuts[i], cuts[i + 1]))).stdout);
+    for (let i = 0; i < 4; i++)
+      parts.push((await agg(['--partial', ...AGGS], recs.slice(cuts[i], cuts[i + 1]))).stdout);
     parts.sort(() => rnd() - 0.5);
     // merge in two levels: (p0 + p1) then with the rest, as a combiner would
     const left = await agg(['--merge', '--partial', ...AGGS], parts[0] + parts[1]);
@@ -244,7 +338,10 @@ t.test('--keyed lines and --sorted input', async (t) => {
     const [key, state] = l.split('\t');
     t.same(JSON.parse(key), JSON.parse(state).key);
   }
-  const reduced = await agg(['--merge', '--keyed', '--sorted', ...AGGS], [...lines, ...lines.map((l) => l)].sort().join('\n') + '\n');
+  const reduced = await agg(
+    ['--merge', '--keyed', '--sorted', ...AGGS],
+    [...lines, ...lines.map((l) => l)].sort().join('\n') + '\n',
+  );
   const doubled = await agg(AGGS, [...recs, ...recs]);
   t.same(reduced.stdout.split('\n').sort(), doubled.stdout.split('\n').sort());
 
@@ -272,7 +369,10 @@ t.test('partial states from other options, or broken ones, are refused', async (
 
 t.test('sealed streams: trailers out, several sealed partial streams in', async (t) => {
   const env = { BX_SEAL: '1' };
-  const recs = [{ k: 'a', x: 1 }, { k: 'b', x: 2 }];
+  const recs = [
+    { k: 'a', x: 1 },
+    { k: 'b', x: 2 },
+  ];
   const sealedIn = ndjsonText(recs) + '{"@bx":"end","records":2}\n';
   const r = await agg(['--by', 'k', '--agg', 'sum:x'], sealedIn, env);
   t.equal(r.stdout.split('\n').filter(Boolean).pop(), '{"@bx":"end","records":2}');
@@ -281,10 +381,20 @@ t.test('sealed streams: trailers out, several sealed partial streams in', async 
   t.match(cut.stderr, /ended without its end-of-stream mark/);
 
   const p1 = (await agg(['--partial', '--by', 'k', '--agg', 'sum:x'], sealedIn, env)).stdout;
-  const p2 = (await agg(['--partial', '--by', 'k', '--agg', 'sum:x'], ndjsonText([{ k: 'a', x: 5 }]) + '{"@bx":"end","records":1}\n', env)).stdout;
+  const p2 = (
+    await agg(
+      ['--partial', '--by', 'k', '--agg', 'sum:x'],
+      ndjsonText([{ k: 'a', x: 5 }]) + '{"@bx":"end","records":1}\n',
+      env,
+    )
+  ).stdout;
   const m = await agg(['--merge', '--by', 'k', '--agg', 'sum:x'], p1 + p2, env);
   t.equal(m.code, 0, m.stderr);
-  t.same(rows(m.stdout), [{ k: 'a', sum_x: 6 }, { k: 'b', sum_x: 2 }, { '@bx': 'end', records: 2 }]);
+  t.same(rows(m.stdout), [
+    { k: 'a', sum_x: 6 },
+    { k: 'b', sum_x: 2 },
+    { '@bx': 'end', records: 2 },
+  ]);
   const lost = await agg(['--merge', '--by', 'k', '--agg', 'sum:x'], p1 + p2.split('\n')[0] + '\n', env);
   t.equal(lost.code, 65);
   const keyed = await agg(['--partial', '--keyed', '--by', 'k'], sealedIn, env);
@@ -292,7 +402,10 @@ t.test('sealed streams: trailers out, several sealed partial streams in', async 
 });
 
 t.test('odd keys: __proto__ field, objects, a NUL-led string', async (t) => {
-  const r = await agg(['--by', '__proto__', '--agg', 'count'], '{"__proto__":"x"}\n{"__proto__":{"a":1}}\n{"__proto__":"\\u0000null"}\n{"__proto__":null}\n');
+  const r = await agg(
+    ['--by', '__proto__', '--agg', 'count'],
+    '{"__proto__":"x"}\n{"__proto__":{"a":1}}\n{"__proto__":"\\u0000null"}\n{"__proto__":null}\n',
+  );
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout.split('\n').filter(Boolean).length, 4);
 });

@@ -9,7 +9,11 @@ import { spec as agg } from '../../src/commands/agg.js';
 import { spec as clean } from '../../src/commands/clean.js';
 import { runIn, sh, tmp } from '../helpers.js';
 
-const recs = (n: number, bad: number[] = []) => Array.from({ length: n }, (_, i) => JSON.stringify({ id: i + 1, qty: bad.includes(i + 1) ? 'x' : String(i) }) + '\n').join('');
+const recs = (n: number, bad: number[] = []) =>
+  Array.from(
+    { length: n },
+    (_, i) => JSON.stringify({ id: i + 1, qty: bad.includes(i + 1) ? 'x' : String(i) }) + '\n',
+  ).join('');
 
 t.test('a corrupt .gz keeps the rejects written so far, in bx-extract, bx-clean and bx-agg alike', async (t) => {
   const d = tmp(t);
@@ -44,7 +48,12 @@ t.test('bx-clean: every --pattern is checked, and two for one field must both ma
   t.match(bad.stderr, /--pattern b=\(: not a valid regular expression/);
   const badSame = await runIn('bx-clean', clean, ['--pattern', 'a=\\d+', '--pattern', 'a=('], input);
   t.equal(badSame.code, 64, 'also for the same field twice');
-  const both = await runIn('bx-clean', clean, ['-q', '--pattern', 'a=\\d+', '--pattern', 'a=\\d{2}'], '{"a":"11"}\n{"a":"123"}\n');
+  const both = await runIn(
+    'bx-clean',
+    clean,
+    ['-q', '--pattern', 'a=\\d+', '--pattern', 'a=\\d{2}'],
+    '{"a":"11"}\n{"a":"123"}\n',
+  );
   t.equal(both.code, 65, 'the second pattern of a field is enforced too');
   t.match(both.stderr, /stdin:2: field "a": "123" does not match/);
 });
@@ -65,11 +74,16 @@ t.test('checkpoints in the trailer pass through the middle stages', async (t) =>
 });
 
 t.test('bx-clean --timezone: local datetimes to UTC, DST gaps and repeats by rule', async (t) => {
-  const input = ['2026-07-15T12:00:00', '2026-03-29T02:30:00', '2026-10-25T02:30:00', '2026-07-15T12:00:00+02:00'].map((v) => JSON.stringify({ t: v }) + '\n').join('');
+  const input = ['2026-07-15T12:00:00', '2026-03-29T02:30:00', '2026-10-25T02:30:00', '2026-07-15T12:00:00+02:00']
+    .map((v) => JSON.stringify({ t: v }) + '\n')
+    .join('');
   const r = await runIn('bx-clean', clean, ['-q', '--type', 't:datetime', '--timezone', 'Europe/Paris'], input);
   t.equal(r.code, 0, r.stderr);
   t.same(
-    r.stdout.trim().split('\n').map((l) => JSON.parse(l).t),
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).t),
     ['2026-07-15T10:00:00Z', '2026-03-29T01:30:00Z', '2026-10-25T00:30:00Z', '2026-07-15T12:00:00+02:00'],
     'summer time, a skipped hour moved forward, a repeated hour the earlier instant, an offset kept',
   );

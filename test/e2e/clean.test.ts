@@ -19,7 +19,13 @@ async function cleanIn(flags: string, input: string, env: Record<string, string>
   };
   const out = collect();
   const err = collect();
-  const code = await cli('bx-clean', spec, argv, { stdin: Readable.from([input]), stdout: out.w, stderr: err.w, env: { ...env }, cwd: () => root });
+  const code = await cli('bx-clean', spec, argv, {
+    stdin: Readable.from([input]),
+    stdout: out.w,
+    stderr: err.w,
+    env: { ...env },
+    cwd: () => root,
+  });
   return { code, stdout: out.text(), stderr: err.text() };
 }
 
@@ -44,7 +50,9 @@ t.test('superstore: the inferred schema types every record, nothing rejected', a
   t.equal(f('Postal Code').type, 'string', 'zip codes with leading zeros stay text');
   t.same(s.primaryKey, ['Row ID']);
 
-  const r = await sh(`bx-extract --lineage ${shared('superstore.csv')} | bx-clean --schema ${schema} --rejects ${d}/rejects.ndjson`);
+  const r = await sh(
+    `bx-extract --lineage ${shared('superstore.csv')} | bx-clean --schema ${schema} --rejects ${d}/rejects.ndjson`,
+  );
   t.equal(r.code, 0, r.stderr);
   const out = ndjson(r.stdout);
   t.equal(out.length, 10194);
@@ -55,7 +63,9 @@ t.test('superstore: the inferred schema types every record, nothing rejected', a
   t.equal(readFileSync(`${d}/rejects.ndjson`, 'utf8'), '', 'no rejects');
   t.match(r.stderr, /bx-clean: done: 10194 rows in, 10194 out, 0 rejected/);
 
-  const typed = await sh(`bx-extract ${shared('superstore.csv')} | bx-clean --type "Order Date:date:%d/%m/%y" --type Sales:decimal --type Quantity:integer | head -n 1`);
+  const typed = await sh(
+    `bx-extract ${shared('superstore.csv')} | bx-clean --type "Order Date:date:%d/%m/%y" --type Sales:decimal --type Quantity:integer | head -n 1`,
+  );
   t.equal(typed.code, 0);
   t.match(ndjson(typed.stdout)[0], { 'Order Date': '2019-01-03', Sales: 16.448, Quantity: 2, 'Row ID': '1' });
 });
@@ -64,15 +74,26 @@ t.test('a messy file: exact rejects, counts by rule, typed and derived output', 
   const d = tmp(t);
   const r = await sh(`${messy} --rejects ${d}/rejects.ndjson`, { env: { BX_HASH_KEY: KEY } });
   t.equal(r.code, 0, r.stderr);
-  t.equal(readFileSync(`${d}/rejects.ndjson`, 'utf8'), readFileSync(join(dir, 'messy.rejects.ndjson'), 'utf8'), 'the exact reject lines');
+  t.equal(
+    readFileSync(`${d}/rejects.ndjson`, 'utf8'),
+    readFileSync(join(dir, 'messy.rejects.ndjson'), 'utf8'),
+    'the exact reject lines',
+  );
   t.equal(statSync(`${d}/rejects.ndjson`).mode & 0o777, 0o600, 'rejects file is 0600');
   t.equal(r.stdout, readFileSync(join(dir, 'messy.out.ndjson'), 'utf8'));
   const out = ndjson(r.stdout);
-  t.equal(out[0].email, createHmac('sha256', KEY).update('ada@example.com').digest('hex'), 'HMAC-SHA-256 under BX_HASH_KEY');
+  t.equal(
+    out[0].email,
+    createHmac('sha256', KEY).update('ada@example.com').digest('hex'),
+    'HMAC-SHA-256 under BX_HASH_KEY',
+  );
   t.equal(out[0].card, '************1111');
   t.equal(out[1].order_date, '2019-01-07', 'trimmed, then typed');
   t.equal(out[1].revenue, 0.15, '3 * 0.10 * (1 - 0.5), exactly');
-  t.match(r.stderr, /bx-clean: done: 9 rows in, 2 out, 6 rejected, .*by rule: integer 1, date 1, required 2, duplicate 1, decimal 1, minimum 1; 1 filtered out by --where/);
+  t.match(
+    r.stderr,
+    /bx-clean: done: 9 rows in, 2 out, 6 rejected, .*by rule: integer 1, date 1, required 2, duplicate 1, decimal 1, minimum 1; 1 filtered out by --where/,
+  );
   t.notMatch(r.stderr + r.stdout, KEY, 'the key never shows');
 
   const over = await sh(`${messy} --rejects ${d}/over.ndjson --max-rejects 3`, { env: { BX_HASH_KEY: KEY } });
@@ -115,21 +136,37 @@ t.test('normalising flags, in their documented order', async (t) => {
     ['--type n:decimal:2', '{"n":"2.345"}\n{"n":"-0.001"}', '{"n":2.35}\n{"n":0}'],
     ['--type "t:datetime:%d/%m/%Y %H:%M %z"', '{"t":"23/11/2026 14:05 +0100"}', '{"t":"2026-11-23T14:05:00+01:00"}'],
     ['--type ok:boolean', '{"ok":"TRUE"}\n{"ok":"0"}', '{"ok":true}\n{"ok":false}'],
-    ['--enum c=a,b --min n=1 --max n=10 --pattern "s=[a-z]+"', '{"c":"a","n":"10","s":"abc"}', '{"c":"a","n":"10","s":"abc"}'],
+    [
+      '--enum c=a,b --min n=1 --max n=10 --pattern "s=[a-z]+"',
+      '{"c":"a","n":"10","s":"abc"}',
+      '{"c":"a","n":"10","s":"abc"}',
+    ],
     ["--set 'total = 0.1 + 0.1 + 0.1 + 0.1 + 0.1 + 0.1 + 0.1 + 0.1 + 0.1 + 0.1'", '{}', '{"total":1}'],
     ["--set 'x = a * 2' --set 'y = x + 1' --where 'y > 5'", '{"a":1}\n{"a":3}', '{"a":3,"x":6,"y":7}'],
-    ["--where 'v is null or v = \"\"'", '{"v":null}\n{"v":""}\n{"v":"x"}', '{"v":null}\n{"v":""}'],
+    ['--where \'v is null or v = ""\'', '{"v":null}\n{"v":""}\n{"v":"x"}', '{"v":null}\n{"v":""}'],
     ['--redact secret', '{"secret":"s3cr3t","k":1}', '{"secret":null,"k":1}'],
-    ['--trim --lower __proto__ --type __proto__:string --set "b = concat(`__proto__`, \'!\')"', '{"__proto__":" X ","a":1}', '{"__proto__":"x","a":1,"b":"x!"}'],
-    ['--dedupe a,b --rejects /dev/null', '{"a":1,"b":"x"}\n{"a":1,"b":"y"}\n{"a":1,"b":"x"}', '{"a":1,"b":"x"}\n{"a":1,"b":"y"}'],
+    [
+      '--trim --lower __proto__ --type __proto__:string --set "b = concat(`__proto__`, \'!\')"',
+      '{"__proto__":" X ","a":1}',
+      '{"__proto__":"x","a":1,"b":"x!"}',
+    ],
+    [
+      '--dedupe a,b --rejects /dev/null',
+      '{"a":1,"b":"x"}\n{"a":1,"b":"y"}\n{"a":1,"b":"x"}',
+      '{"a":1,"b":"x"}\n{"a":1,"b":"y"}',
+    ],
     // Keys keep source order, also integer-like ones, which an object would list first.
     ['', '{"name":"a","2019":"x","1":"y","01":"z"}\n{"b":1}', '{"name":"a","2019":"x","1":"y","01":"z"}\n{"b":1}'],
     ['--type 2019:integer', '{"name":"a","2019":"7","c":{"k":1}}', '{"name":"a","2019":7,"c":{"k":1}}'],
-    ['--rename b=7 --drop 01 --set \'`3` = 1 + 1\' --default 5=d', '{"name":"a","2019":"x","01":"z","b":"w"}', '{"name":"a","2019":"x","7":"w","5":"d","3":2}'],
+    [
+      "--rename b=7 --drop 01 --set '`3` = 1 + 1' --default 5=d",
+      '{"name":"a","2019":"x","01":"z","b":"w"}',
+      '{"name":"a","2019":"x","7":"w","5":"d","3":2}',
+    ],
     ['--rename a=5', '{"a":1,"2":2}', '{"5":1,"2":2}'],
     ['--keep 1,name', '{"name":"a","1":"y","x":0}', '{"1":"y","name":"a"}'],
     ['--drop x', '{"x":0,"b":1,"0":2,"a":3}', '{"b":1,"0":2,"a":3}'],
-    ['--set \'`2` = a\'', '{"a":1,"b":2}', '{"a":1,"b":2,"2":1}'],
+    ["--set '`2` = a'", '{"a":1,"b":2}', '{"a":1,"b":2,"2":1}'],
   ];
   // in-process through cli(): the same argv parsing, without a node start-up per case
   for (const [flags, input, want] of cases) {
@@ -142,7 +179,10 @@ t.test('normalising flags, in their documented order', async (t) => {
 t.test('rule failures from flags and expressions become rejects with every rule listed', async (t) => {
   const d = tmp(t);
   const input = ['{"c":"z","n":"11","s":"ABC"}', '{"q":0}', '{"n":"x"}'].join('\n') + '\n';
-  const r = await sh(`bx-clean --enum c=a,b --max n=10 --pattern "s=[a-z]+" --set 'r = 1 / q' --rejects ${d}/r.ndjson`, { input });
+  const r = await sh(
+    `bx-clean --enum c=a,b --max n=10 --pattern "s=[a-z]+" --set 'r = 1 / q' --rejects ${d}/r.ndjson`,
+    { input },
+  );
   t.equal(r.code, 0, r.stderr);
   const rej = ndjson(readFileSync(`${d}/r.ndjson`, 'utf8'));
   t.same(
@@ -158,7 +198,10 @@ t.test('a typed field that no record holds is warned about (a misspelt name)', a
   const r = await cleanIn('--type Qty:integer --type n:integer --rename old=n', '{"qty":"1","old":"2"}\n');
   t.equal(r.code, 0);
   t.equal(r.stdout, '{"qty":"1","n":2,"Qty":null}\n');
-  t.match(r.stderr, /^bx-clean: warning: field "Qty" \(from the command line\) is in none of the first 1 records; is the name right\?$/m);
+  t.match(
+    r.stderr,
+    /^bx-clean: warning: field "Qty" \(from the command line\) is in none of the first 1 records; is the name right\?$/m,
+  );
   t.notMatch(r.stderr, /field "n"/);
 });
 
@@ -167,7 +210,10 @@ t.test('privacy: no key, no run (78); the key never appears', async (t) => {
   t.equal(none.code, 78);
   t.match(none.stderr, /^bx-clean: --hash needs a secret key in the environment variable BX_HASH_KEY/m);
   t.equal(none.stdout, '');
-  const r = await sh('bx-clean -v --log-format json --hash email --mask card --set "k = concat(email, card)"', { input: `{"email":"${KEY}","card":"4111111111111111"}\n`, env: { BX_HASH_KEY: KEY } });
+  const r = await sh('bx-clean -v --log-format json --hash email --mask card --set "k = concat(email, card)"', {
+    input: `{"email":"${KEY}","card":"4111111111111111"}\n`,
+    env: { BX_HASH_KEY: KEY },
+  });
   t.equal(r.code, 0);
   const out = ndjson(r.stdout)[0];
   t.equal(out.card, '************1111');
@@ -197,12 +243,21 @@ t.test('usage errors and configuration errors are one line', async (t) => {
     const r = await cleanIn(flags, '{"qty":1}\n');
     t.equal(r.code, code, `${flags} exits ${code}`);
     t.match(r.stderr, re, flags);
-    t.equal(r.stderr.trim().split('\n').filter((l) => !/^bx-clean: try/.test(l)).length, 1, `${flags}: one line`);
+    t.equal(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !/^bx-clean: try/.test(l)).length,
+      1,
+      `${flags}: one line`,
+    );
   }
 });
 
 t.test('sealed streams: trailer out, missing trailer in is a failed input', async (t) => {
-  const r = await sh(`bx-extract ${fx('clean/messy.csv')} | bx-clean --type qty:any --keep order_id`, { env: { BX_SEAL: '1' } });
+  const r = await sh(`bx-extract ${fx('clean/messy.csv')} | bx-clean --type qty:any --keep order_id`, {
+    env: { BX_SEAL: '1' },
+  });
   t.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   t.equal(lines.at(-1), '{"@bx":"end","records":9}');
@@ -215,13 +270,16 @@ t.test('sealed streams: trailer out, missing trailer in is a failed input', asyn
   t.equal(head.stdout.split('\n').length, 3);
 });
 
-
 t.test('summary on a pipe: rows in, out, rejected, by rule', async (t) => {
   const d = tmp(t);
   writeFileSync(`${d}/in.ndjson`, '{"n":"1"}\n{"n":"x"}\n{"n":"1"}\n');
   const r = await sh(`bx-clean ${d}/in.ndjson --type n:integer --dedupe n --rejects ${d}/r.ndjson --log-format json`);
   t.equal(r.code, 0);
-  const summary = r.stderr.trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.event === 'summary');
+  const summary = r.stderr
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .find((l) => l.event === 'summary');
   t.match(summary, { rows_in: 3, rows_out: 1, rejected: 2 });
   t.match(summary.msg ?? summary.message ?? JSON.stringify(summary), /by rule: integer 1, duplicate 1/);
   const rej = ndjson(readFileSync(`${d}/r.ndjson`, 'utf8'));

@@ -11,7 +11,14 @@ const dir = tmp(t);
 chmodSync(dir, 0o755);
 const dbDir = join(dir, 'db');
 // A configured server must not leak into these commands.
-const env = { DATABASE_URL: undefined, PGHOST: undefined, PGPORT: undefined, PGUSER: undefined, PGDATABASE: undefined, PGPASSWORD: undefined };
+const env = {
+  DATABASE_URL: undefined,
+  PGHOST: undefined,
+  PGPORT: undefined,
+  PGUSER: undefined,
+  PGDATABASE: undefined,
+  PGPASSWORD: undefined,
+};
 const nd = (...recs: unknown[]) => recs.map((r) => JSON.stringify(r)).join('\n') + '\n';
 let url = '';
 
@@ -32,7 +39,11 @@ t.test('start prints only the URL, twice the same; status and url', async (t) =>
   t.match(status.stdout, /^running: pid \d+, postgres:\/\/postgres:\*\*\*@127\.0\.0\.1/);
   t.notMatch(status.stdout, new URL(url.replace(/^postgres:/, 'http:')).password);
   t.equal((await sh(`bx-db url --dir ${dbDir}`, { env })).stdout.trim(), url);
-  t.equal((statSync(join(dbDir, 'bx-db.json')).mode & 0o777).toString(8), '600', 'the state file with the password is private');
+  t.equal(
+    (statSync(join(dbDir, 'bx-db.json')).mode & 0o777).toString(8),
+    '600',
+    'the state file with the password is private',
+  );
   const missing = await sh(`bx-db url --dir ${join(dir, 'none')}`, { env });
   t.equal(missing.code, 69);
   const bad = await sh(`bx-db frobnicate`, { env });
@@ -40,23 +51,35 @@ t.test('start prints only the URL, twice the same; status and url', async (t) =>
 });
 
 t.test('bx-load through the embedded server; bad credentials are exit 78 and never printed', async (t) => {
-  const r = await sh(`bx-load --table emb --create`, { env: { ...env, DATABASE_URL: url }, input: nd({ id: 1, v: 'a\tb' }, { id: 2, v: null }) });
+  const r = await sh(`bx-load --table emb --create`, {
+    env: { ...env, DATABASE_URL: url },
+    input: nd({ id: 1, v: 'a\tb' }, { id: 2, v: null }),
+  });
   t.equal(r.code, 0, r.stderr);
   const c = new pg.Client({ connectionString: url });
   await c.connect();
-  t.same((await c.query('SELECT id, v FROM emb ORDER BY id')).rows, [{ id: 1, v: 'a\tb' }, { id: 2, v: null }]);
+  t.same((await c.query('SELECT id, v FROM emb ORDER BY id')).rows, [
+    { id: 1, v: 'a\tb' },
+    { id: 2, v: null },
+  ]);
   await c.end();
 
   const wrong = url.replace(/:[^:@/]+@/, ':Wr0ngPassw0rd@');
   const viaEnv = await sh(`bx-load --table emb`, { env: { ...env, DATABASE_URL: wrong }, input: nd({ id: 3 }) });
   t.equal(viaEnv.code, 78);
-  t.match(viaEnv.stderr, /^bx-load: postgres@127\.0\.0\.1:\d+\/postgres: authentication failed: password authentication failed for user "postgres"/m);
+  t.match(
+    viaEnv.stderr,
+    /^bx-load: postgres@127\.0\.0\.1:\d+\/postgres: authentication failed: password authentication failed for user "postgres"/m,
+  );
   t.notMatch(viaEnv.stderr, 'Wr0ngPassw0rd');
   const viaArgv = await sh(`bx-load --table emb --db '${wrong}' -v`, { env, input: nd({ id: 3 }) });
   t.equal(viaArgv.code, 78);
   t.match(viaArgv.stderr, /warning: a password on the command line/);
   t.notMatch(viaArgv.stderr, 'Wr0ngPassw0rd');
-  const psql = await sh(`command -v psql >/dev/null || exit 99; bx-db psql --dir ${dbDir} -- -Atc 'select count(*) from emb'`, { env });
+  const psql = await sh(
+    `command -v psql >/dev/null || exit 99; bx-db psql --dir ${dbDir} -- -Atc 'select count(*) from emb'`,
+    { env },
+  );
   if (psql.code !== 99) t.equal(psql.stdout.trim(), '2', 'bx-db psql runs psql against the server');
 });
 
@@ -87,13 +110,22 @@ t.test('sslmode verify-full checks the certificate against the CA file', async (
   await c.end();
   await new Promise((r) => setTimeout(r, 300));
   const withCa = (ca: string, mode = 'verify-full') => `${url}?sslmode=${mode}&sslrootcert=${join(ssl, ca)}`;
-  const ok = await sh(`bx-load --table tls_ok --create`, { env: { ...env, DATABASE_URL: withCa('ca.crt') }, input: nd({ a: 1 }) });
+  const ok = await sh(`bx-load --table tls_ok --create`, {
+    env: { ...env, DATABASE_URL: withCa('ca.crt') },
+    input: nd({ a: 1 }),
+  });
   t.equal(ok.code, 0, `verify-full with the right CA: ${ok.stderr}`);
   t.equal(ok.stderr.includes('WARNING'), false, 'no driver warnings on stderr');
-  const other = await sh(`bx-load --table tls_ok`, { env: { ...env, DATABASE_URL: withCa('other.crt') }, input: nd({ a: 2 }) });
+  const other = await sh(`bx-load --table tls_ok`, {
+    env: { ...env, DATABASE_URL: withCa('other.crt') },
+    input: nd({ a: 2 }),
+  });
   t.equal(other.code, 78, 'verify-full with another CA fails');
   t.match(other.stderr, /TLS: .*certificate/);
-  const req = await sh(`bx-load --table tls_ok`, { env: { ...env, DATABASE_URL: withCa('other.crt', 'require') }, input: nd({ a: 3 }) });
+  const req = await sh(`bx-load --table tls_ok`, {
+    env: { ...env, DATABASE_URL: withCa('other.crt', 'require') },
+    input: nd({ a: 3 }),
+  });
   t.equal(req.code, 0, `require encrypts without checking: ${req.stderr}`);
   writeFileSync(join(ssl, 'empty.crt'), '');
 });

@@ -36,16 +36,35 @@ t.test('every format, chosen by extension or --format', async (t) => {
   writeFileSync(join(dir, 'a.data'), 'id,name\n1,Ann\n');
   const cases: [string, unknown[]][] = [
     [`bx-extract ${join(dir, 'a.tsv')}`, [{ id: '1', name: 'Ann', note: '"quoted" as data' }]],
-    [`bx-extract ${join(dir, 'a.jsonl')}`, [{ id: 1, n: '12345678901234567890' }, { id: 2, n: 0.1 }]],
+    [
+      `bx-extract ${join(dir, 'a.jsonl')}`,
+      [
+        { id: 1, n: '12345678901234567890' },
+        { id: 2, n: 0.1 },
+      ],
+    ],
     [`bx-extract --format csv ${join(dir, 'a.data')}`, [{ id: '1', name: 'Ann' }]],
     [`bx-extract ${x('top.json')}`, [{ a: 1 }, { a: 2 }]],
-    [`bx-extract --record-path data.items ${x('rows.json')}`, [{ id: 1, big: '12345678901234567890', name: 'a' }, { id: 2, price: 0.1, nested: { x: [1, 2] }, ['__proto__']: 'p' }]],
+    [
+      `bx-extract --record-path data.items ${x('rows.json')}`,
+      [
+        { id: 1, big: '12345678901234567890', name: 'a' },
+        { id: 2, price: 0.1, nested: { x: [1, 2] }, ['__proto__']: 'p' },
+      ],
+    ],
     [`bx-extract ${x('sealed.ndjson')}`, [{ a: 1 }, { a: 'x', b: null }]],
   ];
   for (const [cmd, want] of cases) {
     const r = await sh(cmd);
     t.equal(r.code, 0, `${cmd}: ${r.stderr}`);
-    t.same(r.stdout.trim().split('\n').map((l) => JSON.parse(l)), want, cmd);
+    t.same(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+      want,
+      cmd,
+    );
   }
   const proto = await sh(`bx-extract --record-path data.items ${x('rows.json')}`);
   t.match(proto.stdout, /"__proto__":"p"/, '__proto__ from JSON is a plain key');
@@ -98,7 +117,8 @@ t.test('XML attacks: no entity expansion, no external entity is read', async (t)
   t.match(r1.stderr, /laughs\.xml:2: the DOCTYPE declares entities; bx reads no DTD entities/);
   t.equal(r1.stdout, '');
 
-  const xxe = '<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n<r><row><v>&xxe;</v></row></r>\n';
+  const xxe =
+    '<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n<r><row><v>&xxe;</v></row></r>\n';
   writeFileSync(join(dir, 'xxe.xml'), xxe);
   const r2 = await sh(`bx-extract ${join(dir, 'xxe.xml')}`);
   t.equal(r2.code, 65);
@@ -139,7 +159,10 @@ t.test('line ends, BOM and encodings', async (t) => {
     );
     t.equal(Object.keys(recs[0])[0], 'id', `${name}: no BOM in the first key`);
   }
-  writeFileSync(join(dir, 'bad-utf8.csv'), Buffer.concat([Buffer.from('a,b\n1,2\n3,'), Buffer.from([0xe9]), Buffer.from('t\n')]));
+  writeFileSync(
+    join(dir, 'bad-utf8.csv'),
+    Buffer.concat([Buffer.from('a,b\n1,2\n3,'), Buffer.from([0xe9]), Buffer.from('t\n')]),
+  );
   const bad = await sh(`bx-extract ${join(dir, 'bad-utf8.csv')}`);
   t.equal(bad.code, 65);
   t.match(bad.stderr, /bad-utf8\.csv:3: field "b": invalid UTF-8/);
@@ -175,9 +198,16 @@ t.test('CSV dialects: delimiter, quote, escape, no header, columns, skip-lines, 
   const cases: [string, string, unknown[]][] = [
     ['-d ";"', 'a;b\n1;"x;y"\n', [{ a: '1', b: 'x;y' }]],
     ['-d "\\t"', 'a\tb\n1\t2\n', [{ a: '1', b: '2' }]],
-    ["--quote \"'\"", "a,b\n'x,y',\"q\"\n", [{ a: 'x,y', b: '"q"' }]],
+    ['--quote "\'"', 'a,b\n\'x,y\',"q"\n', [{ a: 'x,y', b: '"q"' }]],
     ['--escape "\\\\"', 'a,b\n"say \\"hi\\"",2\n', [{ a: 'say "hi"', b: '2' }]],
-    ['--no-header', '1,2\n3,4\n', [{ c1: '1', c2: '2' }, { c1: '3', c2: '4' }]],
+    [
+      '--no-header',
+      '1,2\n3,4\n',
+      [
+        { c1: '1', c2: '2' },
+        { c1: '3', c2: '4' },
+      ],
+    ],
     ['--no-header --columns x,y', '1,2\n', [{ x: '1', y: '2' }]],
     ['--columns x,y', 'a,b\n1,2\n', [{ x: '1', y: '2' }]],
     ['--skip-lines 2', 'report\nmade today\na,b\n1,2\n', [{ a: '1', b: '2' }]],
@@ -190,13 +220,24 @@ t.test('CSV dialects: delimiter, quote, escape, no header, columns, skip-lines, 
   for (const [flags, input, want] of cases) {
     const r = await sh(`bx-extract -f csv ${flags}`, { input });
     t.equal(r.code, 0, `${flags}: ${r.stderr}`);
-    t.same(r.stdout.trim().split('\n').map((l) => JSON.parse(l)), want, `${flags} ${JSON.stringify(input)}`);
+    t.same(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+      want,
+      `${flags} ${JSON.stringify(input)}`,
+    );
   }
   const proto = await sh('bx-extract -f csv', { input: '__proto__,constructor\n1,2\n' });
   t.equal(proto.stdout, '{"__proto__":"1","constructor":"2"}\n', 'plain fields, not the prototype');
   // Keys keep source order (DESIGN.md), numeric-looking header names too; lineage goes last.
   const num = await sh('bx-extract -f csv --lineage', { input: 'name,2019,1\na,"b""",c\n' });
-  t.equal(num.stdout, '{"name":"a","2019":"b\\"","1":"c","_file":"stdin","_line":2}\n', 'header order, not object key order');
+  t.equal(
+    num.stdout,
+    '{"name":"a","2019":"b\\"","1":"c","_file":"stdin","_line":2}\n',
+    'header order, not object key order',
+  );
 });
 
 t.test('duplicate and empty header names: unique names and a warning, no lost column', async (t) => {
@@ -217,13 +258,24 @@ t.test('ragged rows and unterminated quotes: errors naming file and line, or rej
   const rej = join(dir, 'rej.ndjson');
   const r2 = await sh(`bx-extract --lineage --rejects ${rej} ${join(dir, 'ragged.csv')}`);
   t.equal(r2.code, 0, r2.stderr);
-  t.same(ndjson(r2.stdout).map((o) => [o.a, o._line]), [
-    ['1', 2],
-    ['7', 6],
-  ]);
+  t.same(
+    ndjson(r2.stdout).map((o) => [o.a, o._line]),
+    [
+      ['1', 2],
+      ['7', 6],
+    ],
+  );
   t.same(ndjson(readFileSync(rej, 'utf8')), [
-    { record: ['3'], errors: [{ rule: 'columns', message: 'expected 2 fields, got 1' }], source: `${join(dir, 'ragged.csv')}:3` },
-    { record: ['4\n4', '5', '6'], errors: [{ rule: 'columns', message: 'expected 2 fields, got 3' }], source: `${join(dir, 'ragged.csv')}:4` },
+    {
+      record: ['3'],
+      errors: [{ rule: 'columns', message: 'expected 2 fields, got 1' }],
+      source: `${join(dir, 'ragged.csv')}:3`,
+    },
+    {
+      record: ['4\n4', '5', '6'],
+      errors: [{ rule: 'columns', message: 'expected 2 fields, got 3' }],
+      source: `${join(dir, 'ragged.csv')}:4`,
+    },
   ]);
   t.match(r2.stderr, /2 rejected/);
   const r3 = await sh(`bx-extract --rejects ${rej} --max-rejects 1 ${join(dir, 'ragged.csv')}`);
@@ -239,7 +291,10 @@ t.test('ragged rows and unterminated quotes: errors naming file and line, or rej
   writeFileSync(join(dir, 'huge.csv'), 'a,b\n1,"' + 'x'.repeat(300000) + '\n');
   const r6 = await sh(`bx-extract --max-record-size 100K ${join(dir, 'huge.csv')}`);
   t.equal(r6.code, 65);
-  t.match(r6.stderr, /huge\.csv:2: record longer than 102400 characters \(the --max-record-size limit\); the quote opened at line 2/);
+  t.match(
+    r6.stderr,
+    /huge\.csv:2: record longer than 102400 characters \(the --max-record-size limit\); the quote opened at line 2/,
+  );
   t.equal(r6.stdout, '');
 
   const r7 = await sh('bx-extract -f csv', { input: 'a,b\n"x"y,2\n' });
@@ -280,4 +335,3 @@ t.test('sealed stream: BX_SEAL=1 ends the output with its mark', async (t) => {
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout, '{"a":"1"}\n{"a":"2"}\n{"@bx":"end","records":2}\n');
 });
-

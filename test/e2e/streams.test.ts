@@ -8,7 +8,17 @@ import { spawn } from 'node:child_process';
 import t from 'tap';
 import pg from 'pg';
 import { bin, databaseUrl, sh, tmp } from '../helpers.js';
-import { dropNats, dropRabbit, dropRedis, natsUnusable, publish, publisher, rabbitUnusable, unreachable, REDIS } from '../sources/brokers.js';
+import {
+  dropNats,
+  dropRabbit,
+  dropRedis,
+  natsUnusable,
+  publish,
+  publisher,
+  rabbitUnusable,
+  unreachable,
+  REDIS,
+} from '../sources/brokers.js';
 
 type Test = Parameters<Parameters<typeof t.test>[1]>[0];
 
@@ -30,7 +40,9 @@ const one = async (sql: string, args: unknown[] = []) => (await db.query(sql, ar
 const table = async (T: string) => {
   const exists = (await one(`SELECT to_regclass($1) AS t`, [T])).t !== null;
   if (!exists) return { rows: 0, sum: 0, ids: 0, max: -1 };
-  const r = await one(`SELECT count(*)::int AS rows, coalesce(sum(amount), 0)::bigint AS sum, count(DISTINCT id)::int AS ids, coalesce(max(id), -1)::int AS max FROM ${T}`);
+  const r = await one(
+    `SELECT count(*)::int AS rows, coalesce(sum(amount), 0)::bigint AS sum, count(DISTINCT id)::int AS ids, coalesce(max(id), -1)::int AS max FROM ${T}`,
+  );
   return { rows: r.rows, sum: Number(r.sum), ids: r.ids, max: r.max };
 };
 const stateOf = async (key: string) => {
@@ -44,7 +56,8 @@ const sumTo = (n: number) => {
   return s;
 };
 
-const pipeline = (src: string, T: string) => sh(`bx-extract '${src}' --from-state "$DATABASE_URL" | bx-load --table ${T} --create`, { env });
+const pipeline = (src: string, T: string) =>
+  sh(`bx-extract '${src}' --from-state "$DATABASE_URL" | bx-load --table ${T} --create`, { env });
 
 /**
  * The pipeline with bx-load killed mid-COPY: every record goes through but the trailer is held
@@ -55,9 +68,15 @@ async function killedLoad(t: Test, src: string, T: string): Promise<number> {
   delete penv.NODE_OPTIONS;
   // Through bash, which drops tap's NODE_OPTIONS (re-added on every spawn; see helpers.ts sh()).
   const run = (cmd: string) => ['-c', `unset NODE_OPTIONS; exec ${cmd}`];
-  const extract = spawn('bash', run(`bx-extract '${src}' --from-state "$DATABASE_URL"`), { env: penv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const extract = spawn('bash', run(`bx-extract '${src}' --from-state "$DATABASE_URL"`), {
+    env: penv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // --infer-rows 1000: COPY starts after 1000 records, not at the 10,000th (which would wait for more input).
-  const load = spawn('bash', run(`bx-load --table ${T} --create --infer-rows 1000`), { env: penv, stdio: ['pipe', 'ignore', 'pipe'] });
+  const load = spawn('bash', run(`bx-load --table ${T} --create --infer-rows 1000`), {
+    env: penv,
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
   load.stdin.on('error', () => {});
   let stderr = '';
   extract.stderr.on('data', (d) => (stderr += d));
@@ -93,7 +112,10 @@ async function killedLoad(t: Test, src: string, T: string): Promise<number> {
   if (extract.exitCode === null) await new Promise((r) => extract.on('exit', r));
   // The server rolls the transaction back once it sees the socket closed.
   for (let i = 0; i < 100; i++) {
-    const busy = await one(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query ILIKE $1 AND pid <> pg_backend_pid()`, [`%${T}%`]);
+    const busy = await one(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query ILIKE $1 AND pid <> pg_backend_pid()`,
+      [`%${T}%`],
+    );
     if (busy.n === 0) break;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -106,14 +128,19 @@ async function exactlyOnce(t: Test, kind: Kind, stream: string, src: string, key
   const T = `bxst_sales_${kind}_${id}`;
   t.teardown(async () => {
     await db.query(`DROP TABLE IF EXISTS ${T}`);
-    if ((await one(`SELECT to_regclass('public.bx_state') AS t`)).t !== null) await db.query(`DELETE FROM public.bx_state WHERE key = $1`, [key]);
+    if ((await one(`SELECT to_regclass('public.bx_state') AS t`)).t !== null)
+      await db.query(`DELETE FROM public.bx_state WHERE key = $1`, [key]);
   });
   await db.query(`DROP TABLE IF EXISTS ${T}`);
   t.equal(await publish(kind, stream, 10_000), 10_000, '10,000 messages published');
 
   t.test('bx-load killed during its COPY: nothing loaded, nothing committed', async (t) => {
     await killedLoad(t, src, T);
-    t.same(await table(T), { rows: 0, sum: 0, ids: 0, max: -1 }, 'no rows (the table, created in the same transaction, is gone too)');
+    t.same(
+      await table(T),
+      { rows: 0, sum: 0, ids: 0, max: -1 },
+      'no rows (the table, created in the same transaction, is gone too)',
+    );
     t.equal(await stateOf(key), undefined, 'no position in bx_state');
   });
 
@@ -148,12 +175,19 @@ async function exactlyOnce(t: Test, kind: Kind, stream: string, src: string, key
     await new Promise((r) => setTimeout(r, 300));
     const sent = await p.stop();
     t.ok(during.rows >= 15_500, `the backlog up to the start was loaded (${during.rows} rows)`);
-    t.ok(during.rows < 15_500 + sent, `messages published after the cut-off stayed for the next run (${during.rows} loaded, ${15_500 + sent} published)`);
+    t.ok(
+      during.rows < 15_500 + sent,
+      `messages published after the cut-off stayed for the next run (${during.rows} loaded, ${15_500 + sent} published)`,
+    );
     t.equal(during.ids, during.rows, 'no duplicate');
     t.equal(during.max, during.rows - 1, 'no hole: ids 0…N-1');
     const last = await pipeline(src, T);
     t.equal(last.code, 0, last.stderr);
-    t.same(await table(T), { rows: 15_500 + sent, sum: sumTo(15_500 + sent), ids: 15_500 + sent, max: 15_500 + sent - 1 }, 'the next run loads the rest, exactly');
+    t.same(
+      await table(T),
+      { rows: 15_500 + sent, sum: sumTo(15_500 + sent), ids: 15_500 + sent, max: 15_500 + sent - 1 },
+      'the next run loads the rest, exactly',
+    );
   });
 }
 
@@ -192,7 +226,10 @@ t.test('NATS JetStream → PostgreSQL', async (t) => {
     t.match(bad.stderr, new RegExp(`^bx-extract: nats://127\\.0\\.0\\.1:4222/${B}:4: not valid JSON`, 'm'));
     t.equal((await table(T)).rows, 0, 'nothing loaded');
     const dir = tmp(t);
-    const ok = await sh(`bx-extract nats://127.0.0.1:4222/${B} --meta --rejects ${dir}/rej.ndjson | bx-load --table ${T} --create`, { env });
+    const ok = await sh(
+      `bx-extract nats://127.0.0.1:4222/${B} --meta --rejects ${dir}/rej.ndjson | bx-load --table ${T} --create`,
+      { env },
+    );
     t.equal(ok.code, 0, ok.stderr);
     t.equal((await table(T)).rows, 5);
     const rej = await sh(`cat ${dir}/rej.ndjson`);
@@ -216,5 +253,11 @@ t.test('RabbitMQ streams (AMQP) → PostgreSQL', async (t) => {
   if (why) return t.skip(`RabbitMQ skipped: ${why}`);
   t.teardown(() => dropRabbit(Q));
   await dropRabbit(Q);
-  await exactlyOnce(t, 'rabbitmq', Q, `rabbitmq-stream://127.0.0.1:5672/${Q}?idle=500`, `rabbitmq-stream://127.0.0.1:5672/${Q}`);
+  await exactlyOnce(
+    t,
+    'rabbitmq',
+    Q,
+    `rabbitmq-stream://127.0.0.1:5672/${Q}?idle=500`,
+    `rabbitmq-stream://127.0.0.1:5672/${Q}`,
+  );
 });

@@ -44,15 +44,28 @@ t.test('number: special values and white space', async (t) => {
 t.test('bx-clean --schema: NaN/INF typed, spaces refused alike, --trim accepts them', async (t) => {
   const dir = tmp(t);
   const schema = join(dir, 's.json');
-  writeFileSync(schema, JSON.stringify({ fields: [{ name: 'n', type: 'number' }, { name: 'i', type: 'integer' }] }));
-  const good = await sh(`bx-clean --schema ${schema}`, { input: '{"n":"NaN","i":"1"}\n{"n":"INF","i":"2"}\n{"n":"-INF","i":"3"}\n' });
+  writeFileSync(
+    schema,
+    JSON.stringify({
+      fields: [
+        { name: 'n', type: 'number' },
+        { name: 'i', type: 'integer' },
+      ],
+    }),
+  );
+  const good = await sh(`bx-clean --schema ${schema}`, {
+    input: '{"n":"NaN","i":"1"}\n{"n":"INF","i":"2"}\n{"n":"-INF","i":"3"}\n',
+  });
   t.equal(good.code, 0, good.stderr);
   t.same(ndjson(good.stdout), [
     { n: 'NaN', i: 1 },
     { n: 'Infinity', i: 2 },
     { n: '-Infinity', i: 3 },
   ]);
-  for (const [rec, field] of [['{"n":" 1.5","i":"1"}', 'n'], ['{"n":"1.5","i":" 1"}', 'i']]) {
+  for (const [rec, field] of [
+    ['{"n":" 1.5","i":"1"}', 'n'],
+    ['{"n":"1.5","i":" 1"}', 'i'],
+  ]) {
     const r = await sh(`bx-clean --schema ${schema}`, { input: rec + '\n' });
     t.equal(r.code, 65, `${rec}: 65`);
     t.match(r.stderr, new RegExp(`stdin:1: field "${field}": .*white space around it`), r.stderr.trim());

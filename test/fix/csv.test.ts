@@ -10,7 +10,15 @@ import { Logger } from '../../src/lib/log.js';
 import type { Origin } from '../../src/lib/errors.js';
 import { sh, tmp } from '../helpers.js';
 
-const opts = (o: Partial<ReadOptions> = {}): ReadOptions => ({ encoding: 'utf8', header: true, skipLines: 0, stripNs: false, maxRecordSize: 1 << 24, maxDepth: 1000, ...o });
+const opts = (o: Partial<ReadOptions> = {}): ReadOptions => ({
+  encoding: 'utf8',
+  header: true,
+  skipLines: 0,
+  stripNs: false,
+  maxRecordSize: 1 << 24,
+  maxDepth: 1000,
+  ...o,
+});
 
 async function read(bytes: Buffer, piece: number, o: Partial<ReadOptions> = {}, json = false) {
   const chunks: Buffer[] = [];
@@ -33,12 +41,28 @@ async function read(bytes: Buffer, piece: number, o: Partial<ReadOptions> = {}, 
 t.test('invalid UTF-8 names the field (header name), the line and the bytes', async (t) => {
   const dir = tmp(t);
   const cases: [string, Buffer, RegExp][] = [
-    ['in a quoted field', Buffer.from('id,name,city\n1,ok,x\n2,"b\xffad",y\n', 'latin1'), /u\.csv:3: field "name": invalid UTF-8 \(bytes \\xff/],
+    [
+      'in a quoted field',
+      Buffer.from('id,name,city\n1,ok,x\n2,"b\xffad",y\n', 'latin1'),
+      /u\.csv:3: field "name": invalid UTF-8 \(bytes \\xff/,
+    ],
     ['in the last field', Buffer.from('id,name,city\n1,ok,\xff\n', 'latin1'), /u\.csv:2: field "city": invalid UTF-8/],
     ['in the header', Buffer.from('id,na\xffme\n1,2\n', 'latin1'), /u\.csv:1: header column 2: invalid UTF-8/],
-    ['after a multi-line quoted header name', Buffer.from('"i""d",,"x\ny"\n1,2,3\n4,5,\xff\n', 'latin1'), /u\.csv:4: field "x\\ny": invalid UTF-8/],
-    ['past the header names', Buffer.from('id,name\n3,4,\xff\n', 'latin1'), /u\.csv:2: column 3 \(past the 2 the header names\): invalid UTF-8/],
-    ['cut short at the end', Buffer.from('id,name\n1,\xe2\x82', 'latin1'), /u\.csv:2: field "name": invalid UTF-8: the input ends inside a character/],
+    [
+      'after a multi-line quoted header name',
+      Buffer.from('"i""d",,"x\ny"\n1,2,3\n4,5,\xff\n', 'latin1'),
+      /u\.csv:4: field "x\\ny": invalid UTF-8/,
+    ],
+    [
+      'past the header names',
+      Buffer.from('id,name\n3,4,\xff\n', 'latin1'),
+      /u\.csv:2: column 3 \(past the 2 the header names\): invalid UTF-8/,
+    ],
+    [
+      'cut short at the end',
+      Buffer.from('id,name\n1,\xe2\x82', 'latin1'),
+      /u\.csv:2: field "name": invalid UTF-8: the input ends inside a character/,
+    ],
   ];
   for (const [what, bytes, re] of cases) {
     const f = join(dir, 'u.csv');
@@ -70,7 +94,10 @@ t.test('relaxQuotes: a quote that does not end a quoted field is text', async (t
   }
   // `"say "hi", ok"`: the quote before the comma closes the field, as Go's LazyQuotes reads it.
   const r = await read(text, text.length, { relaxQuotes: true });
-  t.same(r.rejects.map((x) => [x[1], x[2]]), [['expected 2 fields, got 3', 5]]);
+  t.same(
+    r.rejects.map((x) => [x[1], x[2]]),
+    [['expected 2 fields, got 3', 5]],
+  );
   // A stray quote inside an unquoted field is text with or without it.
   const plain = Buffer.from('a,b\n1,x"y\n2,5 1/2" pipe\n');
   t.same((await read(plain, plain.length)).out, ['{"a":"1","b":"x\\"y"}', '{"a":"2","b":"5 1/2\\" pipe"}']);
@@ -85,6 +112,7 @@ t.test('a long quoted field with doubled quotes and line breaks reads the same i
   t.equal(JSON.parse(whole.out[0]).b.length, 300 * 1002);
   t.same(JSON.parse(whole.out[2]), { a: '3', b: 'end' });
   for (const piece of [1 << 16, (1 << 16) + 1, 65535, 4096, 997]) {
-    for (const json of [false, true]) t.same(await read(text, piece, {}, json), whole, `${piece}-byte pieces, json=${json}`);
+    for (const json of [false, true])
+      t.same(await read(text, piece, {}, json), whole, `${piece}-byte pieces, json=${json}`);
   }
 });

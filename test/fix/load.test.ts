@@ -44,10 +44,16 @@ t.test('bx-load edges', async (t) => {
   await drop();
   t.teardown(drop);
 
-  t.test('a NUL or a lone surrogate names the record\'s _file:_line, not stdin:N', async (t) => {
+  t.test("a NUL or a lone surrogate names the record's _file:_line, not stdin:N", async (t) => {
     await psql('CREATE TABLE bxfix_nul (a text)');
-    for (const [what, value] of [['NUL', '\\u0000'], ['lone surrogate', '\\ud800']]) {
-      const r = await load('--table bxfix_nul', `{"a":"ok","_file":"src.csv","_line":7}\n{"a":"x${value}y","_file":"src.csv","_line":9}\n`);
+    for (const [what, value] of [
+      ['NUL', '\\u0000'],
+      ['lone surrogate', '\\ud800'],
+    ]) {
+      const r = await load(
+        '--table bxfix_nul',
+        `{"a":"ok","_file":"src.csv","_line":7}\n{"a":"x${value}y","_file":"src.csv","_line":9}\n`,
+      );
       t.equal(r.code, 65, `${what}: 65`);
       t.match(r.stderr, /^bx-load: src\.csv:9: field "a": /m, `${what}: ${r.stderr.trim()}`);
     }
@@ -69,7 +75,14 @@ t.test('bx-load edges', async (t) => {
     t.match(r.stderr, new RegExp(`"${a}"`), 'the first name');
     t.match(r.stderr, new RegExp(`"${b}"`), 'the second name');
     t.match(r.stderr, /63/, 'the limit');
-    t.equal(r.stderr.trim().split('\n').filter((l) => !/ done: /.test(l)).length, 1, 'one line');
+    t.equal(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !/ done: /.test(l)).length,
+      1,
+      'one line',
+    );
   });
 
   t.test('10,000 fields with --create: a clear 65 before any SQL, nothing left behind', async (t) => {
@@ -99,20 +112,26 @@ t.test('bx-load edges', async (t) => {
     t.equal(await psql('SELECT count(*) FROM bxfix_rep'), '0', '--allow-empty empties it');
   });
 
-  t.test('--rejects FILE --max-rejects N: rows the server refuses go to the file', { todo: 'bx-load --rejects is not built yet: a savepoint per batch and a re-send without the refused row (see the closing note of issue 22)' }, async (t) => {
-    const dir = tmp(t);
-    const rej = join(dir, 'rej.ndjson');
-    await psql('CREATE TABLE bxfix_rej (a int)');
-    const r = await load(`--table bxfix_rej --rejects ${rej} --max-rejects 5`, '{"a":1}\n{"a":"x"}\n{"a":3}\n');
-    t.equal(r.code, 0, r.stderr.trim());
-    t.equal(await psql('SELECT string_agg(a::text, \',\' ORDER BY a) FROM bxfix_rej'), '1,3', 'the good rows loaded');
-    t.ok(existsSync(rej), 'a rejects file');
-    const rows = existsSync(rej) ? ndjson(readFileSync(rej, 'utf8')) : [];
-    t.equal(rows.length, 1, 'one reject');
-    t.match(JSON.stringify(rows[0] ?? {}), /stdin.*2|"line":2/, 'the reject names its line');
-    const over = await load(`--table bxfix_rej --rejects ${rej} --max-rejects 0`, '{"a":"y"}\n');
-    t.equal(over.code, 65, 'past --max-rejects: 65');
-  });
+  t.test(
+    '--rejects FILE --max-rejects N: rows the server refuses go to the file',
+    {
+      todo: 'bx-load --rejects is not built yet: a savepoint per batch and a re-send without the refused row (see the closing note of issue 22)',
+    },
+    async (t) => {
+      const dir = tmp(t);
+      const rej = join(dir, 'rej.ndjson');
+      await psql('CREATE TABLE bxfix_rej (a int)');
+      const r = await load(`--table bxfix_rej --rejects ${rej} --max-rejects 5`, '{"a":1}\n{"a":"x"}\n{"a":3}\n');
+      t.equal(r.code, 0, r.stderr.trim());
+      t.equal(await psql("SELECT string_agg(a::text, ',' ORDER BY a) FROM bxfix_rej"), '1,3', 'the good rows loaded');
+      t.ok(existsSync(rej), 'a rejects file');
+      const rows = existsSync(rej) ? ndjson(readFileSync(rej, 'utf8')) : [];
+      t.equal(rows.length, 1, 'one reject');
+      t.match(JSON.stringify(rows[0] ?? {}), /stdin.*2|"line":2/, 'the reject names its line');
+      const over = await load(`--table bxfix_rej --rejects ${rej} --max-rejects 0`, '{"a":"y"}\n');
+      t.equal(over.code, 65, 'past --max-rejects: 65');
+    },
+  );
 });
 
 t.test('bx-clean --timezone ZONE: datetimes without an offset are local times there, written in UTC', async (t) => {
@@ -120,7 +139,13 @@ t.test('bx-clean --timezone ZONE: datetimes without an offset are local times th
     input: '{"ts":"2026-01-15 12:00:00"}\n{"ts":"2026-07-15 12:00:00"}\n{"ts":"2026-07-15T12:00:00Z"}\n',
   });
   t.equal(r.code, 0, r.stderr.trim());
-  t.same(ndjson(r.stdout), [{ ts: '2026-01-15T11:00:00Z' }, { ts: '2026-07-15T10:00:00Z' }, { ts: '2026-07-15T12:00:00Z' }]);
-  const bad = await sh('bx-clean --type ts:datetime --timezone Mars/Olympus', { input: '{"ts":"2026-01-15 12:00:00"}\n' });
+  t.same(ndjson(r.stdout), [
+    { ts: '2026-01-15T11:00:00Z' },
+    { ts: '2026-07-15T10:00:00Z' },
+    { ts: '2026-07-15T12:00:00Z' },
+  ]);
+  const bad = await sh('bx-clean --type ts:datetime --timezone Mars/Olympus', {
+    input: '{"ts":"2026-01-15 12:00:00"}\n',
+  });
   t.equal(bad.code, 64, 'an unknown zone is a usage error');
 });

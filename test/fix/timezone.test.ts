@@ -24,7 +24,8 @@ t.test('local ISO datetimes to UTC', async (t) => {
     ['1900-01-01T00:00:00', 'Europe/Paris', '1899-12-31T23:50:39Z'],
   ];
   for (const [local, zone, utc] of cases) t.equal(localIsoToUtc(local, zone), utc, `${local} in ${zone}`);
-  for (const v of ['2026-07-15T12:00:00Z', '2026-07-15T12:00:00+02:00', '2026-07-15', 'not a date']) t.equal(localIsoToUtc(v, 'Europe/Paris'), v, `${v} unchanged`);
+  for (const v of ['2026-07-15T12:00:00Z', '2026-07-15T12:00:00+02:00', '2026-07-15', 'not a date'])
+    t.equal(localIsoToUtc(v, 'Europe/Paris'), v, `${v} unchanged`);
 });
 
 t.test('ambiguous and nonexistent local times are told apart', async (t) => {

@@ -8,7 +8,15 @@ import { readerFor, type ReadContext, type ReadOptions } from '../../src/formats
 import { Logger } from '../../src/lib/log.js';
 import { ndjson, sh, tmp } from '../helpers.js';
 
-const opts = (o: Partial<ReadOptions> = {}): ReadOptions => ({ encoding: 'utf8', header: true, skipLines: 0, stripNs: false, maxRecordSize: 1 << 20, maxDepth: 1000, ...o });
+const opts = (o: Partial<ReadOptions> = {}): ReadOptions => ({
+  encoding: 'utf8',
+  header: true,
+  skipLines: 0,
+  stripNs: false,
+  maxRecordSize: 1 << 20,
+  maxDepth: 1000,
+  ...o,
+});
 
 async function read(bytes: Buffer, piece: number, o: Partial<ReadOptions> = {}) {
   const chunks: Buffer[] = [];
@@ -21,13 +29,18 @@ async function read(bytes: Buffer, piece: number, o: Partial<ReadOptions> = {}) 
   };
   const out: unknown[] = [];
   const xml = await readerFor('xml');
-  for await (const b of xml({ name: 'in.xml', stream: Readable.from(chunks) }, opts(o), ctx)) out.push(...b.records.map((r) => ({ ...r })));
+  for await (const b of xml({ name: 'in.xml', stream: Readable.from(chunks) }, opts(o), ctx))
+    out.push(...b.records.map((r) => ({ ...r })));
   return out;
 }
 
 t.test('not well-formed anywhere in the document: refused with the line', async (t) => {
   const cases: [string, string, RegExp][] = [
-    ['a control character reference in a record', '<r><i>&#5;</i></r>', /in\.xml:1: "&#5;" is not a reference to an XML character/],
+    [
+      'a control character reference in a record',
+      '<r><i>&#5;</i></r>',
+      /in\.xml:1: "&#5;" is not a reference to an XML character/,
+    ],
     ['&#xFFFE; outside any record', '<r>&#xFFFE;<i>1</i></r>', /not a reference to an XML character/],
     ['&#0; in an attribute of the root', '<r a="&#0;"><i>1</i></r>', /not a reference to an XML character/],
     ['a bare & between records', '<r>\n<i>1</i> A & B\n</r>', /in\.xml:2: a bare "&"/],
@@ -48,8 +61,16 @@ t.test('not well-formed anywhere in the document: refused with the line', async 
     ['a reserved PI target', '<r><?XML x?></r>', /reserved processing instruction target/],
     ['a PI without a target', '<r><? ?></r>', /without a target/],
     ['a DOCTYPE with a comment in its name part', '<!DOCTYPE doc -- a comment -- []>\n<doc/>', /malformed DOCTYPE/],
-    ['a DOCTYPE with a bad content model', '<!DOCTYPE doc [\n<!ELEMENT doc (a, (b) | c)?>\n]>\n<doc/>', /malformed DOCTYPE/],
-    ['a DOCTYPE with a bad ATTLIST', '<!DOCTYPE doc [\n<!ATTLIST doc a1 (foo,bar) #IMPLIED>\n]>\n<doc/>', /malformed DOCTYPE/],
+    [
+      'a DOCTYPE with a bad content model',
+      '<!DOCTYPE doc [\n<!ELEMENT doc (a, (b) | c)?>\n]>\n<doc/>',
+      /malformed DOCTYPE/,
+    ],
+    [
+      'a DOCTYPE with a bad ATTLIST',
+      '<!DOCTYPE doc [\n<!ATTLIST doc a1 (foo,bar) #IMPLIED>\n]>\n<doc/>',
+      /malformed DOCTYPE/,
+    ],
     ['a PUBLIC id with a bad character', '<!DOCTYPE doc PUBLIC "[" "x.dtd">\n<doc/>', /malformed DOCTYPE/],
     ['a DOCTYPE after the root', '<doc/><!DOCTYPE doc>', /DOCTYPE after the root/],
     ['two DOCTYPEs', '<!DOCTYPE doc><!DOCTYPE doc><doc/>', /a second DOCTYPE/],
@@ -63,14 +84,27 @@ t.test('not well-formed anywhere in the document: refused with the line', async 
 t.test('well-formed documents still read', async (t) => {
   const cases: [string, string, unknown[]][] = [
     ['character references with leading zeros', '<r><i>&#x0000041;&#0066;</i></r>', [{ '#text': 'AB' }]],
-    ['a DOCTYPE with an internal subset', '<!DOCTYPE r [\n<!ELEMENT r (i)*>\n<!ELEMENT i (#PCDATA)>\n<!ATTLIST i a CDATA #IMPLIED b (x|y) "x">\n<!-- c -->\n<?pi x?>\n]>\n<r><i a="1">v</i></r>', [{ '@a': '1', '#text': 'v' }]],
-    ['a DOCTYPE with an external id', '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n<!DOCTYPE r PUBLIC "-//X//DTD r//EN" "r.dtd">\n<r><i>1</i></r>', [{ '#text': '1' }]],
+    [
+      'a DOCTYPE with an internal subset',
+      '<!DOCTYPE r [\n<!ELEMENT r (i)*>\n<!ELEMENT i (#PCDATA)>\n<!ATTLIST i a CDATA #IMPLIED b (x|y) "x">\n<!-- c -->\n<?pi x?>\n]>\n<r><i a="1">v</i></r>',
+      [{ '@a': '1', '#text': 'v' }],
+    ],
+    [
+      'a DOCTYPE with an external id',
+      '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n<!DOCTYPE r PUBLIC "-//X//DTD r//EN" "r.dtd">\n<r><i>1</i></r>',
+      [{ '#text': '1' }],
+    ],
     ['"]]" and ">" in text', '<r><i>a]]b > c ]</i></r>', [{ '#text': 'a]]b > c ]' }]],
-    ['comments and PIs around the root', '<!-- a - b -->\n<?pi data?>\n<r><i>1</i></r>\n<!-- after -->\n<?done?>\n', [{ '#text': '1' }]],
+    [
+      'comments and PIs around the root',
+      '<!-- a - b -->\n<?pi data?>\n<r><i>1</i></r>\n<!-- after -->\n<?done?>\n',
+      [{ '#text': '1' }],
+    ],
   ];
   for (const [what, text, want] of cases) {
     const bytes = Buffer.from(text, 'utf8');
-    for (const piece of [bytes.length, 1, 2, 5]) t.same(await read(bytes, piece), want, `${what} (${piece}-byte pieces)`);
+    for (const piece of [bytes.length, 1, 2, 5])
+      t.same(await read(bytes, piece), want, `${what} (${piece}-byte pieces)`);
   }
 });
 
@@ -81,7 +115,15 @@ t.test('the declared encoding is honoured: ISO-8859-1, windows-1252, UTF-16 with
   const utf16be = (s: string) => Buffer.from(s, 'utf16le').swap16();
   const cases: [string, Buffer, unknown[]][] = [
     ['ISO-8859-1', Buffer.from(doc('ISO-8859-1').replace(' €', ''), 'latin1'), [{ '@n': 'é', '#text': 'café ü' }]],
-    ['windows-1252', Buffer.concat([Buffer.from(doc('windows-1252').split('€')[0], 'latin1'), Buffer.from([0x80]), Buffer.from(doc('windows-1252').split('€')[1], 'latin1')]), want],
+    [
+      'windows-1252',
+      Buffer.concat([
+        Buffer.from(doc('windows-1252').split('€')[0], 'latin1'),
+        Buffer.from([0x80]),
+        Buffer.from(doc('windows-1252').split('€')[1], 'latin1'),
+      ]),
+      want,
+    ],
     ['UTF-8 declared', Buffer.from(doc('UTF-8')), want],
     ['UTF-16LE with a BOM', Buffer.concat([Buffer.from([0xff, 0xfe]), utf16le(doc('UTF-16'))]), want],
     ['UTF-16BE with a BOM', Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be(doc('UTF-16'))]), want],
@@ -91,7 +133,10 @@ t.test('the declared encoding is honoured: ISO-8859-1, windows-1252, UTF-16 with
   for (const [what, bytes, w] of cases) {
     for (const piece of [bytes.length, 1, 3, 7]) t.same(await read(bytes, piece), w, `${what} (${piece}-byte pieces)`);
   }
-  await t.rejects(read(Buffer.from(doc('EBCDIC-XYZ')), 1000), /in\.xml:1: the XML declaration's encoding "EBCDIC-XYZ" is not one bx reads/);
+  await t.rejects(
+    read(Buffer.from(doc('EBCDIC-XYZ')), 1000),
+    /in\.xml:1: the XML declaration's encoding "EBCDIC-XYZ" is not one bx reads/,
+  );
   await t.rejects(read(Buffer.from(doc('UTF-16')), 1000), /says UTF-16, but the document is not in UTF-16/);
   // Declared ISO-8859-1 wins over the UTF-8 default: 0xE9 is é, not invalid UTF-8.
   const dir = tmp(t);

@@ -67,7 +67,10 @@ t.test('column plans: exact encodings, and one-line data errors naming line and 
   t.equal(dec.element.type, 'INT64');
   t.equal(dec.encode('12.3', at), 1230n);
   t.equal(dec.encode(0.1, at), 10n, 'a JSON number by its shortest text, not its binary value');
-  t.throws(() => dec.encode('1.234', at), /in\.ndjson:7: field "amount": more fraction digits than the column's scale 2/);
+  t.throws(
+    () => dec.encode('1.234', at),
+    /in\.ndjson:7: field "amount": more fraction digits than the column's scale 2/,
+  );
   t.throws(() => dec.encode('1234567890123456789', at), /more digits than DECIMAL\(18,2\)/);
   const wide = planColumn({ name: 'w', type: 'number', 'bx:scale': 10 });
   t.equal(wide.element.type, 'FIXED_LEN_BYTE_ARRAY');

@@ -34,14 +34,27 @@ async function write(format: string, recs: Rec[], o: Partial<WriteOptions> = {},
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const readOpts = (o: Partial<ReadOptions> = {}): ReadOptions => ({ encoding: 'utf8', header: true, skipLines: 0, stripNs: false, maxRecordSize: 1 << 24, maxDepth: 1000, ...o });
+const readOpts = (o: Partial<ReadOptions> = {}): ReadOptions => ({
+  encoding: 'utf8',
+  header: true,
+  skipLines: 0,
+  stripNs: false,
+  maxRecordSize: 1 << 24,
+  maxDepth: 1000,
+  ...o,
+});
 
 /** Reads text back with bx-extract's reader for `format`. */
 async function readBack(format: string, text: string, o: Partial<ReadOptions> = {}): Promise<Rec[]> {
   const log = new Logger('test', new PassThrough(), { format: 'human', verbosity: 0, tty: false });
   const ctx = { log, reject: () => {} };
   const out: Rec[] = [];
-  for await (const b of (await readerFor(format))({ name: 'back', stream: Readable.from([Buffer.from(text)]) }, readOpts(o), ctx)) out.push(...b.records.map((r) => ({ ...r })));
+  for await (const b of (await readerFor(format))(
+    { name: 'back', stream: Readable.from([Buffer.from(text)]) },
+    readOpts(o),
+    ctx,
+  ))
+    out.push(...b.records.map((r) => ({ ...r })));
   return out;
 }
 
@@ -75,27 +88,46 @@ t.test('CSV: RFC 4180 quoting, byte for byte the same as csv-stringify', async (
 });
 
 t.test('CSV: header from the first record, values as text, nothing through a float', async (t) => {
-  const rec = parseJson('{"b":"x","2019":1,"a":null,"t":true,"f":false,"n":-0.5,"big":12345678901234567890.12345,"int":9007199254740993,"e":1e21,"o":{"k":[1,"2"]},"arr":[]}', { file: 'in', line: 1 }) as Rec;
+  const rec = parseJson(
+    '{"b":"x","2019":1,"a":null,"t":true,"f":false,"n":-0.5,"big":12345678901234567890.12345,"int":9007199254740993,"e":1e21,"o":{"k":[1,"2"]},"arr":[]}',
+    { file: 'in', line: 1 },
+  ) as Rec;
   const got = await write('csv', [rec, { b: 'only b' }]);
   t.equal(
     got,
-    'b,2019,a,t,f,n,big,int,e,o,arr\n' + 'x,1,,true,false,-0.5,12345678901234567890.12345,9007199254740993,1e+21,"{""k"":[1,""2""]}",[]\n' + 'only b,,,,,,,,,,\n',
+    'b,2019,a,t,f,n,big,int,e,o,arr\n' +
+      'x,1,,true,false,-0.5,12345678901234567890.12345,9007199254740993,1e+21,"{""k"":[1,""2""]}",[]\n' +
+      'only b,,,,,,,,,,\n',
     'keys keep their order (2019 stays second); null and missing keys are empty; exact digits kept',
   );
   t.equal(await write('csv', [{ a: 1, b: 2 }], { header: false }), '1,2\n', '--no-header');
   t.equal(await write('csv', [{ a: 'x' }], { bom: true }), '\uFEFFa\nx\n', '--bom');
   t.equal(await write('csv', [], { bom: true }), '\uFEFF', 'no records: an empty file (with the BOM asked for)');
   t.equal(await write('csv', []), '', 'no records: an empty file');
-  t.equal(cellText(0.1 + 0.2), '0.30000000000000004', 'a number is written as JSON writes it, never rounded to look nice');
+  t.equal(
+    cellText(0.1 + 0.2),
+    '0.30000000000000004',
+    'a number is written as JSON writes it, never rounded to look nice',
+  );
 });
 
 t.test('CSV: a later record with a new key is a DataError naming its line and the field', async (t) => {
   const err = await write('csv', [{ a: 1 }, { a: 2 }, { a: 3, extra: 'x' }]).catch((e) => e);
   t.type(err, DataError);
-  t.match(err.message, /^in\.ndjson:3: field "extra": not a column of this CSV file \(the columns are the first record's fields: a\)/);
+  t.match(
+    err.message,
+    /^in\.ndjson:3: field "extra": not a column of this CSV file \(the columns are the first record's fields: a\)/,
+  );
   const lin = await write('csv', [{ a: 1 }, { a: 2, _file: 'sales.csv', _line: 42 }]).catch((e) => e);
   t.match(lin.message, /^sales\.csv:42: field "_file"/, 'lineage names the source line');
-  t.equal(await write('csv', [{ a: 1, b: 2 }, { b: 3, a: 4 }]), 'a,b\n1,2\n4,3\n', 'the same keys in another order go to their columns');
+  t.equal(
+    await write('csv', [
+      { a: 1, b: 2 },
+      { b: 3, a: 4 },
+    ]),
+    'a,b\n1,2\n4,3\n',
+    'the same keys in another order go to their columns',
+  );
 });
 
 t.test('CSV: the delimiter must leave quoting possible', async (t) => {
@@ -152,7 +184,10 @@ t.test('--csv-safe: formula starts get a quote, plain negative numbers do not', 
 
 t.test('NDJSON: the records as bx writes them; byte batches go out as they are', async (t) => {
   const rec = parseJson('{"2019":1,"b":"x\\ny","c":null,"d":"123456789012345678901"}', { file: 'in', line: 1 }) as Rec;
-  t.equal(await write('ndjson', [rec, { a: [1, { b: true }] }]), '{"2019":1,"b":"x\\ny","c":null,"d":"123456789012345678901"}\n{"a":[1,{"b":true}]}\n');
+  t.equal(
+    await write('ndjson', [rec, { a: [1, { b: true }] }]),
+    '{"2019":1,"b":"x\\ny","c":null,"d":"123456789012345678901"}\n{"a":[1,{"b":true}]}\n',
+  );
   const chunks: string[] = [];
   const out = new Writable({
     write(c, _e, cb) {
@@ -170,24 +205,62 @@ t.test('XML: escaping, nil, nesting, arrays, attributes; well-formed and read ba
   const recs: Rec[] = tricky.map((v, i) => ({ id: String(i), v }));
   const xml = await write('xml', recs);
   t.equal(XMLValidator.validate(xml), true, 'fast-xml-parser validates the document');
-  t.match(xml, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<records xmlns:xsi="http:\/\/www\.w3\.org\/2001\/XMLSchema-instance">\n/);
+  t.match(
+    xml,
+    /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<records xmlns:xsi="http:\/\/www\.w3\.org\/2001\/XMLSchema-instance">\n/,
+  );
   t.match(xml, /<v>&lt;tag&gt; &amp; \]\]&gt; &amp;amp;<\/v>/, '< & > escaped, so ]]> cannot appear');
   t.match(xml, /<v>carriage&#13;return<\/v>/, 'CR as a reference (a parser reads a bare CR as LF)');
   t.notMatch(xml, /\]\]>/);
   t.same(await readBack('xml', xml, { recordPath: ['records', 'record'] }), recs, 'every string comes back as it was');
 
-  const nested = [{ '@id': 'a"1', name: 'x', n: null, num: 12.5, ok: true, addr: { city: 'Köln', zip: null, tags: ['a', 'b'] }, list: ['one', 'two'], deep: [{ k: '1' }, { k: '2' }], empty: '' }];
+  const nested = [
+    {
+      '@id': 'a"1',
+      name: 'x',
+      n: null,
+      num: 12.5,
+      ok: true,
+      addr: { city: 'Köln', zip: null, tags: ['a', 'b'] },
+      list: ['one', 'two'],
+      deep: [{ k: '1' }, { k: '2' }],
+      empty: '',
+    },
+  ];
   const nx = await write('xml', nested);
   t.equal(XMLValidator.validate(nx), true);
-  t.match(nx, /<record id="a&quot;1"><name>x<\/name><n xsi:nil="true"\/><num>12\.5<\/num><ok>true<\/ok><addr><city>Köln<\/city><zip xsi:nil="true"\/><tags>a<\/tags><tags>b<\/tags><\/addr><list>one<\/list><list>two<\/list><deep><k>1<\/k><\/deep><deep><k>2<\/k><\/deep><empty\/><\/record>/);
+  t.match(
+    nx,
+    /<record id="a&quot;1"><name>x<\/name><n xsi:nil="true"\/><num>12\.5<\/num><ok>true<\/ok><addr><city>Köln<\/city><zip xsi:nil="true"\/><tags>a<\/tags><tags>b<\/tags><\/addr><list>one<\/list><list>two<\/list><deep><k>1<\/k><\/deep><deep><k>2<\/k><\/deep><empty\/><\/record>/,
+  );
   t.same(
     await readBack('xml', nx, { recordPath: ['records', 'record'] }),
-    [{ '@id': 'a"1', name: 'x', n: null, num: '12.5', ok: 'true', addr: { city: 'Köln', zip: null, tags: ['a', 'b'] }, list: ['one', 'two'], deep: [{ k: '1' }, { k: '2' }], empty: '' }],
+    [
+      {
+        '@id': 'a"1',
+        name: 'x',
+        n: null,
+        num: '12.5',
+        ok: 'true',
+        addr: { city: 'Köln', zip: null, tags: ['a', 'b'] },
+        list: ['one', 'two'],
+        deep: [{ k: '1' }, { k: '2' }],
+        empty: '',
+      },
+    ],
     'null comes back as null (xsi:nil); numbers and booleans as their text',
   );
   const attr = await write('xml', [{ '@a': 'tab\tnl\ncr\r<&>' }]);
-  t.same(await readBack('xml', attr, { recordPath: ['records', 'record'] }), [{ '@a': 'tab\tnl\ncr\r<&>' }], 'attribute values keep tabs and line breaks');
-  t.equal(await write('xml', [], { xmlRoot: 'rows' }), '<?xml version="1.0" encoding="UTF-8"?>\n<rows xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n</rows>\n', 'no records: an empty root');
+  t.same(
+    await readBack('xml', attr, { recordPath: ['records', 'record'] }),
+    [{ '@a': 'tab\tnl\ncr\r<&>' }],
+    'attribute values keep tabs and line breaks',
+  );
+  t.equal(
+    await write('xml', [], { xmlRoot: 'rows' }),
+    '<?xml version="1.0" encoding="UTF-8"?>\n<rows xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n</rows>\n',
+    'no records: an empty root',
+  );
 });
 
 t.test('XML: field names that are no XML names are mapped as SQL/XML, one to one', async (t) => {
@@ -219,7 +292,10 @@ t.test('XML: what XML 1.0 cannot carry is refused; element names are checked', a
   for (const v of ['bell\u0007', 'nul\u0000', 'vt\u000B', '\uFFFE', 'lone \uD800 surrogate']) {
     const err = await write('xml', [{ a: 'ok' }, { a: { b: v } }]).catch((e) => e);
     t.type(err, DataError, JSON.stringify(v));
-    t.match(err.message, /^in\.ndjson:2: field "a\.b": the value holds (U\+[0-9A-F]{4}|a lone surrogate), which XML 1\.0 cannot carry/);
+    t.match(
+      err.message,
+      /^in\.ndjson:2: field "a\.b": the value holds (U\+[0-9A-F]{4}|a lone surrogate), which XML 1\.0 cannot carry/,
+    );
   }
   for (const [flag, o] of [
     ['xml-root', { xmlRoot: 'my root' }],
@@ -233,7 +309,13 @@ t.test('XML: what XML 1.0 cannot carry is refused; element names are checked', a
   }
   const emptyKey = await write('xml', [{ '': 'x' }]).catch((e) => e);
   t.type(emptyKey, DataError);
-  t.equal(await write('xml', [{ a: 'x' }], { xmlRoot: 'sales', xmlRecord: 'sale' }).then((x) => /<sales [^>]*>\n  <sale><a>x<\/a><\/sale>\n<\/sales>\n$/.test(x)), true, 'root and record names by flag');
+  t.equal(
+    await write('xml', [{ a: 'x' }], { xmlRoot: 'sales', xmlRecord: 'sale' }).then((x) =>
+      /<sales [^>]*>\n  <sale><a>x<\/a><\/sale>\n<\/sales>\n$/.test(x),
+    ),
+    true,
+    'root and record names by flag',
+  );
 });
 
 t.test('put(): a closed destination fails the write instead of waiting for a drain', async (t) => {

@@ -39,7 +39,21 @@ const commands: [string, CommandSpec<unknown>['stream'], string[][]][] = [
       ['--keep', 'a,b', '--drop', 'c', '--default', 'qty=0', '--lower', 'a', '--upper', 'b'],
       ['--set', 'x = a * 2', '--set', 'y = x + 1', '--where', 'y > 5'],
       ['--dedupe', 'a,b', '--hash', 'email', '--mask', 'card', '--redact', 'ssn', '--rejects', '/dev/null'],
-      ['--dedupe', '--schema', 's.json', '--required', 'a', '--min', 'n=1', '--max', 'n=9', '--pattern', 's=[a-z]+', '--enum', 'c=a,b'],
+      [
+        '--dedupe',
+        '--schema',
+        's.json',
+        '--required',
+        'a',
+        '--min',
+        'n=1',
+        '--max',
+        'n=9',
+        '--pattern',
+        's=[a-z]+',
+        '--enum',
+        'c=a,b',
+      ],
       ['--max-rejects', '0.5%', 'a.ndjson', 'b.ndjson'],
       ['--nope'],
     ],
@@ -64,7 +78,19 @@ const commands: [string, CommandSpec<unknown>['stream'], string[][]][] = [
       ['--table', 'sales', '--create'],
       ['-t', 'sales', '--mode', 'upsert', '--key', 'sale_id', 'in.ndjson'],
       ['--table', 's.t', '--replace-where', 'sale_date=2026-11-23', '--ignore-extra'],
-      ['--table', 't', '--db', 'postgres://u@h/db', '--sslmode', 'verify-full', '--infer-rows', '500', '--schema', 's.json', '--create'],
+      [
+        '--table',
+        't',
+        '--db',
+        'postgres://u@h/db',
+        '--sslmode',
+        'verify-full',
+        '--infer-rows',
+        '500',
+        '--schema',
+        's.json',
+        '--create',
+      ],
       ['--table', 't', '--mode', 'sideways'],
       ['--table', 't', '--sslmode', 'maybe'],
       ['--create'],
@@ -73,16 +99,51 @@ const commands: [string, CommandSpec<unknown>['stream'], string[][]][] = [
       ['--table=t', '--mode=replace'],
     ],
   ],
-  ['schema', 'both', [['in.ndjson'], ['--sql', '--table', 'sales.orders'], ['--sample', '10000', '-'], ['--primary-key', '--copy-compatible'], ['--sql=maybe']]],
-  ['db', 'none', [['start'], ['start', '--dir', '.bx/x', '-q'], ['url'], ['psql', '--', '-c', 'table sales'], ['stop', '--port', '5999'], ['status', '--bogus']]],
+  [
+    'schema',
+    'both',
+    [
+      ['in.ndjson'],
+      ['--sql', '--table', 'sales.orders'],
+      ['--sample', '10000', '-'],
+      ['--primary-key', '--copy-compatible'],
+      ['--sql=maybe'],
+    ],
+  ],
+  [
+    'db',
+    'none',
+    [
+      ['start'],
+      ['start', '--dir', '.bx/x', '-q'],
+      ['url'],
+      ['psql', '--', '-c', 'table sales'],
+      ['stop', '--port', '5999'],
+      ['status', '--bogus'],
+    ],
+  ],
 ];
 
-const proc: ProcessLike = { stdin: new PassThrough(), stdout: Object.assign(new PassThrough(), { columns: 100 }), stderr: new PassThrough(), env: {}, cwd: () => '/' };
+const proc: ProcessLike = {
+  stdin: new PassThrough(),
+  stdout: Object.assign(new PassThrough(), { columns: 100 }),
+  stderr: new PassThrough(),
+  env: {},
+  cwd: () => '/',
+};
 
 for (const [name, stream, cases] of commands) {
   t.test(`bx-${name}: quickArgs gives what yargs gives, or leaves the argv to it`, async (t) => {
     const mod = (await import(`../../src/commands/${name}.js`)) as { options: CommandSpec<unknown>['options'] };
-    const spec: CommandSpec<unknown> = { describe: 'd', usage: 'u', examples: [['e', 'e']], options: mod.options, normalize: (a) => a, run: async () => 0, stream };
+    const spec: CommandSpec<unknown> = {
+      describe: 'd',
+      usage: 'u',
+      examples: [['e', 'e']],
+      options: mod.options,
+      normalize: (a) => a,
+      run: async () => 0,
+      stream,
+    };
     let quick = 0;
     for (const argv of cases) {
       for (const env of [{}, { BX_LOG_FORMAT: 'json' }]) {

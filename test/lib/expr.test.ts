@@ -126,7 +126,17 @@ t.test('syntax errors are usage errors naming the column', async (t) => {
 });
 
 t.test('no way out to JavaScript: names are fields or known functions, nothing else', async (t) => {
-  for (const name of ['constructor', '__proto__', 'process', 'globalThis', 'this', 'prototype', 'toString', 'hasOwnProperty', 'eval']) {
+  for (const name of [
+    'constructor',
+    '__proto__',
+    'process',
+    'globalThis',
+    'this',
+    'prototype',
+    'toString',
+    'hasOwnProperty',
+    'eval',
+  ]) {
     t.equal(ev(name, {}), null, `${name} is a field that is not there`);
     t.throws(() => compileExpr(`${name}("1")`), { message: /unknown function/ }, `${name}() is an unknown function`);
   }

@@ -34,20 +34,28 @@ t.test('splitLines numbers lines across chunk boundaries', async (t) => {
 });
 
 t.test('splitLines refuses a line over the limit, naming it', async (t) => {
-  await t.rejects(collect(splitLines(decodeText(chunks('ok\n', 'x'.repeat(50), 'y'.repeat(60)), 'big.ndjson'), 'big.ndjson', 100)), {
-    message: /^big\.ndjson:2: line longer than 100 characters/,
-  });
+  await t.rejects(
+    collect(splitLines(decodeText(chunks('ok\n', 'x'.repeat(50), 'y'.repeat(60)), 'big.ndjson'), 'big.ndjson', 100)),
+    {
+      message: /^big\.ndjson:2: line longer than 100 characters/,
+    },
+  );
 });
 
 // bx-load reads record lines as bytes (readLineBatches); bx-clean and bx-agg decode them
 // (readRecordBatches). Both must see the same records on the same lines, and fail alike.
 t.test('readLineBatches sees the lines readRecordBatches sees, in any cut of the input', async (t) => {
-  const pieces = (b: Buffer, n: number) => Readable.from(Array.from({ length: Math.ceil(b.length / n) }, (_, i) => b.subarray(i * n, i * n + n)));
+  const pieces = (b: Buffer, n: number) =>
+    Readable.from(Array.from({ length: Math.ceil(b.length / n) }, (_, i) => b.subarray(i * n, i * n + n)));
   const outcome = async (bytes: Buffer, n: number, byLines: boolean, expectSealed = false) => {
     try {
       const got: string[] = [];
-      if (byLines) for await (const b of readLineBatches(pieces(bytes, n), 'in', { expectSealed, maxLine: 40 })) b.lines.forEach((l, i) => got.push(`${l}:${JSON.stringify(JSON.parse(lineText(b, i)))}`));
-      else for await (const b of readRecordBatches(pieces(bytes, n), 'in', { expectSealed, maxLine: 40 })) b.lines.forEach((l, i) => got.push(`${l}:${JSON.stringify(b.records[i])}`));
+      if (byLines)
+        for await (const b of readLineBatches(pieces(bytes, n), 'in', { expectSealed, maxLine: 40 }))
+          b.lines.forEach((l, i) => got.push(`${l}:${JSON.stringify(JSON.parse(lineText(b, i)))}`));
+      else
+        for await (const b of readRecordBatches(pieces(bytes, n), 'in', { expectSealed, maxLine: 40 }))
+          b.lines.forEach((l, i) => got.push(`${l}:${JSON.stringify(b.records[i])}`));
       return got;
     } catch (err) {
       return (err as Error).message.replace(/characters|bytes/, 'units');
@@ -57,7 +65,10 @@ t.test('readLineBatches sees the lines readRecordBatches sees, in any cut of the
     ['plain', Buffer.from('{"a":1}\n{"a":"é"}\n')],
     ['BOM, CRLF, blank lines, no last newline', Buffer.from('\ufeff{"a":1}\r\n\r\n\n{"b":"€"}\r\n{"c":3}')],
     ['UTF-16LE with its BOM', Buffer.from('\ufeff{"a":"é"}\n{"b":2}\n', 'utf16le')],
-    ['invalid UTF-8 on line 3', Buffer.concat([Buffer.from('{"a":1}\n\n{"a":"'), Buffer.from([0xe2, 0x28]), Buffer.from('"}\n')])],
+    [
+      'invalid UTF-8 on line 3',
+      Buffer.concat([Buffer.from('{"a":1}\n\n{"a":"'), Buffer.from([0xe2, 0x28]), Buffer.from('"}\n')]),
+    ],
     ['cut inside a character at the end', Buffer.concat([Buffer.from('{"a":1}\n{"a":2}'), Buffer.from([0xe2, 0x82])])],
     ['a line over the limit', Buffer.from('{"a":1}\n{"a":"' + 'x'.repeat(50) + '"}\n')],
     ['an unended line over the limit', Buffer.from('{"a":1}\n{"a":"' + 'x'.repeat(50))],
@@ -70,21 +81,26 @@ t.test('readLineBatches sees the lines readRecordBatches sees, in any cut of the
   ];
   for (const [what, bytes, sealed] of cases) {
     const want = await outcome(bytes, bytes.length || 1, false, sealed);
-    for (const n of [bytes.length || 1, 1, 2, 3, 7]) t.same(await outcome(bytes, n, true, sealed), want, `${what}, ${n}-byte pieces`);
+    for (const n of [bytes.length || 1, 1, 2, 3, 7])
+      t.same(await outcome(bytes, n, true, sealed), want, `${what}, ${n}-byte pieces`);
   }
   t.match(await outcome(cases[3][1], 3, true), /^in:3: invalid UTF-8/);
 });
 
 t.test('decodeText: BOM dropped, invalid UTF-8 named by line, latin1 and UTF-16LE', async (t) => {
   t.same(await collect(decodeText(chunks(Buffer.from([0xef, 0xbb, 0xbf, 0x61])), 'f')), ['a']);
-  await t.rejects(collect(decodeText(chunks('one\ntwo\n', Buffer.from([0x74, 0xff, 0x0a])), 'f.csv')), { message: /^f\.csv:3: invalid UTF-8/ });
+  await t.rejects(collect(decodeText(chunks('one\ntwo\n', Buffer.from([0x74, 0xff, 0x0a])), 'f.csv')), {
+    message: /^f\.csv:3: invalid UTF-8/,
+  });
   t.same((await collect(decodeText(chunks(Buffer.from([0x63, 0x61, 0x66, 0xe9])), 'f', 'latin1'))).join(''), 'café');
   t.same((await collect(decodeText(chunks(Buffer.from('\ufeffhé\n', 'utf16le')), 'f'))).join(''), 'hé\n');
   // Fed a byte at a time: the BOM, split characters and the 2-byte UTF-16 mark still decode.
   const bytes = (b: Buffer) => [...b].map((x) => Buffer.from([x]));
   t.same((await collect(decodeText(chunks(...bytes(Buffer.from('\ufeffhé\n', 'utf16le'))), 'f'))).join(''), 'hé\n');
   t.same((await collect(decodeText(chunks(...bytes(Buffer.from('\ufeffcafé 🚀\n'))), 'f'))).join(''), 'café 🚀\n');
-  await t.rejects(collect(decodeText(chunks(Buffer.from([0x61, 0x0a, 0xff])), 'x.csv')), { message: /^x\.csv:2: invalid UTF-8 \(bytes \\xff\)/ });
+  await t.rejects(collect(decodeText(chunks(Buffer.from([0x61, 0x0a, 0xff])), 'x.csv')), {
+    message: /^x\.csv:2: invalid UTF-8 \(bytes \\xff\)/,
+  });
 });
 
 t.test('parseJson keeps numbers a double cannot hold as strings', async (t) => {
@@ -104,14 +120,26 @@ t.test('parseJson keeps numbers a double cannot hold as strings', async (t) => {
 });
 
 t.test('readRecordBatches: sealed streams, malformed lines, blank lines', async (t) => {
-  const read = (text: string, expectSealed: boolean) => collect(readRecordBatches(chunks(text), 'stdin', { expectSealed }));
+  const read = (text: string, expectSealed: boolean) =>
+    collect(readRecordBatches(chunks(text), 'stdin', { expectSealed }));
   const ok = await read('{"a":1}\n\n{"a":2}\n{"@bx":"end","records":2}\n', true);
-  t.same(ok.flatMap((b) => b.records), [{ a: 1 }, { a: 2 }]);
-  t.same(ok.flatMap((b) => b.lines), [1, 3]);
-  await t.rejects(read('{"a":1}\n', true), { message: /input ended without its end-of-stream mark; upstream stage failed/ });
+  t.same(
+    ok.flatMap((b) => b.records),
+    [{ a: 1 }, { a: 2 }],
+  );
+  t.same(
+    ok.flatMap((b) => b.lines),
+    [1, 3],
+  );
+  await t.rejects(read('{"a":1}\n', true), {
+    message: /input ended without its end-of-stream mark; upstream stage failed/,
+  });
   await t.rejects(read('{"a":1}\n{"@bx":"end","records":5}\n', true), { message: /records were lost upstream/ });
   await t.rejects(read('{"a":1}\n[1]\n', false), { message: /^stdin:2: expected a JSON object/ });
-  t.same((await read('{"a":1}\n', false)).flatMap((b) => b.records), [{ a: 1 }]);
+  t.same(
+    (await read('{"a":1}\n', false)).flatMap((b) => b.records),
+    [{ a: 1 }],
+  );
 });
 
 t.test('LineWriter batches, seals, and turns EPIPE into PipeClosed', async (t) => {
@@ -126,12 +154,15 @@ t.test('LineWriter batches, seals, and turns EPIPE into PipeClosed', async (t) =
   const broken = new Writable({ write: (_c, _e, cb) => cb(Object.assign(new Error('EPIPE'), { code: 'EPIPE' })) });
   const w2 = new LineWriter(broken);
   await w2.records([{ a: 1 }]);
-  await t.rejects(async () => {
-    await w2.flush();
-    await new Promise((r) => setImmediate(r));
-    await w2.records([{ a: 2 }]);
-    await w2.flush();
-  }, { message: /output closed/ });
+  await t.rejects(
+    async () => {
+      await w2.flush();
+      await new Promise((r) => setImmediate(r));
+      await w2.records([{ a: 2 }]);
+      await w2.flush();
+    },
+    { message: /output closed/ },
+  );
 });
 
 t.test('Decimal: exact sums, half-away-from-zero rounding, no -0.00', async (t) => {
@@ -168,12 +199,21 @@ t.test('rejects file: 0600, atomic, limits by count and by percentage', async (t
   const dir = tmp(t);
   const path = join(dir, 'rejects.ndjson');
   const r = await Rejects.open(path, parseMaxRejects('1'));
-  r.add({ qty: 'abc' }, [{ field: 'qty', rule: 'integer', value: 'abc', message: 'expected an integer, got "abc"' }], { file: 'sales.csv', line: 3 });
-  t.throws(() => r.add({ qty: 'x' }, [{ field: 'qty', rule: 'integer', message: 'm' }]), { message: /too many rejects/ });
+  r.add({ qty: 'abc' }, [{ field: 'qty', rule: 'integer', value: 'abc', message: 'expected an integer, got "abc"' }], {
+    file: 'sales.csv',
+    line: 3,
+  });
+  t.throws(() => r.add({ qty: 'x' }, [{ field: 'qty', rule: 'integer', message: 'm' }]), {
+    message: /too many rejects/,
+  });
   await r.close();
   t.equal(statSync(path).mode & 0o777, 0o600);
   const first = JSON.parse(readFileSync(path, 'utf8').split('\n')[0]);
-  t.same(first, { record: { qty: 'abc' }, errors: [{ field: 'qty', rule: 'integer', value: 'abc', message: 'expected an integer, got "abc"' }], source: 'sales.csv:3' });
+  t.same(first, {
+    record: { qty: 'abc' },
+    errors: [{ field: 'qty', rule: 'integer', value: 'abc', message: 'expected an integer, got "abc"' }],
+    source: 'sales.csv:3',
+  });
 
   const pct = await Rejects.open(join(dir, 'p.ndjson'), parseMaxRejects('10%'));
   pct.add({}, [{ rule: 'required', message: 'm' }]);
@@ -182,7 +222,10 @@ t.test('rejects file: 0600, atomic, limits by count and by percentage', async (t
   await pct.abort();
 
   const none = await Rejects.open(undefined);
-  t.throws(() => none.add({}, [{ field: 'qty', rule: 'integer', message: 'expected an integer' }], { file: 'a.csv', line: 7 }), { name: 'DataError' });
+  t.throws(
+    () => none.add({}, [{ field: 'qty', rule: 'integer', message: 'expected an integer' }], { file: 'a.csv', line: 7 }),
+    { name: 'DataError' },
+  );
   t.throws(() => parseMaxRejects('lots'), { name: 'UsageError' });
 });
 
@@ -192,7 +235,15 @@ t.test('cli(): usage errors are 64, data errors 65 with one line, internal error
     const stderr = new Writable({ write: (c, _e, cb) => (err.push(c.toString()), cb()) });
     const stdout = new PassThrough();
     const proc = { stdin: Readable.from([]), stdout, stderr, env: {}, cwd: () => '/' };
-    const spec = { describe: 'test', usage: '[options]', examples: [['bx-t', 'run']] as [string, string][], options: (y: any) => y, normalize: (a: any) => a, run: body, stream: 'both' as const };
+    const spec = {
+      describe: 'test',
+      usage: '[options]',
+      examples: [['bx-t', 'run']] as [string, string][],
+      options: (y: any) => y,
+      normalize: (a: any) => a,
+      run: body,
+      stream: 'both' as const,
+    };
     const code = await cli('bx-t', spec, argv, proc);
     return { code, stderr: err.join('') };
   };

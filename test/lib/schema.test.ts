@@ -8,7 +8,15 @@ import { patternInfo, temporalParser, weekdayOf } from '../../src/lib/dates.js';
 import { digest128, DigestSet, keyText } from '../../src/lib/dedupe.js';
 import { ConfigError, InputMissingError } from '../../src/lib/errors.js';
 import { Hasher, mask } from '../../src/lib/hash.js';
-import { createTableSql, parseSchema, pgType, readSchemaFile, SchemaInferrer, validateSchema, type Field } from '../../src/lib/schema.js';
+import {
+  createTableSql,
+  parseSchema,
+  pgType,
+  readSchemaFile,
+  SchemaInferrer,
+  validateSchema,
+  type Field,
+} from '../../src/lib/schema.js';
 import { tmp } from '../helpers.js';
 
 t.test('dates: the formats real files use, strictly', async (t) => {
@@ -52,9 +60,47 @@ t.test('dates: the formats real files use, strictly', async (t) => {
 t.test('inference: types, formats, nullability, primary key', async (t) => {
   const inf = new SchemaInferrer({ primaryKey: true });
   const rows = [
-    { id: '1', qty: '2', price: '3.50', d: '03/01/19', ts: '2026-11-23 10:00:00', ok: 'true', big: '9007199254740993', n: 1, zip: '01040', note: '', tags: ['a'], j: { a: 1 } },
-    { id: '2', qty: '-1', price: '10', d: '13/01/19', ts: '2026-11-23 11:00:00', ok: 'FALSE', big: '2', n: 2.25, zip: '77095', note: null, tags: [], j: {} },
-    { id: '3', qty: '4', price: '0.125', d: '31/12/19', ts: '2026-11-23 12:00:00', ok: 'true', big: '3', n: 3, zip: '12345', tags: [], j: {} },
+    {
+      id: '1',
+      qty: '2',
+      price: '3.50',
+      d: '03/01/19',
+      ts: '2026-11-23 10:00:00',
+      ok: 'true',
+      big: '9007199254740993',
+      n: 1,
+      zip: '01040',
+      note: '',
+      tags: ['a'],
+      j: { a: 1 },
+    },
+    {
+      id: '2',
+      qty: '-1',
+      price: '10',
+      d: '13/01/19',
+      ts: '2026-11-23 11:00:00',
+      ok: 'FALSE',
+      big: '2',
+      n: 2.25,
+      zip: '77095',
+      note: null,
+      tags: [],
+      j: {},
+    },
+    {
+      id: '3',
+      qty: '4',
+      price: '0.125',
+      d: '31/12/19',
+      ts: '2026-11-23 12:00:00',
+      ok: 'true',
+      big: '3',
+      n: 3,
+      zip: '12345',
+      tags: [],
+      j: {},
+    },
   ];
   for (const r of rows) inf.add(r);
   const s = inf.result();
@@ -62,12 +108,26 @@ t.test('inference: types, formats, nullability, primary key', async (t) => {
   t.same(f('id'), { name: 'id', type: 'integer', constraints: { required: true } });
   t.same(f('qty'), { name: 'qty', type: 'integer', constraints: { required: true } });
   t.same(f('price'), { name: 'price', type: 'number', 'bx:scale': 3, constraints: { required: true } });
-  t.same(f('d'), { name: 'd', type: 'date', format: '%d/%m/%y', constraints: { required: true } }, 'a day above 12 proves dd/mm');
-  t.same(f('ts'), { name: 'ts', type: 'datetime', format: 'default', 'bx:pgType': 'timestamp', constraints: { required: true } });
+  t.same(
+    f('d'),
+    { name: 'd', type: 'date', format: '%d/%m/%y', constraints: { required: true } },
+    'a day above 12 proves dd/mm',
+  );
+  t.same(f('ts'), {
+    name: 'ts',
+    type: 'datetime',
+    format: 'default',
+    'bx:pgType': 'timestamp',
+    constraints: { required: true },
+  });
   t.same(f('ok'), { name: 'ok', type: 'boolean', constraints: { required: true } });
   t.same(f('big'), { name: 'big', type: 'integer', 'bx:pgType': 'bigint', constraints: { required: true } });
   t.same(f('n'), { name: 'n', type: 'number', 'bx:scale': 2, constraints: { required: true } });
-  t.same(f('zip'), { name: 'zip', type: 'string', constraints: { required: true } }, 'leading zeros keep a code a string');
+  t.same(
+    f('zip'),
+    { name: 'zip', type: 'string', constraints: { required: true } },
+    'leading zeros keep a code a string',
+  );
   t.same(f('note'), { name: 'note', type: 'string' }, 'only empty values: a nullable string');
   t.same(f('tags'), { name: 'tags', type: 'array', constraints: { required: true } });
   t.same(f('j'), { name: 'j', type: 'object', constraints: { required: true } });
@@ -88,7 +148,14 @@ t.test('inference: types, formats, nullability, primary key', async (t) => {
   mixed.add({ d: '2019-01-03', n: '1', late: 1 });
   mixed.add({ d: 'soon', n: 'x' });
   const ms = mixed.result();
-  t.same(ms.fields.map((x) => [x.name, x.type, x.constraints?.required ?? false]), [['d', 'string', true], ['n', 'string', true], ['late', 'integer', false]]);
+  t.same(
+    ms.fields.map((x) => [x.name, x.type, x.constraints?.required ?? false]),
+    [
+      ['d', 'string', true],
+      ['n', 'string', true],
+      ['late', 'integer', false],
+    ],
+  );
   t.notOk(ms.primaryKey, 'no primary key unless asked');
 });
 
@@ -97,15 +164,18 @@ t.test('copy-compatible inference: only what COPY reads as it is', async (t) => 
   inf.add({ a: '1', d: '03/01/19', iso: '2019-01-03', ts: '2019-01-03T10:00:00+01:00', e: '', b: true, n: 1.5 });
   inf.add({ a: '2', d: '13/01/19', iso: '2019-01-13', ts: '2019-01-03 10:00:00Z', e: '5', b: false, n: 2 });
   const s = inf.result();
-  t.same(s.fields.map((f) => [f.name, f.type, pgType(f)]), [
-    ['a', 'integer', 'integer'],
-    ['d', 'string', 'text'],
-    ['iso', 'date', 'date'],
-    ['ts', 'datetime', 'timestamptz'],
-    ['e', 'string', 'text'],
-    ['b', 'boolean', 'boolean'],
-    ['n', 'number', 'numeric'],
-  ]);
+  t.same(
+    s.fields.map((f) => [f.name, f.type, pgType(f)]),
+    [
+      ['a', 'integer', 'integer'],
+      ['d', 'string', 'text'],
+      ['iso', 'date', 'date'],
+      ['ts', 'datetime', 'timestamptz'],
+      ['e', 'string', 'text'],
+      ['b', 'boolean', 'boolean'],
+      ['n', 'number', 'numeric'],
+    ],
+  );
   t.equal(s.missingValues, undefined);
 });
 
@@ -122,7 +192,10 @@ t.test('validation: one clear message naming the file and what is wrong (78)', a
     [{ fields: [{ name: 'a', type: 'string', constraints: { requried: true } }] }, /unknown constraint "requried"/],
     [{ fields: [{ name: 'a', constraints: { pattern: '(' } }] }, /"pattern" is not a valid regular expression/],
     [{ fields: [{ name: 'a', type: 'number', 'bx:scale': -1 }] }, /"bx:scale" must be an integer/],
-    [{ fields: [{ name: 'a', type: 'integer', 'bx:pgType': 'int; DROP TABLE x' }] }, /"bx:pgType" .* is not a plain PostgreSQL type/],
+    [
+      { fields: [{ name: 'a', type: 'integer', 'bx:pgType': 'int; DROP TABLE x' }] },
+      /"bx:pgType" .* is not a plain PostgreSQL type/,
+    ],
     [{ fields: [{ name: 'a' }], primaryKey: ['b'] }, /primaryKey: names "b", which is not a field/],
   ];
   for (const [obj, re] of bad) {
@@ -132,7 +205,10 @@ t.test('validation: one clear message naming the file and what is wrong (78)', a
   t.throws(() => parseSchema('{"fields": [', 's.json'), { message: /^s\.json: not valid JSON/ });
   const dir = tmp(t);
   await t.rejects(readSchemaFile(join(dir, 'none.json')), InputMissingError);
-  writeFileSync(join(dir, 's.json'), '\uFEFF{"fields":[{"name":"a","type":"integer"}],"primaryKey":"a","title":"kept"}');
+  writeFileSync(
+    join(dir, 's.json'),
+    '\uFEFF{"fields":[{"name":"a","type":"integer"}],"primaryKey":"a","title":"kept"}',
+  );
   const s = await readSchemaFile(join(dir, 's.json'));
   t.same(s, { fields: [{ name: 'a', type: 'integer' }], primaryKey: ['a'], title: 'kept' });
   t.same(validateSchema({ fields: [{ name: 'x' }] }, 'x').fields[0].type, 'string', 'type defaults to string');
@@ -179,26 +255,31 @@ t.test('CREATE TABLE: quoted identifiers, NOT NULL, PRIMARY KEY, types', async (
 });
 
 t.test('compiled schema: converters, missing values, constraints, all failures listed', async (t) => {
-  const compile = () => new CompiledSchema(
-    validateSchema(
-      {
-        fields: [
-          { name: 'id', type: 'integer', constraints: { required: true, unique: true } },
-          { name: 'qty', type: 'integer', constraints: { minimum: 1, maximum: 100 } },
-          { name: 'price', type: 'number', 'bx:scale': 2, constraints: { minimum: '0.01' } },
-          { name: 'day', type: 'date', format: '%d/%m/%y', constraints: { minimum: '2019-01-01' } },
-          { name: 'cat', type: 'string', constraints: { enum: ['A', 'B'], pattern: '[A-Z]', maxLength: 1 } },
-          { name: 'ok', type: 'boolean' },
-        ],
-        missingValues: ['', 'NA'],
-      },
-      'test',
-    ),
-  );
+  const compile = () =>
+    new CompiledSchema(
+      validateSchema(
+        {
+          fields: [
+            { name: 'id', type: 'integer', constraints: { required: true, unique: true } },
+            { name: 'qty', type: 'integer', constraints: { minimum: 1, maximum: 100 } },
+            { name: 'price', type: 'number', 'bx:scale': 2, constraints: { minimum: '0.01' } },
+            { name: 'day', type: 'date', format: '%d/%m/%y', constraints: { minimum: '2019-01-01' } },
+            { name: 'cat', type: 'string', constraints: { enum: ['A', 'B'], pattern: '[A-Z]', maxLength: 1 } },
+            { name: 'ok', type: 'boolean' },
+          ],
+          missingValues: ['', 'NA'],
+        },
+        'test',
+      ),
+    );
   const c = compile();
   const good = { id: '1', qty: '5', price: '10.505', day: '03/01/19', cat: 'A', ok: 'TRUE', extra: 'kept' };
   t.equal(c.apply(good), undefined);
-  t.same(good, { id: 1, qty: 5, price: 10.51, day: '2019-01-03', cat: 'A', ok: true, extra: 'kept' }, 'typed in place; decimals rounded half away from zero');
+  t.same(
+    good,
+    { id: 1, qty: 5, price: 10.51, day: '2019-01-03', cat: 'A', ok: true, extra: 'kept' },
+    'typed in place; decimals rounded half away from zero',
+  );
   const again = { ...good };
   t.equal(compile().apply(again), undefined, 'cleaning a cleaned record changes nothing');
   t.same(again, good);
@@ -218,16 +299,39 @@ t.test('compiled schema: converters, missing values, constraints, all failures l
   t.same(bad.qty, 'NA', 'a rejected record is left as it came');
   t.match(fails[2].message, 'expected a valid date in the format %d/%m/%y, got "30/02/19"');
   const missing = c.apply({ qty: '0' })!;
-  t.same(missing.map((f) => [f.field, f.rule, f.message]), [['id', 'required', 'required field is missing'], ['qty', 'minimum', '0 is below the minimum 1']]);
+  t.same(
+    missing.map((f) => [f.field, f.rule, f.message]),
+    [
+      ['id', 'required', 'required field is missing'],
+      ['qty', 'minimum', '0 is below the minimum 1'],
+    ],
+  );
   const rec: Record<string, unknown> = { id: '7' };
   t.equal(c.apply(rec), undefined);
   t.same(rec, { id: 7, qty: null, price: null, day: null, cat: null, ok: null }, 'absent fields become null');
 
-  const pk = new CompiledSchema(validateSchema({ fields: [{ name: 'a', type: 'integer' }, { name: 'b' }], primaryKey: ['a', 'b'] }, 'pk'));
+  const pk = new CompiledSchema(
+    validateSchema({ fields: [{ name: 'a', type: 'integer' }, { name: 'b' }], primaryKey: ['a', 'b'] }, 'pk'),
+  );
   t.equal(pk.apply({ a: '1', b: 'x' }), undefined);
   t.equal(pk.apply({ a: '1', b: 'y' }), undefined);
-  t.same(pk.apply({ a: 1, b: 'x' }), [{ field: 'a,b', rule: 'primaryKey', value: [1, 'x'], message: 'primary key (1, "x") repeats an earlier record\'s' }], 'typed values make the key');
-  t.same(pk.apply({ a: 2 })!.map((f) => f.rule), ['required'], 'key fields are required');
+  t.same(
+    pk.apply({ a: 1, b: 'x' }),
+    [
+      {
+        field: 'a,b',
+        rule: 'primaryKey',
+        value: [1, 'x'],
+        message: 'primary key (1, "x") repeats an earlier record\'s',
+      },
+    ],
+    'typed values make the key',
+  );
+  t.same(
+    pk.apply({ a: 2 })!.map((f) => f.rule),
+    ['required'],
+    'key fields are required',
+  );
 
   const conv = (f: Partial<Field>, v: unknown) => converterFor({ name: 'x', type: 'string', ...f } as Field)(v);
   t.equal(conv({ type: 'integer' }, '12345678901234567890'), '12345678901234567890', 'beyond 2^53: exact, as a string');
@@ -235,7 +339,11 @@ t.test('compiled schema: converters, missing values, constraints, all failures l
   t.ok(conv({ type: 'integer' }, '1.5') instanceof Bad);
   t.ok(conv({ type: 'integer' }, 1.5) instanceof Bad);
   t.equal(conv({ type: 'number' }, '1e3'), 1000);
-  t.equal(conv({ type: 'number', 'bx:pgType': 'numeric' }, '0.1000000000000000000001'), '0.1000000000000000000001', 'decimals stay exact');
+  t.equal(
+    conv({ type: 'number', 'bx:pgType': 'numeric' }, '0.1000000000000000000001'),
+    '0.1000000000000000000001',
+    'decimals stay exact',
+  );
   t.equal(conv({ type: 'number', 'bx:scale': 2 }, '-0.004'), 0, 'a rounded zero is 0, never -0');
   t.equal(conv({ type: 'number', decimalChar: ',', groupChar: '.' }, '1.234,5'), 1234.5);
   t.equal(conv({ type: 'string' }, 77095), '77095');
@@ -245,7 +353,11 @@ t.test('compiled schema: converters, missing values, constraints, all failures l
   t.equal(conv({ type: 'boolean', trueValues: ['Y'], falseValues: ['N'] }, 'Y'), true);
   t.equal(conv({ type: 'year' }, '2026'), 2026);
   t.ok(conv({ type: 'time' }, '9:00') instanceof Bad, 'ISO time wants two-digit hours');
-  t.equal(conv({ type: 'datetime', format: '%d/%m/%Y %H:%M' }, '2026-11-23T10:00:00Z'), '2026-11-23T10:00:00Z', 'ISO accepted whatever the pattern');
+  t.equal(
+    conv({ type: 'datetime', format: '%d/%m/%Y %H:%M' }, '2026-11-23T10:00:00Z'),
+    '2026-11-23T10:00:00Z',
+    'ISO accepted whatever the pattern',
+  );
 });
 
 t.test('digest sets: new or seen, growing, canonical keys', async (t) => {
@@ -257,7 +369,7 @@ t.test('digest sets: new or seen, growing, canonical keys', async (t) => {
   let again = 0;
   for (let i = 0; i < 100000; i++) if (!s.add(keyText([i, `k${i}`]))) again++;
   t.equal(again, 100000, 'every key is found again after the table grew');
-  t.ok(s.bytes <= 100000 * 16 * 2 / 0.75 + 16, 'at most 43 bytes a key');
+  t.ok(s.bytes <= (100000 * 16 * 2) / 0.75 + 16, 'at most 43 bytes a key');
   t.not(keyText(['a,b']), keyText(['a', 'b']));
   t.not(keyText(['5']), keyText([5]));
   t.not(keyText([null]), keyText(['']));

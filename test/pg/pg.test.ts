@@ -33,15 +33,30 @@ t.test('copyValue escapes what COPY text needs and refuses what it cannot hold',
 t.test('CopyEncoder: rows, NULLs for missing fields, unknown fields, a wider column list', async (t) => {
   const table = new Set(['a', 'b', 'c']);
   const enc = new CopyEncoder(['a', 'b'], table, false);
-  const batch = { name: 'stdin', lines: [1, 2, 4, 5], records: [{ a: 1, b: 'x' }, { a: 2, _file: 'f.csv', _line: 9 }, { a: 3, c: 'new' }, { a: 4 }] };
+  const batch = {
+    name: 'stdin',
+    lines: [1, 2, 4, 5],
+    records: [{ a: 1, b: 'x' }, { a: 2, _file: 'f.csv', _line: 9 }, { a: 3, c: 'new' }, { a: 4 }],
+  };
   const r = enc.encode(batch);
   t.same(r, { text: '1\tx\n2\t\\N\n', count: 2, needs: ['c'] });
   t.same(enc.originOfRow(2), { at: { file: 'stdin', line: 2 }, source: 'f.csv:9' });
   enc.widen(['a', 'b', 'c']);
   t.same(enc.encode(batch, 2), { text: '3\t\\N\tnew\n4\t\\N\t\\N\n', count: 2 });
-  t.same(enc.originOf(2), { at: { file: 'stdin', line: 5 }, source: undefined }, 'COPY lines count from the new statement');
-  t.throws(() => new CopyEncoder(['a'], table, false).encode({ name: 'in', lines: [7], records: [{ a: 1, zz: 2 }] }), /in:7: field "zz": no column of that name/);
-  t.equal(new CopyEncoder(['a'], table, true).encode({ name: 'in', lines: [7], records: [{ a: 1, zz: 2 }] }).text, '1\n', '--ignore-extra');
+  t.same(
+    enc.originOf(2),
+    { at: { file: 'stdin', line: 5 }, source: undefined },
+    'COPY lines count from the new statement',
+  );
+  t.throws(
+    () => new CopyEncoder(['a'], table, false).encode({ name: 'in', lines: [7], records: [{ a: 1, zz: 2 }] }),
+    /in:7: field "zz": no column of that name/,
+  );
+  t.equal(
+    new CopyEncoder(['a'], table, true).encode({ name: 'in', lines: [7], records: [{ a: 1, zz: 2 }] }).text,
+    '1\n',
+    '--ignore-extra',
+  );
 });
 
 t.test('OriginMap keeps runs, not one entry per row', async (t) => {
@@ -70,16 +85,43 @@ t.test('--replace-where parsing', async (t) => {
 });
 
 t.test('connection: --db, DATABASE_URL, PG* variables; passwords registered as secrets', async (t) => {
-  const fromDb = resolveTarget({ db: 'postgres://u:p%40ss1234@h.example:6000/d?sslmode=require' }, { DATABASE_URL: 'postgres://x@y/z' });
-  t.match(fromDb, { host: 'h.example', port: 6000, user: 'u', database: 'd', password: 'p@ss1234', sslmode: 'require', source: '--db' });
+  const fromDb = resolveTarget(
+    { db: 'postgres://u:p%40ss1234@h.example:6000/d?sslmode=require' },
+    { DATABASE_URL: 'postgres://x@y/z' },
+  );
+  t.match(fromDb, {
+    host: 'h.example',
+    port: 6000,
+    user: 'u',
+    database: 'd',
+    password: 'p@ss1234',
+    sslmode: 'require',
+    source: '--db',
+  });
   t.equal(targetLabel(fromDb), 'u@h.example:6000/d');
   t.equal(redact('said p@ss1234 here'), 'said *** here');
-  t.match(resolveTarget({}, { DATABASE_URL: 'postgresql://x@y/z' }), { host: 'y', user: 'x', database: 'z', sslmode: 'prefer', source: 'DATABASE_URL' });
-  t.match(resolveTarget({}, { PGHOST: 'ph', PGPORT: '5433', PGUSER: 'pu', PGDATABASE: 'pd', PGSSLMODE: 'disable' }), { host: 'ph', port: 5433, user: 'pu', database: 'pd', sslmode: 'disable', source: 'PG* variables' });
+  t.match(resolveTarget({}, { DATABASE_URL: 'postgresql://x@y/z' }), {
+    host: 'y',
+    user: 'x',
+    database: 'z',
+    sslmode: 'prefer',
+    source: 'DATABASE_URL',
+  });
+  t.match(resolveTarget({}, { PGHOST: 'ph', PGPORT: '5433', PGUSER: 'pu', PGDATABASE: 'pd', PGSSLMODE: 'disable' }), {
+    host: 'ph',
+    port: 5433,
+    user: 'pu',
+    database: 'pd',
+    sslmode: 'disable',
+    source: 'PG* variables',
+  });
   t.match(resolveTarget({ db: "host=/tmp dbname='my db' user=k" }, {}), { host: '/tmp', database: 'my db', user: 'k' });
   t.same(parseConninfo('postgres://[::1]:5/db', 'x'), { host: '::1', port: '5', dbname: 'db' });
   t.throws(() => resolveTarget({ sslmode: 'maybe' }, {}), { exitCode: ExitCode.Config });
-  t.throws(() => resolveTarget({}, { PGSERVICE: 'nope', PGSERVICEFILE: '/nonexistent' }), { exitCode: ExitCode.Config, message: /service "nope"/ });
+  t.throws(() => resolveTarget({}, { PGSERVICE: 'nope', PGSERVICEFILE: '/nonexistent' }), {
+    exitCode: ExitCode.Config,
+    message: /service "nope"/,
+  });
   t.throws(() => resolveTarget({ db: 'mysql://a' }, {}), { exitCode: ExitCode.Config });
 });
 
@@ -98,10 +140,17 @@ t.test('pg errors map to exit codes', async (t) => {
     [new Error('Connection terminated unexpectedly'), ExitCode.TempFail],
     [new Error('self-signed certificate in certificate chain'), ExitCode.Config],
   ];
-  for (const [err, code] of cases) t.equal(pgError(err).exitCode, code, `${(err as { code?: string }).code ?? (err as Error).message} → ${code}`);
-  const copy = pgError(server('22P02', { message: 'invalid input syntax for type integer: "x"', where: 'COPY t, line 2, column qty: "x"' }), {
-    copyOrigin: (n) => ({ at: { file: 'stdin', line: n + 10 }, source: 'a.csv:5' }),
-  });
+  for (const [err, code] of cases)
+    t.equal(pgError(err).exitCode, code, `${(err as { code?: string }).code ?? (err as Error).message} → ${code}`);
+  const copy = pgError(
+    server('22P02', {
+      message: 'invalid input syntax for type integer: "x"',
+      where: 'COPY t, line 2, column qty: "x"',
+    }),
+    {
+      copyOrigin: (n) => ({ at: { file: 'stdin', line: n + 10 }, source: 'a.csv:5' }),
+    },
+  );
   t.equal(copy.message, 'stdin:12: field "qty": invalid input syntax for type integer: "x" (record from a.csv:5)');
 });
 
@@ -224,8 +273,14 @@ t.test('encodeLines gives what parsing and encoding each record gives, for trick
       for (let k = 0; k < 3; k++) {
         n++;
         const batch = lineBatch('in', [n], [line]);
-        const want = outcome(() => slow.encode({ name: 'in', lines: [n], records: [parseRecord(line, { file: 'in', line: n })] }));
-        t.same(outcome(() => fast.encodeLines(batch)), want, `${ignoreExtra ? '--ignore-extra ' : ''}${what} (${k + 1})`);
+        const want = outcome(() =>
+          slow.encode({ name: 'in', lines: [n], records: [parseRecord(line, { file: 'in', line: n })] }),
+        );
+        t.same(
+          outcome(() => fast.encodeLines(batch)),
+          want,
+          `${ignoreExtra ? '--ignore-extra ' : ''}${what} (${k + 1})`,
+        );
         t.same(fast.originOfRow(fast.rows), slow.originOfRow(slow.rows), `${what}: origin and lineage`);
       }
     }
@@ -236,16 +291,51 @@ t.test('encodeLines gives what parsing and encoding each record gives, for trick
   const table = new Set(['a', 'b']);
   const many = Array.from({ length: 50 }, (_, i) => lines[i % 5].replace('"b":', i % 7 === 0 ? '"b" :' : '"b":'));
   const okLines = many.filter((l) => !/u0000|ud800/.test(l));
-  const fast = new CopyEncoder(['a', 'b'], table, false).encodeLines(lineBatch('in', okLines.map((_, i) => i + 1), okLines));
-  const slow = new CopyEncoder(['a', 'b'], table, false).encode({ name: 'in', lines: okLines.map((_, i) => i + 1), records: okLines.map((l) => parseRecord(l, { file: 'in', line: 1 })) });
+  const fast = new CopyEncoder(['a', 'b'], table, false).encodeLines(
+    lineBatch(
+      'in',
+      okLines.map((_, i) => i + 1),
+      okLines,
+    ),
+  );
+  const slow = new CopyEncoder(['a', 'b'], table, false).encode({
+    name: 'in',
+    lines: okLines.map((_, i) => i + 1),
+    records: okLines.map((l) => parseRecord(l, { file: 'in', line: 1 })),
+  });
   t.same({ ...fast, text: fast.text.toString() }, slow);
 });
 
 // Numbers are copied as they are only when that is what String(number) gives; every shape of
 // decimal around the edges (digits, zeros, exponents, 1e-6, 15 and 16 digits) must agree.
 t.test('encodeLines writes numbers as the record path does', async (t) => {
-  const tokens = new Set(['0.1', '387.61', '-0.5', '0.000001', '0.0000001', '0.00000123', '-0.000123', '1.50', '10.0', '100', '1e2', '1E-7', '-0', '-0.0', '0.0',
-    '123456789012345', '1234567890123456', '12345678901234.5', '1234567890123.45', '123456789012345.6', '0.123456789012345', '0.1234567890123456', '9007199254740993.5', '5e-324', '1.7976931348623157e308']);
+  const tokens = new Set([
+    '0.1',
+    '387.61',
+    '-0.5',
+    '0.000001',
+    '0.0000001',
+    '0.00000123',
+    '-0.000123',
+    '1.50',
+    '10.0',
+    '100',
+    '1e2',
+    '1E-7',
+    '-0',
+    '-0.0',
+    '0.0',
+    '123456789012345',
+    '1234567890123456',
+    '12345678901234.5',
+    '1234567890123.45',
+    '123456789012345.6',
+    '0.123456789012345',
+    '0.1234567890123456',
+    '9007199254740993.5',
+    '5e-324',
+    '1.7976931348623157e308',
+  ]);
   let seed = 7;
   const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
   const digits = (n: number) => Array.from({ length: n }, () => rand(10)).join('');
@@ -257,8 +347,18 @@ t.test('encodeLines writes numbers as the record path does', async (t) => {
   }
   const lines = [...tokens].map((n) => `{"a":"x","b":${n}}`);
   const table = new Set(['a', 'b']);
-  const fast = new CopyEncoder(['a', 'b'], table, false).encodeLines(lineBatch('in', lines.map((_, i) => i + 1), lines));
-  const slow = new CopyEncoder(['a', 'b'], table, false).encode({ name: 'in', lines: lines.map((_, i) => i + 1), records: lines.map((l) => parseRecord(l, { file: 'in', line: 1 })) });
+  const fast = new CopyEncoder(['a', 'b'], table, false).encodeLines(
+    lineBatch(
+      'in',
+      lines.map((_, i) => i + 1),
+      lines,
+    ),
+  );
+  const slow = new CopyEncoder(['a', 'b'], table, false).encode({
+    name: 'in',
+    lines: lines.map((_, i) => i + 1),
+    records: lines.map((l) => parseRecord(l, { file: 'in', line: 1 })),
+  });
   const f = fast.text.toString().split('\n');
   const w = slow.text.split('\n');
   const wrong = lines.filter((_, i) => f[i] !== w[i]);
@@ -268,9 +368,17 @@ t.test('encodeLines writes numbers as the record path does', async (t) => {
 t.test('encodeLines: the replace-where partition check as the record path makes it', async (t) => {
   const table = new Set(['d', 'v']);
   const enc = () => new CopyEncoder(['d', 'v'], table, false, false, { column: 'd', value: '2026-11-23' });
-  const lines = ['{"d":"2026-11-23","v":1}', '{"d":"2026-11-23","v":2}', '{"d":"2026-11-23","v":3}', '{"d":"2026-11-24","v":4}'];
+  const lines = [
+    '{"d":"2026-11-23","v":1}',
+    '{"d":"2026-11-23","v":2}',
+    '{"d":"2026-11-23","v":3}',
+    '{"d":"2026-11-24","v":4}',
+  ];
   const e = enc();
-  t.throws(() => e.encodeLines(lineBatch('in', [1, 2, 3, 4], lines)), /^in:4: field "d": value "2026-11-24" is outside the partition being replaced/);
+  t.throws(
+    () => e.encodeLines(lineBatch('in', [1, 2, 3, 4], lines)),
+    /^in:4: field "d": value "2026-11-24" is outside the partition being replaced/,
+  );
   t.equal(e.fastRows, 3);
   t.throws(() => enc().encodeLines(lineBatch('in', [1], ['{"v":1}'])), /value missing is outside/);
   t.throws(() => enc().encodeLines(lineBatch('in', [1], ['{"d":null}'])), /value null is outside/);

@@ -2,7 +2,16 @@
 import t from 'tap';
 import { scanArgv, argvSections } from '../../src/report/args.js';
 import { chartSvg, niceTicks } from '../../src/report/svg.js';
-import { cellText, columnsOf, decimalText, displayWidth, escapeHtml, groupDigits, truncate, visibleControls } from '../../src/report/values.js';
+import {
+  cellText,
+  columnsOf,
+  decimalText,
+  displayWidth,
+  escapeHtml,
+  groupDigits,
+  truncate,
+  visibleControls,
+} from '../../src/report/values.js';
 
 t.test('decimalText: the digits of a number, never a float printed back', async (t) => {
   const cases: [unknown, string | undefined][] = [
@@ -76,10 +85,16 @@ t.test('escaping and terminal text', async (t) => {
 
 t.test('niceTicks: round steps, labels from the digits', async (t) => {
   const a = niceTicks(0, 839893.279);
-  t.same(a.ticks.map((x) => x.label), ['0', '200,000', '400,000', '600,000', '800,000', '1,000,000']);
+  t.same(
+    a.ticks.map((x) => x.label),
+    ['0', '200,000', '400,000', '600,000', '800,000', '1,000,000'],
+  );
   // 3 × 0.05 is 0.15000000000000002 as a float; the label is built from the digits.
   const b = niceTicks(0, 0.23);
-  t.same(b.ticks.map((x) => x.label), ['0', '0.05', '0.1', '0.15', '0.2', '0.25']);
+  t.same(
+    b.ticks.map((x) => x.label),
+    ['0', '0.05', '0.1', '0.15', '0.2', '0.25'],
+  );
   const c = niceTicks(-64.77, 746.4);
   t.equal(c.ticks[0].label, '-200');
   t.ok(c.lo <= -64.77 && c.hi >= 746.4);
@@ -94,7 +109,11 @@ t.test('chartSvg: byte-stable, one rect per point, escaped labels', async (t) =>
     { label: 'd', text: '20.25', value: 20.25 },
   ];
   const one = chartSvg({ kind: 'bar', points, xName: 'x', yName: 'y', title: 'T & U' }, 'c1');
-  t.equal(one, chartSvg({ kind: 'bar', points, xName: 'x', yName: 'y', title: 'T & U' }, 'c1'), 'same input, same bytes');
+  t.equal(
+    one,
+    chartSvg({ kind: 'bar', points, xName: 'x', yName: 'y', title: 'T & U' }, 'c1'),
+    'same input, same bytes',
+  );
   t.equal((one.match(/<rect /g) ?? []).length, 3);
   t.match(one, 'class="bar neg"', 'a negative bar');
   t.match(one, 'data-x="a&lt;b"');
@@ -104,13 +123,50 @@ t.test('chartSvg: byte-stable, one rect per point, escaped labels', async (t) =>
   t.ok(Math.abs(h[2] / h[0] - 2.025) < 0.02, 'heights in the ratio of the values');
   const hb = chartSvg({ kind: 'hbar', points, xName: 'x', yName: 'y', title: 'T' }, 'c2');
   t.equal((hb.match(/<rect /g) ?? []).length, 3);
-  const ln = chartSvg({ kind: 'line', points: points.map((p, i) => ({ ...p, time: Date.UTC(2026, 10, 3 - i) })), xName: 'x', yName: 'y', title: 'T' }, 'c3');
+  const ln = chartSvg(
+    {
+      kind: 'line',
+      points: points.map((p, i) => ({ ...p, time: Date.UTC(2026, 10, 3 - i) })),
+      xName: 'x',
+      yName: 'y',
+      title: 'T',
+    },
+    'c3',
+  );
   const xs = [...ln.matchAll(/<circle [^>]*data-x="([^"]+)"/g)].map((m) => m[1]);
   t.same(xs, ['d', 'c', 'a&lt;b'], 'a time axis sorts the points by time');
 });
 
 t.test('argv order decides which flags and files belong to which section', async (t) => {
-  const argv = ['--title', 'R', '--chart', 'bar', '--section', 'A', '-x', 'c', '--y=v', 'a.ndjson', '--section', 'B', '--chart', 'table', '-', '-o', 'out.html', '--section', 'C', '--x', 'k', '--y', 'w', '--query', 'select 1', '--max-rows', '5'];
+  const argv = [
+    '--title',
+    'R',
+    '--chart',
+    'bar',
+    '--section',
+    'A',
+    '-x',
+    'c',
+    '--y=v',
+    'a.ndjson',
+    '--section',
+    'B',
+    '--chart',
+    'table',
+    '-',
+    '-o',
+    'out.html',
+    '--section',
+    'C',
+    '--x',
+    'k',
+    '--y',
+    'w',
+    '--query',
+    'select 1',
+    '--max-rows',
+    '5',
+  ];
   const scan = scanArgv(argv);
   t.equal(scan.title, 'R');
   const s = argvSections(scan);
@@ -123,6 +179,9 @@ t.test('argv order decides which flags and files belong to which section', async
     ],
   );
   const none = argvSections(scanArgv(['--x', 'a', '--y', 'b', 'f.ndjson']));
-  t.same(none.map((x) => [x.heading, x.kind, x.inputs.length]), [['b by a', 'bar', 1]]);
+  t.same(
+    none.map((x) => [x.heading, x.kind, x.inputs.length]),
+    [['b by a', 'bar', 1]],
+  );
   t.throws(() => argvSections(scanArgv(['f.ndjson', '--section', 'A'])), /comes before the first --section/);
 });

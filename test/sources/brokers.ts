@@ -65,17 +65,32 @@ const pubScript = join(root, 'bench', 'stream-pub.mjs');
 /** Publishes ids start…start+count-1 with bench/stream-pub.mjs; resolves with how many went out. */
 export function publish(kind: 'nats' | 'redis' | 'rabbitmq', name: string, count: number, start = 0): Promise<number> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [pubScript, kind, name, String(count), String(start)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: cleanEnv() });
+    const p = spawn(process.execPath, [pubScript, kind, name, String(count), String(start)], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: cleanEnv(),
+    });
     let out = '';
     p.stdout!.on('data', (d) => (out += d));
     p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`stream-pub ${kind} ${name} exited ${code}`))));
+    p.on('close', (code) =>
+      code === 0 ? resolve(Number(out.trim())) : reject(new Error(`stream-pub ${kind} ${name} exited ${code}`)),
+    );
   });
 }
 
 /** A producer that keeps publishing (one message every `everyMs`) until stop(); stop() resolves with how many it sent. */
-export function publisher(kind: 'nats' | 'redis' | 'rabbitmq', name: string, start: number, everyMs = 2): { child: ChildProcess; stop: () => Promise<number> } {
-  const child = spawn(process.execPath, [pubScript, kind, name, '0', String(start), '--every', String(everyMs)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: cleanEnv() });
+export function publisher(
+  kind: 'nats' | 'redis' | 'rabbitmq',
+  name: string,
+  start: number,
+  everyMs = 2,
+): { child: ChildProcess; stop: () => Promise<number> } {
+  const child = spawn(process.execPath, [pubScript, kind, name, '0', String(start), '--every', String(everyMs)], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: cleanEnv(),
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   const closed = new Promise<number>((resolve) => child.on('close', () => resolve(Number(out.trim()))));

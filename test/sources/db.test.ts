@@ -9,7 +9,16 @@ import t from 'tap';
 import { redact } from '../../src/lib/redact.js';
 import { arrayJson, CopyTranscoder, unescapeCopy, open as openPg } from '../../src/sources/postgres.js';
 import { myError, open as openMy, quoteMyIdent, resolveMyTarget } from '../../src/sources/mysql.js';
-import { compactJson, decimalJson, floatJson, incrementalWhere, intJson, refuseDuplicateColumns, timestampText, watermarkOf } from '../../src/sources/sql.js';
+import {
+  compactJson,
+  decimalJson,
+  floatJson,
+  incrementalWhere,
+  intJson,
+  refuseDuplicateColumns,
+  timestampText,
+  watermarkOf,
+} from '../../src/sources/sql.js';
 import type { SourceRequest } from '../../src/sources/index.js';
 import { tmp } from '../helpers.js';
 
@@ -35,7 +44,14 @@ t.test('numbers: a JSON number when a double holds it, else the digits as a stri
     ['100000000000000000000', '"100000000000000000000"'],
   ];
   for (const [in_, out] of dec) t.equal(decimalJson(in_), out, in_);
-  for (const [in_, out] of [['0.1', '0.1'], ['1e+300', '1e+300'], ['NaN', '"NaN"'], ['-Infinity', '"-Infinity"'], ['-inf', '"-inf"']]) t.equal(floatJson(in_), out, in_);
+  for (const [in_, out] of [
+    ['0.1', '0.1'],
+    ['1e+300', '1e+300'],
+    ['NaN', '"NaN"'],
+    ['-Infinity', '"-Infinity"'],
+    ['-inf', '"-inf"'],
+  ])
+    t.equal(floatJson(in_), out, in_);
   // Every number written is valid JSON and the same value as its text.
   for (const [in_, out] of dec) if (!out.startsWith('"')) t.equal(JSON.parse(out), Number(in_));
 });
@@ -51,7 +67,10 @@ t.test('timestamps: ISO 8601 with a T and microseconds; an offset only for zoned
 });
 
 t.test('json text goes on one line, strings and digits untouched', async (t) => {
-  t.equal(compactJson('{"a": [1, 2.50],\n "s": "x y\\" z", "big": 12345678901234567890}'), '{"a":[1,2.50],"s":"x y\\" z","big":12345678901234567890}');
+  t.equal(
+    compactJson('{"a": [1, 2.50],\n "s": "x y\\" z", "big": 12345678901234567890}'),
+    '{"a":[1,2.50],"s":"x y\\" z","big":12345678901234567890}',
+  );
   t.equal(compactJson('null'), 'null');
 });
 
@@ -59,18 +78,40 @@ t.test('COPY text escapes and array literals', async (t) => {
   t.equal(unescapeCopy('a\\tb\\nc\\\\d\\re'), 'a\tb\nc\\d\re');
   t.equal(unescapeCopy('\\101\\x42'), 'AB');
   const str = (s: string) => JSON.stringify(s);
-  t.equal(arrayJson('{1,NULL,3}', (s) => s, ','), '[1,null,3]');
+  t.equal(
+    arrayJson('{1,NULL,3}', (s) => s, ','),
+    '[1,null,3]',
+  );
   t.equal(arrayJson('{"a b",NULL,"c\\"d","x\\\\y",""}', str, ','), '["a b",null,"c\\"d","x\\\\y",""]');
-  t.equal(arrayJson('{{1,2},{3,4}}', (s) => s, ','), '[[1,2],[3,4]]');
-  t.equal(arrayJson('{}', (s) => s, ','), '[]');
-  t.equal(arrayJson('[0:1]={7,8}', (s) => s, ','), '[7,8]');
+  t.equal(
+    arrayJson('{{1,2},{3,4}}', (s) => s, ','),
+    '[[1,2],[3,4]]',
+  );
+  t.equal(
+    arrayJson('{}', (s) => s, ','),
+    '[]',
+  );
+  t.equal(
+    arrayJson('[0:1]={7,8}', (s) => s, ','),
+    '[7,8]',
+  );
   t.equal(arrayJson('{"NULL",NULL}', str, ','), '["NULL",null]');
   t.equal(arrayJson('{(0,0),(1,1);(2,2),(3,3)}', str, ';'), '["(0,0),(1,1)","(2,2),(3,3)"]');
 });
 
 t.test('the byte transcoder writes what the string converters write', async (t) => {
   // kinds: Raw 0, Int8 1, Num 2, Float 3, Bool 4, Str 5, Ts 6, Tstz 7, Date 8
-  const slow = [(s: string) => s, (s: string) => intJson(s), decimalJson, floatJson, (s: string) => (s === 't' ? 'true' : 'false'), (s: string) => JSON.stringify(s), (s: string) => JSON.stringify(timestampText(s, false)), (s: string) => JSON.stringify(timestampText(s, true)), (s: string) => JSON.stringify(s)];
+  const slow = [
+    (s: string) => s,
+    (s: string) => intJson(s),
+    decimalJson,
+    floatJson,
+    (s: string) => (s === 't' ? 'true' : 'false'),
+    (s: string) => JSON.stringify(s),
+    (s: string) => JSON.stringify(timestampText(s, false)),
+    (s: string) => JSON.stringify(timestampText(s, true)),
+    (s: string) => JSON.stringify(s),
+  ];
   const cases: [number, string, unknown][] = [
     [1, '9007199254740993', '9007199254740993'],
     [1, '-42', -42],
@@ -110,23 +151,38 @@ t.test('the byte transcoder writes what the string converters write', async (t) 
   const x = new CopyTranscoder(['a', 'b'], [0 as never, 5 as never], [slow[0], slow[5]], ',"_file":"q","_line":');
   const two = Buffer.from('1\t\\N\n\\N\tx\n');
   x.lines(two, two.length);
-  t.equal(x.take().bytes.toString(), '{"a":1,"b":null,"_file":"q","_line":1}\n{"a":null,"b":"x","_file":"q","_line":2}\n');
+  t.equal(
+    x.take().bytes.toString(),
+    '{"a":1,"b":null,"_file":"q","_line":1}\n{"a":null,"b":"x","_file":"q","_line":2}\n',
+  );
 });
 
 t.test('incremental: the row comparison with --key, the plain one without; a stored position checked', async (t) => {
   const lit = (v: string) => `'${v}'`;
-  t.equal(incrementalWhere('c', ['k'], lit, { value: '5', key: ['9'] }, { value: '7', key: ['2'] }), `c IS NOT NULL AND (c, k) <= ('7', '2') AND (c, k) > ('5', '9')`);
+  t.equal(
+    incrementalWhere('c', ['k'], lit, { value: '5', key: ['9'] }, { value: '7', key: ['2'] }),
+    `c IS NOT NULL AND (c, k) <= ('7', '2') AND (c, k) > ('5', '9')`,
+  );
   t.equal(incrementalWhere('c', [], lit, undefined, { value: '7' }), `c IS NOT NULL AND c <= '7'`);
   t.same(watermarkOf(undefined, { column: 'c', key: [] }, 'k'), undefined);
   t.same(watermarkOf({ value: '5', key: ['1'] }, { column: 'c', key: ['id'] }, 'k'), { value: '5', key: ['1'] });
-  t.throws(() => watermarkOf({ value: '5' }, { column: 'c', key: ['id'] }, 'k'), { exitCode: 78, message: /no values for --key id/ });
+  t.throws(() => watermarkOf({ value: '5' }, { column: 'c', key: ['id'] }, 'k'), {
+    exitCode: 78,
+    message: /no values for --key id/,
+  });
   t.throws(() => watermarkOf(42, { column: 'c', key: [] }, 'k'), { exitCode: 78 });
-  t.throws(() => refuseDuplicateColumns(['a', 'b', 'a'], 'the query'), { exitCode: 64, message: /"a" \(columns 1 and 3\)/ });
+  t.throws(() => refuseDuplicateColumns(['a', 'b', 'a'], 'the query'), {
+    exitCode: 64,
+    message: /"a" \(columns 1 and 3\)/,
+  });
 });
 
 t.test('MySQL connection: URL, then MYSQL_PWD, then ~/.my.cnf [client]; the password is a secret', async (t) => {
   const home = tmp(t);
-  writeFileSync(join(home, '.my.cnf'), '[mysqldump]\npassword=wrong\n[client]\nuser = cnfuser\npassword = "cnf-pass-1"\nport=3307\n');
+  writeFileSync(
+    join(home, '.my.cnf'),
+    '[mysqldump]\npassword=wrong\n[client]\nuser = cnfuser\npassword = "cnf-pass-1"\nport=3307\n',
+  );
   let m = resolveMyTarget('mysql://127.0.0.1/shop', undefined, { HOME: home });
   t.match(m, { host: '127.0.0.1', port: 3307, user: 'cnfuser', password: 'cnf-pass-1', database: 'shop' });
   t.equal(redact('x cnf-pass-1 y'), 'x *** y');
@@ -136,9 +192,14 @@ t.test('MySQL connection: URL, then MYSQL_PWD, then ~/.my.cnf [client]; the pass
   t.equal(m.password, 'url@pass');
   t.equal(redact('mysql://u:url%40pass@h/shop'), 'mysql://u:***@h/shop');
   t.equal(quoteMyIdent('we`ird'), '`we``ird`');
-  t.match(myError(Object.assign(new Error('x'), { errno: 1142, sqlMessage: 'SELECT command denied' }), 'l'), { exitCode: 77 });
+  t.match(myError(Object.assign(new Error('x'), { errno: 1142, sqlMessage: 'SELECT command denied' }), 'l'), {
+    exitCode: 77,
+  });
   t.match(myError(Object.assign(new Error('x'), { errno: 1064, sqlMessage: 'syntax' }), 'l'), { exitCode: 65 });
-  t.match(myError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }), 'u@h:1/d'), { exitCode: 69, message: /u@h:1\/d/ });
+  t.match(myError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }), 'u@h:1/d'), {
+    exitCode: 69,
+    message: /u@h:1\/d/,
+  });
 });
 
 // ---- the sources themselves, against the servers ----------------------------------------------
@@ -151,12 +212,21 @@ const io = {
   log: { info: (m: string) => logLines.push(m), warn: () => {}, debug: () => {}, error: () => {} },
   stdout: new PassThrough(),
 } as never;
-const ctx = (json: boolean) => ({ log: { info: () => {}, warn: () => {}, debug: () => {} }, reject: () => {}, json: json ? { lineage: true } : undefined }) as never;
+const ctx = (json: boolean) =>
+  ({
+    log: { info: () => {}, warn: () => {}, debug: () => {} },
+    reject: () => {},
+    json: json ? { lineage: true } : undefined,
+  }) as never;
 const req = (sql: SourceRequest['sql']): SourceRequest => ({ target: 'query', read: {} as never, sql });
 
-async function drain(src: { batches: (c: never) => AsyncIterable<{ lines: number[]; records: unknown[]; ndjson?: Buffer }> }, json: boolean) {
+async function drain(
+  src: { batches: (c: never) => AsyncIterable<{ lines: number[]; records: unknown[]; ndjson?: Buffer }> },
+  json: boolean,
+) {
   const out: { lines: number[]; records: unknown[]; text: string }[] = [];
-  for await (const b of src.batches(ctx(json))) out.push({ lines: b.lines, records: b.records, text: b.ndjson?.toString() ?? '' });
+  for await (const b of src.batches(ctx(json)))
+    out.push({ lines: b.lines, records: b.records, text: b.ndjson?.toString() ?? '' });
   return out;
 }
 

@@ -25,10 +25,21 @@ interface Read {
   checkpoints: Checkpoint[];
 }
 
-function req(target: string, o: { payload?: 'json' | 'text' | 'csv'; meta?: boolean; until?: string; stateFile?: string; columns?: string[] } = {}): SourceRequest {
+function req(
+  target: string,
+  o: { payload?: 'json' | 'text' | 'csv'; meta?: boolean; until?: string; stateFile?: string; columns?: string[] } = {},
+): SourceRequest {
   return {
     target,
-    read: { encoding: 'utf8', header: true, skipLines: 0, stripNs: false, maxRecordSize: 1 << 20, maxDepth: 1000, lineage: false } as SourceRequest['read'],
+    read: {
+      encoding: 'utf8',
+      header: true,
+      skipLines: 0,
+      stripNs: false,
+      maxRecordSize: 1 << 20,
+      maxDepth: 1000,
+      lineage: false,
+    } as SourceRequest['read'],
     columns: o.columns,
     stream: { payload: o.payload ?? 'json', meta: Boolean(o.meta), until: o.until },
     state: o.stateFile ? { file: o.stateFile } : undefined,
@@ -108,12 +119,18 @@ t.test('NATS JetStream', async (t) => {
   t.test('a stored position: start after it; at the end, no read at all (and no hang)', async (t) => {
     const dir = tmp(t);
     let r = await read(req(url, { stateFile: stateFile(dir, url, 1) }));
-    t.same(r.records.map((x) => x.id), [2, 3]);
+    t.same(
+      r.records.map((x) => x.id),
+      [2, 3],
+    );
     t.same(r.checkpoints, [{ key: url, position: 3, from: 2, records: 2 }]);
     r = await read(req(url, { stateFile: stateFile(dir, url, 3) }));
     t.same(r.records, []);
     t.same(r.checkpoints, [{ key: url, position: 3, records: 0 }], 'the position stays');
-    await t.rejects(read(req(url, { stateFile: stateFile(dir, url, 9) })), /committed sequence 9 is past the stream's last sequence 3/);
+    await t.rejects(
+      read(req(url, { stateFile: stateFile(dir, url, 9) })),
+      /committed sequence 9 is past the stream's last sequence 3/,
+    );
     await t.rejects(read(req(url, { stateFile: stateFile(dir, url, 'x') })), /position "x" is not a stream sequence/);
   });
 
@@ -125,9 +142,17 @@ t.test('NATS JetStream', async (t) => {
     await make(B);
     await js.publish(`${B}.x`, 'S1,"3,5",x');
     await js.publish(`${B}.x`, 'S2,4');
-    const c = await read(req(`nats://127.0.0.1:4222/${B}`, { payload: 'csv', columns: ['store', 'qty', 'note'] }), true);
+    const c = await read(
+      req(`nats://127.0.0.1:4222/${B}`, { payload: 'csv', columns: ['store', 'qty', 'note'] }),
+      true,
+    );
     t.same(c.records, [{ store: 'S1', qty: '3,5', note: 'x' }]);
-    t.match(c.rejects, [{ failure: { rule: 'columns', message: /expected 3 fields \(--columns\), got 2/ }, at: { file: `nats://127.0.0.1:4222/${B}`, line: 2 } }]);
+    t.match(c.rejects, [
+      {
+        failure: { rule: 'columns', message: /expected 3 fields \(--columns\), got 2/ },
+        at: { file: `nats://127.0.0.1:4222/${B}`, line: 2 },
+      },
+    ]);
   });
 
   t.test('a payload that is not JSON names stream and sequence; with rejects, the run goes on', async (t) => {
@@ -138,10 +163,22 @@ t.test('NATS JetStream', async (t) => {
     await js.publish(`${B}.x`, '{"id":2,');
     await js.publish(`${B}.x`, '[1]');
     await js.publish(`${B}.x`, '{"id":4}');
-    await t.rejects(read(req(bu)), { constructor: DataError, message: new RegExp(`^nats://127\\.0\\.0\\.1:4222/${B}:2: not valid JSON`) });
+    await t.rejects(read(req(bu)), {
+      constructor: DataError,
+      message: new RegExp(`^nats://127\\.0\\.0\\.1:4222/${B}:2: not valid JSON`),
+    });
     const r = await read(req(bu), true);
-    t.same(r.records.map((x) => x.id), [1, 4]);
-    t.same(r.rejects.map((x) => [x.at.line, x.failure.rule]), [[2, 'json'], [3, 'json']]);
+    t.same(
+      r.records.map((x) => x.id),
+      [1, 4],
+    );
+    t.same(
+      r.rejects.map((x) => [x.at.line, x.failure.rule]),
+      [
+        [2, 'json'],
+        [3, 'json'],
+      ],
+    );
     t.match(r.rejects[1].failure.message, /expected a JSON object, got an array/);
     t.same(r.checkpoints[0].position, 4, 'rejected messages are read: the position passes them');
   });
@@ -154,10 +191,18 @@ t.test('NATS JetStream', async (t) => {
     const dir = tmp(t);
     const err = await read(req(gu, { stateFile: stateFile(dir, gu, 2) })).catch((e) => e);
     t.type(err, DataError);
-    t.match(err.message, new RegExp(`^${gu.replace(/\./g, '\\.')}: messages 3…5 were removed by the stream's retention before they were loaded \\(committed sequence 2, first sequence now 6\\)`));
+    t.match(
+      err.message,
+      new RegExp(
+        `^${gu.replace(/\./g, '\\.')}: messages 3…5 were removed by the stream's retention before they were loaded \\(committed sequence 2, first sequence now 6\\)`,
+      ),
+    );
     // Only loaded messages were removed: no gap.
     const r = await read(req(gu, { stateFile: stateFile(dir, gu, 5) }));
-    t.same(r.records.map((x) => x.id), [6, 7, 8, 9, 10]);
+    t.same(
+      r.records.map((x) => x.id),
+      [6, 7, 8, 9, 10],
+    );
   });
 
   t.test('?subject= filters, and is part of the key', async (t) => {
@@ -166,8 +211,15 @@ t.test('NATS JetStream', async (t) => {
     for (let i = 1; i <= 6; i++) await js.publish(`${F}.${i % 2 ? 'eu' : 'us'}`, JSON.stringify({ id: i }));
     const fu = `nats://127.0.0.1:4222/${F}?subject=${F}.eu`;
     const r = await read(req(fu));
-    t.same(r.records.map((x) => x.id), [1, 3, 5]);
-    t.same(r.checkpoints, [{ key: fu, position: 6, from: 1, records: 3 }], 'position: the cut-off, every message up to it seen');
+    t.same(
+      r.records.map((x) => x.id),
+      [1, 3, 5],
+    );
+    t.same(
+      r.checkpoints,
+      [{ key: fu, position: 6, from: 1, records: 3 }],
+      'position: the cut-off, every message up to it seen',
+    );
     const dir = tmp(t);
     const none = await read(req(fu, { stateFile: stateFile(dir, fu, 5) }));
     t.same(none.records, [], 'nothing matching past the position: no read (and no hang)');
@@ -180,13 +232,19 @@ t.test('NATS JetStream', async (t) => {
     await new Promise((r) => setTimeout(r, 20));
     await js.publish(`${S}.a`, '{"id":4}');
     const r = await read(req(url, { until: cut }));
-    t.same(r.records.map((x) => x.id), [1, 2, 3]);
+    t.same(
+      r.records.map((x) => x.id),
+      [1, 2, 3],
+    );
     t.equal(r.checkpoints[0].position, 3);
     await t.rejects(read(req(url, { until: 'yesterday' })), /--until: expected an ISO 8601 time/);
   });
 
   t.test('a missing stream is exit 66, a down server 69', async (t) => {
-    await t.rejects(read(req(`nats://127.0.0.1:4222/${P}_none`)), { constructor: InputMissingError, message: /no such JetStream stream/ });
+    await t.rejects(read(req(`nats://127.0.0.1:4222/${P}_none`)), {
+      constructor: InputMissingError,
+      message: /no such JetStream stream/,
+    });
     const err = await read(req(`nats://127.0.0.1:1/${S}`)).catch((e) => e);
     t.equal(err.exitCode, 69);
     t.match(err.message, /cannot reach NATS at 127\.0\.0\.1:1/);
@@ -214,20 +272,33 @@ t.test('Redis Streams', async (t) => {
 
   t.test('entries, ids, --meta, rejects naming the id', async (t) => {
     const r = await read(req(url, { meta: true }), true);
-    t.same(r.records.map((x) => x.id), [1, 3, 4]);
+    t.same(
+      r.records.map((x) => x.id),
+      [1, 3, 4],
+    );
     t.equal(r.records[0].n, '0.1000000000000000055511', 'exact number kept as its digits');
     t.match(r.records[1], { _stream: K, _id: '2000-0', _time: '1970-01-01T00:00:02.000Z' });
-    t.match(r.rejects, [{ failure: { rule: 'json', message: /^id 1000-2: not valid JSON/ }, at: { file: url, line: 2 } }]);
+    t.match(r.rejects, [
+      { failure: { rule: 'json', message: /^id 1000-2: not valid JSON/ }, at: { file: url, line: 2 } },
+    ]);
     t.same(r.checkpoints, [{ key: url, position: '3000-0', from: '1000-1', records: 4 }]);
-    await t.rejects(read(req(url)), { message: new RegExp(`^redis://127\\.0\\.0\\.1:6379/${K}:2: id 1000-2: not valid JSON`) });
+    await t.rejects(read(req(url)), {
+      message: new RegExp(`^redis://127\\.0\\.0\\.1:6379/${K}:2: id 1000-2: not valid JSON`),
+    });
   });
 
   t.test('a stored id: XRANGE (id; --until is an id bound', async (t) => {
     const dir = tmp(t);
     const r = await read(req(url, { stateFile: stateFile(dir, url, '1000-2') }));
-    t.same(r.records.map((x) => x.id), [3, 4]);
+    t.same(
+      r.records.map((x) => x.id),
+      [3, 4],
+    );
     const u = await read(req(url, { stateFile: stateFile(dir, url, '1000-2'), until: '1970-01-01T00:00:02.500Z' }));
-    t.same(u.records.map((x) => x.id), [3]);
+    t.same(
+      u.records.map((x) => x.id),
+      [3],
+    );
     t.equal(u.checkpoints[0].position, '2000-0');
     const none = await read(req(url, { stateFile: stateFile(dir, url, '3000-0') }));
     t.same(none.records, []);
@@ -242,13 +313,26 @@ t.test('Redis Streams', async (t) => {
     await c.xTrim(S, 'MAXLEN', 8); // removes 1-0 and 2-0
     const dir = tmp(t);
     const ok = await read(req(su, { stateFile: stateFile(dir, su, '3-0') }));
-    t.same(ok.records.map((x) => x.id), [4, 5, 6, 7, 8, 9, 10], 'the committed entry is still there: nothing unread was trimmed');
+    t.same(
+      ok.records.map((x) => x.id),
+      [4, 5, 6, 7, 8, 9, 10],
+      'the committed entry is still there: nothing unread was trimmed',
+    );
     const err = await read(req(su, { stateFile: stateFile(dir, su, '1-0') })).catch((e) => e);
     t.type(err, DataError);
-    t.match(err.message, new RegExp(`^${su.replace(/\./g, '\\.')}: entries after the committed id 1-0 were trimmed or deleted before they were loaded`));
+    t.match(
+      err.message,
+      new RegExp(
+        `^${su.replace(/\./g, '\\.')}: entries after the committed id 1-0 were trimmed or deleted before they were loaded`,
+      ),
+    );
     await c.xDel(S, '6-0');
     const del = await read(req(su, { stateFile: stateFile(dir, su, '5-0') })).catch((e) => e);
-    t.match(del.message, /entries after the committed id 5-0 were trimmed or deleted before they were loaded \(largest deleted id 6-0/, 'an XDEL past the position too');
+    t.match(
+      del.message,
+      /entries after the committed id 5-0 were trimmed or deleted before they were loaded \(largest deleted id 6-0/,
+      'an XDEL past the position too',
+    );
   });
 
   t.test('?field= names the payload field; a missing stream is 66, a string key too', async (t) => {
@@ -256,8 +340,14 @@ t.test('Redis Streams', async (t) => {
     await c.xAdd(F, '*', { kind: 'sale', body: '{"id":9}' });
     const r = await read(req(`redis://127.0.0.1:6379/${F}?field=body`));
     t.same(r.records, [{ id: 9 }]);
-    await t.rejects(read(req(`redis://127.0.0.1:6379/${F}`)), /entry \d+-\d+ has no field "payload" \(fields: kind, body\); name the payload field with \?field=NAME/);
-    await t.rejects(read(req(`redis://127.0.0.1:6379/${P}_none`)), { constructor: InputMissingError, message: /no such Redis stream/ });
+    await t.rejects(
+      read(req(`redis://127.0.0.1:6379/${F}`)),
+      /entry \d+-\d+ has no field "payload" \(fields: kind, body\); name the payload field with \?field=NAME/,
+    );
+    await t.rejects(read(req(`redis://127.0.0.1:6379/${P}_none`)), {
+      constructor: InputMissingError,
+      message: /no such Redis stream/,
+    });
     const err = await read(req(`redis://127.0.0.1:1/${K}`)).catch((e) => e);
     t.equal(err.exitCode, 69);
     t.match(err.message, /cannot reach Redis at 127\.0\.0\.1:1/);
@@ -300,7 +390,10 @@ t.test('RabbitMQ streams over AMQP', async (t) => {
     t.same(none.records, []);
     t.equal(none.checkpoints[0].position, 2500);
     await ch.assertQueue(`${Q}_classic`, { durable: false });
-    await t.rejects(read(req(`rabbitmq-stream://127.0.0.1:5672/${Q}_classic`)), { constructor: UsageError, message: /is not a stream .* would remove its messages/ });
+    await t.rejects(read(req(`rabbitmq-stream://127.0.0.1:5672/${Q}_classic`)), {
+      constructor: UsageError,
+      message: /is not a stream .* would remove its messages/,
+    });
     await t.rejects(read(req(`rabbitmq-stream://127.0.0.1:5672/${P}_none`)), { constructor: InputMissingError });
     await t.rejects(read(req(url, { until: '2026-01-01' })), /--until needs message times/);
   });
