@@ -14,10 +14,12 @@ const help = () =>
     ...Object.entries(summaries).map(([name, what]) => `  ${name.padEnd(9)} ${what}`),
     '',
     'Environment: BX_SEAL=1 seals every stream, BX_LOG_FORMAT=json logs JSON lines,',
-    'DATABASE_URL (or PG* variables) names the PostgreSQL server.',
+    'DATABASE_URL (or PG* variables) names the PostgreSQL server; BX_RUN_LOG=FILE|postgres://… records',
+    'every run (bx runs reads it), BX_PIPELINE_ID names the pipeline, BX_METRICS_DIR writes Prometheus files.',
     '',
     'Exit status: 0 ok, 64 usage, 65 data error, 66 input missing, 69 service unavailable,',
-    '70 internal error, 73 cannot create output, 74 I/O error, 75 temporary failure, 78 configuration.',
+    '70 internal error, 73 cannot create output, 74 I/O error, 75 temporary failure, 77 permission denied,',
+    '78 configuration.',
     '',
   ].join('\n');
 
