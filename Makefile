@@ -1,6 +1,6 @@
 # make          install dependencies and build
 # make demo     the daily sales job on ../shared/data/superstore.csv (embedded PostgreSQL if none is configured)
-# make test     unit and end-to-end tests against a real PostgreSQL
+# make test     lint (types, format), then unit and end-to-end tests against a real PostgreSQL
 # make bench    throughput and memory figures beside baselines measured in the same run
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -23,6 +23,10 @@ build: dist/.built
 test: build
 	node scripts/run-tests.mjs
 
+# Types (tsc --noEmit) and formatting (prettier --check, pinned in package.json): a failure names the files.
+lint: node_modules/.package-lock.json
+	npm run --silent lint
+
 demo: build
 	bash scripts/demo.sh
 
@@ -35,4 +39,4 @@ install: build
 clean:
 	rm -rf dist .bx/test-db
 
-.PHONY: all build test demo bench install clean
+.PHONY: all build test lint demo bench install clean

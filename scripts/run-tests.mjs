@@ -34,6 +34,22 @@ if (!configured) {
 env.BX_TEST_EMBEDDED_PRIMARY = embedded ? '1' : '';
 
 const args = process.argv.slice(2);
+
+// npm run lint (tsc --noEmit, prettier --check) first, counted as one test, so that a type or
+// format error fails the run with the same closing line. Skipped when tap is given test files.
+let lintFailed = 0;
+if (args.length === 0) {
+  const lint = spawnSync('npm', ['run', '--silent', 'lint'], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (lint.status === 0) console.log('run-tests: lint ok (tsc --noEmit, prettier --check)');
+  else {
+    lintFailed = 1;
+    console.log('run-tests: lint FAILED (see above: npm run lint)');
+  }
+}
 const tap = spawn(join(root, 'node_modules', '.bin', 'tap'), args, {
   cwd: root,
   env,
@@ -57,8 +73,8 @@ const counts = Object.fromEntries(
     .filter((kv) => kv.length === 2)
     .map(([k, v]) => [k, Number(v)]),
 );
-const passed = counts.pass ?? 0;
-let failed = counts.fail ?? 0;
+const passed = (counts.pass ?? 0) + (args.length === 0 && !lintFailed ? 1 : 0);
+let failed = (counts.fail ?? 0) + lintFailed;
 // A crashed runner, or a non-zero exit with no failure counted, is still a failure.
 if (code !== 0 && failed === 0) failed = 1;
 const skipped = (counts.skip ?? 0) + (counts.todo ?? 0);
