@@ -1,5 +1,7 @@
 # make          install dependencies and build
-# make demo     the daily sales job on ../shared/data/superstore.csv (embedded PostgreSQL if none is configured)
+# make demo     the store chain's daily sales job (scripts/demo/; DAY=2026-11-23 for another day;
+#               embedded PostgreSQL if none is configured)
+# make demo-superstore  the same family on real data: ../shared/data/superstore.csv
 # make test     unit and end-to-end tests against a real PostgreSQL
 # make bench    throughput and memory figures beside baselines measured in the same run
 SHELL := bash
@@ -24,6 +26,9 @@ test: build
 	node scripts/run-tests.mjs
 
 demo: build
+	$(MAKE) --no-print-directory -C scripts/demo fresh
+
+demo-superstore: build
 	bash scripts/demo.sh
 
 bench: build
@@ -35,4 +40,4 @@ install: build
 clean:
 	rm -rf dist .bx/test-db
 
-.PHONY: all build test demo bench install clean
+.PHONY: all build test demo demo-superstore bench install clean
