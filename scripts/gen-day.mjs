@@ -55,7 +55,16 @@ const CATEGORIES = {
   Stationery: ['Notebook', 'Pens', 'Stapler', 'Envelopes'],
   Electronics: ['Batteries', 'USB Cable', 'Headphones', 'Charger'],
 };
-const BASE = { Produce: [80, 450], Dairy: [90, 700], Bakery: [120, 550], Pantry: [150, 1400], Household: [200, 1200], Toys: [500, 3500], Stationery: [100, 1500], Electronics: [400, 6000] };
+const BASE = {
+  Produce: [80, 450],
+  Dairy: [90, 700],
+  Bakery: [120, 550],
+  Pantry: [150, 1400],
+  Household: [200, 1200],
+  Toys: [500, 3500],
+  Stationery: [100, 1500],
+  Electronics: [400, 6000],
+};
 const VARIANTS = ['Small', 'Large', 'Value', 'Organic', 'Family'];
 const rc = rng('catalogue');
 const products = [];
@@ -64,7 +73,13 @@ for (const [category, names] of Object.entries(CATEGORIES)) {
     for (const v of VARIANTS) {
       if (rc() < 0.25) continue;
       const [lo, hi] = BASE[category];
-      products.push({ sku: `${category.slice(0, 3).toUpperCase()}-${String(products.length + 1).padStart(4, '0')}`, name: `${n} (${v})`, category, cents: int(rc, lo, hi), reorder_level: int(rc, 5, 40) });
+      products.push({
+        sku: `${category.slice(0, 3).toUpperCase()}-${String(products.length + 1).padStart(4, '0')}`,
+        name: `${n} (${v})`,
+        category,
+        cents: int(rc, lo, hi),
+        reorder_level: int(rc, 5, 40),
+      });
     }
   }
 }
@@ -83,7 +98,8 @@ const STORES = [
 // ---- the day's sales
 const r = rng(`sales ${DAY}`);
 const money = (c) => `${Math.floor(c / 100)}.${String(c % 100).padStart(2, '0')}`;
-const hhmmss = (s) => [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60].map((x) => String(x).padStart(2, '0')).join(':');
+const hhmmss = (s) =>
+  [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60].map((x) => String(x).padStart(2, '0')).join(':');
 const productAt = (x) => {
   let lo = 0;
   let hi = cumulative.length - 1;
@@ -104,7 +120,9 @@ const secondOfDay = () => {
   }
 };
 
-const terminals = STORES.flatMap((s) => Array.from({ length: s.terminals }, (_, i) => ({ store: s.store_id, terminal: `T${i + 1}` })));
+const terminals = STORES.flatMap((s) =>
+  Array.from({ length: s.terminals }, (_, i) => ({ store: s.store_id, terminal: `T${i + 1}` })),
+);
 const perTerminal = Math.floor(ROWS / terminals.length);
 const files = [];
 const dirty = [];
@@ -147,7 +165,14 @@ for (const [ti, t] of terminals.entries()) {
 // ---- stock levels at close, per store: the inventory system's JSON export
 const rs = rng(`stock ${DAY}`);
 const stock = [];
-for (const s of STORES) for (const p of products) stock.push({ sku: p.sku, store: s.store_id, on_hand: rs() < 0.06 ? int(rs, 0, Math.max(0, p.reorder_level - 1)) : int(rs, p.reorder_level, p.reorder_level * 4) });
+for (const s of STORES)
+  for (const p of products)
+    stock.push({
+      sku: p.sku,
+      store: s.store_id,
+      on_hand:
+        rs() < 0.06 ? int(rs, 0, Math.max(0, p.reorder_level - 1)) : int(rs, p.reorder_level, p.reorder_level * 4),
+    });
 
 // ---- write it all, each file atomically (a reader never sees half a file)
 const put = (path, data) => {
@@ -160,10 +185,25 @@ const esc = (s) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;');
 put(
   join(OUT, 'catalogue.xml'),
   `<?xml version="1.0" encoding="UTF-8"?>\n<catalogue exported="${DAY}T01:00:00Z">\n` +
-    products.map((p) => `  <product>\n    <sku>${p.sku}</sku>\n    <name>${esc(p.name)}</name>\n    <category>${p.category}</category>\n    <price>${money(p.cents)}</price>\n    <reorder_level>${p.reorder_level}</reorder_level>\n  </product>\n`).join('') +
+    products
+      .map(
+        (p) =>
+          `  <product>\n    <sku>${p.sku}</sku>\n    <name>${esc(p.name)}</name>\n    <category>${p.category}</category>\n    <price>${money(p.cents)}</price>\n    <reorder_level>${p.reorder_level}</reorder_level>\n  </product>\n`,
+      )
+      .join('') +
     '</catalogue>\n',
 );
 put(join(OUT, 'stock.json'), JSON.stringify({ exported: `${DAY}T22:00:00Z`, levels: stock }, null, 1) + '\n');
-put(join(OUT, 'stores.csv'), 'store_id,name,city,terminals\n' + STORES.map((s) => `${s.store_id},${s.name},${s.city},${s.terminals}`).join('\n') + '\n');
-put(join(OUT, 'expected.json'), JSON.stringify({ day: DAY, files: files.map((f) => f.name), products: products.length, dirty }, null, 1) + '\n');
-process.stderr.write(`gen-day: ${DAY}: ${files.length} POS files, ${perTerminal * terminals.length} sales (+${dirty.filter((d) => d.rule === 'duplicate').length} repeated), ${products.length} products, ${stock.length} stock levels in ${OUT}\n`);
+put(
+  join(OUT, 'stores.csv'),
+  'store_id,name,city,terminals\n' +
+    STORES.map((s) => `${s.store_id},${s.name},${s.city},${s.terminals}`).join('\n') +
+    '\n',
+);
+put(
+  join(OUT, 'expected.json'),
+  JSON.stringify({ day: DAY, files: files.map((f) => f.name), products: products.length, dirty }, null, 1) + '\n',
+);
+process.stderr.write(
+  `gen-day: ${DAY}: ${files.length} POS files, ${perTerminal * terminals.length} sales (+${dirty.filter((d) => d.rule === 'duplicate').length} repeated), ${products.length} products, ${stock.length} stock levels in ${OUT}\n`,
+);

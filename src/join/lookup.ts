@@ -45,7 +45,8 @@ export function keyOf(rec: Rec, keys: string[]): string | undefined {
 }
 
 /** Key values as a user reads them in a message: sku "A-1", store 3. */
-export const describeKey = (rec: Rec, keys: string[]) => keys.map((k) => `${k} ${rec[k] === undefined ? 'missing' : JSON.stringify(rec[k])}`).join(', ');
+export const describeKey = (rec: Rec, keys: string[]) =>
+  keys.map((k) => `${k} ${rec[k] === undefined ? 'missing' : JSON.stringify(rec[k])}`).join(', ');
 
 // What V8 holds for a value, roughly: object and string headers plus 2 bytes a character (a
 // two-byte string at worst). An estimate to stop well before swap, not an exact count.
@@ -90,7 +91,12 @@ export async function loadLookup(io: Io, path: string, opts: LookupOptions): Pro
         throw new DataError(at, k, `the lookup record has no key value (${rec[k] === null ? 'null' : 'missing'})`);
       }
       const prev = byKey.get(key);
-      if (prev) throw new DataError(at, undefined, `duplicate key in the lookup (${describeKey(rec, opts.keys)}): line ${prev.line} has it too`);
+      if (prev)
+        throw new DataError(
+          at,
+          undefined,
+          `duplicate key in the lookup (${describeKey(rec, opts.keys)}): line ${prev.line} has it too`,
+        );
       if (!opts.fields) {
         for (const k in rec) {
           if (!keySet.has(k) && !seen.has(k)) {
@@ -101,7 +107,9 @@ export async function loadLookup(io: Io, path: string, opts: LookupOptions): Pro
       }
       bytes += 64 + 2 * key.length + sizeOf(rec);
       if (bytes > opts.memory) {
-        throw new CantCreateError(`${name}:${b.lines[i]}: the lookup passed --memory ${opts.memoryText} (about ${humanBytes(bytes)} held after ${byKey.size + 1} records); raise --memory, narrow it with --fields, or join the other way round`);
+        throw new CantCreateError(
+          `${name}:${b.lines[i]}: the lookup passed --memory ${opts.memoryText} (about ${humanBytes(bytes)} held after ${byKey.size + 1} records); raise --memory, narrow it with --fields, or join the other way round`,
+        );
       }
       byKey.set(key, { rec, line: b.lines[i] });
     }
@@ -111,7 +119,12 @@ export async function loadLookup(io: Io, path: string, opts: LookupOptions): Pro
     const any = new Set<string>();
     for (const { rec } of byKey.values()) for (const f of opts.fields) if (Object.hasOwn(rec, f)) any.add(f);
     const absent = opts.fields.filter((f) => !any.has(f));
-    if (absent.length && byKey.size > 0) throw new DataError(undefined, undefined, `${name}: --fields ${absent.join(',')}: no lookup record has ${absent.length > 1 ? 'these fields' : 'this field'}`);
+    if (absent.length && byKey.size > 0)
+      throw new DataError(
+        undefined,
+        undefined,
+        `${name}: --fields ${absent.join(',')}: no lookup record has ${absent.length > 1 ? 'these fields' : 'this field'}`,
+      );
   }
   const rows = new Map<string, unknown[]>();
   for (const [k, { rec }] of byKey) {

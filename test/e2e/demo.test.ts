@@ -82,13 +82,25 @@ t.test('the daily sales job: idempotent, and the revenue agrees in four places',
     await db.end();
   });
   // A make started by `make test` passes its jobserver on: this one runs on its own.
-  const env = { OUT: out, DEMO_SCHEMA: schema, DAY, ROWS: '8000', DATABASE_URL: url, MAKEFLAGS: undefined, MAKELEVEL: undefined, MFLAGS: undefined };
-  const job = (e: Record<string, string | undefined> = env) => sh('make --no-print-directory -j2 -C scripts/demo fresh', { env: e });
+  const env = {
+    OUT: out,
+    DEMO_SCHEMA: schema,
+    DAY,
+    ROWS: '8000',
+    DATABASE_URL: url,
+    MAKEFLAGS: undefined,
+    MAKELEVEL: undefined,
+    MFLAGS: undefined,
+  };
+  const job = (e: Record<string, string | undefined> = env) =>
+    sh('make --no-print-directory -j2 -C scripts/demo fresh', { env: e });
 
   const sums = async () => {
     const r: Record<string, string> = {};
     for (const table of ['fact_sales', 'dim_product', 'dim_store', 'dim_date']) {
-      const q = await db.query(`SELECT count(*)::int AS n, md5(string_agg(t::text, '|' ORDER BY t::text)) AS sum FROM ${schema}.${table} t`);
+      const q = await db.query(
+        `SELECT count(*)::int AS n, md5(string_agg(t::text, '|' ORDER BY t::text)) AS sum FROM ${schema}.${table} t`,
+      );
       r[table] = `${q.rows[0].n} ${q.rows[0].sum}`;
     }
     const lake = await sh(`bx-extract -q ${join(out, 'lake', 'sales')}/ | md5sum`);
@@ -104,7 +116,11 @@ t.test('the daily sales job: idempotent, and the revenue agrees in four places',
   t.match(first.stderr, new RegExp(`tables\\s+${schema}\\.fact_sales`), 'and the tables');
   t.match(first.stdout + first.stderr, /sales-2026-11-22 .* ok /, 'bx-runs --summary closes the night');
   const once = await sums();
-  t.equal(once.fact_sales.split(' ')[0], String(posRevenue(join(out, 'in', DAY, 'pos')).kept), 'every good sale is a fact');
+  t.equal(
+    once.fact_sales.split(' ')[0],
+    String(posRevenue(join(out, 'in', DAY, 'pos')).kept),
+    'every good sale is a fact',
+  );
 
   const second = await job();
   t.equal(second.code, 0, second.stderr.slice(-3000));
@@ -114,7 +130,9 @@ t.test('the daily sales job: idempotent, and the revenue agrees in four places',
   // The revenue in four places.
   const pos = posRevenue(join(out, 'in', DAY, 'pos'));
   t.equal(pos.rejected, 5, 'two bad quantities, a missing sku and two repeated sales ids');
-  const rejects = readFileSync(join(out, 'work', DAY, 'rejects.ndjson'), 'utf8').split('\n').filter((l) => l && !l.startsWith('{"@bx"'));
+  const rejects = readFileSync(join(out, 'work', DAY, 'rejects.ndjson'), 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('{"@bx"'));
   t.equal(rejects.length, pos.rejected, 'the job set the same rows aside');
   const html = readFileSync(join(out, `report-${DAY}.html`), 'utf8');
   t.equal(reportRevenue(html), pos.cents, 'the report');
@@ -125,7 +143,11 @@ t.test('the daily sales job: idempotent, and the revenue agrees in four places',
     const { DuckDBInstance } = await import('@duckdb/node-api');
     const duck = await (await DuckDBInstance.create(':memory:')).connect();
     const glob = join(out, 'lake', 'sales', '**', '*.parquet').replaceAll("'", "''");
-    const rows = (await duck.runAndReadAll(`SELECT CAST(sum(revenue) AS VARCHAR) AS s, count(*)::INTEGER AS n FROM read_parquet('${glob}', hive_partitioning=true) WHERE sale_date = DATE '${DAY}'`)).getRowObjectsJson() as { s: string; n: number }[];
+    const rows = (
+      await duck.runAndReadAll(
+        `SELECT CAST(sum(revenue) AS VARCHAR) AS s, count(*)::INTEGER AS n FROM read_parquet('${glob}', hive_partitioning=true) WHERE sale_date = DATE '${DAY}'`,
+      )
+    ).getRowObjectsJson() as { s: string; n: number }[];
     t.equal(cents(rows[0].s), pos.cents, 'the lake, read by DuckDB');
     t.equal(Number(rows[0].n), pos.kept);
   } catch (err) {
@@ -139,13 +161,33 @@ t.test('the daily sales job: idempotent, and the revenue agrees in four places',
   t.match(html, /<footer>[\s\S]*<h2>Runs<\/h2>[\s\S]*bx-load/, 'the run summary footer');
 
   // Another night: its own partition and facts, the first day's left alone.
-  const dayOne = await db.query(`SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS s FROM ${schema}.fact_sales t WHERE sale_date = $1`, [DAY]);
+  const dayOne = await db.query(
+    `SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS s FROM ${schema}.fact_sales t WHERE sale_date = $1`,
+    [DAY],
+  );
   const next = await job({ ...env, DAY: '2026-11-23' });
   t.equal(next.code, 0, next.stderr.slice(-3000));
-  t.same(readdirSync(join(out, 'lake', 'sales')).filter((n) => n.startsWith('sale_date=')).sort(), ['sale_date=2026-11-22', 'sale_date=2026-11-23']);
-  const after = await db.query(`SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS s FROM ${schema}.fact_sales t WHERE sale_date = $1`, [DAY]);
+  t.same(
+    readdirSync(join(out, 'lake', 'sales'))
+      .filter((n) => n.startsWith('sale_date='))
+      .sort(),
+    ['sale_date=2026-11-22', 'sale_date=2026-11-23'],
+  );
+  const after = await db.query(
+    `SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS s FROM ${schema}.fact_sales t WHERE sale_date = $1`,
+    [DAY],
+  );
   t.equal(after.rows[0].s, dayOne.rows[0].s, 'the first day is untouched');
-  const days = await db.query(`SELECT sale_date::text AS d, count(*)::int AS n FROM ${schema}.fact_sales GROUP BY 1 ORDER BY 1`);
-  t.same(days.rows.map((r) => r.d), [DAY, '2026-11-23']);
-  t.equal(reportRevenue(readFileSync(join(out, 'report-2026-11-23.html'), 'utf8')), posRevenue(join(out, 'in', '2026-11-23', 'pos')).cents, 'the second report agrees with its POS files');
+  const days = await db.query(
+    `SELECT sale_date::text AS d, count(*)::int AS n FROM ${schema}.fact_sales GROUP BY 1 ORDER BY 1`,
+  );
+  t.same(
+    days.rows.map((r) => r.d),
+    [DAY, '2026-11-23'],
+  );
+  t.equal(
+    reportRevenue(readFileSync(join(out, 'report-2026-11-23.html'), 'utf8')),
+    posRevenue(join(out, 'in', '2026-11-23', 'pos')).cents,
+    'the second report agrees with its POS files',
+  );
 });

@@ -5,8 +5,19 @@ import { join } from 'node:path';
 import t from 'tap';
 import { ndjson, sh, tmp } from '../helpers.js';
 
-const CATALOGUE = ['{"sku":"A-1","name":"Kite","category":"Toys","reorder_level":5}', '{"sku":"B-2","name":"Rice","category":"Food","reorder_level":10}', '{"sku":"C-3","name":"Soap","category":"Home","reorder_level":2}'].join('\n') + '\n';
-const STOCK = ['{"sku":"A-1","store":1,"on_hand":3}', '{"sku":"B-2","store":1,"on_hand":30}', '{"sku":"Z-9","store":2,"on_hand":7}', '{"sku":"C-3","store":2,"on_hand":1}'].join('\n') + '\n';
+const CATALOGUE =
+  [
+    '{"sku":"A-1","name":"Kite","category":"Toys","reorder_level":5}',
+    '{"sku":"B-2","name":"Rice","category":"Food","reorder_level":10}',
+    '{"sku":"C-3","name":"Soap","category":"Home","reorder_level":2}',
+  ].join('\n') + '\n';
+const STOCK =
+  [
+    '{"sku":"A-1","store":1,"on_hand":3}',
+    '{"sku":"B-2","store":1,"on_hand":30}',
+    '{"sku":"Z-9","store":2,"on_hand":7}',
+    '{"sku":"C-3","store":2,"on_hand":1}',
+  ].join('\n') + '\n';
 
 function files(t: Parameters<typeof tmp>[0]) {
   const dir = tmp(t);
@@ -21,7 +32,10 @@ t.test('appends all but the key; a key not in the lookup stops with 65 naming fi
   const { cat, stock } = files(t);
   const r = await sh(`cat ${stock} | bx-join -q --lookup ${cat} --on sku --missing keep`);
   t.equal(r.code, 0, r.stderr);
-  t.equal(r.stdout.split('\n')[0], '{"sku":"A-1","store":1,"on_hand":3,"name":"Kite","category":"Toys","reorder_level":5}');
+  t.equal(
+    r.stdout.split('\n')[0],
+    '{"sku":"A-1","store":1,"on_hand":3,"name":"Kite","category":"Toys","reorder_level":5}',
+  );
   t.equal(r.stdout.split('\n')[2], '{"sku":"Z-9","store":2,"on_hand":7}', '--missing keep: unchanged');
   const bad = await sh(`bx-join --lookup ${cat} --on sku ${stock}`);
   t.equal(bad.code, 65);
@@ -36,7 +50,10 @@ t.test('--missing null|drop, --rejects, --fields and --prefix', async (t) => {
   t.same(Object.keys(n[0]), ['sku', 'store', 'on_hand', 'category']);
   const d = await sh(`bx-join -l ${cat} --on sku --missing drop --prefix p_ --fields name,reorder_level ${stock}`);
   t.equal(d.code, 0);
-  t.same(ndjson(d.stdout).map((r) => r.p_name), ['Kite', 'Rice', 'Soap']);
+  t.same(
+    ndjson(d.stdout).map((r) => r.p_name),
+    ['Kite', 'Rice', 'Soap'],
+  );
   t.match(d.stderr, /1 dropped/);
   const rej = join(dir, 'rej.ndjson');
   const r = await sh(`bx-join -q -l ${cat} --on sku --rejects ${rej} ${stock}`);
@@ -57,7 +74,13 @@ t.test('a name clash is refused unless --prefix; duplicate lookup keys name both
   t.equal(clash.code, 65);
   t.match(clash.stderr, /stdin:1: field "category": the record already has this field.*--prefix/);
   const ok = await sh(`echo '{"sku":"A-1","category":"mine"}' | bx-join -q -l ${cat} --on sku --prefix cat_`);
-  t.same(ndjson(ok.stdout)[0], { sku: 'A-1', category: 'mine', cat_name: 'Kite', cat_category: 'Toys', cat_reorder_level: 5 });
+  t.same(ndjson(ok.stdout)[0], {
+    sku: 'A-1',
+    category: 'mine',
+    cat_name: 'Kite',
+    cat_category: 'Toys',
+    cat_reorder_level: 5,
+  });
   const dup = join(dir, 'dup.ndjson');
   writeFileSync(dup, CATALOGUE + '\n{"sku":"B-2","name":"Other"}\n');
   const d = await sh(`echo '{"sku":"A-1"}' | bx-join -l ${dup} --on sku`);
@@ -77,12 +100,21 @@ t.test('composite keys with other names in the lookup; lineage names the origin'
   writeFileSync(prices, '{"shop":1,"item":"A-1","price":"2.50"}\n{"shop":2,"item":"A-1","price":"2.75"}\n');
   const csv = join(dir, 'sales.csv');
   writeFileSync(csv, 'store,sku\n1,A-1\n2,A-1\n3,A-1\n');
-  const r = await sh(`bx-extract -q --lineage ${csv} | bx-clean -q --type store:integer | bx-join -q -l ${prices} --on store,sku --on-lookup shop,item --fields price`);
+  const r = await sh(
+    `bx-extract -q --lineage ${csv} | bx-clean -q --type store:integer | bx-join -q -l ${prices} --on store,sku --on-lookup shop,item --fields price`,
+  );
   t.equal(r.code, 65);
   t.match(r.stderr, /sales\.csv:4: field "store": key \(store 3, sku "A-1"\) is not in the lookup/);
-  const ok = await sh(`bx-extract -q ${csv} | bx-clean -q --type store:integer | bx-join -q -l ${prices} --on store,sku --on-lookup shop,item --fields price --missing drop`);
-  t.same(ndjson(ok.stdout).map((x) => x.price), ['2.50', '2.75']);
-  const text = await sh(`bx-extract -q ${csv} | bx-join -q -l ${prices} --on store,sku --on-lookup shop,item --missing drop`);
+  const ok = await sh(
+    `bx-extract -q ${csv} | bx-clean -q --type store:integer | bx-join -q -l ${prices} --on store,sku --on-lookup shop,item --fields price --missing drop`,
+  );
+  t.same(
+    ndjson(ok.stdout).map((x) => x.price),
+    ['2.50', '2.75'],
+  );
+  const text = await sh(
+    `bx-extract -q ${csv} | bx-join -q -l ${prices} --on store,sku --on-lookup shop,item --missing drop`,
+  );
   t.equal(text.stdout, '', 'the text "1" is not the number 1: keys compare as JSON');
   const usage = await sh(`echo '{}' | bx-join -l ${prices} --on store,sku --on-lookup shop`);
   t.equal(usage.code, 64);
@@ -94,7 +126,8 @@ t.test('a lookup past --memory is refused with 73, saying how big it got', async
   const dir = tmp(t);
   const big = join(dir, 'big.ndjson');
   let text = '';
-  for (let i = 0; i < 20000; i++) text += JSON.stringify({ sku: `S${i}`, name: `product number ${i} with a long name`, category: 'Things' }) + '\n';
+  for (let i = 0; i < 20000; i++)
+    text += JSON.stringify({ sku: `S${i}`, name: `product number ${i} with a long name`, category: 'Things' }) + '\n';
   writeFileSync(big, text);
   const r = await sh(`echo '{"sku":"S1"}' | bx-join -l ${big} --on sku --memory 1MB`);
   t.equal(r.code, 73);
@@ -107,9 +140,15 @@ t.test('a lookup past --memory is refused with 73, saying how big it got', async
 t.test('sealed pipes: the lookup may be plain, a cut upstream fails the join', async (t) => {
   const { cat, stock } = files(t);
   const env = { BX_SEAL: '1' };
-  const r = await sh(`bx-extract -q ${stock} | bx-join -q -l ${cat} --on sku --missing drop | bx-agg -q --agg n=count,units=sum:on_hand`, { env });
+  const r = await sh(
+    `bx-extract -q ${stock} | bx-join -q -l ${cat} --on sku --missing drop | bx-agg -q --agg n=count,units=sum:on_hand`,
+    { env },
+  );
   t.equal(r.code, 0, r.stderr);
-  t.same(ndjson(r.stdout), [{ n: 3, units: 34 }, { '@bx': 'end', records: 1 }]);
+  t.same(ndjson(r.stdout), [
+    { n: 3, units: 34 },
+    { '@bx': 'end', records: 1 },
+  ]);
   const cut = await sh(`bx-extract -q ${stock} | head -n 2 | bx-join -q -l ${cat} --on sku`, { env });
   t.equal(cut.code, 65);
   t.match(cut.stderr, /end-of-stream|end mark|trailer|sealed/i);
