@@ -2,7 +2,7 @@
 // in a schema of its own: every table and the lake come out identical, and the day's revenue
 // agrees in four places — the report, PostgreSQL, the lake read by DuckDB, and the POS files
 // themselves (summed here in BigInt cents, minus the rows the job must reject).
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
@@ -86,7 +86,7 @@ t.test('the daily sales job: idempotent, and the revenue agrees in four places',
     OUT: out,
     DEMO_SCHEMA: schema,
     DAY,
-    ROWS: '8000',
+    ROWS: '4000',
     DATABASE_URL: url,
     MAKEFLAGS: undefined,
     MAKELEVEL: undefined,
@@ -190,4 +190,30 @@ t.test('the daily sales job: idempotent, and the revenue agrees in four places',
     posRevenue(join(out, 'in', '2026-11-23', 'pos')).cents,
     'the second report agrees with its POS files',
   );
+  // A bad night: a till sends garbage (far past --max-rejects 0.5 %). The job fails, naming the
+  // stage, and the day already loaded stays as it was in the tables and in the lake.
+  const lakeBefore = (await sh(`bx-extract -q ${join(out, 'lake', 'sales')}/ | md5sum`)).stdout;
+  const bad = join(out, 'drop', DAY);
+  mkdirSync(bad, { recursive: true });
+  cpSync(join(out, 'in', DAY), bad, { recursive: true });
+  const till = join(bad, 'pos', 'pos-S01-T1.csv');
+  writeFileSync(
+    till,
+    readFileSync(till, 'utf8').replace(/,(\d+),(\d+\.\d\d)\r\n/g, (m, q, p, at) =>
+      at % 3 === 0 ? `,x${q},${p}\r\n` : m,
+    ),
+  );
+  const failed = await job({ ...env, GEN: '0', IN: bad });
+  t.not(failed.code, 0, 'the job fails');
+  t.match(failed.stderr, /bx-clean: .*too many rejects/, 'bx-clean says why');
+  t.match(failed.stderr, /sales\.ndjson\] Error 65/, 'make names the stage and its exit code');
+  const kept = await db.query(
+    `SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS s FROM ${schema}.fact_sales t WHERE sale_date = $1`,
+    [DAY],
+  );
+  t.equal(kept.rows[0].s, dayOne.rows[0].s, 'the facts of the day are untouched');
+  t.equal((await sh(`bx-extract -q ${join(out, 'lake', 'sales')}/ | md5sum`)).stdout, lakeBefore, 'and so is the lake');
+  const missing = await job({ ...env, GEN: '0', IN: join(out, 'nowhere') });
+  t.not(missing.code, 0);
+  t.match(missing.stderr, /nowhere\/catalogue\.xml: the day's export is missing/, 'a missing export is named');
 });
