@@ -13,6 +13,7 @@ export const commands: Record<string, () => Promise<CommandModule>> = {
   db: () => import('./db.js'),
   report: () => import('./report.js'),
   runs: () => import('./runs.js'),
+  join: () => import('./join.js'),
 };
 
 /** One line per command for `bx --help`; kept here so it does not load every module. */
@@ -25,4 +26,5 @@ export const summaries: Record<string, string> = {
   db: 'start, stop and show a project-local embedded PostgreSQL',
   report: 'HTML report (inline SVG charts, tables), Markdown or a terminal table',
   runs: 'what ran, when and how it ended, from the run log (BX_RUN_LOG)',
+  join: 'append the fields of a lookup file to each record with the same key (hash join)',
 };
