@@ -244,6 +244,23 @@ export const qualified = (t: TableName) =>
 
 /** PostgreSQL's NAMEDATALEN - 1: longer names are cut to this many bytes. */
 export const MAX_NAME_BYTES = 63;
+export const MAX_IDENT_BYTES = MAX_NAME_BYTES;
+
+/** PostgreSQL keeps the first 63 bytes of a name; a longer field can never match a column. */
+export function longNameHint(name: string): string {
+  return Buffer.byteLength(name) > MAX_IDENT_BYTES
+    ? `; the name is ${Buffer.byteLength(name)} bytes, longer than PostgreSQL's ${MAX_IDENT_BYTES}-byte limit`
+    : '';
+}
+
+/** A name as PostgreSQL stores it: cut to 63 bytes, never inside a UTF-8 character. */
+export function truncateIdent(name: string): string {
+  const buf = Buffer.from(name);
+  if (buf.length <= MAX_IDENT_BYTES) return name;
+  let end = MAX_IDENT_BYTES;
+  while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;
+  return buf.subarray(0, end).toString();
+}
 /** PostgreSQL's MaxHeapAttributeNumber: no table has more columns. */
 export const MAX_COLUMNS = 1600;
 
@@ -272,7 +289,12 @@ export function columnNameProblem(first: ReadonlyMap<string, Origin>): DataError
   }
   const long = names.filter((k) => Buffer.byteLength(k) > MAX_NAME_BYTES);
   if (long.length === 0) return undefined;
-  const shown = long.slice(0, 5).map((k) => `${JSON.stringify(k)} (${Buffer.byteLength(k)} bytes)`);
+  // Each with the name it would become, and the field it would then collide with.
+  const shown = long.slice(0, 5).map((k) => {
+    const cut = truncateIdent(k);
+    const other = names.find((o) => o !== k && truncateIdent(o) === cut);
+    return `${JSON.stringify(k)} (${Buffer.byteLength(k)} bytes, cut to ${JSON.stringify(cut)}${other ? `, the same name as field ${JSON.stringify(other)}` : ''})`;
+  });
   if (long.length > 5) shown.push(`and ${long.length - 5} more`);
   const what = long.length === 1 ? 'a field name is' : `${long.length} field names are`;
   return new DataError(

@@ -4,6 +4,7 @@
 // NULL, and a backslash starts an escape. Unescaped, a field holding `\.` ends the data on
 // PostgreSQL 15 (later rows vanish and COPY reports success) and `\N` becomes NULL.
 import { lineageOf, originOfRecord } from '../lib/lineage.js';
+import { longNameHint } from '../lib/ident.js';
 import { DataError, type Origin } from '../lib/errors.js';
 import { exactNumber } from '../lib/json.js';
 import { lineText, parseRecord, type LineRecordBatch, type RecordBatch, type Rec } from '../lib/records.js';
@@ -700,20 +701,4 @@ function putAscii(out: Buffer, p: number, s: string): number {
   return p;
 }
 
-/** PostgreSQL keeps the first 63 bytes of a name; a longer field can never match a column. */
-export const MAX_IDENT_BYTES = 63;
-
-export function longNameHint(name: string): string {
-  return Buffer.byteLength(name) > MAX_IDENT_BYTES
-    ? `; the name is ${Buffer.byteLength(name)} bytes, longer than PostgreSQL's ${MAX_IDENT_BYTES}-byte limit`
-    : '';
-}
-
-/** A name cut to 63 bytes as PostgreSQL does (never inside a UTF-8 character). */
-export function truncateIdent(name: string): string {
-  const buf = Buffer.from(name);
-  if (buf.length <= MAX_IDENT_BYTES) return name;
-  let end = MAX_IDENT_BYTES;
-  while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;
-  return buf.subarray(0, end).toString();
-}
+export { MAX_IDENT_BYTES, truncateIdent, longNameHint } from '../lib/ident.js';
