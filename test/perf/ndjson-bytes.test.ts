@@ -231,7 +231,7 @@ t.test('invalid UTF-8 and a UTF-16 file', async (t) => {
 // A small random JSON generator: canonical lines (JSON.stringify of random values) and lines
 // mutated from them (a byte inserted, deleted or replaced, spaces added), most no longer canonical.
 let seed = 7;
-const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+const rnd = (n: number) => Math.floor(((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) / 0x80000000) * n);
 const ATOMS = ['0', '-1', '1.5', '2.50', '1e3', '0.0000001', '123456789012345678', 'true', 'false', 'null', '"x"', '"é"', '"a\\"b"', '"\\u0001"', '"\\u00e9"', '"\\/"', '""'];
 const KEYS = ['a', 'b', 'c', '1', '_file', '_line', 'é', 'a b', '__proto__'];
 function value(depth: number): string {
