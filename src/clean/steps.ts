@@ -33,6 +33,10 @@ export interface CleanOptions {
   where: Expression[];
   set: (Expression & { target: string })[];
   dedupe: string[] | undefined;
+  /** --memory: the bound on --dedupe's seen-key set (spilled to sorted runs past it). */
+  memory?: number;
+  /** --temp-dir: where --dedupe's runs go (default: TMPDIR or /tmp). */
+  tempDir?: string;
   hash: string[];
   mask: string[];
   redact: string[];
@@ -62,7 +66,9 @@ export function cleanSteps(opts: CleanOptions, schema: TableSchema | undefined, 
   const sets = opts.set;
   const wheres = opts.where;
   const dedupeKeys = opts.dedupe;
-  const seen = dedupeKeys ? new DigestSet(1 << 16) : undefined;
+  const seen = dedupeKeys
+    ? new DigestSet(1 << 16, { memory: opts.memory, tempDir: opts.tempDir, onSpill: (run, keys) => log.info(`--dedupe: spilled run ${run} (${keys} keys) to disk to stay within --memory`) })
+    : undefined;
   const keyVals: unknown[] = dedupeKeys ? new Array(dedupeKeys.length) : [];
   const drop = opts.drop.length ? new Set(opts.drop) : undefined;
   const keep = opts.keep;

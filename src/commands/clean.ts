@@ -7,6 +7,7 @@ import { Hasher } from '../lib/hash.js';
 import { checkZone } from '../lib/timezone.js';
 import type { Io } from '../lib/io.js';
 import { rejectsArgs } from '../lib/rejects.js';
+import { parseSize } from '../lib/size.js';
 import { FIELD_TYPES, readSchemaFile, validateSchema, type Field, type FieldType, type TableSchema } from '../lib/schema.js';
 import { cli, type CommandSpec, type RawArgs } from '../run/cli.js';
 import { runStage } from '../run/stage.js';
@@ -42,6 +43,8 @@ export const options = (y: Argv) =>
     .option('set', { type: 'string', array: true, describe: "'FIELD = EXPRESSION', repeatable, in order: derive a field (exact decimal arithmetic; see EXPRESSIONS in bx-clean(1))" })
     .option('where', { type: 'string', array: true, describe: "keep only records for which the expression is true (after --set), e.g. 'qty > 0 and category != \"Test\"'; repeatable: all must hold" })
     .option('dedupe', { type: 'string', describe: 'KEY1,KEY2: the first record per key wins; later ones are rejects (rule duplicate)' })
+    .option('memory', { type: 'string', default: '512MB', describe: '--dedupe: memory for the seen keys; past it, sorted runs of key digests go to temporary files (exact, slower)' })
+    .option('temp-dir', { type: 'string', describe: '--dedupe: where spilled runs go (default: TMPDIR or /tmp)' })
     .option('hash', { type: 'string', array: true, describe: 'replace these fields by HMAC-SHA-256 (hex) keyed with BX_HASH_KEY: stable, so joins still work' })
     .option('mask', { type: 'string', array: true, describe: 'replace all but the last 4 characters of these fields with *' })
     .option('redact', { type: 'string', array: true, describe: 'set these fields to null' })
@@ -130,6 +133,8 @@ export function normalize(a: RawArgs): CleanOptions {
     where: ((a.where as string[] | undefined) ?? []).map((w) => compileExpr(String(w), '--where')),
     set: ((a.set as string[] | undefined) ?? []).map((s) => compileAssignment(String(s), '--set')),
     dedupe: hasFlag('dedupe') ? list([a.dedupe]) : undefined,
+    memory: parseSize('memory', String(a.memory ?? '512MB')),
+    tempDir: a['temp-dir'] as string | undefined,
     hash: list(a.hash),
     mask: list(a.mask),
     redact: list(a.redact),
