@@ -29,7 +29,13 @@ export interface CleanOptions {
   defaults: [string, string][];
   lower: string[];
   upper: string[];
-  rules: { required: string[]; min: [string, string][]; max: [string, string][]; pattern: [string, string][]; enum: [string, string[]][] };
+  rules: {
+    required: string[];
+    min: [string, string][];
+    max: [string, string][];
+    pattern: [string, string][];
+    enum: [string, string[]][];
+  };
   where: Expression[];
   set: (Expression & { target: string })[];
   dedupe: string[] | undefined;
@@ -44,7 +50,8 @@ export interface CleanOptions {
   maxRejects: MaxRejects | undefined;
 }
 
-const describeKey = (vals: unknown[]) => vals.map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v ?? null))).join(', ');
+const describeKey = (vals: unknown[]) =>
+  vals.map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v ?? null))).join(', ');
 
 export interface CleanSteps {
   /** The records of `batch` that pass, with their lines; the others go to `reject`. */
@@ -54,7 +61,14 @@ export interface CleanSteps {
 }
 
 /** The steps for these options; `schema`/`compiled` come from --schema and the rule flags, `base` is the --schema file's. */
-export function cleanSteps(opts: CleanOptions, schema: TableSchema | undefined, compiled: CompiledSchema | undefined, base: TableSchema | undefined, hasher: Hasher | undefined, log: Logger): CleanSteps {
+export function cleanSteps(
+  opts: CleanOptions,
+  schema: TableSchema | undefined,
+  compiled: CompiledSchema | undefined,
+  base: TableSchema | undefined,
+  hasher: Hasher | undefined,
+  log: Logger,
+): CleanSteps {
   const rename = opts.rename.size ? opts.rename : undefined;
   const zone = opts.timezone;
   const datetimes = schema ? schema.fields.filter((f) => f.type === 'datetime').map((f) => f.name) : [];
@@ -67,7 +81,11 @@ export function cleanSteps(opts: CleanOptions, schema: TableSchema | undefined, 
   const wheres = opts.where;
   const dedupeKeys = opts.dedupe;
   const seen = dedupeKeys
-    ? new DigestSet(1 << 16, { memory: opts.memory, tempDir: opts.tempDir, onSpill: (run, keys) => log.info(`--dedupe: spilled run ${run} (${keys} keys) to disk to stay within --memory`) })
+    ? new DigestSet(1 << 16, {
+        memory: opts.memory,
+        tempDir: opts.tempDir,
+        onSpill: (run, keys) => log.info(`--dedupe: spilled run ${run} (${keys} keys) to disk to stay within --memory`),
+      })
     : undefined;
   const keyVals: unknown[] = dedupeKeys ? new Array(dedupeKeys.length) : [];
   const drop = opts.drop.length ? new Set(opts.drop) : undefined;
@@ -91,8 +109,13 @@ export function cleanSteps(opts: CleanOptions, schema: TableSchema | undefined, 
   const warnUnseen = (names: string[], recs: Rec[]) => {
     const before = new Map([...opts.rename].map(([o, n]) => [n, o]));
     const defaulted = new Set(opts.defaults.map(([n]) => n));
-    const missing = names.filter((n) => !defaulted.has(n) && !recs.some((r) => Object.hasOwn(r, n) || Object.hasOwn(r, before.get(n) ?? n)));
-    for (const n of missing) log.warn(`field ${JSON.stringify(n)} (from ${opts.schemaFile && base?.fields.some((f) => f.name === n) ? opts.schemaFile : 'the command line'}) is in none of the first ${recs.length} records; is the name right?`);
+    const missing = names.filter(
+      (n) => !defaulted.has(n) && !recs.some((r) => Object.hasOwn(r, n) || Object.hasOwn(r, before.get(n) ?? n)),
+    );
+    for (const n of missing)
+      log.warn(
+        `field ${JSON.stringify(n)} (from ${opts.schemaFile && base?.fields.some((f) => f.name === n) ? opts.schemaFile : 'the command line'}) is in none of the first ${recs.length} records; is the name right?`,
+      );
     return undefined;
   };
 
@@ -103,87 +126,99 @@ export function cleanSteps(opts: CleanOptions, schema: TableSchema | undefined, 
       if (unseen) unseen = warnUnseen(unseen, recs);
       const out: Rec[] = [];
       const lines: number[] = [];
-    for (let i = 0; i < recs.length; i++) {
-      let rec = recs[i];
-      // The key order it came in, when it will matter (taken before --default/--set add keys).
-      const srcOrder = keyOrderOf(rec) ?? (indexNames ? Object.keys(rec) : undefined);
-      if (rename) {
-        const r: Rec = {};
-        for (const k in rec) setKey(r, rename.get(k) ?? k, rec[k]);
-        rec = r;
-      }
-      if (trim || nulls) {
-        for (const k in rec) {
-          let v = rec[k];
-          if (typeof v !== 'string') continue;
-          if (trim) v = v.trim();
-          if (nulls && nulls.has(v as string)) v = null;
-          if (v !== rec[k]) setKey(rec, k, v);
+      for (let i = 0; i < recs.length; i++) {
+        let rec = recs[i];
+        // The key order it came in, when it will matter (taken before --default/--set add keys).
+        const srcOrder = keyOrderOf(rec) ?? (indexNames ? Object.keys(rec) : undefined);
+        if (rename) {
+          const r: Rec = {};
+          for (const k in rec) setKey(r, rename.get(k) ?? k, rec[k]);
+          rec = r;
         }
-      }
-      for (let d = 0; d < defaults.length; d++) {
-        const [k, v] = defaults[d];
-        if (rec[k] === undefined || rec[k] === null || !Object.hasOwn(rec, k)) setKey(rec, k, v);
-      }
-      for (let k = 0; k < lower.length; k++) {
-        const v = rec[lower[k]];
-        if (typeof v === 'string' && Object.hasOwn(rec, lower[k])) setKey(rec, lower[k], v.toLowerCase());
-      }
-      for (let k = 0; k < upper.length; k++) {
-        const v = rec[upper[k]];
-        if (typeof v === 'string' && Object.hasOwn(rec, upper[k])) setKey(rec, upper[k], v.toUpperCase());
-      }
-      if (compiled) {
-        const fails = compiled.apply(rec);
-        if (fails) {
-          reject(rec, fails, originOfRecord(rec, batch.name, batch.lines[i]));
-          continue;
-        }
-        if (zone) {
-          for (let k = 0; k < datetimes.length; k++) {
-            const v = rec[datetimes[k]];
-            if (typeof v === 'string') setKey(rec, datetimes[k], localIsoToUtc(v, zone));
+        if (trim || nulls) {
+          for (const k in rec) {
+            let v = rec[k];
+            if (typeof v !== 'string') continue;
+            if (trim) v = v.trim();
+            if (nulls && nulls.has(v as string)) v = null;
+            if (v !== rec[k]) setKey(rec, k, v);
           }
         }
-      }
-      if (sets.length || wheres.length) {
-        const fail = derive(rec);
-        if (fail === false) {
-          filtered++;
-          continue;
+        for (let d = 0; d < defaults.length; d++) {
+          const [k, v] = defaults[d];
+          if (rec[k] === undefined || rec[k] === null || !Object.hasOwn(rec, k)) setKey(rec, k, v);
         }
-        if (fail) {
-          reject(rec, [fail], originOfRecord(rec, batch.name, batch.lines[i]));
-          continue;
+        for (let k = 0; k < lower.length; k++) {
+          const v = rec[lower[k]];
+          if (typeof v === 'string' && Object.hasOwn(rec, lower[k])) setKey(rec, lower[k], v.toLowerCase());
         }
-      }
-      if (seen) {
-        for (let k = 0; k < keyVals.length; k++) keyVals[k] = Object.hasOwn(rec, dedupeKeys![k]) ? rec[dedupeKeys![k]] : null;
-        if (!seen.add(keyText(keyVals))) {
-          const field = dedupeKeys!.join(',');
-          const value = keyVals.length === 1 ? keyVals[0] : [...keyVals];
-          reject(rec, [{ field, rule: 'duplicate', value, message: `duplicate key (${describeKey(keyVals)}): an earlier record has it` }], originOfRecord(rec, batch.name, batch.lines[i]));
-          continue;
+        for (let k = 0; k < upper.length; k++) {
+          const v = rec[upper[k]];
+          if (typeof v === 'string' && Object.hasOwn(rec, upper[k])) setKey(rec, upper[k], v.toUpperCase());
         }
+        if (compiled) {
+          const fails = compiled.apply(rec);
+          if (fails) {
+            reject(rec, fails, originOfRecord(rec, batch.name, batch.lines[i]));
+            continue;
+          }
+          if (zone) {
+            for (let k = 0; k < datetimes.length; k++) {
+              const v = rec[datetimes[k]];
+              if (typeof v === 'string') setKey(rec, datetimes[k], localIsoToUtc(v, zone));
+            }
+          }
+        }
+        if (sets.length || wheres.length) {
+          const fail = derive(rec);
+          if (fail === false) {
+            filtered++;
+            continue;
+          }
+          if (fail) {
+            reject(rec, [fail], originOfRecord(rec, batch.name, batch.lines[i]));
+            continue;
+          }
+        }
+        if (seen) {
+          for (let k = 0; k < keyVals.length; k++)
+            keyVals[k] = Object.hasOwn(rec, dedupeKeys![k]) ? rec[dedupeKeys![k]] : null;
+          if (!seen.add(keyText(keyVals))) {
+            const field = dedupeKeys!.join(',');
+            const value = keyVals.length === 1 ? keyVals[0] : [...keyVals];
+            reject(
+              rec,
+              [
+                {
+                  field,
+                  rule: 'duplicate',
+                  value,
+                  message: `duplicate key (${describeKey(keyVals)}): an earlier record has it`,
+                },
+              ],
+              originOfRecord(rec, batch.name, batch.lines[i]),
+            );
+            continue;
+          }
+        }
+        if (privacy) {
+          for (const k of opts.hash) if (Object.hasOwn(rec, k)) setKey(rec, k, hasher!.hash(rec[k]));
+          for (const k of opts.mask) if (Object.hasOwn(rec, k)) setKey(rec, k, mask(rec[k]));
+          for (const k of opts.redact) if (Object.hasOwn(rec, k)) setKey(rec, k, null);
+        }
+        if (keep) {
+          const r: Rec = {};
+          for (const k of keep) setKey(r, k, Object.hasOwn(rec, k) ? rec[k] : null);
+          rec = r;
+        } else if (drop) {
+          const r: Rec = {};
+          for (const k in rec) if (!drop.has(k)) setKey(r, k, rec[k]);
+          rec = r;
+        }
+        if (srcOrder !== undefined) setKeyOrder(rec, orderOut(srcOrder));
+        out.push(rec);
+        lines.push(batch.lines[i]);
       }
-      if (privacy) {
-        for (const k of opts.hash) if (Object.hasOwn(rec, k)) setKey(rec, k, hasher!.hash(rec[k]));
-        for (const k of opts.mask) if (Object.hasOwn(rec, k)) setKey(rec, k, mask(rec[k]));
-        for (const k of opts.redact) if (Object.hasOwn(rec, k)) setKey(rec, k, null);
-      }
-      if (keep) {
-        const r: Rec = {};
-        for (const k of keep) setKey(r, k, Object.hasOwn(rec, k) ? rec[k] : null);
-        rec = r;
-      } else if (drop) {
-        const r: Rec = {};
-        for (const k in rec) if (!drop.has(k)) setKey(r, k, rec[k]);
-        rec = r;
-      }
-      if (srcOrder !== undefined) setKeyOrder(rec, orderOut(srcOrder));
-      out.push(rec);
-      lines.push(batch.lines[i]);
-    }
       return { name: batch.name, lines, records: out };
     },
   };
@@ -203,7 +238,11 @@ export function cleanSteps(opts: CleanOptions, schema: TableSchema | undefined, 
     } catch (err) {
       if (!(err instanceof ExprError)) throw err;
       const target = (e as { target?: string }).target;
-      return { field: target, rule: 'expression', message: `${target !== undefined ? '--set' : '--where'} ${JSON.stringify(e!.source)}: ${err.message}` };
+      return {
+        field: target,
+        rule: 'expression',
+        message: `${target !== undefined ? '--set' : '--where'} ${JSON.stringify(e!.source)}: ${err.message}`,
+      };
     }
     return undefined;
   }

@@ -8,7 +8,14 @@ import { checkZone } from '../lib/timezone.js';
 import type { Io } from '../lib/io.js';
 import { rejectsArgs } from '../lib/rejects.js';
 import { parseSize } from '../lib/size.js';
-import { FIELD_TYPES, readSchemaFile, validateSchema, type Field, type FieldType, type TableSchema } from '../lib/schema.js';
+import {
+  FIELD_TYPES,
+  readSchemaFile,
+  validateSchema,
+  type Field,
+  type FieldType,
+  type TableSchema,
+} from '../lib/schema.js';
 import { cli, type CommandSpec, type RawArgs } from '../run/cli.js';
 import { runStage } from '../run/stage.js';
 import { StdoutSink } from '../sinks/stdout.js';
@@ -24,31 +31,109 @@ export const options = (y: Argv) =>
     .strict(false)
     .strictOptions(true)
     .positional('input', { describe: 'NDJSON files; - or nothing for stdin' })
-    .option('schema', { alias: 's', type: 'string', describe: 'Table Schema JSON file: field types, formats, constraints, missingValues' })
-    .option('type', { alias: 't', type: 'string', array: true, describe: 'FIELD:TYPE[:FORMAT], repeatable; TYPE: string, integer, number, decimal[:SCALE], boolean, date, datetime, time, year, object, array, any; FORMAT e.g. %d/%m/%y' })
+    .option('schema', {
+      alias: 's',
+      type: 'string',
+      describe: 'Table Schema JSON file: field types, formats, constraints, missingValues',
+    })
+    .option('type', {
+      alias: 't',
+      type: 'string',
+      array: true,
+      describe:
+        'FIELD:TYPE[:FORMAT], repeatable; TYPE: string, integer, number, decimal[:SCALE], boolean, date, datetime, time, year, object, array, any; FORMAT e.g. %d/%m/%y',
+    })
     .option('trim', { type: 'boolean', describe: 'strip leading and trailing white space from every text value' })
-    .option('timezone', { type: 'string', describe: 'typed datetimes without an offset are local times in this IANA zone (Europe/Paris): written in UTC' })
-    .option('null-values', { type: 'string', describe: 'comma-separated texts that mean null in every field, e.g. "NA,null," (the trailing comma lists "")' })
-    .option('rename', { type: 'string', array: true, describe: 'OLD=NEW, repeatable: rename a field in place (before every other step)' })
-    .option('keep', { type: 'string', array: true, describe: 'output only these fields, in this order (comma-separated, repeatable)' })
-    .option('drop', { type: 'string', array: true, describe: 'leave these fields out of the output (comma-separated, repeatable)' })
-    .option('default', { type: 'string', array: true, describe: 'FIELD=VALUE, repeatable: the value (as text, typed like input) where the field is missing or null' })
-    .option('lower', { type: 'string', array: true, describe: 'lower-case these text fields (comma-separated, repeatable)' })
-    .option('upper', { type: 'string', array: true, describe: 'upper-case these text fields (comma-separated, repeatable)' })
-    .option('required', { type: 'string', array: true, describe: 'these fields must be present and not null (comma-separated, repeatable)' })
-    .option('min', { type: 'string', array: true, describe: 'FIELD=VALUE, repeatable: the smallest allowed value (numbers exactly, dates as ISO)' })
+    .option('timezone', {
+      type: 'string',
+      describe: 'typed datetimes without an offset are local times in this IANA zone (Europe/Paris): written in UTC',
+    })
+    .option('null-values', {
+      type: 'string',
+      describe: 'comma-separated texts that mean null in every field, e.g. "NA,null," (the trailing comma lists "")',
+    })
+    .option('rename', {
+      type: 'string',
+      array: true,
+      describe: 'OLD=NEW, repeatable: rename a field in place (before every other step)',
+    })
+    .option('keep', {
+      type: 'string',
+      array: true,
+      describe: 'output only these fields, in this order (comma-separated, repeatable)',
+    })
+    .option('drop', {
+      type: 'string',
+      array: true,
+      describe: 'leave these fields out of the output (comma-separated, repeatable)',
+    })
+    .option('default', {
+      type: 'string',
+      array: true,
+      describe: 'FIELD=VALUE, repeatable: the value (as text, typed like input) where the field is missing or null',
+    })
+    .option('lower', {
+      type: 'string',
+      array: true,
+      describe: 'lower-case these text fields (comma-separated, repeatable)',
+    })
+    .option('upper', {
+      type: 'string',
+      array: true,
+      describe: 'upper-case these text fields (comma-separated, repeatable)',
+    })
+    .option('required', {
+      type: 'string',
+      array: true,
+      describe: 'these fields must be present and not null (comma-separated, repeatable)',
+    })
+    .option('min', {
+      type: 'string',
+      array: true,
+      describe: 'FIELD=VALUE, repeatable: the smallest allowed value (numbers exactly, dates as ISO)',
+    })
     .option('max', { type: 'string', array: true, describe: 'FIELD=VALUE, repeatable: the largest allowed value' })
     .option('pattern', { type: 'string', array: true, describe: 'FIELD=REGEX, repeatable: the whole value must match' })
     .option('enum', { type: 'string', array: true, describe: 'FIELD=A,B,C, repeatable: the allowed values' })
-    .option('set', { type: 'string', array: true, describe: "'FIELD = EXPRESSION', repeatable, in order: derive a field (exact decimal arithmetic; see EXPRESSIONS in bx-clean(1))" })
-    .option('where', { type: 'string', array: true, describe: "keep only records for which the expression is true (after --set), e.g. 'qty > 0 and category != \"Test\"'; repeatable: all must hold" })
-    .option('dedupe', { type: 'string', describe: 'KEY1,KEY2: the first record per key wins; later ones are rejects (rule duplicate)' })
-    .option('memory', { type: 'string', default: '512MB', describe: '--dedupe: memory for the seen keys; past it, sorted runs of key digests go to temporary files (exact, slower)' })
+    .option('set', {
+      type: 'string',
+      array: true,
+      describe:
+        "'FIELD = EXPRESSION', repeatable, in order: derive a field (exact decimal arithmetic; see EXPRESSIONS in bx-clean(1))",
+    })
+    .option('where', {
+      type: 'string',
+      array: true,
+      describe:
+        'keep only records for which the expression is true (after --set), e.g. \'qty > 0 and category != "Test"\'; repeatable: all must hold',
+    })
+    .option('dedupe', {
+      type: 'string',
+      describe: 'KEY1,KEY2: the first record per key wins; later ones are rejects (rule duplicate)',
+    })
+    .option('memory', {
+      type: 'string',
+      default: '512MB',
+      describe:
+        '--dedupe: memory for the seen keys; past it, sorted runs of key digests go to temporary files (exact, slower)',
+    })
     .option('temp-dir', { type: 'string', describe: '--dedupe: where spilled runs go (default: TMPDIR or /tmp)' })
-    .option('hash', { type: 'string', array: true, describe: 'replace these fields by HMAC-SHA-256 (hex) keyed with BX_HASH_KEY: stable, so joins still work' })
-    .option('mask', { type: 'string', array: true, describe: 'replace all but the last 4 characters of these fields with *' })
+    .option('hash', {
+      type: 'string',
+      array: true,
+      describe: 'replace these fields by HMAC-SHA-256 (hex) keyed with BX_HASH_KEY: stable, so joins still work',
+    })
+    .option('mask', {
+      type: 'string',
+      array: true,
+      describe: 'replace all but the last 4 characters of these fields with *',
+    })
     .option('redact', { type: 'string', array: true, describe: 'set these fields to null' })
-    .option('rejects', { type: 'string', describe: 'write failing records here (NDJSON, mode 0600) with every failed rule, instead of stopping at the first' })
+    .option('rejects', {
+      type: 'string',
+      describe:
+        'write failing records here (NDJSON, mode 0600) with every failed rule, instead of stopping at the first',
+    })
     .option('max-rejects', { type: 'string', describe: 'fail (exit 65) past N rejects or a percentage such as 0.5%' });
 
 const list = (vals: unknown): string[] =>
@@ -89,7 +174,8 @@ export function parseTypeFlag(text: string): Field {
   const format = b < 0 ? undefined : rest.slice(b + 1);
   if (type === 'decimal' || type === 'numeric') {
     if (format === undefined || format === '') return { name, type: 'number', 'bx:pgType': 'numeric' };
-    if (!/^\d+$/.test(format) || Number(format) > 1000) throw new UsageError(`--type ${text}: a decimal's scale is a number of fraction digits, e.g. ${name}:decimal:2`);
+    if (!/^\d+$/.test(format) || Number(format) > 1000)
+      throw new UsageError(`--type ${text}: a decimal's scale is a number of fraction digits, e.g. ${name}:decimal:2`);
     return { name, type: 'number', 'bx:scale': Number(format) };
   }
   const alias = TYPE_ALIASES[type];
@@ -103,7 +189,10 @@ export function parseTypeFlag(text: string): Field {
 
 function zoneFlag(text: string): string {
   const zone = checkZone(text);
-  if (!zone) throw new UsageError(`--timezone: unknown time zone "${text}" (an IANA name such as Europe/Paris or America/New_York)`);
+  if (!zone)
+    throw new UsageError(
+      `--timezone: unknown time zone "${text}" (an IANA name such as Europe/Paris or America/New_York)`,
+    );
   return zone;
 }
 
@@ -155,7 +244,9 @@ export function normalize(a: RawArgs): CleanOptions {
 
 /** The schema bx-clean enforces: --schema, then --type fields, then the rule flags on top. */
 function buildSchema(base: TableSchema | undefined, opts: CleanOptions): TableSchema | undefined {
-  const fields: Field[] = base ? base.fields.map((f) => ({ ...f, constraints: f.constraints && { ...f.constraints } })) : [];
+  const fields: Field[] = base
+    ? base.fields.map((f) => ({ ...f, constraints: f.constraints && { ...f.constraints } }))
+    : [];
   const field = (name: string): Field => {
     let f = fields.find((x) => x.name === name);
     if (!f) fields.push((f = { name, type: 'any' }));
@@ -183,8 +274,8 @@ function buildSchema(base: TableSchema | undefined, opts: CleanOptions): TableSc
   return validateSchema(schema, 'the command line');
 }
 
-
-const describeKey = (vals: unknown[]) => vals.map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v ?? null))).join(', ');
+const describeKey = (vals: unknown[]) =>
+  vals.map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v ?? null))).join(', ');
 
 export async function run(io: Io, opts: CleanOptions): Promise<ExitCode> {
   const hasher = opts.hash.length ? Hasher.fromEnv(io.env) : undefined;
@@ -213,10 +304,22 @@ export const spec: CommandSpec<CleanOptions> = {
   describe,
   usage: '[options] [FILE|-]...',
   examples: [
-    ['bx-clean --schema sales.schema.json --rejects rejects.ndjson < sales.ndjson', 'type and check records against a schema, keeping failures aside'],
-    ['bx-clean --type "Order Date:date:%d/%m/%y" --type Sales:decimal --trim --null-values "NA,"', 'type two fields, trim text, read NA and empty as null'],
-    ["bx-clean --set 'revenue = qty * unit_price * (1 - discount)' --where 'qty > 0'", 'derive a field exactly and filter'],
-    ['BX_HASH_KEY=… bx-clean --dedupe order_id --hash email --mask card --rejects dups.ndjson', 'drop repeated keys, pseudonymise and mask personal data'],
+    [
+      'bx-clean --schema sales.schema.json --rejects rejects.ndjson < sales.ndjson',
+      'type and check records against a schema, keeping failures aside',
+    ],
+    [
+      'bx-clean --type "Order Date:date:%d/%m/%y" --type Sales:decimal --trim --null-values "NA,"',
+      'type two fields, trim text, read NA and empty as null',
+    ],
+    [
+      "bx-clean --set 'revenue = qty * unit_price * (1 - discount)' --where 'qty > 0'",
+      'derive a field exactly and filter',
+    ],
+    [
+      'BX_HASH_KEY=… bx-clean --dedupe order_id --hash email --mask card --rejects dups.ndjson',
+      'drop repeated keys, pseudonymise and mask personal data',
+    ],
   ],
   options,
   normalize,

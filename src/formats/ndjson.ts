@@ -20,7 +20,8 @@ import { decodeText } from '../lib/text.js';
 import type { ReadBatch, ReadOptions, Reader } from './index.js';
 
 export const ndjsonReader: Reader = (input, opts, ctx) => {
-  if (ctx.json && (opts.encoding ?? 'utf8') === 'utf8') return byteBatches(input.stream, input.name, opts, ctx.json.lineage, ctx.reject);
+  if (ctx.json && (opts.encoding ?? 'utf8') === 'utf8')
+    return byteBatches(input.stream, input.name, opts, ctx.json.lineage, ctx.reject);
   return readRecordBatches(decodeText(input.stream, input.name, opts.encoding), input.name, {
     expectSealed: false,
     maxLine: opts.maxRecordSize,
@@ -32,7 +33,8 @@ export const ndjsonReader: Reader = (input, opts, ctx) => {
 
 type RejectFn = Parameters<Reader>[2]['reject'];
 
-const rejectLine = (reject: RejectFn, err: DataError, line: string) => reject(line.length > 1000 ? line.slice(0, 1000) : line, { rule: 'json', message: err.detail }, err.at!);
+const rejectLine = (reject: RejectFn, err: DataError, line: string) =>
+  reject(line.length > 1000 ? line.slice(0, 1000) : line, { rule: 'json', message: err.detail }, err.at!);
 
 // The byte path may not nest deeper than this (or than --max-depth): deeper lines take the object path.
 const BYTE_DEPTH = 32;
@@ -41,7 +43,13 @@ const BYTE_DEPTH = 32;
  * The byte path: lines as bytes (readLineBatches), each canonical line copied on (runs of
  * them as one view of the input, no copy), the others through the object path.
  */
-async function* byteBatches(stream: Readable, name: string, opts: ReadOptions, lineage: boolean, reject: RejectFn): AsyncGenerator<ReadBatch> {
+async function* byteBatches(
+  stream: Readable,
+  name: string,
+  opts: ReadOptions,
+  lineage: boolean,
+  reject: RejectFn,
+): AsyncGenerator<ReadBatch> {
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const maxLine = opts.maxRecordSize ?? DEFAULT_MAX_LINE;
   const check = new Canonical(Math.min(maxDepth, BYTE_DEPTH));
@@ -75,7 +83,7 @@ async function* byteBatches(stream: Readable, name: string, opts: ReadOptions, l
         const ok = check.line(buf, s, e);
         if (ok && suffix && !check.lineageKey) {
           // `{…}` + `,"_file":…,"_line":N}`, as addLineage + stringifyRecord write it.
-          if (op + (e - s) + suffix.length + 16 > out.length) out = grow(out, op, (e - s) + suffix.length + 16);
+          if (op + (e - s) + suffix.length + 16 > out.length) out = grow(out, op, e - s + suffix.length + 16);
           op += buf.copy(out, op, s, e - 1);
           if (e - s > 2) out[op++] = 0x2c; // ,
           op += suffix.copy(out, op);
@@ -129,7 +137,8 @@ async function* byteBatches(stream: Readable, name: string, opts: ReadOptions, l
     }
   } catch (err) {
     // The byte reader's "line longer than 3N bytes" is the object path's "longer than N characters".
-    if (err instanceof DataError && err.at && /^line longer than \d+ bytes/.test(err.detail ?? '')) throw tooLong(name, err.at.line, maxLine);
+    if (err instanceof DataError && err.at && /^line longer than \d+ bytes/.test(err.detail ?? ''))
+      throw tooLong(name, err.at.line, maxLine);
     throw err;
   }
 }
@@ -187,7 +196,7 @@ export class Canonical {
   private object(depth: number, top: boolean): boolean {
     const buf = this.buf;
     // at i: just after `{`
-    if (buf[this.i] === 0x7d) return this.i++, true;
+    if (buf[this.i] === 0x7d) return (this.i++, true);
     const ks: number[] | undefined = top ? undefined : [];
     for (;;) {
       if (buf[this.i] !== 0x22) return false;
@@ -198,7 +207,8 @@ export class Canonical {
         this.keyS[this.nKeys] = k;
         this.keyE[this.nKeys++] = this.i;
         const len = this.i - k;
-        if (len === 7 && buf[k + 1] === 0x5f && (isKey(buf, k, '"_file"') || isKey(buf, k, '"_line"'))) this.lineageKey = true;
+        if (len === 7 && buf[k + 1] === 0x5f && (isKey(buf, k, '"_file"') || isKey(buf, k, '"_line"')))
+          this.lineageKey = true;
       } else {
         // JSON.stringify would put an integer-like key first in a nested object: object path.
         const c = buf[k + 1];
@@ -240,7 +250,7 @@ export class Canonical {
 
   private array(depth: number): boolean {
     const buf = this.buf;
-    if (buf[this.i] === 0x5d) return this.i++, true;
+    if (buf[this.i] === 0x5d) return (this.i++, true);
     for (;;) {
       if (!this.value(depth)) return false;
       const c = buf[this.i++];
@@ -355,7 +365,8 @@ export class Canonical {
       for (let j = 0; j < n; j++) set.add(buf.toString('latin1', ks[j], ke[j]));
       if (set.size !== n) return false;
     } else {
-      for (let a = 1; a < n; a++) for (let b = 0; b < a; b++) if (sameBytes(buf, ks[a], ke[a], ks[b], ke[b])) return false;
+      for (let a = 1; a < n; a++)
+        for (let b = 0; b < a; b++) if (sameBytes(buf, ks[a], ke[a], ks[b], ke[b])) return false;
     }
     // Remember this line's keys, one after another; key j at prevOff[j].
     if (this.prev.length < len) {

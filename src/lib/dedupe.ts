@@ -248,7 +248,8 @@ export class DigestSet {
     this.mask = this.mask * 2 + 1;
     this.size = 0;
     for (let o = 0; o < old.length; o += 4) {
-      if (old[o] !== 0 || old[o + 1] !== 0 || old[o + 2] !== 0 || old[o + 3] !== 0) this.insert(old[o], old[o + 1], old[o + 2], old[o + 3]);
+      if (old[o] !== 0 || old[o + 1] !== 0 || old[o + 2] !== 0 || old[o + 3] !== 0)
+        this.insert(old[o], old[o + 1], old[o + 2], old[o + 3]);
     }
   }
 

@@ -102,7 +102,10 @@ t.test('columnNameProblem: every over-long name at once, an empty name, too many
   );
   t.equal(long?.exitCode, ExitCode.DataErr);
   t.match(long?.message, /^in:1: 3 field names are longer than PostgreSQL's 63-byte limit/);
-  t.match(long?.message, /"x{70}" \(70 bytes, cut to "x{63}"\), "y{64}" \(64 bytes, cut to "y{63}"\), "é{32}" \(64 bytes, cut to "é{31}"\)/);
+  t.match(
+    long?.message,
+    /"x{70}" \(70 bytes, cut to "x{63}"\), "y{64}" \(64 bytes, cut to "y{63}"\), "é{32}" \(64 bytes, cut to "é{31}"\)/,
+  );
   t.match(
     columnNameProblem(
       new Map([

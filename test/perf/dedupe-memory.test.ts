@@ -33,26 +33,32 @@ t.test('a bounded set spills and gives the same answer as the unbounded one for 
   t.ok(dups > 10_000, `many duplicates met (${dups})`);
   t.ok(bounded.runCount >= 3, `spilled ${bounded.runCount} runs`);
   t.equal(bounded.keys, free.size, 'the same number of keys held');
-  t.ok(maxBytes <= memory, `held at most ${maxBytes} bytes, within the ${memory}-byte bound (table and runs' filters; a spill's sort and a doubling fit in what is left)`);
+  t.ok(
+    maxBytes <= memory,
+    `held at most ${maxBytes} bytes, within the ${memory}-byte bound (table and runs' filters; a spill's sort and a doubling fit in what is left)`,
+  );
   t.same(readdirSync(dir), [], 'no spill file or directory left in the temp dir (unlinked when opened)');
   bounded.close();
 });
 
-t.test('past what the bound can hold even spilled: CantCreateError (exit 73) naming the keys and the fix', async (t) => {
-  const set = new DigestSet(16, { memory: 16 * 1024, tempDir: tmp(t) });
-  let err: unknown;
-  let added = 0;
-  try {
-    for (let i = 0; i < 100_000; i++) if (set.add(`key-${i}`)) added++;
-  } catch (e) {
-    err = e;
-  }
-  t.ok(err instanceof CantCreateError, 'refused');
-  t.equal((err as CantCreateError).exitCode, 73);
-  t.match((err as Error).message, /--memory 0 MB: --dedupe holds \d+ keys in 0 MB .*raise --memory/);
-  t.ok(added > 1000 && set.bytes <= 16 * 1024, `held ${added} keys in ${set.bytes} bytes when it refused`);
-  set.close();
-});
+t.test(
+  'past what the bound can hold even spilled: CantCreateError (exit 73) naming the keys and the fix',
+  async (t) => {
+    const set = new DigestSet(16, { memory: 16 * 1024, tempDir: tmp(t) });
+    let err: unknown;
+    let added = 0;
+    try {
+      for (let i = 0; i < 100_000; i++) if (set.add(`key-${i}`)) added++;
+    } catch (e) {
+      err = e;
+    }
+    t.ok(err instanceof CantCreateError, 'refused');
+    t.equal((err as CantCreateError).exitCode, 73);
+    t.match((err as Error).message, /--memory 0 MB: --dedupe holds \d+ keys in 0 MB .*raise --memory/);
+    t.ok(added > 1000 && set.bytes <= 16 * 1024, `held ${added} keys in ${set.bytes} bytes when it refused`);
+    set.close();
+  },
+);
 
 t.test('bx-clean --dedupe --memory: same output and rejects as without a bound; a refusal is exit 73', async (t) => {
   const dir = tmp(t);
@@ -60,9 +66,13 @@ t.test('bx-clean --dedupe --memory: same output and rejects as without a bound; 
   const lines: string[] = [];
   for (let i = 0; i < 150_000; i++) lines.push(JSON.stringify({ id: `o-${(i * 7919) % 100_000}`, n: i }));
   writeFileSync(input, lines.join('\n') + '\n');
-  const free = await sh(`bx-clean --accept-unsealed --dedupe id --rejects ${dir}/r1.ndjson ${input} > ${dir}/o1.ndjson && md5sum < ${dir}/o1.ndjson && md5sum < ${dir}/r1.ndjson`);
+  const free = await sh(
+    `bx-clean --accept-unsealed --dedupe id --rejects ${dir}/r1.ndjson ${input} > ${dir}/o1.ndjson && md5sum < ${dir}/o1.ndjson && md5sum < ${dir}/r1.ndjson`,
+  );
   t.equal(free.code, 0, free.stderr);
-  const bound = await sh(`bx-clean --accept-unsealed --dedupe id --memory 1MB --temp-dir ${dir} --rejects ${dir}/r2.ndjson ${input} > ${dir}/o2.ndjson && md5sum < ${dir}/o2.ndjson && md5sum < ${dir}/r2.ndjson`);
+  const bound = await sh(
+    `bx-clean --accept-unsealed --dedupe id --memory 1MB --temp-dir ${dir} --rejects ${dir}/r2.ndjson ${input} > ${dir}/o2.ndjson && md5sum < ${dir}/o2.ndjson && md5sum < ${dir}/r2.ndjson`,
+  );
   t.equal(bound.code, 0, bound.stderr);
   t.match(bound.stderr, /spilled run \d+/, 'it spilled');
   t.match(bound.stderr, /150000 rows in, 100000 out, 50000 rejected/);

@@ -12,7 +12,15 @@ import { Logger } from '../../src/lib/log.js';
 import { addLineage } from '../../src/lib/lineage.js';
 import { stringifyRecord } from '../../src/lib/json.js';
 
-const opts = (o: Partial<ReadOptions> = {}): ReadOptions => ({ encoding: 'utf8', header: true, skipLines: 0, stripNs: false, maxRecordSize: 1 << 20, maxDepth: 1000, ...o });
+const opts = (o: Partial<ReadOptions> = {}): ReadOptions => ({
+  encoding: 'utf8',
+  header: true,
+  skipLines: 0,
+  stripNs: false,
+  maxRecordSize: 1 << 20,
+  maxDepth: 1000,
+  ...o,
+});
 
 interface Result {
   out: string;
@@ -183,7 +191,15 @@ async function same(t: Test, text: string, label: string, o: Partial<ReadOptions
 
 t.test('tricky lines, one at a time: the byte path writes and refuses what the object path does', async (t) => {
   // Labels in ASCII: a U+2028 in a test name would cut the TAP line.
-  for (const line of TRICKY) await same(t, line + '\n', JSON.stringify(line.slice(0, 60)).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  for (const line of TRICKY)
+    await same(
+      t,
+      line + '\n',
+      JSON.stringify(line.slice(0, 60)).replace(
+        /[^\x20-\x7e]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+      ),
+    );
 });
 
 t.test('all the tricky lines in one file, cut at every byte (UTF-8 characters and CRLF included)', async (t) => {
@@ -194,7 +210,16 @@ t.test('all the tricky lines in one file, cut at every byte (UTF-8 characters an
 t.test('the byte path is taken: canonical lines are passed on, not rebuilt', async (t) => {
   const c = new Canonical(32);
   const yes = ['{}', '{"a":1}', '{"a":"x\\"\\n\\u0001","b":[1,-2.5,0.001,true,null],"c":{"d":"e"}}', '{"b":1,"2":2}'];
-  const no = ['{"a":1.0}', '{"a":1,"a":2}', '{"a":{"1":2}}', '{"a": 1}', '{"a":"\\/"}', '{"a":1e3}', '{"a":12345678901234567}', '[1]'];
+  const no = [
+    '{"a":1.0}',
+    '{"a":1,"a":2}',
+    '{"a":{"1":2}}',
+    '{"a": 1}',
+    '{"a":"\\/"}',
+    '{"a":1e3}',
+    '{"a":12345678901234567}',
+    '[1]',
+  ];
   for (const s of yes) t.ok(c.line(Buffer.from(s), 0, Buffer.byteLength(s)), `canonical: ${s}`);
   for (const s of no) t.notOk(c.line(Buffer.from(s), 0, Buffer.byteLength(s)), `not canonical: ${s}`);
   const r = await read([Buffer.from('{"a":1}\n{"a":2}\n')], true, false);
@@ -232,7 +257,25 @@ t.test('invalid UTF-8 and a UTF-16 file', async (t) => {
 // mutated from them (a byte inserted, deleted or replaced, spaces added), most no longer canonical.
 let seed = 7;
 const rnd = (n: number) => Math.floor(((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) / 0x80000000) * n);
-const ATOMS = ['0', '-1', '1.5', '2.50', '1e3', '0.0000001', '123456789012345678', 'true', 'false', 'null', '"x"', '"é"', '"a\\"b"', '"\\u0001"', '"\\u00e9"', '"\\/"', '""'];
+const ATOMS = [
+  '0',
+  '-1',
+  '1.5',
+  '2.50',
+  '1e3',
+  '0.0000001',
+  '123456789012345678',
+  'true',
+  'false',
+  'null',
+  '"x"',
+  '"é"',
+  '"a\\"b"',
+  '"\\u0001"',
+  '"\\u00e9"',
+  '"\\/"',
+  '""',
+];
 const KEYS = ['a', 'b', 'c', '1', '_file', '_line', 'é', 'a b', '__proto__'];
 function value(depth: number): string {
   const k = rnd(depth > 2 ? 2 : 4);
@@ -240,7 +283,8 @@ function value(depth: number): string {
   if (k === 2) return '[' + Array.from({ length: rnd(4) }, () => value(depth + 1)).join(',') + ']';
   return object(depth + 1);
 }
-const object = (depth: number): string => '{' + Array.from({ length: rnd(5) }, () => `"${KEYS[rnd(KEYS.length)]}":${value(depth)}`).join(',') + '}';
+const object = (depth: number): string =>
+  '{' + Array.from({ length: rnd(5) }, () => `"${KEYS[rnd(KEYS.length)]}":${value(depth)}`).join(',') + '}';
 const MUTATE = ' ,:{}[]"\\0e.-x';
 function randomLine(): string {
   let s = object(0);
@@ -248,7 +292,12 @@ function randomLine(): string {
     const i = rnd(s.length + 1);
     const op = rnd(3);
     const ch = MUTATE[rnd(MUTATE.length)];
-    s = op === 0 ? s.slice(0, i) + ch + s.slice(i) : op === 1 ? s.slice(0, i) + s.slice(i + 1) : s.slice(0, i) + ch + s.slice(i + 1);
+    s =
+      op === 0
+        ? s.slice(0, i) + ch + s.slice(i)
+        : op === 1
+          ? s.slice(0, i) + s.slice(i + 1)
+          : s.slice(0, i) + ch + s.slice(i + 1);
   }
   return s;
 }
