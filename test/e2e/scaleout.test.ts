@@ -55,7 +55,19 @@ t.test(
   { skip: reason ?? false },
   async (t) => {
     const state: { hosts?: Hosts; madeRunSshd?: boolean } = {};
-    t.teardown(() => closeHosts(state));
+    // tap stops a test that overruns with SIGTERM, and teardowns do not run then: remove the
+    // hosts on the way out all the same.
+    const onSignal = () => {
+      closeHosts(state);
+      process.exit(143);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+    t.teardown(() => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      closeHosts(state);
+    });
     const hs = await makeHosts(2, state);
     const [h1, h2] = hs.hosts;
     const data = join(hs.dir, 'data');
