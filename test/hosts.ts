@@ -63,6 +63,9 @@ function must(cmd: string, args: string[]): string {
   return r.stdout;
 }
 
+/** Blocks for ms: closeHosts also runs from a signal handler, where nothing async is left. */
+export const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
 const onPath = (name: string) => run('sh', ['-c', `command -v ${name}`]).code === 0;
 const nsName = (i: number) => `bxsc-h${i}`;
 const rootVeth = (i: number) => `bxsc-h${i}r`;
@@ -268,8 +271,13 @@ export function closeHosts(state: { hosts?: Hosts; madeRunSshd?: boolean }) {
   const hs = state.hosts;
   if (hs) {
     for (const h of hs.hosts) run('ssh', ['-F', hs.sshConfig, '-O', 'exit', h.name]);
+    // sshd may fork a session for a connection that arrives while it is being killed: kill
+    // until the namespace is empty.
     for (let i = 1; i <= hs.hosts.length; i++) {
-      killNamespace(nsName(i));
+      for (let round = 0; round < 40 && run('ip', ['netns', 'pids', nsName(i)]).stdout.trim(); round++) {
+        killNamespace(nsName(i));
+        sleepSync(50);
+      }
     }
     // a namespace goes away with its last process; its veth end takes the root end with it
     for (let i = 1; i <= hs.hosts.length; i++) {

@@ -4,11 +4,12 @@
 // --return), and bx-agg --merge of the returned states must be byte-identical to one process
 // over the whole file; then again with one host killed half-way (--retries 2).
 // Needs root, ip netns, sshd, rsync and GNU parallel; skips with the reason otherwise.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { root, sh, shared } from '../helpers.js';
-import { cannotMakeHosts, closeHosts, killNamespace, makeHosts, processesIn, type Hosts } from '../hosts.js';
+import { bin, root, sh, shared, type ShResult } from '../helpers.js';
+import { cannotMakeHosts, closeHosts, killNamespace, makeHosts, processesIn, sleepSync, type Hosts } from '../hosts.js';
 
 const csv = shared('superstore.csv');
 const recipe = join(root, 'examples', 'scale-out', 'parallel-ssh.sh');
@@ -46,6 +47,55 @@ function writeParts(dir: string, n: number): string[] {
     names.push(name);
   }
   return names;
+}
+
+/** Recipe runs still going: a run stopped by a signal must not leave parallel behind. */
+const live = new Set<ChildProcess>();
+const stopRecipes = () => {
+  if (live.size === 0) return;
+  // TERM first: parallel passes it on to its jobs, which run in process groups of their own.
+  const each = (sig: NodeJS.Signals) => {
+    for (const c of live) {
+      try {
+        process.kill(-c.pid!, sig);
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  each('SIGTERM');
+  sleepSync(500);
+  each('SIGKILL');
+  live.clear();
+};
+
+/** Runs the recipe like sh() does, in its own process group so that stopRecipes can end it all. */
+function recipeRun(args: string, env: Record<string, string>): Promise<ShResult> {
+  return new Promise((resolve, reject) => {
+    const e: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, ...env };
+    delete e.NODE_OPTIONS; // see sh() in test/helpers.ts
+    delete e.BX_SEAL;
+    const c = spawn('bash', ['-o', 'pipefail', '-c', `${recipe} ${args}`], {
+      cwd: root,
+      env: e,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    live.add(c);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    c.stdout!.on('data', (d: Buffer) => out.push(d));
+    c.stderr!.on('data', (d: Buffer) => err.push(d));
+    c.on('error', reject);
+    c.on('close', (code, signal) => {
+      live.delete(c);
+      resolve({
+        code: code ?? (signal ? 128 : -1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
+    });
+  });
 }
 
 const reason = cannotMakeHosts(2);
@@ -93,7 +143,7 @@ t.test(
 
     await t.test('both hosts run parts; the merge equals one process', async (t) => {
       const log = join(hs.dir, 'joblog-1');
-      const r = await sh(`${recipe} ${partArgs}`, { env: env(log) });
+      const r = await recipeRun(partArgs, env(log));
       t.equal(r.code, 0, r.stderr);
       t.equal(r.stdout, serial.stdout, 'merged states are byte-identical to the serial run');
       const jobs = joblog(log);
@@ -127,7 +177,7 @@ t.test(
       for (const h of [h1, h2])
         for (const f of readdirSync(h.disk)) rmSync(join(h.disk, f), { recursive: true, force: true });
       const log = join(hs.dir, 'joblog-2');
-      const running = sh(`${recipe} ${partArgs}`, { env: { ...env(log), RETRIES: '2' } });
+      const running = recipeRun(partArgs, { ...env(log), RETRIES: '2' });
       let done = false;
       void running.then(() => (done = true));
       // Wait for h2's second part: one state of h2's is done (and must be kept), one is lost.
