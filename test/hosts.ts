@@ -19,6 +19,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { connect } from 'node:net';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 
 export const SSHD = '/usr/sbin/sshd';
@@ -205,7 +206,12 @@ export async function makeHosts(n: number, state: { hosts?: Hosts; madeRunSshd?:
       ].join('\n'),
     );
     // A private mount namespace per host, so that `work` is this host's own disk: what
-    // --transferfile sends is really copied over ssh, and lands on one host only.
+    // --transferfile sends is really copied over ssh, and lands on one host only. The home
+    // directory is an empty one of the host's own too: bash reads ~/.bashrc for every ssh
+    // command, and this machine's (pyenv init, a rehash under a lock) made a session take
+    // ~0.7 s, and hung every later one after a killed host died holding pyenv's lock.
+    const home = join(dir, `h${i}-home`);
+    mkdirSync(home, { mode: 0o700 });
     const fd = openSync(h.log, 'a');
     const child = spawn(
       'ip',
@@ -219,12 +225,14 @@ export async function makeHosts(n: number, state: { hosts?: Hosts; madeRunSshd?:
         'private',
         'sh',
         '-c',
-        'mount --bind "$0" "$1" && exec "$2" -D -e -f "$3" -o ListenAddress="$4"',
+        'mount --bind "$0" "$1" && mount --bind "$5" "$6" && exec "$2" -D -e -f "$3" -o ListenAddress="$4"',
         h.disk,
         work,
         SSHD,
         sshdConfig,
         h.addr,
+        home,
+        userInfo().homedir,
       ],
       { stdio: ['ignore', fd, fd] },
     );
@@ -245,8 +253,8 @@ export async function makeHosts(n: number, state: { hosts?: Hosts; madeRunSshd?:
     '  BatchMode yes',
     '  ConnectTimeout 5',
     '  LogLevel ERROR',
-    // On a loaded 2-core machine one handshake took ~0.75 s; parallel makes 3-4 connections a
-    // job. A control master per host makes the later ones cheap (closeHosts stops them).
+    // parallel makes 3-4 connections a job (transfer, run, return, cleanup); a control master
+    // per host saves their handshakes (closeHosts stops it).
     '  KexAlgorithms curve25519-sha256',
     '  ControlMaster auto',
     `  ControlPath ${join(dir, 'cm-%h')}`,

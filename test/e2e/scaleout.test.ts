@@ -69,13 +69,15 @@ const stopRecipes = () => {
   live.clear();
 };
 
-/** Runs the recipe like sh() does, in its own process group so that stopRecipes can end it all. */
+/**
+ * Runs the recipe like sh() does (NODE_OPTIONS unset in the shell: tap puts it back into every
+ * spawn's environment), in its own process group so that stopRecipes can end it all.
+ */
 function recipeRun(args: string, env: Record<string, string>): Promise<ShResult> {
   return new Promise((resolve, reject) => {
     const e: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, ...env };
-    delete e.NODE_OPTIONS; // see sh() in test/helpers.ts
     delete e.BX_SEAL;
-    const c = spawn('bash', ['-o', 'pipefail', '-c', `${recipe} ${args}`], {
+    const c = spawn('bash', ['-o', 'pipefail', '-c', `unset NODE_OPTIONS; ${recipe} ${args}`], {
       cwd: root,
       env: e,
       detached: true,
