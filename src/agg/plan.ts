@@ -50,11 +50,7 @@ export interface SortKey {
 }
 
 /** Splits a list flag (`--by a,b --by c`) into its items. */
-export const listItems = (vals: string[] | undefined): string[] =>
-  (vals ?? [])
-    .flatMap((v) => String(v).split(','))
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+export { listItems } from '../lib/size.js';
 
 export class Plan {
   readonly slots: Slot[] = [];

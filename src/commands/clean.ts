@@ -7,7 +7,7 @@ import { Hasher } from '../lib/hash.js';
 import { checkZone } from '../lib/timezone.js';
 import type { Io } from '../lib/io.js';
 import { rejectsArgs } from '../lib/rejects.js';
-import { parseSize } from '../lib/size.js';
+import { parseSize, listItems } from '../lib/size.js';
 import {
   FIELD_TYPES,
   readSchemaFile,
@@ -136,11 +136,7 @@ export const options = (y: Argv) =>
     })
     .option('max-rejects', { type: 'string', describe: 'fail (exit 65) past N rejects or a percentage such as 0.5%' });
 
-const list = (vals: unknown): string[] =>
-  ((vals as string[] | undefined) ?? [])
-    .flatMap((v) => String(v).split(','))
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+const list = listItems;
 
 /** `FIELD=VALUE` pairs; the value keeps any further "=" and commas. */
 function pairs(flag: string, vals: unknown): [string, string][] {

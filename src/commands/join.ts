@@ -6,7 +6,7 @@ import type { Io } from '../lib/io.js';
 import { isIndexKey, keyOrderOf, setKeyOrder } from '../lib/json.js';
 import { originOfRecord } from '../lib/lineage.js';
 import { rejectsArgs, type MaxRejects } from '../lib/rejects.js';
-import { parseSize } from '../lib/size.js';
+import { parseSize, listItems } from '../lib/size.js';
 import type { Batch, Rec } from '../lib/stream.js';
 import { describeKey, humanBytes, keyOf, loadLookup } from '../join/lookup.js';
 import { cli, type CommandSpec, type RawArgs } from '../run/cli.js';
@@ -82,11 +82,7 @@ export const options = (y: Argv) =>
     })
     .option('max-rejects', { type: 'string', describe: 'fail (exit 65) past N rejects or a percentage such as 0.5%' });
 
-const list = (vals: unknown): string[] =>
-  ((vals as string[] | undefined) ?? [])
-    .flatMap((v) => String(v).split(','))
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+const list = listItems;
 
 export function normalize(a: RawArgs): JoinOptions {
   const inputs = (a._ as (string | number)[]).map(String);

@@ -38,14 +38,7 @@ export class SealCheck {
     ) {
       return this.isRecord(buf.toString('utf8', s, e), lineNo);
     }
-    this.count++;
-    if (this.sealedAt)
-      throw new DataError(
-        { file: this.name, line: lineNo },
-        undefined,
-        `record after the end-of-stream mark of line ${this.sealedAt.line}`,
-      );
-    return true;
+    return this.counted(lineNo);
   }
 
   /** Whether line `lineNo` holds a record (not blank, not the trailer, which is checked here). */
@@ -57,13 +50,19 @@ export class SealCheck {
       this.sealedAt = { file: this.name, line: lineNo };
       return false;
     }
-    this.count++; // the producer counted every line it wrote, malformed or not
-    if (this.sealedAt)
+    return this.counted(lineNo);
+  }
+
+  /** Counts a record line (the producer counted every line it wrote, malformed or not); none may follow the mark. */
+  private counted(lineNo: number): true {
+    this.count++;
+    if (this.sealedAt) {
       throw new DataError(
         { file: this.name, line: lineNo },
         undefined,
         `record after the end-of-stream mark of line ${this.sealedAt.line}`,
       );
+    }
     return true;
   }
 

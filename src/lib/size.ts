@@ -25,3 +25,10 @@ export function oneChar(flag: string, v: unknown, allowEmpty: boolean): string |
   if (s === '\n' || s === '\r') throw new UsageError(`--${flag}: a line break cannot be the ${flag}`);
   return s;
 }
+
+/** A comma-separated, repeatable list flag (`--by a,b --by c`) as its items, blanks dropped. */
+export const listItems = (vals: unknown): string[] =>
+  ((vals as unknown[] | undefined) ?? [])
+    .flatMap((v) => String(v).split(','))
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);

@@ -1,3 +1,4 @@
+import type { Checkpoint } from '../lib/stream.js';
 // What the stream sources (nats.ts, redis.ts, rabbitmq.ts) share (docs/streams.md): the URL and
 // the checkpoint key, the start position read back from bx_state, a message's payload turned
 // into a record, and the errors a broker gives turned into bx's exit codes.
@@ -286,4 +287,10 @@ export function gapError(name: string, detail: string): DataError {
     undefined,
     `${name}: ${detail}; those messages are lost to this pipeline (load them another way, or remove the key from bx_state to start over from the stream's first message)`,
   );
+}
+
+/** The checkpoint of a broker source: where it stopped, where it began, how many it read. */
+export function streamCheckpoint(key: string, position: unknown, from: unknown, records: number): Checkpoint[] {
+  if (position === undefined) return [];
+  return [{ key, position, ...(from !== undefined ? { from } : {}), records }];
 }

@@ -24,6 +24,7 @@ import {
   untilMs,
   type Message,
   type StreamUrl,
+  streamCheckpoint,
 } from './broker.js';
 import type { SourceOpener, SourceRequest } from './index.js';
 
@@ -168,15 +169,7 @@ export class NatsSource implements Source {
   }
 
   checkpoints(): Checkpoint[] {
-    if (this.position === undefined) return [];
-    return [
-      {
-        key: this.key,
-        position: this.position,
-        ...(this.from !== undefined ? { from: this.from } : {}),
-        records: this.count,
-      },
-    ];
+    return streamCheckpoint(this.key, this.position, this.from, this.count);
   }
 }
 

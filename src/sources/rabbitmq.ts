@@ -21,6 +21,7 @@ import {
   streamMissing,
   type Message,
   type StreamUrl,
+  streamCheckpoint,
 } from './broker.js';
 import type { SourceOpener, SourceRequest } from './index.js';
 
@@ -123,15 +124,7 @@ export class RabbitSource implements Source {
   }
 
   checkpoints(): Checkpoint[] {
-    if (this.position === undefined) return [];
-    return [
-      {
-        key: this.name,
-        position: this.position,
-        ...(this.from !== undefined ? { from: this.from } : {}),
-        records: this.count,
-      },
-    ];
+    return streamCheckpoint(this.name, this.position, this.from, this.count);
   }
 }
 

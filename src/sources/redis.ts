@@ -16,6 +16,7 @@ import {
   untilMs,
   type Message,
   type StreamUrl,
+  streamCheckpoint,
 } from './broker.js';
 import type { SourceOpener, SourceRequest } from './index.js';
 
@@ -135,15 +136,7 @@ export class RedisSource implements Source {
   }
 
   checkpoints(): Checkpoint[] {
-    if (this.position === undefined) return [];
-    return [
-      {
-        key: keyOf(this.url),
-        position: this.position,
-        ...(this.from !== undefined ? { from: this.from } : {}),
-        records: this.count,
-      },
-    ];
+    return streamCheckpoint(keyOf(this.url), this.position, this.from, this.count);
   }
 }
 
