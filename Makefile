@@ -20,6 +20,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 dist/.built: node_modules/.package-lock.json tsconfig.json $(SRC)
 	npx tsc -p tsconfig.json
+	node scripts/bundle.mjs
 	@touch $@
 
 build: dist/.built
