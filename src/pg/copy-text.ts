@@ -261,6 +261,14 @@ export class CopyEncoder {
     return { text, count: i - from };
   }
 
+  /** The batch index of the line the last encodeLines call failed on. */
+  failedLine = -1;
+
+  /** After encodeLines threw: the COPY rows of the lines before the one that failed. */
+  pending(): Buffer {
+    return this.slab.take();
+  }
+
   /** encode for lines not yet parsed: the same COPY text (as bytes), errors and `needs`. */
   encodeLines(batch: LineRecordBatch, from = 0): EncodeResult<Buffer> {
     const { buf, starts, ends, lines, name } = batch;
@@ -279,7 +287,14 @@ export class CopyEncoder {
         slab.p = this.endRow(slab.buf, p, name, lines[i]);
         continue;
       }
-      const row = this.encodeRecord(parseRecord(lineText(batch, i), { file: name, line: lines[i] }), name, lines[i]);
+      let row: string | string[];
+      try {
+        row = this.encodeRecord(parseRecord(lineText(batch, i), { file: name, line: lines[i] }), name, lines[i]);
+      } catch (err) {
+        // The rows of lines from..i-1 stay in the slab: pending() hands them on (bx-load --rejects).
+        this.failedLine = i;
+        throw err;
+      }
       if (typeof row !== 'string') return { text: slab.take(), count: i - from, needs: row };
       slab.room(3 * row.length);
       slab.p += slab.buf.write(row, slab.p);

@@ -136,7 +136,17 @@ export async function loadBatches(
     if (next.done) return false;
     ahead.push(next.value);
     const b = next.value;
-    aheadRecords.push(b.lines.map((line, i) => parseRecord(lineText(b, i), { file: b.name, line })));
+    aheadRecords.push(
+      b.lines.map((line, i) => {
+        try {
+          return parseRecord(lineText(b, i), { file: b.name, line });
+        } catch (err) {
+          // --rejects: the encoder meets the line again and rejects it.
+          if (plan.rejects && err instanceof DataError) return {};
+          throw err;
+        }
+      }),
+    );
     return true;
   };
   let oid = await relationOid(client, target);
@@ -296,10 +306,57 @@ export async function loadBatches(
   const rejects = plan.rejects;
   /** Rows the server refused (--rejects). */
   let refused = 0;
-  // Without --rejects one COPY streams every batch; with it, each batch is a COPY of its own in a savepoint.
+  /** Records bx-load could not send (--rejects): never counted as encoded rows. */
+  let unsent = 0;
+  // Without --rejects one COPY streams every batch. With it, batches stream into a COPY inside a
+  // savepoint, a group of them at a time, kept until the group has gone in.
   let copy: CopyIn | undefined = rejects
     ? undefined
     : await startCopy(client, into, cols, encoderRowNumber, log, stopInput);
+  let group: Piece[] = [];
+  let groupRows = 0;
+  let groupBytes = 0;
+
+  /** --rejects: one more piece of COPY rows into the open group (opening one if need be). */
+  const addPiece = async (piece: Piece) => {
+    if (group.length === 0) {
+      await q('SAVEPOINT bx_rows');
+      copy = await startCopy(client, into, cols, encoderRowNumber, log, () => {});
+    }
+    group.push(piece);
+    groupRows += piece.count;
+    groupBytes += piece.text.length;
+    if (!copy!.error) {
+      try {
+        await copy!.write(piece.text);
+      } catch {
+        // the server's refusal, kept in copy.error: the group ends here
+      }
+    }
+    if (copy!.error || groupRows >= GROUP_ROWS || groupBytes >= GROUP_BYTES) await closeGroup();
+  };
+
+  /** --rejects: ends the group's COPY; if the server refused a row of it, sorts the group out row by row. */
+  const closeGroup = async () => {
+    if (group.length === 0) return;
+    const pieces = group;
+    group = [];
+    groupRows = 0;
+    groupBytes = 0;
+    let err: unknown;
+    try {
+      await copy!.end();
+    } catch (e) {
+      err = copy!.error ?? e;
+    }
+    if (err === undefined) {
+      await q('RELEASE SAVEPOINT bx_rows');
+      return;
+    }
+    if (signal.aborted || !rowRefusal(err)) throw err;
+    await q('ROLLBACK TO SAVEPOINT bx_rows');
+    await copyRejecting(pieces, err);
+  };
 
   /** One COPY of `rows` in a savepoint: undefined when it went in, else the server's refusal (rolled back). */
   const tryCopy = async (rows: Buffer): Promise<PgServerError | undefined> => {
@@ -319,27 +376,29 @@ export async function loadBatches(
   };
 
   /**
-   * --rejects: the rows of lines from..from+count-1 of `batch` (COPY text in `text`) go in, but
-   * for those the server refuses. A refusal that names its COPY line rejects that row; the rows
-   * before it go in as one COPY, the rows after it are tried again. One that names no line (a
-   * foreign key, checked at the end of the statement) splits the rows in halves until it does.
+   * --rejects: the rows of a group the server refused (`first`, its refusal of the whole group)
+   * go in, but for those it refuses. A refusal that names its COPY line rejects that row; the
+   * rows before it go in as one COPY, the rows after it are tried again. One that names no line
+   * (a foreign key, checked at the end of the statement) splits the rows in halves until it does.
    */
-  const copyRejecting = async (text: Buffer, batch: LineRecordBatch, from: number, count: number) => {
-    let starts: number[] | undefined; // byte offset of each row, and of the end
-    const rowStarts = () => {
-      if (starts) return starts;
-      starts = [0];
-      for (let p = text.indexOf(0x0a); p >= 0; p = text.indexOf(0x0a, p + 1)) starts.push(p + 1);
-      return starts;
-    };
+  const copyRejecting = async (pieces: Piece[], first: PgServerError) => {
+    const text = pieces.length === 1 ? pieces[0].text : Buffer.concat(pieces.map((p) => p.text));
+    const pieceAt: number[] = []; // the group row each piece starts at
+    let count = 0;
+    for (const p of pieces) {
+      pieceAt.push(count);
+      count += p.count;
+    }
+    const starts = [0]; // byte offset of each row, and of the end
+    for (let p = text.indexOf(0x0a); p >= 0; p = text.indexOf(0x0a, p + 1)) starts.push(p + 1);
     const todo: [number, number][] = [[0, count]];
     // The server meets errors out of order (it inserts in buffered groups): rejects go in line order.
     const bad: [number, PgServerError][] = [];
+    let known: PgServerError | undefined = first;
     while (todo.length > 0) {
       const [a, b] = todo.shift()!;
-      const whole = a === 0 && b === count;
-      const rows = whole ? text : text.subarray(rowStarts()[a], rowStarts()[b]);
-      const err = await tryCopy(rows);
+      const err = known ?? (await tryCopy(text.subarray(starts[a], starts[b])));
+      known = undefined;
       if (!err) continue;
       const m = /COPY [^,]+, line (\d+)/.exec(err.where ?? '');
       const line = m ? Number(m[1]) : 0;
@@ -358,7 +417,11 @@ export async function loadBatches(
       todo.unshift(...next);
     }
     bad.sort((x, y) => x[0] - y[0]);
-    for (const [k, err] of bad) refuse(batch, from + k, err);
+    let n = 0;
+    for (const [k, err] of bad) {
+      while (n + 1 < pieces.length && pieceAt[n + 1] <= k) n++;
+      refuse(pieces[n].batch, pieces[n].from + k - pieceAt[n], err);
+    }
   };
 
   /** Line i of the batch, refused by the server: to the rejects file, with its origin (its lineage when it has one). */
@@ -421,14 +484,41 @@ export async function loadBatches(
     const send = async (batch: LineRecordBatch) => {
       let from = 0;
       while (from < batch.lines.length) {
-        const r = encoder.encodeLines(batch, from);
+        let r;
+        try {
+          r = encoder.encodeLines(batch, from);
+        } catch (err) {
+          // --rejects: a record bx-load itself cannot send (not JSON, a NUL byte, no such column)
+          // is a reject too; the rows before it go in, the rest of the batch after it.
+          const at = encoder.failedLine;
+          if (!rejects || !(err instanceof DataError) || at < from) throw err;
+          const before = encoder.pending();
+          if (at > from) await addPiece({ text: before, batch, from, count: at - from });
+          // The group goes in (or is sorted out) first, so that the rejects file stays in line order.
+          await closeGroup();
+          let rec: unknown = lineText(batch, at);
+          try {
+            rec = parseRecord(rec as string, { file: batch.name, line: batch.lines[at] });
+          } catch {
+            // not JSON: the line as text
+          }
+          unsent++;
+          rejects.add(
+            rec,
+            [{ field: err.field, rule: 'record', message: err.detail }],
+            err.at ?? { file: batch.name, line: batch.lines[at] },
+          );
+          from = at + 1;
+          continue;
+        }
         if (r.text.length > 0) {
-          if (rejects) await copyRejecting(r.text, batch, from, r.count);
+          if (rejects) await addPiece({ text: r.text, batch, from, count: r.count });
           else await copy!.write(r.text);
         }
         from += r.count;
         if (r.needs) {
-          if (!rejects) await copy!.end();
+          if (rejects) await closeGroup();
+          else await copy!.end();
           const more = r.needs.filter((n) => !cols.includes(n));
           cols = [...cols, ...more];
           log.debug(
@@ -447,7 +537,8 @@ export async function loadBatches(
       if (next.done) break;
       await send(next.value);
     }
-    if (!rejects) await copy!.end();
+    if (rejects) await closeGroup();
+    else await copy!.end();
   } catch (err) {
     if (signal.aborted) throw signal.reason;
     throw pgError(rejects ? err : (copy?.error ?? err), { copyOrigin: (line) => encoder.originOf(line) });
@@ -466,6 +557,7 @@ export async function loadBatches(
   if (signal.aborted) throw signal.reason;
   await q('COMMIT');
   if (refused > 0) note += `${note ? ', ' : ''}${refused} rows refused by the server`;
+  if (unsent > 0) note += `${note ? ', ' : ''}${unsent} records rejected before sending`;
   return { rows: encoder.rows - refused, table: target, note };
 }
 
@@ -623,6 +715,18 @@ async function duplicateKeys(client: Client, stage: string, key: string[], encod
     `key ${first.k} appears ${first.rows.length} times in this load (records at ${where.join(', ')}); an upsert must hold each key once`,
   );
 }
+
+/** --rejects: COPY rows of lines from..from+count-1 of a batch, kept until they have gone in. */
+interface Piece {
+  text: Buffer;
+  batch: LineRecordBatch;
+  from: number;
+  count: number;
+}
+
+/** --rejects: a savepoint and its COPY hold at most this many rows or bytes. */
+const GROUP_ROWS = 50_000;
+const GROUP_BYTES = 16 << 20;
 
 interface CopyIn {
   stream: Writable;

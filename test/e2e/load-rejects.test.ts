@@ -108,6 +108,29 @@ t.test('several refused rows in one batch and across batches; the first and the 
   t.equal(Number(await one(`SELECT count(*) FROM ${S}.single`)), 0);
 });
 
+t.test('records bx-load cannot send (not JSON, no such column, a NUL) are rejects too under --rejects', async (t) => {
+  await db.query(`CREATE TABLE ${S}.cl (id int, s text)`);
+  const rej = join(tmp(t), 'rej.ndjson');
+  const input = '{"id":1}\n{"id":2,\n{"id":3,"nope":1}\n{"id":4,"s":"a\\u0000b"}\n{"id":"x"}\n{"id":6}\n';
+  const r = await load(`--table ${S}.cl --rejects ${rej}`, input);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(await ids('cl'), '1,6');
+  t.match(r.stderr, /6 rows in, 2 out, 4 rejected/);
+  const got = readRejects(rej) as unknown as Reject[];
+  t.same(
+    got.map((g) => [g.source, g.errors[0].rule]),
+    [
+      ['stdin:2', 'record'],
+      ['stdin:3', 'record'],
+      ['stdin:4', 'record'],
+      ['stdin:5', 'invalid_text_representation'],
+    ],
+  );
+  t.equal(got[0].record as unknown, '{"id":2,', 'a line that is not JSON, as text');
+  t.match(got[1].errors[0], { field: 'nope', message: /no column of that name/ });
+  t.match(got[2].errors[0], { field: 's', message: /NUL/ });
+});
+
 t.test('past --max-rejects: exit 65, the table untouched, the rejects file whole', async (t) => {
   await db.query(`CREATE TABLE ${S}.lim (id int PRIMARY KEY, v int NOT NULL); INSERT INTO ${S}.lim VALUES (100, 1)`);
   const rej = join(tmp(t), 'rej.ndjson');
@@ -265,12 +288,12 @@ t.test('the sealed stream: the checkpoint is stored with the rows, and only when
 t.test('a missing privilege is exit 77 (EX_NOPERM), as the database sources say it', async (t) => {
   const role = `${S}_ro`;
   await db.query(
-    `DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN; CREATE TABLE ${S}.priv (id int);
+    `DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN PASSWORD 'bx-np-pw'; CREATE TABLE ${S}.priv (id int);
      GRANT USAGE ON SCHEMA ${S} TO ${role}; GRANT SELECT ON ${S}.priv TO ${role}`,
   );
   const u = new URL(url);
   u.username = role;
-  u.password = '';
+  u.password = 'bx-np-pw';
   const r = await load(`--table ${S}.priv`, nd({ id: 1 }), { DATABASE_URL: u.toString() });
   t.equal(r.code, 77, r.stderr);
   t.match(r.stderr, /permission denied for table priv/);
