@@ -65,4 +65,5 @@ echo "  bx-extract | bx-load / psql \\copy: $(ratio "$PIPE_RATE" "$PSQL_RATE")x 
 echo "  bx-load alone / psql \\copy: $(ratio "$LOAD_RATE" "$PSQL_RATE")x"
 echo "  bx-load --rejects / without, clean input: $(ratio "$REJ_RATE" "$NOREJ_RATE")x rows/s; bx-load's own CPU (user+sys) on the NDJSON file: $REJ_CPU s with, $NOREJ_CPU s without"
 echo "  peak RSS of bx-load on the NDJSON file: $(peak_rss "bx-load --table $T -q '$ndjson'") MB"
+echo "  peak RSS of bx-load --rejects on the NDJSON file (a 50,000-row group kept for re-sending): $(peak_rss "bx-load --table $T -q --rejects '$REJ' '$ndjson'") MB"
 "${PSQL[@]}" -c "DROP TABLE $T"
