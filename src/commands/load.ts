@@ -4,6 +4,7 @@ import { ExitCode, UsageError } from '../lib/errors.js';
 import { parseTableName, qualified, type TableName } from '../lib/ident.js';
 import type { Io } from '../lib/io.js';
 import { oneChar } from '../lib/size.js';
+import { Rejects, rejectsArgs, type MaxRejects } from '../lib/rejects.js';
 import { runStage } from '../run/stage.js';
 import { NdjsonSource } from '../sources/ndjson.js';
 import { FILE_FORMATS, type FileFormat, type SinkRequest } from '../sinks/index.js';
@@ -28,6 +29,9 @@ export interface LoadOptions {
   inferRows: number;
   ignoreExtra: boolean;
   allowEmpty?: boolean;
+  /** --rejects FILE: rows the server refuses go there, the rest loads. */
+  rejects?: string;
+  maxRejects?: MaxRejects;
 }
 
 export const options = (y: Argv) =>
@@ -85,6 +89,15 @@ export const options = (y: Argv) =>
       type: 'boolean',
       default: false,
       describe: '--mode replace: let an input with no records empty the table (default: refused, exit 65)',
+    })
+    .option('rejects', {
+      type: 'string',
+      describe:
+        'rows the server refuses (a constraint, a value the column type refuses) go to FILE with the reason; the rest loads in the same transaction',
+    })
+    .option('max-rejects', {
+      type: 'string',
+      describe: 'with --rejects: fail (exit 65, nothing loaded) past N refused rows or a percentage such as 0.5%',
     })
     .option('ignore-extra', {
       type: 'boolean',
@@ -185,6 +198,10 @@ export function normalize(a: RawArgs): LoadOptions {
     inferRows,
     ignoreExtra: Boolean(a['ignore-extra']),
     allowEmpty: Boolean(a['allow-empty']),
+    ...(() => {
+      const r = rejectsArgs(a);
+      return { rejects: r.rejects, maxRejects: r.maxRejects };
+    })(),
   };
 }
 
@@ -208,6 +225,8 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
   const onAbort = () => source.stop();
   io.signal.addEventListener('abort', onAbort, { once: true });
   let committed = false;
+  // One rejects file for the reader's refusals and the server's, put in place by runStage after COMMIT.
+  const rejects = opts.rejects ? await Rejects.open(opts.rejects, opts.maxRejects) : undefined;
   try {
     const sink = new PostgresSink(
       client,
@@ -221,12 +240,19 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
         inferRows: opts.inferRows,
         allowEmpty: opts.allowEmpty,
         runId: io.stats.runId || undefined,
+        rejects: rejects && {
+          add(record, failures, at) {
+            rejects.add(record, failures, at);
+            io.stats.rejected++;
+          },
+          checkRatio: (rowsIn) => rejects.checkRatio(rowsIn),
+        },
       },
       io.log,
       io.signal,
       () => source.stop(),
     );
-    await runStage(io, { sources: [source], sink, rejects: {} });
+    await runStage(io, { sources: [source], sink, rejects: { path: opts.rejects, open: rejects } });
     committed = true;
     return ExitCode.Ok;
   } catch (err) {
@@ -266,7 +292,7 @@ function fileSinkOptions(a: RawArgs): Omit<LoadOptions, 'input'> {
     throw new UsageError(
       `--to ${to} needs --path (${to === 'parquet' ? 'the lake directory' : 'a file, or - for stdout'})`,
     );
-  const pgOnly = ['table', 'db', 'sslmode', 'key', 'replace-where', 'create'].filter(
+  const pgOnly = ['table', 'db', 'sslmode', 'key', 'replace-where', 'create', 'rejects', 'max-rejects'].filter(
     (k) => a[k] !== undefined && a[k] !== false,
   );
   if (pgOnly.length) throw new UsageError(`--${pgOnly[0]} is for PostgreSQL, not --to ${to}`);

@@ -8,6 +8,9 @@ export interface RuleFailure {
   rule: string;
   value?: unknown;
   message: string;
+  /** A refusal by a database server (bx-load): its SQLSTATE and the constraint it names. */
+  sqlstate?: string;
+  constraint?: string;
 }
 
 /** `--max-rejects N` or `--max-rejects 0.5%`. */

@@ -56,6 +56,48 @@ export function copyValue(v: unknown): string {
   }
 }
 
+/** A column whose JSON value needs the column's own text form: bytea (base64 in JSON) and arrays. */
+export type ColumnKind = 'bytea' | 'array' | 'bytea[]';
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** A JSON string for a bytea: base64 (as bx-extract writes bytea) → bytea's hex input `\x…`; `\x…` as it is. */
+function byteaInput(s: string): string {
+  if (s.startsWith('\\x')) return s;
+  if (!BASE64.test(s))
+    throw new ValueProblem('is not base64 (a bytea column takes base64, as bx-extract writes bytea)');
+  return '\\x' + Buffer.from(s, 'base64').toString('hex');
+}
+
+/**
+ * A JSON array as PostgreSQL's array input: `{1,2,NULL}`, `{"a b","c\\"d"}`, `{{1,2},{3,4}}`.
+ * Every string element is quoted (and its " and \ escaped), so commas, braces, spaces and the
+ * word NULL stay text; null is NULL; nested arrays are the inner dimensions.
+ */
+export function arrayInput(v: unknown[], bytea = false): string {
+  let s = '{';
+  for (let i = 0; i < v.length; i++) {
+    if (i > 0) s += ',';
+    const e = v[i];
+    if (e === null || e === undefined) s += 'NULL';
+    else if (Array.isArray(e)) s += arrayInput(e, bytea);
+    else if (typeof e === 'number') s += Object.is(e, -0) ? '0' : String(e);
+    else if (typeof e === 'boolean') s += e ? 'true' : 'false';
+    else {
+      const text = typeof e === 'string' ? (bytea ? byteaInput(e) : e) : JSON.stringify(e);
+      s += '"' + text.replace(/["\\]/g, '\\$&') + '"';
+    }
+  }
+  return s + '}';
+}
+
+/** One value for a bytea or array column as COPY text; other values as copyValue. */
+export function copyKindValue(kind: ColumnKind, v: unknown): string {
+  if (kind === 'bytea' && typeof v === 'string') return copyString(byteaInput(v));
+  if (kind !== 'bytea' && Array.isArray(v)) return copyString(arrayInput(v, kind === 'bytea[]'));
+  return copyValue(v);
+}
+
 /**
  * Where each COPY row came from, as runs of consecutive lines: a million rows read in order
  * cost a handful of runs, not a number each, so memory stays flat however large the input.
@@ -154,6 +196,8 @@ export class CopyEncoder {
   private valueEnd = new Int32Array(0);
   private valueLine = new Int32Array(0);
   private lineStamp = 0;
+  /** Per COPY column, its kind when its values need converting. */
+  private converted: (ColumnKind | undefined)[] | undefined;
   private partitionIndex = -1;
   private partitionBytes: Buffer | undefined;
   private lineFile: string | undefined;
@@ -172,6 +216,8 @@ export class CopyEncoder {
     private readonly rowNumber = false,
     /** replace-where's partition, checked on each record. */
     private readonly partition?: PartitionCheck,
+    /** Columns whose values need their own text form (bytea, arrays): these take the record path. */
+    private readonly kinds?: Map<string, ColumnKind>,
   ) {
     this.setColumns(columns);
   }
@@ -187,6 +233,9 @@ export class CopyEncoder {
     this.inList = new Set(columns);
     this.lineageLoaded = this.inList.has('_file');
     this.slots = new Map(columns.map((c, i) => [c, i]));
+    this.converted = this.kinds?.size ? columns.map((c) => this.kinds!.get(c)) : undefined;
+    // A line naming a bytea or array column is encoded by the record path, which converts its value.
+    if (this.converted) for (const c of columns) if (this.kinds!.has(c)) this.slots.set(c, SLOW);
     // _line loaded without _file: its value is needed both ways; leave that to the record path.
     if (!this.lineageLoaded) this.slots.set('_file', FILE).set('_line', this.inList.has('_line') ? SLOW : LINE);
     this.keyTokens = [];
@@ -212,6 +261,14 @@ export class CopyEncoder {
     return { text, count: i - from };
   }
 
+  /** The batch index of the line the last encodeLines call failed on. */
+  failedLine = -1;
+
+  /** After encodeLines threw: the COPY rows of the lines before the one that failed. */
+  pending(): Buffer {
+    return this.slab.take();
+  }
+
   /** encode for lines not yet parsed: the same COPY text (as bytes), errors and `needs`. */
   encodeLines(batch: LineRecordBatch, from = 0): EncodeResult<Buffer> {
     const { buf, starts, ends, lines, name } = batch;
@@ -230,7 +287,14 @@ export class CopyEncoder {
         slab.p = this.endRow(slab.buf, p, name, lines[i]);
         continue;
       }
-      const row = this.encodeRecord(parseRecord(lineText(batch, i), { file: name, line: lines[i] }), name, lines[i]);
+      let row: string | string[];
+      try {
+        row = this.encodeRecord(parseRecord(lineText(batch, i), { file: name, line: lines[i] }), name, lines[i]);
+      } catch (err) {
+        // The rows of lines from..i-1 stay in the slab: pending() hands them on (bx-load --rejects).
+        this.failedLine = i;
+        throw err;
+      }
       if (typeof row !== 'string') return { text: slab.take(), count: i - from, needs: row };
       slab.room(3 * row.length);
       slab.p += slab.buf.write(row, slab.p);
@@ -245,13 +309,16 @@ export class CopyEncoder {
     let found = 0;
     let row = '';
     let c = 0;
+    const converted = this.converted;
     try {
       for (; c < ncol; c++) {
         let v = rec[cols[c]];
         // Not Object.prototype's (a column named constructor or __proto__ missing from the record).
         if ((typeof v === 'function' || v === Object.prototype) && !Object.hasOwn(rec, cols[c])) v = undefined;
         if (v !== undefined) found++;
-        row += c === 0 ? copyValue(v) : '\t' + copyValue(v);
+        const kind = converted?.[c];
+        const text = kind ? copyKindValue(kind, v) : copyValue(v);
+        row += c === 0 ? text : '\t' + text;
       }
     } catch (err) {
       // The record's own origin (its _file/_line lineage) when it carries one, not this stage's stdin line.

@@ -3,7 +3,8 @@
 //   69 the server cannot be reached (refused, no such host, timeout);
 //   75 worth a retry: serialization failure, deadlock, lock timeout, connection reset, the
 //      server starting up, shutting down or out of connections;
-//   78 configuration: bad credentials, unknown database or role, TLS set-up, missing privilege,
+//   77 a missing privilege (SQLSTATE 42501, sysexits EX_NOPERM), as the database sources say it;
+//   78 configuration: bad credentials, unknown database or role, TLS set-up,
 //      a table or constraint that does not fit the requested load;
 //   65 the data: type errors, constraint violations, bad encoding.
 import {
@@ -11,12 +12,14 @@ import {
   ConfigError,
   DataError,
   InternalError,
+  NoPermError,
   TempFailError,
   UnavailableError,
   classify,
   type Origin,
 } from '../lib/errors.js';
 import { redact } from '../lib/redact.js';
+import type { RuleFailure } from '../lib/rejects.js';
 
 /** The fields node-postgres puts on a server error (ErrorResponse). */
 export interface PgServerError extends Error {
@@ -100,7 +103,7 @@ function serverError(e: PgServerError, ctx: PgErrorContext, where: string): BxEr
   if (code === '3D000' || code === '3F000') return new ConfigError(`${where}${text}`);
   // Too many columns (over 1600): the data's shape, not the configuration.
   if (code === '54011') return new DataError(undefined, undefined, text);
-  if (code === '42501') return new ConfigError(`${where}${text}`);
+  if (code === '42501') return new NoPermError(`${where}${text}`);
   if (code === '40001' || code === '40P01' || code === '55P03' || code === '57014')
     return new TempFailError(`${text}; worth a retry`);
   if (cls === '08' || cls === '53' || code === '57P01' || code === '57P02' || code === '57P03')
@@ -126,4 +129,48 @@ function dataError(e: PgServerError, ctx: PgErrorContext, text: string): DataErr
     field ??= m[2];
   }
   return new DataError(at, field, source ? `${text} (record from ${source})` : text);
+}
+
+/** A refusal of one row's data, which --rejects takes: data exceptions (22) and integrity constraints (23). */
+export function rowRefusal(err: unknown): err is PgServerError {
+  if (!isServerError(err)) return false;
+  const cls = err.code!.slice(0, 2);
+  return cls === '22' || cls === '23';
+}
+
+/** The condition names of the refusals seen most (PostgreSQL's appendix A), for the rejects file's rule. */
+const CONDITIONS: Record<string, string> = {
+  '23502': 'not_null_violation',
+  '23503': 'foreign_key_violation',
+  '23505': 'unique_violation',
+  '23514': 'check_violation',
+  '23P01': 'exclusion_violation',
+  '22P02': 'invalid_text_representation',
+  '22003': 'numeric_value_out_of_range',
+  '22007': 'invalid_datetime_format',
+  '22008': 'datetime_field_overflow',
+  '22001': 'string_data_right_truncation',
+  '22021': 'character_not_in_repertoire',
+  '22P05': 'untranslatable_character',
+  '22023': 'invalid_parameter_value',
+  '22012': 'division_by_zero',
+};
+
+/**
+ * A refused row as a rejects entry: the server's message (with its detail), its SQLSTATE, and
+ * the constraint, column and value when the server names them (COPY's CONTEXT names the column
+ * and value of a type error).
+ */
+export function refusalOf(e: PgServerError): RuleFailure {
+  const m = /COPY [^,]+, line \d+, column ([^:]+)(?:: "(.*)")?$/m.exec(e.where ?? '');
+  const f: RuleFailure = {
+    field: e.column ?? m?.[1],
+    rule: CONDITIONS[e.code!] ?? `sqlstate_${e.code}`,
+    message: serverText(e),
+    sqlstate: e.code,
+  };
+  if (m && m[2] !== undefined) f.value = m[2];
+  if (e.constraint) f.constraint = e.constraint;
+  if (f.field === undefined) delete f.field;
+  return f;
 }

@@ -8,10 +8,12 @@ import { ConfigError, DataError, UsageError, type Origin } from '../lib/errors.j
 import { columnNameProblem, qualified, quoteIdent, quoteLiteral, type TableName } from '../lib/ident.js';
 import type { Logger } from '../lib/log.js';
 import { lineText, parseRecord, type LineRecordBatch, type Rec } from '../lib/records.js';
-import { CopyEncoder, MAX_IDENT_BYTES, truncateIdent, type PartitionCheck } from './copy-text.js';
-import { pgError } from './errors.js';
+import { CopyEncoder, MAX_IDENT_BYTES, truncateIdent, type ColumnKind, type PartitionCheck } from './copy-text.js';
+import { pgError, rowRefusal, refusalOf, type PgServerError } from './errors.js';
 import { storeCheckpoints } from './state.js';
 import type { Checkpoint } from '../lib/stream.js';
+import type { RuleFailure } from '../lib/rejects.js';
+import { originOfRecord } from '../lib/lineage.js';
 
 import type { Mode } from './modes.js';
 export { MODES, type Mode } from './modes.js';
@@ -40,6 +42,18 @@ export interface LoadPlan {
   allowEmpty?: boolean;
   /** The run id stored beside each checkpoint. */
   runId?: string;
+  /**
+   * --rejects: rows the server refuses (classes 22 and 23) go here instead of failing the load.
+   * Each batch is COPYed inside a SAVEPOINT and re-sent without the refused row.
+   */
+  rejects?: RowRejects;
+}
+
+/** Where refused rows go (the stage's Rejects, counted in the run's stats). */
+export interface RowRejects {
+  add(record: unknown, failures: RuleFailure[], at: Origin): void;
+  /** --max-rejects P%: judged against the rows read, before COMMIT. */
+  checkRatio(rowsIn: number): void;
 }
 
 export interface LoadResult {
@@ -76,6 +90,8 @@ interface Column {
   name: string;
   type: string;
   notNull: boolean;
+  /** bytea and array columns: their JSON values are converted (base64 → bytes, JSON array → array). */
+  kind?: ColumnKind;
 }
 
 const tempName = (what: string) => `bx_${what}_${randomBytes(5).toString('hex')}`;
@@ -103,6 +119,8 @@ export async function loadBatches(
   };
 
   await q('BEGIN');
+  // With --rejects a deferred constraint must fail in the statement that broke it, where the row can still be found.
+  if (plan.rejects) await q('SET CONSTRAINTS ALL IMMEDIATE');
   // Two loads of the same target (replace) or partition (replace-where) take turns: the second
   // one sees the first one's result and replaces it, never adding to it.
   if (plan.mode === 'replace' || plan.mode === 'replace-where') {
@@ -118,7 +136,17 @@ export async function loadBatches(
     if (next.done) return false;
     ahead.push(next.value);
     const b = next.value;
-    aheadRecords.push(b.lines.map((line, i) => parseRecord(lineText(b, i), { file: b.name, line })));
+    aheadRecords.push(
+      b.lines.map((line, i) => {
+        try {
+          return parseRecord(lineText(b, i), { file: b.name, line });
+        } catch (err) {
+          // --rejects: the encoder meets the line again and rejects it.
+          if (plan.rejects && err instanceof DataError) return {};
+          throw err;
+        }
+      }),
+    );
     return true;
   };
   let oid = await relationOid(client, target);
@@ -235,11 +263,16 @@ export async function loadBatches(
           rest.length === 0
             ? 'DO NOTHING'
             : `DO UPDATE SET ${rest.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(', ')}`;
+        const insert = `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quoteIdent(stage)}`;
+        const conflict = `ON CONFLICT (${key.map(quoteIdent).join(', ')}) ${action}`;
         try {
-          const r = await q(
-            `INSERT INTO ${target} (${list}) SELECT ${list} FROM ${quoteIdent(stage)} ON CONFLICT (${key.map(quoteIdent).join(', ')}) ${action}`,
-          );
-          note = `upserted ${r.rowCount ?? rows} rows`;
+          if (plan.rejects) {
+            const n = await insertRejecting(insert, conflict, quoteIdent(stage), cols, encoder.rows);
+            note = `upserted ${n} rows`;
+          } else {
+            const r = await q(`${insert} ${conflict}`);
+            note = `upserted ${r.rowCount ?? rows} rows`;
+          }
         } catch (err) {
           if ((err as { code?: string }).code === '42P10') {
             throw new ConfigError(
@@ -268,27 +301,231 @@ export async function loadBatches(
   let cols = initialColumns(aheadRecords, copyable);
   aheadRecords.length = 0;
   if (cols.length === 0) cols = [...copyable];
-  const encoder = new CopyEncoder(cols, copyable, plan.ignoreExtra, encoderRowNumber, check);
-  let copy = await startCopy(client, into, cols, encoderRowNumber, log, stopInput);
+  const kinds = new Map(columns.filter((c) => c.kind).map((c) => [c.name, c.kind!]));
+  const encoder = new CopyEncoder(cols, copyable, plan.ignoreExtra, encoderRowNumber, check, kinds);
+  const rejects = plan.rejects;
+  /** Rows the server refused (--rejects). */
+  let refused = 0;
+  /** Records bx-load could not send (--rejects): never counted as encoded rows. */
+  let unsent = 0;
+  // Without --rejects one COPY streams every batch. With it, batches stream into a COPY inside a
+  // savepoint, a group of them at a time, kept until the group has gone in.
+  let copy: CopyIn | undefined = rejects
+    ? undefined
+    : await startCopy(client, into, cols, encoderRowNumber, log, stopInput);
+  let group: Piece[] = [];
+  let groupRows = 0;
+  let groupBytes = 0;
 
-  const onAbort = () => copy.stream.destroy();
+  /** --rejects: one more piece of COPY rows into the open group (opening one if need be). */
+  const addPiece = async (piece: Piece) => {
+    if (group.length === 0) {
+      await q('SAVEPOINT bx_rows');
+      copy = await startCopy(client, into, cols, encoderRowNumber, log, () => {});
+    }
+    group.push(piece);
+    groupRows += piece.count;
+    groupBytes += piece.text.length;
+    if (!copy!.error) {
+      try {
+        await copy!.write(piece.text);
+      } catch {
+        // the server's refusal, kept in copy.error: the group ends here
+      }
+    }
+    if (copy!.error || groupRows >= GROUP_ROWS || groupBytes >= GROUP_BYTES) await closeGroup();
+  };
+
+  /** --rejects: ends the group's COPY; if the server refused a row of it, sorts the group out row by row. */
+  const closeGroup = async () => {
+    if (group.length === 0) return;
+    const pieces = group;
+    group = [];
+    groupRows = 0;
+    groupBytes = 0;
+    let err: unknown;
+    try {
+      await copy!.end();
+    } catch (e) {
+      err = copy!.error ?? e;
+    }
+    if (err === undefined) {
+      await q('RELEASE SAVEPOINT bx_rows');
+      return;
+    }
+    if (signal.aborted || !rowRefusal(err)) throw err;
+    await q('ROLLBACK TO SAVEPOINT bx_rows');
+    await copyRejecting(pieces, err);
+  };
+
+  /** One COPY of `rows` in a savepoint: undefined when it went in, else the server's refusal (rolled back). */
+  const tryCopy = async (rows: Buffer): Promise<PgServerError | undefined> => {
+    await q('SAVEPOINT bx_rows');
+    copy = await startCopy(client, into, cols, encoderRowNumber, log, () => {});
+    try {
+      await copy.write(rows);
+      await copy.end();
+    } catch (err) {
+      const e = copy.error ?? err;
+      if (signal.aborted || !rowRefusal(e)) throw e;
+      await q('ROLLBACK TO SAVEPOINT bx_rows');
+      return e;
+    }
+    await q('RELEASE SAVEPOINT bx_rows');
+    return undefined;
+  };
+
+  /**
+   * --rejects: the rows of a group the server refused (`first`, its refusal of the whole group)
+   * go in, but for those it refuses. A refusal that names its COPY line rejects that row; the
+   * rows before it go in as one COPY, the rows after it are tried again. One that names no line
+   * (a foreign key, checked at the end of the statement) splits the rows in halves until it does.
+   */
+  const copyRejecting = async (pieces: Piece[], first: PgServerError) => {
+    const text = pieces.length === 1 ? pieces[0].text : Buffer.concat(pieces.map((p) => p.text));
+    const pieceAt: number[] = []; // the group row each piece starts at
+    let count = 0;
+    for (const p of pieces) {
+      pieceAt.push(count);
+      count += p.count;
+    }
+    const starts = [0]; // byte offset of each row, and of the end
+    for (let p = text.indexOf(0x0a); p >= 0; p = text.indexOf(0x0a, p + 1)) starts.push(p + 1);
+    const todo: [number, number][] = [[0, count]];
+    // The server meets errors out of order (it inserts in buffered groups): rejects go in line order.
+    const bad: [number, PgServerError][] = [];
+    let known: PgServerError | undefined = first;
+    while (todo.length > 0) {
+      const [a, b] = todo.shift()!;
+      const err = known ?? (await tryCopy(text.subarray(starts[a], starts[b])));
+      known = undefined;
+      if (!err) continue;
+      const m = /COPY [^,]+, line (\d+)/.exec(err.where ?? '');
+      const line = m ? Number(m[1]) : 0;
+      let k = -1;
+      if (line >= 1 && line <= b - a) k = a + line - 1;
+      else if (b - a === 1) k = a;
+      if (k < 0) {
+        const mid = (a + b) >> 1;
+        todo.unshift([a, mid], [mid, b]);
+        continue;
+      }
+      bad.push([k, err]);
+      const next: [number, number][] = [];
+      if (k > a) next.push([a, k]);
+      if (k + 1 < b) next.push([k + 1, b]);
+      todo.unshift(...next);
+    }
+    bad.sort((x, y) => x[0] - y[0]);
+    let n = 0;
+    for (const [k, err] of bad) {
+      while (n + 1 < pieces.length && pieceAt[n + 1] <= k) n++;
+      refuse(pieces[n].batch, pieces[n].from + k - pieceAt[n], err);
+    }
+  };
+
+  /** Line i of the batch, refused by the server: to the rejects file, with its origin (its lineage when it has one). */
+  const refuse = (batch: LineRecordBatch, i: number, err: PgServerError) => {
+    let rec: unknown;
+    let at: Origin = { file: batch.name, line: batch.lines[i] };
+    try {
+      const r = parseRecord(lineText(batch, i), at);
+      rec = r;
+      at = originOfRecord(r, batch.name, batch.lines[i]);
+    } catch {
+      rec = lineText(batch, i);
+    }
+    refused++;
+    rejects!.add(rec, [refusalOf(err)], at);
+  };
+
+  /**
+   * --rejects with upsert: the staged rows go in by ranges of their row numbers, each in a
+   * savepoint; a range the server refuses is halved until the refused row is alone, and that
+   * row (as staged) goes to the rejects file. Returns the rows inserted or updated.
+   */
+  const insertRejecting = async (insert: string, conflict: string, stage: string, names: string[], last: number) => {
+    let done = 0;
+    const todo: [number, number][] = [[1, last]];
+    while (todo.length > 0) {
+      const [a, b] = todo.shift()!;
+      await q('SAVEPOINT bx_rows');
+      try {
+        const r = await q(`${insert} WHERE "__bx_row" BETWEEN ${a} AND ${b} ${conflict}`);
+        await q('RELEASE SAVEPOINT bx_rows');
+        done += r.rowCount ?? 0;
+        continue;
+      } catch (err) {
+        if (signal.aborted || !rowRefusal(err)) throw err;
+        await q('ROLLBACK TO SAVEPOINT bx_rows');
+        if (a < b) {
+          const mid = Math.floor((a + b) / 2);
+          todo.unshift([a, mid], [mid + 1, b]);
+          continue;
+        }
+        const row = (
+          await client.query<{ rec: Rec }>(
+            `SELECT json_build_object(${recordOf(names)}) AS rec FROM ${stage} WHERE "__bx_row" = $1`,
+            [a],
+          )
+        ).rows[0]?.rec;
+        const o = encoder.originOfRow(a);
+        const at = o ? (o.source ? lineageOrigin(o.source) : o.at) : { file: 'stdin', line: a };
+        refused++;
+        rejects!.add(row ?? null, [refusalOf(err as PgServerError)], at);
+      }
+    }
+    return done;
+  };
+
+  const onAbort = () => copy?.stream.destroy();
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     const send = async (batch: LineRecordBatch) => {
       let from = 0;
       while (from < batch.lines.length) {
-        const r = encoder.encodeLines(batch, from);
-        if (r.text.length > 0) await copy.write(r.text);
+        let r;
+        try {
+          r = encoder.encodeLines(batch, from);
+        } catch (err) {
+          // --rejects: a record bx-load itself cannot send (not JSON, a NUL byte, no such column)
+          // is a reject too; the rows before it go in, the rest of the batch after it.
+          const at = encoder.failedLine;
+          if (!rejects || !(err instanceof DataError) || at < from) throw err;
+          const before = encoder.pending();
+          if (at > from) await addPiece({ text: before, batch, from, count: at - from });
+          // The group goes in (or is sorted out) first, so that the rejects file stays in line order.
+          await closeGroup();
+          let rec: unknown = lineText(batch, at);
+          try {
+            rec = parseRecord(rec as string, { file: batch.name, line: batch.lines[at] });
+          } catch {
+            // not JSON: the line as text
+          }
+          unsent++;
+          rejects.add(
+            rec,
+            [{ field: err.field, rule: 'record', message: err.detail }],
+            err.at ?? { file: batch.name, line: batch.lines[at] },
+          );
+          from = at + 1;
+          continue;
+        }
+        if (r.text.length > 0) {
+          if (rejects) await addPiece({ text: r.text, batch, from, count: r.count });
+          else await copy!.write(r.text);
+        }
         from += r.count;
         if (r.needs) {
-          await copy.end();
+          if (rejects) await closeGroup();
+          else await copy!.end();
           const more = r.needs.filter((n) => !cols.includes(n));
           cols = [...cols, ...more];
           log.debug(
             `record at ${batch.name}:${batch.lines[from]} names column(s) ${more.join(', ')}: continuing with a wider COPY`,
           );
           encoder.widen(cols);
-          copy = await startCopy(client, into, cols, encoderRowNumber, log, stopInput);
+          if (!rejects) copy = await startCopy(client, into, cols, encoderRowNumber, log, stopInput);
         }
       }
     };
@@ -300,15 +537,17 @@ export async function loadBatches(
       if (next.done) break;
       await send(next.value);
     }
-    await copy.end();
+    if (rejects) await closeGroup();
+    else await copy!.end();
   } catch (err) {
     if (signal.aborted) throw signal.reason;
-    throw pgError(copy.error ?? err, { copyOrigin: (line) => encoder.originOf(line) });
+    throw pgError(rejects ? err : (copy?.error ?? err), { copyOrigin: (line) => encoder.originOf(line) });
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
   if (signal.aborted) throw signal.reason;
   await finish(encoder.rows, cols);
+  rejects?.checkRatio(encoder.rows);
   // The position goes in with the rows, or neither does: a re-run after a failure reads the same records again.
   const checkpoints = plan.checkpoints?.() ?? [];
   if (checkpoints.length) {
@@ -317,7 +556,20 @@ export async function loadBatches(
   }
   if (signal.aborted) throw signal.reason;
   await q('COMMIT');
-  return { rows: encoder.rows, table: target, note };
+  if (refused > 0) note += `${note ? ', ' : ''}${refused} rows refused by the server`;
+  if (unsent > 0) note += `${note ? ', ' : ''}${unsent} records rejected before sending`;
+  return { rows: encoder.rows - refused, table: target, note };
+}
+
+/** json_build_object's arguments for the columns: 'name', "name", … */
+function recordOf(names: string[]): string {
+  return names.map((c) => `${quoteLiteral(c)}, ${quoteIdent(c)}`).join(', ');
+}
+
+/** "file:line" (the lineage text) → an Origin. */
+function lineageOrigin(text: string): Origin {
+  const m = /^(.*):(\d+)$/.exec(text);
+  return m ? { file: m[1], line: Number(m[2]) } : { file: text, line: 0 };
 }
 
 function checkNameLength(name: string, what: string) {
@@ -364,13 +616,21 @@ async function currentSchemaOf(client: Client, oid: number): Promise<string> {
 }
 
 async function tableColumns(client: Client, oid: number): Promise<Column[]> {
-  const r = await client.query<{ name: string; type: string; notnull: boolean; generated: string }>(
-    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type, attnotnull AS notnull, attgenerated AS generated
-       FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+  const r = await client.query<{ name: string; type: string; notnull: boolean; generated: string; kind: string }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull, a.attgenerated AS generated,
+            CASE WHEN b.oid = 'bytea'::regtype THEN 'bytea'
+                 WHEN b.typcategory = 'A' AND b.typelem <> 0 AND b.typdelim = ',' AND b.typsubscript = 'array_subscript_handler'::regproc
+                   THEN CASE WHEN b.typelem = 'bytea'::regtype THEN 'bytea[]' ELSE 'array' END
+                 ELSE '' END AS kind
+       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+       JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+      WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [oid],
   );
   // COPY cannot write a generated column.
-  return r.rows.filter((c) => c.generated === '').map((c) => ({ name: c.name, type: c.type, notNull: c.notnull }));
+  return r.rows
+    .filter((c) => c.generated === '')
+    .map((c) => ({ name: c.name, type: c.type, notNull: c.notnull, kind: (c.kind || undefined) as ColumnKind }));
 }
 
 /**
@@ -455,6 +715,18 @@ async function duplicateKeys(client: Client, stage: string, key: string[], encod
     `key ${first.k} appears ${first.rows.length} times in this load (records at ${where.join(', ')}); an upsert must hold each key once`,
   );
 }
+
+/** --rejects: COPY rows of lines from..from+count-1 of a batch, kept until they have gone in. */
+interface Piece {
+  text: Buffer;
+  batch: LineRecordBatch;
+  from: number;
+  count: number;
+}
+
+/** --rejects: a savepoint and its COPY hold at most this many rows or bytes. */
+const GROUP_ROWS = 50_000;
+const GROUP_BYTES = 16 << 20;
 
 interface CopyIn {
   stream: Writable;

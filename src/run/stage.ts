@@ -12,7 +12,8 @@ export interface Stage {
   /** Read one after another. A function is called per source, so that each opens only when its turn comes. */
   sources: (Source | (() => Promise<Source>))[];
   sink: Sink;
-  rejects: { path?: string; max?: MaxRejects };
+  /** `open`: a rejects file the caller opened, shared with its sink (bx-load's server refusals). */
+  rejects: { path?: string; max?: MaxRejects; open?: Rejects };
   /** Readers that can hand on NDJSON bytes do so (bx-extract). */
   json?: { lineage: boolean };
   /**
@@ -33,7 +34,7 @@ export interface Stage {
  */
 export async function runStage(io: Io, s: Stage): Promise<void> {
   const stats = io.stats;
-  const rejects = await Rejects.open(s.rejects.path, s.rejects.max);
+  const rejects = s.rejects.open ?? (await Rejects.open(s.rejects.path, s.rejects.max));
   const reject: RejectFn = (record, failures, at) => {
     rejects.add(record, failures, at);
     stats.rejected++;
