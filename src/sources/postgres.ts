@@ -12,6 +12,7 @@ import type { Batch, Checkpoint, Source, StageContext } from '../lib/stream.js';
 import { connect, resolveTarget, targetLabel, type Target } from '../pg/connect.js';
 import { pgError, serverText, type PgServerError } from '../pg/errors.js';
 import { readStartPosition } from '../run/state.js';
+import { CopyOut } from './pg-copy-out.js';
 import type { SourceOpener, SourceRequest } from './index.js';
 import {
   BATCH_ROWS,
@@ -276,17 +277,19 @@ export class CopyTranscoder {
   }
 
   /** The whole lines in buf[0, end): end is just past a newline. */
-  lines(buf: Buffer, end: number): void {
+  lines(buf: Buffer, from: number, end: number): void {
     const ncol = this.kinds.length;
-    let start = 0;
+    let start = from;
     while (start < end) {
       const eol = buf.indexOf(10, start);
       // Worst case: every byte becomes \u00XX, plus the keys and the lineage.
       this.room((eol - start) * 6 + this.keyBytes);
       let p = start;
       for (let c = 0; c < ncol; c++) {
-        let tab = c === ncol - 1 ? eol : buf.indexOf(9, p);
-        if (tab < 0 || tab > eol) tab = eol;
+        // A loop, not indexOf: most fields are a few bytes, and the native call costs more than the scan.
+        let tab = p;
+        if (c === ncol - 1) tab = eol;
+        else while (tab < eol && buf[tab] !== 9) tab++;
         const key = this.keys[c];
         this.o = cp(key, 0, key.length, this.out, this.o);
         this.field(buf, p, tab, c);
@@ -531,7 +534,7 @@ export class PostgresSource implements Source {
 
     const client = await connect(this.target);
     let finished = false;
-    let copy: import('node:stream').Readable | undefined;
+    let copy: CopyOut | undefined;
     try {
       await client.query(SESSION);
       // One snapshot for the end of the batch and the rows: what max() saw is what COPY reads.
@@ -592,24 +595,13 @@ export class PostgresSource implements Source {
         copySql = `COPY (SELECT * FROM (\n${query}\n) bx WHERE ${incrementalWhere(col, keys, lit, from, to)}) TO STDOUT`;
       }
 
-      const { to: copyTo } = await import('pg-copy-streams');
-      copy = client.query(copyTo(copySql, { highWaterMark: 1 << 20 })) as unknown as import('node:stream').Readable;
       const out = new LineBatcher(this.name, ctx);
       const rows = new CopyTranscoder(names, kinds, convs, out.lineage);
-      let carry: Buffer | undefined;
+      copy = new CopyOut(copySql, (b, a, z) => rows.lines(b, a, z));
+      client.query(copy as never);
+      const enough = () => rows.count >= BATCH_ROWS;
       try {
-        for await (const chunk of copy as AsyncIterable<Buffer>) {
-          const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
-          const last = buf.lastIndexOf(10);
-          if (last < 0) {
-            carry = buf;
-            continue;
-          }
-          // Copied: a slice would pin the whole chunk.
-          carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : undefined;
-          rows.lines(buf, last + 1);
-          if (rows.count >= BATCH_ROWS) yield out.bytes(rows.take());
-        }
+        while (await copy.pump(enough)) yield out.bytes(rows.take());
       } catch (err) {
         throw queryError(err, 'the query', copySql, 0, '', label);
       }
@@ -622,7 +614,7 @@ export class PostgresSource implements Source {
       else {
         // An early stop (| head) or an error in the middle of COPY TO leaves the client waiting
         // on a COPY it will never finish (NEXT-STACK.md §3): drop the connection instead.
-        copy?.destroy();
+        copy?.abandon();
         const c = client as unknown as { connection?: { stream?: { destroy(): void } } };
         c.connection?.stream?.destroy();
         await Promise.race([client.end().catch(() => {}), new Promise((r) => setTimeout(r, 200).unref())]);
