@@ -12,6 +12,8 @@ import type { Batch, Checkpoint, Source, StageContext } from '../lib/stream.js';
 import { connect, resolveTarget, targetLabel, type Target } from '../pg/connect.js';
 import { pgError, serverText, type PgServerError } from '../pg/errors.js';
 import { readStartPosition } from '../run/state.js';
+import { putWords, wordsOf } from '../lib/swar.js';
+import { CopyOut } from './pg-copy-out.js';
 import type { SourceOpener, SourceRequest } from './index.js';
 import {
   BATCH_ROWS,
@@ -238,8 +240,6 @@ function cp(src: Uint8Array, a: number, z: number, dst: Uint8Array, o: number): 
   for (let i = a; i < z; i++) dst[o++] = src[i];
   return o;
 }
-// Per row beyond the keys and 6× the line: "null" for \N (2 bytes in), quotes, T, padding to µs, an offset, the line number.
-const ncolSlack = (n: number) => n * 12 + 64;
 
 /**
  * COPY text lines → NDJSON bytes, field by field on the bytes: numbers, booleans, text and
@@ -249,13 +249,15 @@ const ncolSlack = (n: number) => n * 12 + 64;
  * string converter of its type, so both paths give the same text.
  */
 export class CopyTranscoder {
-  private out = Buffer.allocUnsafe(1 << 18);
+  private out: Buffer = Buffer.allocUnsafe(1 << 18);
+  private view = new DataView(this.out.buffer, this.out.byteOffset, this.out.byteLength);
   private o = 0;
   count = 0;
   private total = 0;
   private readonly keys: Buffer[];
+  private readonly keyWords: Int32Array[];
   private readonly lineage?: Buffer;
-  private readonly keyBytes: number;
+  private readonly slack: number;
 
   constructor(
     names: string[],
@@ -264,210 +266,125 @@ export class CopyTranscoder {
     lineage: string,
   ) {
     this.keys = names.map((n, i) => Buffer.from((i === 0 ? '{' : ',') + JSON.stringify(n) + ':'));
+    this.keyWords = this.keys.map(wordsOf);
     if (lineage) this.lineage = Buffer.from(lineage);
-    this.keyBytes = this.keys.reduce((a, k) => a + k.length, 0) + ncolSlack(names.length) + (this.lineage?.length ?? 0);
+    // Per field beyond 6x its bytes: its key, "null" for \N, quotes, T, padding to µs, an offset; per row the lineage and }\n.
+    this.slack = Math.max(0, ...this.keys.map((k) => k.length)) + 16 + (this.lineage?.length ?? 0) + 24;
   }
 
-  private room(n: number) {
-    if (this.o + n <= this.out.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.o + n, this.out.length * 2));
-    this.out.copy(bigger, 0, 0, this.o);
-    this.out = bigger;
+  /** Room for n more bytes; returns the (maybe new) output buffer. */
+  private room(n: number): Buffer {
+    if (this.o + n > this.out.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.o + n, this.out.length * 2));
+      this.out.copy(bigger, 0, 0, this.o);
+      this.out = bigger;
+      this.view = new DataView(bigger.buffer, bigger.byteOffset, bigger.byteLength);
+    }
+    return this.out;
   }
 
-  /** The whole lines in buf[0, end): end is just past a newline. */
-  lines(buf: Buffer, end: number): void {
+  /** The whole lines in buf[from, end): end is just past a newline. */
+  lines(buf: Buffer, from: number, end: number): void {
     const ncol = this.kinds.length;
-    let start = 0;
-    while (start < end) {
-      const eol = buf.indexOf(10, start);
-      // Worst case: every byte becomes \u00XX, plus the keys and the lineage.
-      this.room((eol - start) * 6 + this.keyBytes);
-      let p = start;
-      for (let c = 0; c < ncol; c++) {
-        let tab = c === ncol - 1 ? eol : buf.indexOf(9, p);
-        if (tab < 0 || tab > eol) tab = eol;
-        const key = this.keys[c];
-        this.o = cp(key, 0, key.length, this.out, this.o);
-        this.field(buf, p, tab, c);
-        p = tab + 1;
+    const kinds = this.kinds;
+    const slack = this.slack;
+    let out = this.out;
+    let o = this.o;
+    let p = from;
+    while (p < end) {
+      if (ncol === 0) {
+        if (o + slack > out.length) {
+          this.o = o;
+          out = this.room(slack);
+        }
+        out[o++] = 123;
+        while (buf[p] !== 10) p++;
       }
-      if (ncol === 0) this.out[this.o++] = 123;
+      for (let c = 0; c < ncol; c++) {
+        // A loop, not indexOf: most fields are a few bytes, and the native call costs more than the scan.
+        // COPY text escapes tabs and newlines inside values, so the first one ends the field.
+        let z = p;
+        let d = buf[z];
+        while (d !== 9 && d !== 10 && z < end) d = buf[++z];
+        // Worst case: every byte becomes \u00XX.
+        if (o + (z - p) * 6 + slack > out.length) {
+          this.o = o;
+          out = this.room((z - p) * 6 + slack);
+        }
+        o = putWords(this.view, out, o, this.keys[c], this.keyWords[c]);
+        let w = -1;
+        if (z - p === 2 && buf[p] === 92 && buf[p + 1] === 78) {
+          out[o] = 110;
+          out[o + 1] = 117;
+          out[o + 2] = 108;
+          out[o + 3] = 108;
+          w = o + 4;
+        } else {
+          switch (kinds[c]) {
+            case K.Raw:
+              w = cp(buf, p, z, out, o);
+              break;
+            case K.Int8:
+              if (z - p <= 15) w = cp(buf, p, z, out, o);
+              break;
+            case K.Float: {
+              const f = buf[p];
+              if ((f >= 48 && f <= 57) || (f === 45 && buf[p + 1] >= 48 && buf[p + 1] <= 57)) w = cp(buf, p, z, out, o);
+              break;
+            }
+            case K.Bool:
+              w = boolJson(buf[p] === 116, out, o);
+              break;
+            case K.Num:
+              w = plainDecimal(buf, p, z, out, o);
+              break;
+            case K.Str:
+              w = text(buf, p, z, out, o);
+              break;
+            case K.Date:
+              if (z - p === 10) {
+                out[o] = 34;
+                w = cp(buf, p, z, out, o + 1);
+                out[w++] = 34;
+              }
+              break;
+            case K.Ts:
+              w = timestamp(buf, p, z, false, out, o);
+              break;
+            case K.Tstz:
+              w = timestamp(buf, p, z, true, out, o);
+              break;
+          }
+        }
+        if (w < 0) {
+          this.o = o;
+          this.slow(buf, p, z, c);
+          out = this.out;
+          w = this.o;
+        }
+        o = w;
+        p = z + 1;
+      }
+      if (ncol === 0) p++;
       this.total++;
       this.count++;
       if (this.lineage) {
-        this.o = cp(this.lineage, 0, this.lineage.length, this.out, this.o);
-        this.o += this.out.write(String(this.total), this.o, 'latin1');
+        o = cp(this.lineage, 0, this.lineage.length, out, o);
+        o += out.write(String(this.total), o, 'latin1');
       }
-      this.out[this.o++] = 125;
-      this.out[this.o++] = 10;
-      start = eol + 1;
+      out[o++] = 125;
+      out[o++] = 10;
     }
+    this.o = o;
   }
 
-  private field(b: Buffer, a: number, z: number, c: number): void {
-    const out = this.out;
-    if (z - a === 2 && b[a] === 92 && b[a + 1] === 78) {
-      this.o += out.write('null', this.o, 'latin1');
-      return;
-    }
-    switch (this.kinds[c]) {
-      case K.Raw:
-        this.o = cp(b, a, z, out, this.o);
-        return;
-      case K.Int8:
-        if (z - a <= 15) {
-          this.o = cp(b, a, z, out, this.o);
-          return;
-        }
-        break;
-      case K.Float: {
-        const f = b[a];
-        if ((f >= 48 && f <= 57) || (f === 45 && b[a + 1] >= 48 && b[a + 1] <= 57)) {
-          this.o = cp(b, a, z, out, this.o);
-          return;
-        }
-        break;
-      }
-      case K.Bool:
-        this.o += out.write(b[a] === 116 ? 'true' : 'false', this.o, 'latin1');
-        return;
-      case K.Num:
-        if (this.plainDecimal(b, a, z)) return;
-        break;
-      case K.Str:
-        if (this.text(b, a, z)) return;
-        break;
-      case K.Date:
-        if (z - a === 10) {
-          out[this.o++] = 34;
-          this.o = cp(b, a, z, out, this.o);
-          out[this.o++] = 34;
-          return;
-        }
-        break;
-      case K.Ts:
-      case K.Tstz:
-        if (this.timestamp(b, a, z, this.kinds[c] === K.Tstz)) return;
-        break;
-    }
+  /** Anything unusual: through the type's string converter. */
+  private slow(b: Buffer, a: number, z: number, c: number): void {
     let s = b.toString('utf8', a, z);
     if (s.indexOf('\\') >= 0) s = unescapeCopy(s);
     const v = this.convs[c](s);
-    this.room(v.length * 3);
+    this.room(v.length * 3 + this.slack);
     this.o += this.out.write(v, this.o, 'utf8');
-  }
-
-  /** decimalJson's rule on bytes: ≤ 15 digits, not below 1e-6, trailing fractional zeros dropped. */
-  private plainDecimal(b: Buffer, a: number, z: number): boolean {
-    if (z - a > 17) return false;
-    const neg = b[a] === 45;
-    let digits = 0;
-    let dot = -1;
-    for (let i = neg ? a + 1 : a; i < z; i++) {
-      const d = b[i];
-      if (d >= 48 && d <= 57) digits++;
-      else if (d === 46 && dot < 0) dot = i;
-      else return false;
-    }
-    if (digits === 0 || digits > 15) return false;
-    const first = neg ? a + 1 : a;
-    if (dot < 0) {
-      if (z - first > 1 && b[first] === 48) return false;
-      this.o = cp(b, a, z, this.out, this.o);
-      return true;
-    }
-    let end = z;
-    while (end > dot + 1 && b[end - 1] === 48) end--;
-    if (end === dot + 1) end = dot;
-    const intZero = dot === first + 1 && b[first] === 48;
-    if (end === dot) {
-      if (intZero)
-        this.out[this.o++] = 48; // 0.00 and -0.0 are 0
-      else this.o = cp(b, a, dot, this.out, this.o);
-      return true;
-    }
-    if (!intZero && b[first] === 48) return false;
-    if (
-      intZero &&
-      end - dot > 6 &&
-      b[dot + 1] === 48 &&
-      b[dot + 2] === 48 &&
-      b[dot + 3] === 48 &&
-      b[dot + 4] === 48 &&
-      b[dot + 5] === 48 &&
-      b[dot + 6] === 48
-    )
-      return false;
-    this.o = cp(b, a, end, this.out, this.o);
-    return true;
-  }
-
-  /** COPY text → a JSON string: \\ \n \r \t \b \f are the same escapes in both; " and control bytes get escaped. */
-  private text(b: Buffer, a: number, z: number): boolean {
-    const out = this.out;
-    let o = this.o;
-    out[o++] = 34;
-    let from = a;
-    for (let i = a; i < z; i++) {
-      const d = b[i];
-      if (d >= 32 && d !== 34 && d !== 92) continue;
-      if (i > from) o = cp(b, from, i, out, o);
-      if (d === 34) {
-        out[o++] = 92;
-        out[o++] = 34;
-        from = i + 1;
-      } else if (d === 92) {
-        const e = b[i + 1];
-        if (e === 92 || e === 110 || e === 114 || e === 116 || e === 98 || e === 102) {
-          out[o++] = 92;
-          out[o++] = e;
-        } else if (e === 118) {
-          o += out.write('\\u000b', o, 'latin1');
-        } else return false; // octal or hex: never written by COPY TO; the slow path knows them
-        i++;
-        from = i + 1;
-      } else {
-        o += out.write('\\u00' + HEX[d >> 4] + HEX[d & 15], o, 'latin1');
-        from = i + 1;
-      }
-    }
-    if (z > from) o = cp(b, from, z, out, o);
-    out[o++] = 34;
-    this.o = o;
-    return true;
-  }
-
-  /** YYYY-MM-DD HH:MM:SS[.f{1,6}][+00] → "YYYY-MM-DDTHH:MM:SS.ffffff[+00:00]"; else the slow path. */
-  private timestamp(b: Buffer, a: number, z: number, zoned: boolean): boolean {
-    if (z - a < 19 || b[a + 4] !== 45 || b[a + 10] !== 32 || b[a + 13] !== 58) return false;
-    let i = a + 19;
-    let fracEnd = i;
-    if (b[i] === 46) {
-      fracEnd = i + 1;
-      while (fracEnd < z && b[fracEnd] >= 48 && b[fracEnd] <= 57) fracEnd++;
-      if (fracEnd - i - 1 > 6) return false;
-    }
-    const rest = z - fracEnd;
-    if (zoned ? !(rest === 3 && b[fracEnd] === 43 && b[fracEnd + 1] === 48 && b[fracEnd + 2] === 48) : rest !== 0)
-      return false;
-    const out = this.out;
-    let o = this.o;
-    out[o++] = 34;
-    o = cp(b, a, a + 10, out, o);
-    out[o++] = 84; // T
-    o = cp(b, a + 11, a + 19, out, o);
-    out[o++] = 46;
-    let n = 0;
-    if (fracEnd > i) {
-      n = fracEnd - i - 1;
-      o = cp(b, i + 1, fracEnd, out, o);
-    }
-    for (; n < 6; n++) out[o++] = 48;
-    if (zoned) o += out.write('+00:00', o, 'latin1');
-    out[o++] = 34;
-    this.o = o;
-    return true;
   }
 
   /** The NDJSON bytes so far, copied out; the buffer is reused. */
@@ -477,6 +394,134 @@ export class CopyTranscoder {
     this.count = 0;
     return r;
   }
+}
+
+function boolJson(t: boolean, out: Buffer, o: number): number {
+  if (t) {
+    out[o] = 116;
+    out[o + 1] = 114;
+    out[o + 2] = 117;
+    out[o + 3] = 101;
+    return o + 4;
+  }
+  out[o] = 102;
+  out[o + 1] = 97;
+  out[o + 2] = 108;
+  out[o + 3] = 115;
+  out[o + 4] = 101;
+  return o + 5;
+}
+
+/** decimalJson's rule on bytes: ≤ 15 digits, not below 1e-6, trailing fractional zeros dropped; -1: the slow path. */
+function plainDecimal(b: Buffer, a: number, z: number, out: Buffer, o: number): number {
+  if (z - a > 17) return -1;
+  const neg = b[a] === 45;
+  let digits = 0;
+  let dot = -1;
+  for (let i = neg ? a + 1 : a; i < z; i++) {
+    const d = b[i];
+    if (d >= 48 && d <= 57) digits++;
+    else if (d === 46 && dot < 0) dot = i;
+    else return -1;
+  }
+  if (digits === 0 || digits > 15) return -1;
+  const first = neg ? a + 1 : a;
+  if (dot < 0) {
+    if (z - first > 1 && b[first] === 48) return -1;
+    return cp(b, a, z, out, o);
+  }
+  let end = z;
+  while (end > dot + 1 && b[end - 1] === 48) end--;
+  if (end === dot + 1) end = dot;
+  const intZero = dot === first + 1 && b[first] === 48;
+  if (end === dot) {
+    if (intZero) {
+      out[o] = 48; // 0.00 and -0.0 are 0
+      return o + 1;
+    }
+    return cp(b, a, dot, out, o);
+  }
+  if (!intZero && b[first] === 48) return -1;
+  if (
+    intZero &&
+    end - dot > 6 &&
+    b[dot + 1] === 48 &&
+    b[dot + 2] === 48 &&
+    b[dot + 3] === 48 &&
+    b[dot + 4] === 48 &&
+    b[dot + 5] === 48 &&
+    b[dot + 6] === 48
+  )
+    return -1;
+  return cp(b, a, end, out, o);
+}
+
+/** COPY text → a JSON string: \\ \n \r \t \b \f are the same escapes in both; " and control bytes get escaped. */
+function text(b: Buffer, a: number, z: number, out: Buffer, o: number): number {
+  out[o++] = 34;
+  let from = a;
+  for (let i = a; i < z; i++) {
+    const d = b[i];
+    if (d >= 32 && d !== 34 && d !== 92) continue;
+    if (i > from) o = cp(b, from, i, out, o);
+    if (d === 34) {
+      out[o++] = 92;
+      out[o++] = 34;
+      from = i + 1;
+    } else if (d === 92) {
+      const e = b[i + 1];
+      if (e === 92 || e === 110 || e === 114 || e === 116 || e === 98 || e === 102) {
+        out[o++] = 92;
+        out[o++] = e;
+      } else if (e === 118) {
+        o += out.write('\\u000b', o, 'latin1');
+      } else return -1; // octal or hex: never written by COPY TO; the slow path knows them
+      i++;
+      from = i + 1;
+    } else {
+      o += out.write('\\u00' + HEX[d >> 4] + HEX[d & 15], o, 'latin1');
+      from = i + 1;
+    }
+  }
+  if (z > from) o = cp(b, from, z, out, o);
+  out[o++] = 34;
+  return o;
+}
+
+/** YYYY-MM-DD HH:MM:SS[.f{1,6}][+00] → "YYYY-MM-DDTHH:MM:SS.ffffff[+00:00]"; -1: the slow path. */
+function timestamp(b: Buffer, a: number, z: number, zoned: boolean, out: Buffer, o: number): number {
+  if (z - a < 19 || b[a + 4] !== 45 || b[a + 10] !== 32 || b[a + 13] !== 58) return -1;
+  const i = a + 19;
+  let fracEnd = i;
+  if (b[i] === 46) {
+    fracEnd = i + 1;
+    while (fracEnd < z && b[fracEnd] >= 48 && b[fracEnd] <= 57) fracEnd++;
+    if (fracEnd - i - 1 > 6) return -1;
+  }
+  const rest = z - fracEnd;
+  if (zoned ? !(rest === 3 && b[fracEnd] === 43 && b[fracEnd + 1] === 48 && b[fracEnd + 2] === 48) : rest !== 0)
+    return -1;
+  out[o++] = 34;
+  for (let k = a; k < a + 10; k++) out[o++] = b[k];
+  out[o++] = 84; // T
+  for (let k = a + 11; k < a + 19; k++) out[o++] = b[k];
+  out[o++] = 46;
+  let n = 0;
+  if (fracEnd > i) {
+    n = fracEnd - i - 1;
+    for (let k = i + 1; k < fracEnd; k++) out[o++] = b[k];
+  }
+  for (; n < 6; n++) out[o++] = 48;
+  if (zoned) {
+    out[o++] = 43;
+    out[o++] = 48;
+    out[o++] = 48;
+    out[o++] = 58;
+    out[o++] = 48;
+    out[o++] = 48;
+  }
+  out[o++] = 34;
+  return o;
 }
 
 /** A bad query (65, with the server's message and where in the query), no privilege (77), else pgError. */
@@ -531,7 +576,7 @@ export class PostgresSource implements Source {
 
     const client = await connect(this.target);
     let finished = false;
-    let copy: import('node:stream').Readable | undefined;
+    let copy: CopyOut | undefined;
     try {
       await client.query(SESSION);
       // One snapshot for the end of the batch and the rows: what max() saw is what COPY reads.
@@ -592,24 +637,13 @@ export class PostgresSource implements Source {
         copySql = `COPY (SELECT * FROM (\n${query}\n) bx WHERE ${incrementalWhere(col, keys, lit, from, to)}) TO STDOUT`;
       }
 
-      const { to: copyTo } = await import('pg-copy-streams');
-      copy = client.query(copyTo(copySql, { highWaterMark: 1 << 20 })) as unknown as import('node:stream').Readable;
       const out = new LineBatcher(this.name, ctx);
       const rows = new CopyTranscoder(names, kinds, convs, out.lineage);
-      let carry: Buffer | undefined;
+      copy = new CopyOut(copySql, (b, a, z) => rows.lines(b, a, z));
+      client.query(copy as never);
+      const enough = () => rows.count >= BATCH_ROWS;
       try {
-        for await (const chunk of copy as AsyncIterable<Buffer>) {
-          const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
-          const last = buf.lastIndexOf(10);
-          if (last < 0) {
-            carry = buf;
-            continue;
-          }
-          // Copied: a slice would pin the whole chunk.
-          carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : undefined;
-          rows.lines(buf, last + 1);
-          if (rows.count >= BATCH_ROWS) yield out.bytes(rows.take());
-        }
+        while (await copy.pump(enough)) yield out.bytes(rows.take());
       } catch (err) {
         throw queryError(err, 'the query', copySql, 0, '', label);
       }
@@ -622,7 +656,7 @@ export class PostgresSource implements Source {
       else {
         // An early stop (| head) or an error in the middle of COPY TO leaves the client waiting
         // on a COPY it will never finish (NEXT-STACK.md §3): drop the connection instead.
-        copy?.destroy();
+        copy?.abandon();
         const c = client as unknown as { connection?: { stream?: { destroy(): void } } };
         c.connection?.stream?.destroy();
         await Promise.race([client.end().catch(() => {}), new Promise((r) => setTimeout(r, 200).unref())]);

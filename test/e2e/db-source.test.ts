@@ -11,11 +11,15 @@ import { bin, ndjson, sh, tmp } from '../helpers.js';
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const MY = process.env.BX_TEST_MYSQL ?? 'mysql://root@127.0.0.1:3306/test';
 const env = { DATABASE_URL: url };
+// The databases the URLs name (each helper has its own), as they appear in messages.
+const PGDB = new URL(url).pathname.slice(1) || 'postgres';
+const MYDB = new URL(MY.replace(/^mysql:/, 'http:')).pathname.slice(1) || 'test';
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const db = new pg.Client({ connectionString: url });
 let pgDown: string | false = false;
 let myDown: string | false = false;
 const my = (sql: string) =>
-  execFileSync('mysql', ['-uroot', '-h127.0.0.1', '-P3306', '--default-character-set=utf8mb4', 'test', '-e', sql], {
+  execFileSync('mysql', ['-uroot', '-h127.0.0.1', '-P3306', '--default-character-set=utf8mb4', MYDB, '-e', sql], {
     encoding: 'utf8',
   });
 const q = async (sql: string) => (await db.query(sql)).rows;
@@ -118,7 +122,10 @@ t.test('PostgreSQL: a bad query, a duplicate column, a missing privilege, a serv
   t.equal(r.code, 65);
   t.match(
     r.stderr,
-    /^bx-extract: postgres@127\.0\.0\.1:5432\/test: the query: column "nosuch" does not exist \(at line 1, column 13 of the query, near "nosuch FROM pg_class"\)$/m,
+    new RegExp(
+      `^bx-extract: postgres@127\\.0\\.0\\.1:5432\\/${esc(PGDB)}: the query: column "nosuch" does not exist \\(at line 1, column 13 of the query, near "nosuch FROM pg_class"\\)$`,
+      'm',
+    ),
   );
   t.equal(r.stdout, '');
   r = await sh(`bx-extract --query "SELECT 1 AS a, 2 AS b, 3 AS a"`, { env });
@@ -343,16 +350,24 @@ t.test(
     if (myDown) return t.skip(myDown);
     let r = await sh(`bx-extract --db ${MY} --query "SELECT nosuch FROM bxdb_e2e_nope"`);
     t.equal(r.code, 65);
-    t.match(r.stderr, /root@127\.0\.0\.1:3306\/test: the query: Table 'test\.bxdb_e2e_nope' doesn't exist/);
+    t.match(
+      r.stderr,
+      new RegExp(
+        `root@127\\.0\\.0\\.1:3306\\/${esc(MYDB)}: the query: Table '${esc(MYDB)}\\.bxdb_e2e_nope' doesn't exist`,
+      ),
+    );
     r = await sh(`bx-extract --db ${MY} --query "SELECT 1 +"`);
     t.equal(r.code, 65);
     t.match(r.stderr, /SQL syntax.* at the end of the query$/m);
     my(
       `DROP USER IF EXISTS 'bxdb_e2e_np'@'%'; CREATE USER 'bxdb_e2e_np'@'%' IDENTIFIED BY 'np-secret-9'; GRANT USAGE ON *.* TO 'bxdb_e2e_np'@'%'; CREATE TABLE IF NOT EXISTS bxdb_e2e_mtypes (id int)`,
     );
-    r = await sh(`bx-extract --db mysql://bxdb_e2e_np@127.0.0.1:3306/ --query "SELECT * FROM test.bxdb_e2e_mtypes"`, {
-      env: { MYSQL_PWD: 'np-secret-9' },
-    });
+    r = await sh(
+      `bx-extract --db mysql://bxdb_e2e_np@127.0.0.1:3306/ --query "SELECT * FROM ${MYDB}.bxdb_e2e_mtypes"`,
+      {
+        env: { MYSQL_PWD: 'np-secret-9' },
+      },
+    );
     t.equal(r.code, 77, r.stderr);
     t.match(r.stderr, /SELECT command denied to user 'bxdb_e2e_np'/);
     r = await sh(`bx-extract --db mysql://bxdb_e2e_np@127.0.0.1:3306/ --query "SELECT 1"`, {
