@@ -104,3 +104,37 @@ export async function runIn(
   });
   return { code, stdout, stderr };
 }
+
+/**
+ * A test file's own schema on DATABASE_URL (`<prefix>_<pid>`, so two runs on one server never drop
+ * each other's tables), made before the tests and dropped after; `cleanup` runs first at the end.
+ * Fails the file when DATABASE_URL is not set.
+ */
+export async function pgSchema(
+  t: {
+    before: (fn: () => Promise<void>) => void;
+    teardown: (fn: () => Promise<void>) => void;
+    fail: (m: string) => void;
+  },
+  prefix: string,
+  cleanup?: (db: import('pg').Client) => Promise<unknown>,
+) {
+  const url = databaseUrl();
+  if (!url) {
+    t.fail('DATABASE_URL is not set (run the tests with npm test / make test)');
+    process.exit(1);
+  }
+  const { default: pg } = await import('pg');
+  const S = `${prefix}_${process.pid}`;
+  const db = new pg.Client({ connectionString: url });
+  t.before(async () => {
+    await db.connect();
+    await db.query(`DROP SCHEMA IF EXISTS ${S} CASCADE; CREATE SCHEMA ${S}`);
+  });
+  t.teardown(async () => {
+    await db.query(`DROP SCHEMA IF EXISTS ${S} CASCADE`);
+    await cleanup?.(db);
+    await db.end();
+  });
+  return { url, S, env: { DATABASE_URL: url }, db };
+}

@@ -5,27 +5,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import pg from 'pg';
-import { databaseUrl, ndjson, sh, tmp } from '../helpers.js';
+import { pgSchema, ndjson, sh, tmp } from '../helpers.js';
 
-const url = databaseUrl();
-if (!url) {
-  t.fail('DATABASE_URL is not set (run the tests with npm test / make test)');
-  process.exit(1);
-}
-const S = `bxrej_e2e_${process.pid}`;
-const env = { DATABASE_URL: url };
-const db = new pg.Client({ connectionString: url });
-
-t.before(async () => {
-  await db.connect();
-  await db.query(`DROP SCHEMA IF EXISTS ${S} CASCADE; CREATE SCHEMA ${S}`);
-});
-t.teardown(async () => {
-  await db.query(`DROP SCHEMA IF EXISTS ${S} CASCADE`);
-  await db.query(`DROP ROLE IF EXISTS ${S}_ro`).catch(() => {});
-  await db.end();
-});
+const { url, S, env, db } = await pgSchema(t, 'bxrej_e2e', (db) =>
+  db.query(`DROP ROLE IF EXISTS bxrej_e2e_${process.pid}_ro`).catch(() => {}),
+);
 
 const nd = (...recs: unknown[]) => recs.map((r) => JSON.stringify(r)).join('\n') + '\n';
 const load = (args: string, input: string | Buffer, extra: Record<string, string | undefined> = {}) =>

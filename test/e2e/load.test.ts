@@ -5,25 +5,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import pg from 'pg';
-import { databaseUrl, root, sh, shared, tmp } from '../helpers.js';
+import { pgSchema, root, sh, shared, tmp } from '../helpers.js';
 
-const url = databaseUrl();
-if (!url) {
-  t.fail('DATABASE_URL is not set (run the tests with npm test / make test)');
-  process.exit(1);
-}
-const S = `bxload_e2e_${process.pid}`;
-const env = { DATABASE_URL: url };
-const db = new pg.Client({ connectionString: url });
-
-t.before(async () => {
-  await db.connect();
-  await db.query(`DROP SCHEMA IF EXISTS ${S} CASCADE; CREATE SCHEMA ${S}`);
-});
-t.teardown(async () => {
-  await db.query(`DROP SCHEMA IF EXISTS ${S} CASCADE`);
-  await db.end();
-});
+const { url, S, env, db } = await pgSchema(t, 'bxload_e2e');
 
 const nd = (...recs: unknown[]) => recs.map((r) => JSON.stringify(r)).join('\n') + '\n';
 const load = (args: string, input: string | Buffer, extra: Record<string, string | undefined> = {}) =>
