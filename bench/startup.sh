@@ -38,6 +38,12 @@ cpu_ms() {
 echo "start-up, median of $N runs (ms; the issue's target: < 100 ms)"
 if command -v hyperfine > /dev/null 2>&1; then echo "  (hyperfine installed: see hyperfine -N for a second opinion)"; else echo "  hyperfine: not installed; a loop of $N runs"; fi
 printf '  %-44s %5s ms\n' 'node -e 0 (the floor)' "$(median_ms 'node -e 0')"
+# Node 20 parses NODE_EXTRA_CA_CERTS before any JavaScript runs (~45 ms for a system bundle);
+# the bx shims move it aside until a TLS connection needs it (src/lib/tls.ts).
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ]; then
+  printf '  %-44s %5s ms\n' "node -e 0 without NODE_EXTRA_CA_CERTS" "$(median_ms 'env -u NODE_EXTRA_CA_CERTS node -e 0')"
+  echo "  (NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS: $(grep -c 'BEGIN CERTIFICATE' "$NODE_EXTRA_CA_CERTS" 2>/dev/null || echo '?') certificates)"
+fi
 for c in bx-extract bx-clean bx-agg bx-load bx-schema bx-db bx-runs bx-report bx; do
   printf '  %-44s %5s ms\n' "$c --version" "$(median_ms "$c --version")"
 done

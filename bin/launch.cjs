@@ -7,6 +7,7 @@
 //   by the first run that finds none (or finds one V8 refuses) and by the build's warm run;
 // - with no bundle, or one older than tsc's output (a build that ran tsc alone), the ES modules
 //   in dist/commands/ are imported as they are: slower to start, never stale.
+// - NODE_EXTRA_CA_CERTS is read when a TLS connection needs it, not at start (below).
 // Measured by bench/startup.sh against bare `node -e 0`.
 const fs = require('node:fs');
 const path = require('node:path');
@@ -14,6 +15,13 @@ const path = require('node:path');
 const root = path.join(__dirname, '..');
 
 exports.run = function run(name) {
+  // The shims start node with NODE_EXTRA_CA_CERTS unset (Node 20 parses that file before any
+  // JavaScript runs, ~45 ms with a system bundle) and its value in BX_DEFERRED_CA_CERTS: the TLS
+  // connections that verify a server add those certificates (src/lib/tls.ts); the environment
+  // is put back for child processes.
+  const deferred = process.env.BX_DEFERRED_CA_CERTS;
+  if (deferred) process.env.NODE_EXTRA_CA_CERTS = deferred;
+  else delete process.env.BX_DEFERRED_CA_CERTS;
   const argv = process.argv.slice(2);
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     process.stdout.write(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version + '\n');
@@ -38,7 +46,6 @@ function fresh(bundle, modular) {
 
 function fromBundle(bundle) {
   const vm = require('node:vm');
-  const Module = require('node:module');
   const flags = process.execArgv.join(' ').replace(/[^A-Za-z0-9=.-]+/g, '_');
   const cacheFile = `${bundle}.${process.version}${flags ? `-${flags}` : ''}.cache`;
   let cachedData;
@@ -47,9 +54,13 @@ function fromBundle(bundle) {
   } catch {
     cachedData = undefined;
   }
-  const script = new vm.Script(Module.wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
+  // Module.wrap's wrapper, written out: require('node:module') itself costs ~7 ms to load. The
+  // bundle's requires are packages and Node's modules, which resolve the same from bin/ as from
+  // dist/bundle/ (one node_modules above both), so this file's own require serves.
+  const source = `(function (exports, require, module, __filename, __dirname) { ${fs.readFileSync(bundle, 'utf8')}\n});`;
+  const script = new vm.Script(source, { filename: bundle, cachedData });
   const mod = { exports: {} };
-  script.runInThisContext()(mod.exports, Module.createRequire(bundle), mod, bundle, path.dirname(bundle));
+  script.runInThisContext()(mod.exports, require, mod, bundle, path.dirname(bundle));
   if (cachedData === undefined || script.cachedDataRejected) {
     // After the run, so the cache holds the functions the run compiled; a directory the user
     // cannot write (a system-wide install) just means no cache.

@@ -12,7 +12,8 @@
 // Without esbuild (a production install without dev dependencies) nothing is bundled and the
 // launcher imports dist/commands/<name>.js as before.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,6 +33,52 @@ try {
 const names = readdirSync(join(root, 'dist', 'commands'))
   .filter((f) => f.endsWith('.js') && f !== 'index.js')
   .map((f) => f.slice(0, -3));
+
+// Node's built-in modules that a bare `node` has not loaded by the time our code runs: each costs
+// 1-8 ms to compile on first require (zlib and crypto most), and most runs need none of them (a
+// CSV file needs no zlib unless it ends in .gz). esbuild turns `import { x } from 'node:zlib'`
+// into `import_node_zlib = require("node:zlib")` run when the importing module initialises, and
+// every use into `import_node_zlib.x`; so each such require becomes a stand-in that requires the
+// module at its first property read. The ones Node has loaded at start (fs, path, events, buffer,
+// util, url, timers) stay plain requires.
+const eager = new Set(['fs', 'path', 'events', 'buffer', 'util', 'url', 'timers', 'querystring', 'async_hooks']);
+const lazyBuiltin = `function __bx_lazy(load) {
+  let m;
+  const real = () => (m ??= load());
+  return new Proxy({}, {
+    get: (_, k) => real()[k],
+    has: (_, k) => k in real(),
+    ownKeys: () => Reflect.ownKeys(real()),
+    getOwnPropertyDescriptor: (_, k) => {
+      const d = Reflect.getOwnPropertyDescriptor(real(), k);
+      return d && { ...d, configurable: true };
+    },
+  });
+}`;
+function lazyBuiltins(file) {
+  const src = readFileSync(file, 'utf8');
+  const out = src.replace(/(\bimport_[\w$]+ = )require\("(node:)?([a-z_/]+)"\)/g, (all, lhs, node, name) =>
+    eager.has(name) || !builtinModules.includes(name) ? all : `${lhs}__bx_lazy(() => require("${node ?? ''}${name}"))`,
+  );
+  writeFileSync(file, out);
+}
+
+// yargs-parser makes a require() at load (`createRequire(import.meta.url)`, for configuration files
+// we never ask it to read), which loads node:module (~7 ms). In the bundle the CommonJS require
+// of the file does the same job.
+const yargsParserRequire = {
+  name: 'yargs-parser-require',
+  setup(build) {
+    build.onLoad({ filter: /yargs-parser[\\/]build[\\/]lib[\\/]index\.js$/ }, (args) => {
+      const src = readFileSync(args.path, 'utf8');
+      const out = src
+        .replace("import { createRequire } from 'node:module';", '')
+        .replace('const require = createRequire ? createRequire(import.meta.url) : undefined;', '');
+      if (out.length === src.length) throw new Error(`bundle: ${args.path} no longer has the createRequire lines`);
+      return { contents: out, loader: 'js' };
+    });
+  },
+};
 
 rmSync(outdir, { recursive: true, force: true });
 await esbuild.build({
@@ -53,9 +100,11 @@ await esbuild.build({
   // The one import.meta.url use (run/cli.ts: ../../package.json) resolves the same from
   // dist/bundle/ as from dist/run/.
   define: { 'import.meta.url': '__bx_url' },
-  banner: { js: 'const __bx_url = require("node:url").pathToFileURL(__filename).href;' },
+  banner: { js: `const __bx_url = require("node:url").pathToFileURL(__filename).href;\n${lazyBuiltin}` },
+  plugins: [yargsParserRequire],
   logLevel: 'warning',
 });
+for (const n of names) lazyBuiltins(join(outdir, `${n}.cjs`));
 
 // One warm run per command writes its code cache (bin/launch.cjs does it when none is there).
 for (const n of names) {

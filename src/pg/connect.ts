@@ -1,6 +1,7 @@
 // Where a bx command finds its PostgreSQL server, and how it connects (DESIGN.md "PostgreSQL").
 // Reusable by every command that talks to a database: bx-load, the query sources of bx-extract,
 // a run log in a database. pg is imported lazily: only code paths that connect pay for it.
+import { defaultCa } from '../lib/tls.js';
 import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -324,11 +325,14 @@ function sslConfig(t: Target): ClientConfig['ssl'] {
   if (t.sslcert) ssl.cert = readPem(t.sslcert, 'sslcert');
   if (t.sslkey) ssl.key = readPem(t.sslkey, 'sslkey');
   if (t.sslmode === 'verify-ca' || t.sslmode === 'verify-full') {
-    const defaultCa = join(homedir(), '.postgresql', 'root.crt');
-    const caFile = t.sslrootcert ?? defaultCa;
+    const homeCa = join(homedir(), '.postgresql', 'root.crt');
+    const caFile = t.sslrootcert ?? homeCa;
     ssl.rejectUnauthorized = true;
     // sslrootcert=system: the operating system's trusted CAs, as libpq 16+.
-    if (caFile !== 'system') {
+    if (caFile === 'system') {
+      const ca = defaultCa();
+      if (ca) ssl.ca = ca;
+    } else {
       try {
         ssl.ca = readFileSync(caFile, 'utf8');
       } catch {

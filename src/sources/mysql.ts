@@ -3,6 +3,7 @@
 // strings, dates as the server's text (no shift to the Node process's zone), JSON as text, and
 // a `+00:00` session so TIMESTAMP columns come out in UTC. Rows arrive as 'result' events; the
 // connection is paused while a batch waits for the consumer, so memory stays flat.
+import { defaultCa } from '../lib/tls.js';
 import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +52,7 @@ export interface MyTarget {
   user: string;
   password?: string;
   database?: string;
-  ssl?: { rejectUnauthorized: boolean };
+  ssl?: { rejectUnauthorized: boolean; ca?: string[] };
 }
 
 /** `user@host:port/db`: safe in any message, never a password. */
@@ -125,7 +126,7 @@ export function resolveMyTarget(
     mode === 'require' || mode === 'required'
       ? { rejectUnauthorized: false }
       : /^verify/.test(mode)
-        ? { rejectUnauthorized: true }
+        ? { rejectUnauthorized: true, ca: defaultCa() }
         : undefined;
   let user = u.username ? dec(u.username) : cnf.user;
   if (!user) {

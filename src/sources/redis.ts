@@ -1,6 +1,7 @@
 // Redis Streams: `redis://HOST:PORT/KEY[?field=payload&db=0]`, paged with
 // `XRANGE key (<lastId> <cutoff> COUNT n`, the cut-off being `last-generated-id` when the run
 // starts (NEXT-STACK.md §4; docs/streams.md). No consumer group: nothing is acked on the server.
+import { defaultCa } from '../lib/tls.js';
 import { createClient } from '@redis/client';
 import { NoPermError, TempFailError, UsageError, InputMissingError } from '../lib/errors.js';
 import type { Io } from '../lib/io.js';
@@ -150,7 +151,7 @@ async function connectTo(url: StreamUrl): Promise<Client> {
       port: url.port,
       connectTimeout: 5000,
       reconnectStrategy: false,
-      tls: url.scheme === 'rediss',
+      ...(url.scheme === 'rediss' ? { tls: true, ca: defaultCa() } : {}),
     },
     username: url.user,
     password: url.password,

@@ -127,6 +127,27 @@ t.test('sslmode verify-full checks the certificate against the CA file', async (
     input: nd({ a: 3 }),
   });
   t.equal(req.code, 0, `require encrypts without checking: ${req.stderr}`);
+  // sslrootcert=system trusts Node's store plus NODE_EXTRA_CA_CERTS, which the shims move aside
+  // at start and src/lib/tls.ts adds back for the connection.
+  const system = `${url}?sslmode=verify-full&sslrootcert=system`;
+  const extra = await sh(`bx-load --table tls_ok`, {
+    env: { ...env, DATABASE_URL: system, NODE_EXTRA_CA_CERTS: join(ssl, 'ca.crt') },
+    input: nd({ a: 4 }),
+  });
+  t.equal(extra.code, 0, `system CAs with the test CA in NODE_EXTRA_CA_CERTS: ${extra.stderr}`);
+  const noExtra = await sh(`bx-load --table tls_ok`, {
+    env: { ...env, DATABASE_URL: system, NODE_EXTRA_CA_CERTS: join(ssl, 'other.crt') },
+    input: nd({ a: 5 }),
+  });
+  t.equal(noExtra.code, 78, 'system CAs without the test CA fail');
+  t.match(noExtra.stderr, /TLS: .*certificate/);
+  // A process the command starts (psql here, and its shell) sees NODE_EXTRA_CA_CERTS as it was.
+  const child = await sh(
+    `command -v psql >/dev/null || exit 99; bx-db psql --dir ${dbDir} -- -Atc '\\! printenv NODE_EXTRA_CA_CERTS BX_DEFERRED_CA_CERTS'`,
+    { env: { ...env, NODE_EXTRA_CA_CERTS: join(ssl, 'ca.crt') } },
+  );
+  if (child.code !== 99)
+    t.equal(child.stdout.trim(), `${join(ssl, 'ca.crt')}\n${join(ssl, 'ca.crt')}`, 'children see it');
   writeFileSync(join(ssl, 'empty.crt'), '');
 });
 
