@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 command -v bc >/dev/null && [ -x /usr/bin/time ] || {
   echo "bench: needs bc and GNU time (apt-get install bc time)"; exit 69; }
-for stage in extract ndjson load clean agg writers parquet dbsource streams report monitor startup scaleout demo; do
+for stage in extract ndjson load clean agg writers parquet dbsource streams report monitor startup rss scaleout demo; do
   [ -f "$stage.sh" ] && bash "$stage.sh"
 done
