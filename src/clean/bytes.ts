@@ -122,6 +122,10 @@ export class ByteCleaner {
   private readonly fA = new Int32Array(MAX_FIELDS);
   private readonly fB = new Int32Array(MAX_FIELDS);
   private readonly fText: string[] = new Array(MAX_FIELDS);
+  /** The fields whose value changes, in line order. */
+  private readonly edit = new Int32Array(MAX_FIELDS);
+  /** The line has a field to rename or drop. */
+  private moves = false;
   /** Fields of the line being cleaned. */
   private num = 0;
 
@@ -188,9 +192,14 @@ export class ByteCleaner {
     if (e - s < 7 || buf[s] !== 0x7b || buf[e - 1] !== 0x7d) return false;
     if (!this.scan(buf, s, e)) return false;
     let textBytes = 0;
+    let edits = 0;
+    const edit = this.edit;
     for (let n = 0; n < this.num; n++) {
       if (!this.value(buf, n)) return false;
-      if (this.fAct[n] === TEXT) textBytes += 3 * this.fText[n].length;
+      const act = this.fAct[n];
+      if (act === RAW) continue;
+      edit[edits++] = n;
+      if (act === TEXT) textBytes += 3 * this.fText[n].length;
     }
     const stamp = this.stamp;
     const present = this.present;
@@ -199,7 +208,11 @@ export class ByteCleaner {
     slab.room(2 * (e - s) + textBytes + this.extra);
     srcView = this.view;
     dstView = this.outViews.view(slab.buf);
-    slab.p = this.keep ? this.writeKept(buf, slab.buf, slab.p) : this.write(buf, slab.buf, slab.p);
+    slab.p = this.keep
+      ? this.writeKept(buf, slab.buf, slab.p)
+      : this.moves
+        ? this.write(buf, slab.buf, slab.p)
+        : this.writeEdits(buf, s, e, slab.buf, slab.p, edits);
     this.rows++;
     return true;
   }
@@ -209,6 +222,7 @@ export class ByteCleaner {
     const stamp = ++this.stamp;
     const tokens = this.tokens;
     const view = (this.view = this.inViews.view(buf));
+    let moves = false;
     let i = s + 1;
     let n = 0;
     for (; ; n++) {
@@ -255,6 +269,7 @@ export class ByteCleaner {
       }
       if (this.slotStamp[slot] === stamp) return false; // a key twice: JSON.parse keeps the last value
       this.slotStamp[slot] = stamp;
+      if (this.slotDrop[slot] === 1 || this.slotKey[slot] !== undefined) moves = true;
       this.slotField[slot] = n;
       const sch = this.slotSchema[slot];
       if (sch >= 0) this.present[sch] = stamp;
@@ -293,6 +308,7 @@ export class ByteCleaner {
       return false;
     }
     this.num = n + 1;
+    this.moves = moves;
     return true;
   }
 
@@ -559,6 +575,32 @@ export class ByteCleaner {
       default:
         return p + out.write(this.fText[n], p, 'utf8');
     }
+  }
+
+  /**
+   * The line as it came but for the values that change (`edits` of them, in edit[]), then the
+   * schema fields it lacks: the bytes between those values are copied as they are.
+   */
+  private writeEdits(buf: Buffer, s: number, e: number, out: Buffer, p: number, edits: number): number {
+    let at = s;
+    const edit = this.edit;
+    for (let k = 0; k < edits; k++) {
+      const n = edit[k];
+      p = copy(buf, at, this.fVal[n], out, p);
+      p = this.put(buf, n, out, p);
+      at = this.fEnd[n];
+    }
+    p = copy(buf, at, e - 1, out, p);
+    const present = this.present;
+    const stamp = this.stamp;
+    for (let k = 0; k < present.length; k++) {
+      if (present[k] === stamp || this.dropped[k] === 1) continue;
+      out[p++] = 0x2c;
+      p += this.nullField[k].copy(out, p);
+    }
+    out[p++] = 0x7d;
+    out[p++] = 0x0a;
+    return p;
   }
 
   /** The line in its own key order, without dropped fields, then the schema fields it lacks. */
