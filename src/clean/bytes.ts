@@ -98,7 +98,11 @@ export class ByteCleaner {
   private slotField = new Int32Array(64);
   private slotSchema = new Int32Array(64);
   private slotDrop = new Uint8Array(64);
-  private slotKey: (Buffer | undefined)[] = [];
+  // Per source key (bySource's numbers): its slot, its key bytes when renamed, and whether it is
+  // dropped or renamed (the line then takes write(), not writeEdits()).
+  private srcSlot: number[] = [];
+  private srcKey: (Buffer | undefined)[] = [];
+  private srcMoves: number[] = [];
   private nSlots = 0;
   private stamp = 0;
 
@@ -115,6 +119,7 @@ export class ByteCleaner {
   private readonly fVal = new Int32Array(MAX_FIELDS);
   private readonly fEnd = new Int32Array(MAX_FIELDS);
   private readonly fSlot = new Int32Array(MAX_FIELDS);
+  private readonly fSrc = new Int32Array(MAX_FIELDS);
   private readonly fKind = new Uint8Array(MAX_FIELDS);
   private readonly fEsc = new Uint8Array(MAX_FIELDS);
   private readonly fHigh = new Uint8Array(MAX_FIELDS);
@@ -223,16 +228,31 @@ export class ByteCleaner {
     const tokens = this.tokens;
     const view = (this.view = this.inViews.view(buf));
     let moves = false;
+    // The arrays in locals: the loop reads and writes them for every field.
+    const slotStamp = this.slotStamp;
+    const srcSlot = this.srcSlot;
+    const srcMoves = this.srcMoves;
+    const fSrc = this.fSrc;
+    const slotField = this.slotField;
+    const slotSchema = this.slotSchema;
+    const present = this.present;
+    const fKey = this.fKey;
+    const fVal = this.fVal;
+    const fEnd = this.fEnd;
+    const fSlot = this.fSlot;
+    const fKind = this.fKind;
+    const tokenWords = this.tokenWords;
+    const tokenSlots = this.tokenSlots;
     let i = s + 1;
     let n = 0;
     for (; ; n++) {
       if (n === MAX_FIELDS || buf[i] !== 0x22) return false;
-      let slot = -1;
+      let src = -1;
       const tok = tokens[n];
       const keyAt = i;
       if (tok !== undefined && i + tok.length < e) {
         // Four bytes at a time, then the rest.
-        const words = this.tokenWords[n];
+        const words = tokenWords[n];
         const nw = words.length;
         let w = 0;
         while (w < nw && view.getInt32(i + 4 * w, true) === words[w]) w++;
@@ -241,12 +261,12 @@ export class ByteCleaner {
           let k = 4 * nw;
           while (k < len && buf[i + k] === tok[k]) k++;
           if (k === len) {
-            slot = this.tokenSlots[n];
+            src = tokenSlots[n];
             i += len;
           }
         }
       }
-      if (slot < 0) {
+      if (src < 0) {
         let j = i + 1;
         let high = false;
         for (; j < e; j++) {
@@ -256,38 +276,42 @@ export class ByteCleaner {
           if (c >= 0x80) high = true;
         }
         if (j >= e - 1 || buf[j + 1] !== 0x3a) return false;
-        slot = this.slotOf(high ? buf.utf8Slice(i + 1, j) : buf.latin1Slice(i + 1, j));
-        if (slot < 0) return false;
+        src = this.sourceOf(high ? buf.utf8Slice(i + 1, j) : buf.latin1Slice(i + 1, j));
+        if (src < 0) return false;
+        // A new slot may have grown the arrays.
+        if (this.slotStamp !== slotStamp) return this.scan(buf, s, e);
         tokens.length = n;
         this.tokenSlots.length = n;
         this.tokenWords.length = n;
         const token = Buffer.from(buf.subarray(i, j + 2));
         tokens.push(token);
         this.tokenWords.push(wordsOf(token));
-        this.tokenSlots.push(slot);
+        this.tokenSlots.push(src);
         i = j + 2;
       }
-      if (this.slotStamp[slot] === stamp) return false; // a key twice: JSON.parse keeps the last value
-      this.slotStamp[slot] = stamp;
-      if (this.slotDrop[slot] === 1 || this.slotKey[slot] !== undefined) moves = true;
-      this.slotField[slot] = n;
-      const sch = this.slotSchema[slot];
-      if (sch >= 0) this.present[sch] = stamp;
-      this.fKey[n] = keyAt;
-      this.fVal[n] = i;
-      this.fSlot[n] = slot;
+      const slot = srcSlot[src];
+      if (slotStamp[slot] === stamp) return false; // a key twice: JSON.parse keeps the last value
+      slotStamp[slot] = stamp;
+      if (srcMoves[src] === 1) moves = true;
+      fSrc[n] = src;
+      slotField[slot] = n;
+      const sch = slotSchema[slot];
+      if (sch >= 0) present[sch] = stamp;
+      fKey[n] = keyAt;
+      fVal[n] = i;
+      fSlot[n] = slot;
       const c = buf[i];
       if (c === 0x22) {
         i = this.string(buf, i, e, n);
         if (i < 0) return false;
-        this.fKind[n] = STR;
+        fKind[n] = STR;
       } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
         i = canonicalNumber(buf, i);
         if (i < 0) return false;
-        this.fKind[n] = NUM;
+        fKind[n] = NUM;
       } else if (c === 0x74 && buf[i + 1] === 0x72 && buf[i + 2] === 0x75 && buf[i + 3] === 0x65) {
         i += 4;
-        this.fKind[n] = LIT;
+        fKind[n] = LIT;
       } else if (
         c === 0x66 &&
         buf[i + 1] === 0x61 &&
@@ -296,12 +320,12 @@ export class ByteCleaner {
         buf[i + 4] === 0x65
       ) {
         i += 5;
-        this.fKind[n] = LIT;
+        fKind[n] = LIT;
       } else if (c === 0x6e && buf[i + 1] === 0x75 && buf[i + 2] === 0x6c && buf[i + 3] === 0x6c) {
         i += 4;
-        this.fKind[n] = LIT;
+        fKind[n] = LIT;
       } else return false; // nested values, white space, anything else: the object path
-      this.fEnd[n] = i;
+      fEnd[n] = i;
       const d = buf[i++];
       if (d === 0x2c) continue;
       if (d === 0x7d && i === e) break;
@@ -355,8 +379,8 @@ export class ByteCleaner {
     return i + 1;
   }
 
-  /** The slot of a source key, made on first sight; -1 for a key the object path must see. */
-  private slotOf(key: string): number {
+  /** The number of a source key (and its slot), made on first sight; -1 for a key the object path must see. */
+  private sourceOf(key: string): number {
     const known = this.bySource.get(key);
     if (known !== undefined) return known;
     if (this.bySource.size >= MAX_SLOTS || key === '__proto__' || isIndexKey(key)) return -1;
@@ -379,11 +403,14 @@ export class ByteCleaner {
       this.slotStamp[slot] = 0;
       this.slotSchema[slot] = this.compiled ? this.compiled.fields.findIndex((f) => f.name === target) : -1;
       this.slotDrop[slot] = !this.keep && this.drop?.has(target) ? 1 : 0;
-      this.slotKey[slot] = target === key ? undefined : jsonKey(target);
       this.byTarget.set(target, slot);
     }
-    this.bySource.set(key, slot);
-    return slot;
+    const src = this.srcSlot.length;
+    this.srcSlot.push(slot);
+    this.srcKey.push(target === key ? undefined : jsonKey(target));
+    this.srcMoves.push(this.slotDrop[slot] === 1 || target !== key ? 1 : 0);
+    this.bySource.set(key, src);
+    return src;
   }
 
   /** What field n's value becomes (fAct and its span or text); false when a rule refuses it. */
@@ -614,7 +641,7 @@ export class ByteCleaner {
     for (let n = 0; n < num; n++) {
       const slot = this.fSlot[n];
       if (this.slotDrop[slot] === 1) continue;
-      const key = this.slotKey[slot];
+      const key = this.srcKey[this.fSrc[n]];
       if (this.fAct[n] === RAW && key === undefined) {
         if (runS >= 0 && this.fKey[n] === runE + 1) runE = this.fEnd[n];
         else {

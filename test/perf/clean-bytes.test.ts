@@ -49,7 +49,8 @@ const FLAGS = [
   `--schema ${naFile} --trim`,
   `--schema ${noneFile}`,
   `--schema ${schemaFile} --null-values NA,null,`,
-  `--schema ${schemaFile} --rename store=shop,x=id --drop name,ok`,
+  `--schema ${schemaFile} --rename store=shop --rename x=id --drop name,ok`,
+  `--schema ${schemaFile} --rename shop=store --rename kind=cat --rename a=x`,
   `--schema ${schemaFile} --keep id,price,zz,id,name`,
   `--type id:integer --type price:decimal:1 --type at:timestamp --required day --min qty=2 --max price=100 --pattern name=[a-z]+ --enum cat=Toys,Garden`,
   `--trim`,
@@ -159,6 +160,10 @@ const TRICKY = [
   '{"id":"51","big":"12345678901234567890.123"}',
   '{"id":"52","ratio":"123456789012345.1"}',
   '{"id":"53","ratio":"0.000001","price":"0.10"}',
+  '{"id":"54","shop":"S5","kind":"Toys","a":"1"}',
+  '{"id":"55","store":"S6","shop":"S5"}',
+  '{"id":"56","x":"2","a":"1"}',
+  '{"id":"57","shop":"X","kind":"Nope"}',
 ];
 
 t.test('the byte path takes the common lines, and leaves tricky ones to the object path', async (t) => {
