@@ -95,7 +95,7 @@ if command -v psql > /dev/null && [ -n "${DATABASE_URL:-}${PGHOST:-}${PGDATABASE
     store_id text, register int, product_id text, product_name text, category text, quantity int,
     unit_price numeric(10,2), discount numeric(4,2), payment text)"
   TRUNCATE="${PSQL[*]@Q} -c 'TRUNCATE $T'; ${PSQL[*]@Q} -c CHECKPOINT 2>/dev/null || true"
-  JOB="BX_SEAL=1 bx-extract '$csv' | BX_SEAL=1 bx-clean -q --schema '$schema' | BX_SEAL=1 bx-load -q --table $T"
+  JOB="BX_SEAL=1 bx-extract -q '$csv' | BX_SEAL=1 bx-clean -q --schema '$schema' | BX_SEAL=1 bx-load -q --table $T"
   echo "  the nightly job: $JOB"
   if [ -n "${BX_CLEAN_BEFORE:-}" ]; then
     measure_abc "$ROWS" "$TRUNCATE" \
