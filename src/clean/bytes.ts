@@ -10,6 +10,11 @@
 // escapes in keys, a key twice, a number JavaScript would write otherwise, an integer-like key)
 // and for any line some rule refuses; the caller then parses the line and runs the object path,
 // which gives the output, the reject or the error.
+//
+// Measured on the 1 M-row sales NDJSON, every field typed and checked (bench/clean.sh, a 2-core
+// machine under a load average of 7-10, alternating runs, two bench runs): 76-91 k rows/s
+// through objects, 243-295 k from the bytes (2.7-3.9x; 3.2-4.5x against main's build); Miller's
+// `mlr --ijsonl --ojsonl cat` 24-33 k beside them.
 import { FAILED, type CompiledSchema } from '../lib/convert.js';
 import { daysInMonth } from '../lib/dates.js';
 import { isIndexKey } from '../lib/json.js';
