@@ -7,13 +7,26 @@ import type { Origin } from '../lib/errors.js';
 import { evalJson, ExprError, test, type Expression } from '../lib/expr.js';
 import type { Hasher } from '../lib/hash.js';
 import { mask } from '../lib/hash.js';
-import { isIndexKey, keyOrderOf, setKey, setKeyOrder } from '../lib/json.js';
+import { isIndexKey, keyOrderOf, setKey, setKeyOrder, stringifyRecord } from '../lib/json.js';
 import { originOfRecord } from '../lib/lineage.js';
 import { localIsoToUtc } from '../lib/timezone.js';
 import type { Logger } from '../lib/log.js';
 import type { MaxRejects, RuleFailure } from '../lib/rejects.js';
 import type { Field, TableSchema } from '../lib/schema.js';
+import { lineText, parseRecord } from '../lib/records.js';
+import { ByteSlab } from '../lib/slab.js';
 import type { Batch, Rec } from '../lib/stream.js';
+import type { ByteCleaner } from './bytes.js';
+import { isLineBatch, type LineBatch } from './line-source.js';
+
+/** Lines of batches of lines go out in blocks of at least this many (LineWriter's batch). */
+const HAND_ON = 1000;
+
+type RejectFn = (rec: unknown, fails: RuleFailure[], at: Origin) => void;
+
+/** A batch's lines as records, as readRecordBatches parses them. */
+const parseLines = (b: LineBatch): Rec[] =>
+  b.starts.map((_, i) => parseRecord(lineText(b, i), { file: b.name, line: b.lines[i] }));
 
 export interface CleanOptions {
   inputs: string[];
@@ -55,9 +68,11 @@ const describeKey = (vals: unknown[]) =>
 
 export interface CleanSteps {
   /** The records of `batch` that pass, with their lines; the others go to `reject`. */
-  batch(batch: Batch, reject: (rec: unknown, fails: RuleFailure[], at: Origin) => void): Batch;
+  batch(batch: Batch, reject: RejectFn): Batch;
   /** Records --where left out so far. */
   filtered(): number;
+  /** After the last batch: lines of batches of lines not handed on yet. */
+  rest(name: string): Batch | undefined;
 }
 
 /** The steps for these options; `schema`/`compiled` come from --schema and the rule flags, `base` is the --schema file's. */
@@ -68,6 +83,8 @@ export function cleanSteps(
   base: TableSchema | undefined,
   hasher: Hasher | undefined,
   log: Logger,
+  /** The byte path, for batches of lines (LineSource's); undefined: every line through objects. */
+  bytes?: ByteCleaner,
 ): CleanSteps {
   const rename = opts.rename.size ? opts.rename : undefined;
   const zone = opts.timezone;
@@ -119,107 +136,170 @@ export function cleanSteps(
     return undefined;
   };
 
+  /** One record through every step: what goes out, or undefined (rejected or filtered out). */
+  const one = (rec: Rec, name: string, line: number, reject: RejectFn): Rec | undefined => {
+    // The key order it came in, when it will matter (taken before --default/--set add keys).
+    const srcOrder = keyOrderOf(rec) ?? (indexNames ? Object.keys(rec) : undefined);
+    if (rename) {
+      const r: Rec = {};
+      for (const k in rec) setKey(r, rename.get(k) ?? k, rec[k]);
+      rec = r;
+    }
+    if (trim || nulls) {
+      for (const k in rec) {
+        let v = rec[k];
+        if (typeof v !== 'string') continue;
+        if (trim) v = v.trim();
+        if (nulls && nulls.has(v as string)) v = null;
+        if (v !== rec[k]) setKey(rec, k, v);
+      }
+    }
+    for (let d = 0; d < defaults.length; d++) {
+      const [k, v] = defaults[d];
+      if (rec[k] === undefined || rec[k] === null || !Object.hasOwn(rec, k)) setKey(rec, k, v);
+    }
+    for (let k = 0; k < lower.length; k++) {
+      const v = rec[lower[k]];
+      if (typeof v === 'string' && Object.hasOwn(rec, lower[k])) setKey(rec, lower[k], v.toLowerCase());
+    }
+    for (let k = 0; k < upper.length; k++) {
+      const v = rec[upper[k]];
+      if (typeof v === 'string' && Object.hasOwn(rec, upper[k])) setKey(rec, upper[k], v.toUpperCase());
+    }
+    if (compiled) {
+      const fails = compiled.apply(rec);
+      if (fails) {
+        reject(rec, fails, originOfRecord(rec, name, line));
+        return undefined;
+      }
+      if (zone) {
+        for (let k = 0; k < datetimes.length; k++) {
+          const v = rec[datetimes[k]];
+          if (typeof v === 'string') setKey(rec, datetimes[k], localIsoToUtc(v, zone));
+        }
+      }
+    }
+    if (sets.length || wheres.length) {
+      const fail = derive(rec);
+      if (fail === false) {
+        filtered++;
+        return undefined;
+      }
+      if (fail) {
+        reject(rec, [fail], originOfRecord(rec, name, line));
+        return undefined;
+      }
+    }
+    if (seen) {
+      for (let k = 0; k < keyVals.length; k++)
+        keyVals[k] = Object.hasOwn(rec, dedupeKeys![k]) ? rec[dedupeKeys![k]] : null;
+      if (!seen.add(keyText(keyVals))) {
+        const field = dedupeKeys!.join(',');
+        const value = keyVals.length === 1 ? keyVals[0] : [...keyVals];
+        reject(
+          rec,
+          [
+            {
+              field,
+              rule: 'duplicate',
+              value,
+              message: `duplicate key (${describeKey(keyVals)}): an earlier record has it`,
+            },
+          ],
+          originOfRecord(rec, name, line),
+        );
+        return undefined;
+      }
+    }
+    if (privacy) {
+      for (const k of opts.hash) if (Object.hasOwn(rec, k)) setKey(rec, k, hasher!.hash(rec[k]));
+      for (const k of opts.mask) if (Object.hasOwn(rec, k)) setKey(rec, k, mask(rec[k]));
+      for (const k of opts.redact) if (Object.hasOwn(rec, k)) setKey(rec, k, null);
+    }
+    if (keep) {
+      const r: Rec = {};
+      for (const k of keep) setKey(r, k, Object.hasOwn(rec, k) ? rec[k] : null);
+      rec = r;
+    } else if (drop) {
+      const r: Rec = {};
+      for (const k in rec) if (!drop.has(k)) setKey(r, k, rec[k]);
+      rec = r;
+    }
+    if (srcOrder !== undefined) setKeyOrder(rec, orderOut(srcOrder));
+    return rec;
+  };
+
+  const objects = (batch: Batch, reject: RejectFn): Batch => {
+    const recs = batch.records;
+    if (unseen) unseen = warnUnseen(unseen, recs);
+    const out: Rec[] = [];
+    const lines: number[] = [];
+    for (let i = 0; i < recs.length; i++) {
+      const rec = one(recs[i], batch.name, batch.lines[i], reject);
+      if (rec === undefined) continue;
+      out.push(rec);
+      lines.push(batch.lines[i]);
+    }
+    return { name: batch.name, lines, records: out };
+  };
+
+  const slab = new ByteSlab();
+  // Lines cleaned but not yet handed on (their bytes are the slab's untaken ones): they go out
+  // 1000 at a time, as LineWriter sends records, so that a run that fails has written what the
+  // object path would have written before it (nothing, on an input that ends unsealed).
+  let held: number[] = [];
+  const hand = (name: string): Batch => {
+    if (held.length < HAND_ON) return { name, lines: [], records: [] };
+    const lines = held;
+    held = [];
+    return { name, lines, records: [], ndjson: slab.take() };
+  };
+  const put = (rec: Rec) => {
+    const text = stringifyRecord(rec) + '\n';
+    slab.room(3 * text.length);
+    slab.p += slab.buf.write(text, slab.p, 'utf8');
+  };
+
+  /**
+   * A batch of lines (LineSource's): each line the byte path can clean, cleaned from its bytes;
+   * each other one parsed and given to the object path. Rejects are handed on once the whole
+   * batch is through, as on the object path, whose reader parses a whole batch before any step
+   * runs: a malformed line stops the run with the same rejects written before it.
+   */
+  const lineBatch = (b: LineBatch, reject: RejectFn): Batch => {
+    const { buf, starts, ends, name } = b;
+    if (unseen || !bytes) {
+      const out = objects({ name, lines: b.lines, records: parseLines(b) }, reject);
+      for (let i = 0; i < out.records.length; i++) put(out.records[i]);
+      held.push(...out.lines);
+      return hand(name);
+    }
+    const rejects: [unknown, RuleFailure[], Origin][] = [];
+    const hold: RejectFn = (rec, fails, at) => void rejects.push([rec, fails, at]);
+    const lines: number[] = [];
+    for (let i = 0; i < starts.length; i++) {
+      if (bytes.line(buf, starts[i], ends[i], slab)) {
+        lines.push(b.lines[i]);
+        continue;
+      }
+      const rec = one(parseRecord(lineText(b, i), { file: name, line: b.lines[i] }), name, b.lines[i], hold);
+      if (rec === undefined) continue;
+      put(rec);
+      lines.push(b.lines[i]);
+    }
+    for (const [rec, fails, at] of rejects) reject(rec, fails, at);
+    for (let i = 0; i < lines.length; i++) held.push(lines[i]);
+    return hand(name);
+  };
+
   return {
     filtered: () => filtered,
-    batch(batch, reject) {
-      const recs = batch.records;
-      if (unseen) unseen = warnUnseen(unseen, recs);
-      const out: Rec[] = [];
-      const lines: number[] = [];
-      for (let i = 0; i < recs.length; i++) {
-        let rec = recs[i];
-        // The key order it came in, when it will matter (taken before --default/--set add keys).
-        const srcOrder = keyOrderOf(rec) ?? (indexNames ? Object.keys(rec) : undefined);
-        if (rename) {
-          const r: Rec = {};
-          for (const k in rec) setKey(r, rename.get(k) ?? k, rec[k]);
-          rec = r;
-        }
-        if (trim || nulls) {
-          for (const k in rec) {
-            let v = rec[k];
-            if (typeof v !== 'string') continue;
-            if (trim) v = v.trim();
-            if (nulls && nulls.has(v as string)) v = null;
-            if (v !== rec[k]) setKey(rec, k, v);
-          }
-        }
-        for (let d = 0; d < defaults.length; d++) {
-          const [k, v] = defaults[d];
-          if (rec[k] === undefined || rec[k] === null || !Object.hasOwn(rec, k)) setKey(rec, k, v);
-        }
-        for (let k = 0; k < lower.length; k++) {
-          const v = rec[lower[k]];
-          if (typeof v === 'string' && Object.hasOwn(rec, lower[k])) setKey(rec, lower[k], v.toLowerCase());
-        }
-        for (let k = 0; k < upper.length; k++) {
-          const v = rec[upper[k]];
-          if (typeof v === 'string' && Object.hasOwn(rec, upper[k])) setKey(rec, upper[k], v.toUpperCase());
-        }
-        if (compiled) {
-          const fails = compiled.apply(rec);
-          if (fails) {
-            reject(rec, fails, originOfRecord(rec, batch.name, batch.lines[i]));
-            continue;
-          }
-          if (zone) {
-            for (let k = 0; k < datetimes.length; k++) {
-              const v = rec[datetimes[k]];
-              if (typeof v === 'string') setKey(rec, datetimes[k], localIsoToUtc(v, zone));
-            }
-          }
-        }
-        if (sets.length || wheres.length) {
-          const fail = derive(rec);
-          if (fail === false) {
-            filtered++;
-            continue;
-          }
-          if (fail) {
-            reject(rec, [fail], originOfRecord(rec, batch.name, batch.lines[i]));
-            continue;
-          }
-        }
-        if (seen) {
-          for (let k = 0; k < keyVals.length; k++)
-            keyVals[k] = Object.hasOwn(rec, dedupeKeys![k]) ? rec[dedupeKeys![k]] : null;
-          if (!seen.add(keyText(keyVals))) {
-            const field = dedupeKeys!.join(',');
-            const value = keyVals.length === 1 ? keyVals[0] : [...keyVals];
-            reject(
-              rec,
-              [
-                {
-                  field,
-                  rule: 'duplicate',
-                  value,
-                  message: `duplicate key (${describeKey(keyVals)}): an earlier record has it`,
-                },
-              ],
-              originOfRecord(rec, batch.name, batch.lines[i]),
-            );
-            continue;
-          }
-        }
-        if (privacy) {
-          for (const k of opts.hash) if (Object.hasOwn(rec, k)) setKey(rec, k, hasher!.hash(rec[k]));
-          for (const k of opts.mask) if (Object.hasOwn(rec, k)) setKey(rec, k, mask(rec[k]));
-          for (const k of opts.redact) if (Object.hasOwn(rec, k)) setKey(rec, k, null);
-        }
-        if (keep) {
-          const r: Rec = {};
-          for (const k of keep) setKey(r, k, Object.hasOwn(rec, k) ? rec[k] : null);
-          rec = r;
-        } else if (drop) {
-          const r: Rec = {};
-          for (const k in rec) if (!drop.has(k)) setKey(r, k, rec[k]);
-          rec = r;
-        }
-        if (srcOrder !== undefined) setKeyOrder(rec, orderOut(srcOrder));
-        out.push(rec);
-        lines.push(batch.lines[i]);
-      }
-      return { name: batch.name, lines, records: out };
+    batch: (batch, reject) => (isLineBatch(batch) ? lineBatch(batch, reject) : objects(batch, reject)),
+    rest: (name) => {
+      if (held.length === 0) return undefined;
+      const lines = held;
+      held = [];
+      return { name, lines, records: [], ndjson: slab.take() };
     },
   };
 

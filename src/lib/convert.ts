@@ -18,6 +18,9 @@ export class Bad {
 
 export type Converter = (v: unknown) => unknown;
 
+/** CompiledSchema.typeOne's answer for a value some rule refuses. */
+export const FAILED: unique symbol = Symbol('bx.failed');
+
 const show = (v: unknown) => {
   const s =
     typeof v === 'string'
@@ -239,7 +242,7 @@ export function converterFor(f: Field): Converter {
 // ---- constraints ----
 
 /** A checker adds its failures for a non-null, already converted value. */
-type Check = (v: unknown, field: string, out: RuleFailure[]) => void;
+export type Check = (v: unknown, field: string, out: RuleFailure[]) => void;
 
 function comparable(f: Field): ((v: unknown) => Decimal | string | number | undefined) | undefined {
   if (f.type === 'integer' || f.type === 'number' || f.type === 'year') return (v) => toDecimal(v);
@@ -365,8 +368,12 @@ export class CompiledSchema {
   private readonly onlyEmpty: boolean;
   private readonly vals: unknown[];
 
+  /** The schema's fields, in its order (bx-clean's byte path plans its work from them). */
+  readonly fields: readonly Field[];
+
   constructor(schema: TableSchema) {
     const fields = schema.fields;
+    this.fields = fields;
     const pk = new Set(schema.primaryKey ?? []);
     this.names = fields.map((f) => f.name);
     this.convert = fields.map(converterFor);
@@ -391,6 +398,72 @@ export class CompiledSchema {
   /** The primary key is unique, as Frictionless says: a repeat is rule "primaryKey". */
   private readonly pkIndex: number[] = [];
   private readonly pkSeen: DigestSet | undefined;
+
+  /**
+   * Whether a record's outcome depends on the records before it (unique, primaryKey): the
+   * byte path leaves such schemas to apply(), which keeps the seen values.
+   */
+  get stateful(): boolean {
+    return this.pkSeen !== undefined || this.fields.some((f) => f.constraints?.unique);
+  }
+
+  /** Field i's checks and whether it is required, for a value typed without convert(). */
+  checksOf(i: number): readonly Check[] {
+    return this.checks[i];
+  }
+  requiredAt(i: number): boolean {
+    return this.required[i];
+  }
+  /** Whether text `v` is a missing value of the schema (a null). */
+  isMissing(v: string): boolean {
+    return this.onlyEmpty ? v === '' : this.missing.has(v);
+  }
+  /** The schema's missing values. */
+  missingValues(): string[] {
+    return [...this.missing];
+  }
+
+  private readonly scratch: RuleFailure[] = [];
+
+  /**
+   * What apply() makes of field i's value `v` when every rule passes (the typed value, null
+   * for a missing one), else FAILED: one field of one stateless schema, for the byte path,
+   * which leaves a failing record to apply() to say why.
+   */
+  typeOne(i: number, v: unknown): unknown {
+    if (typeof v === 'string' && (this.onlyEmpty ? v === '' : this.missing.has(v))) v = null;
+    if (v === undefined || v === null) return this.required[i] ? FAILED : null;
+    const c = this.convert[i](v);
+    if (c instanceof Bad) return FAILED;
+    return this.passes(i, c) ? c : FAILED;
+  }
+
+  /** Whether field i's already typed, non-null value `c` passes its checks. */
+  passes(i: number, c: unknown): boolean {
+    const checks = this.checks[i];
+    if (checks.length === 0) return true;
+    const out = this.scratch;
+    const name = this.names[i];
+    for (let k = 0; k < checks.length; k++) checks[k](c, name, out);
+    if (out.length === 0) return true;
+    out.length = 0;
+    return false;
+  }
+
+  /**
+   * When field i's one check is an enum: the texts it allows (a text value passes exactly when
+   * it is one of them), so that the byte path can compare bytes. Else undefined.
+   */
+  enumTexts(i: number): string[] | undefined {
+    const c = this.fields[i].constraints;
+    if (!c || c.enum === undefined || this.checks[i].length !== 1) return undefined;
+    const convert = this.convert[i];
+    return c.enum.flatMap((e) => {
+      const k = convert(e);
+      const v = k instanceof Bad ? e : k;
+      return typeof v === 'string' ? [v] : [];
+    });
+  }
 
   apply(rec: Rec): RuleFailure[] | undefined {
     const names = this.names;
