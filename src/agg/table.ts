@@ -7,13 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataError, type Origin } from '../lib/errors.js';
 import { splitLines } from '../lib/lines.js';
-import type { Rec } from '../lib/records.js';
+import { parseRecord, type LineRecordBatch, type Rec } from '../lib/records.js';
 import type { RuleFailure } from '../lib/rejects.js';
 
 /** Where a record that cannot be aggregated goes (the stage's rejects). */
 export type RejectRecord = (rec: Rec, errors: RuleFailure[], at: Origin) => void;
 import { decodeText } from '../lib/text.js';
 import type { Plan } from './plan.js';
+import { LineScan } from './line-scan.js';
 import { Group, MALFORMED, NumCol, type BatchView } from './slots.js';
 import { BAD, keyCmp, scanNumber, type Scanned } from './values.js';
 
@@ -68,6 +69,13 @@ export class GroupTable {
   private readonly numFields: string[];
   private readonly scanned: Scanned = { m: 0, s: 0, d: undefined };
   spilled = 0;
+  /** The byte path (line-scan.ts), when every slot has one; else undefined. */
+  readonly scan: LineScan | undefined;
+  /** Per slot, the scanner's index of its field (-1: none); the --by fields' indices. */
+  private readonly slotField: number[] = [];
+  private readonly byField: number[] = [];
+  /** Lines the byte path took (the rest were parsed into records). */
+  scannedLines = 0;
 
   constructor(
     private readonly plan: Plan,
@@ -75,6 +83,66 @@ export class GroupTable {
   ) {
     this.numFields = plan.numericFields();
     for (const f of this.numFields) this.cols.set(f, new NumCol());
+    const wanted = [
+      ...new Set([...plan.by, ...plan.slots.flatMap((sl) => (sl.field === undefined ? [] : [sl.field]))]),
+    ];
+    if (plan.slots.every((sl) => sl.scans) && LineScan.usable(wanted)) {
+      this.scan = new LineScan(wanted, this.numFields);
+      this.byField = plan.by.map((f) => wanted.indexOf(f));
+      this.slotField = plan.slots.map((sl) => (sl.field === undefined ? -1 : wanted.indexOf(sl.field)));
+    }
+  }
+
+  /**
+   * Adds a batch of NDJSON lines by the byte path: each line the scanner takes goes into its
+   * group from its bytes; the others are parsed and added as records (addRecords), which keeps
+   * the object path's results, rejects and errors for them.
+   */
+  addLines(b: LineRecordBatch, reject: RejectRecord): void {
+    const sc = this.scan!;
+    const { buf, starts, ends, lines, name } = b;
+    const slots = this.plan.slots;
+    const slotField = this.slotField;
+    const ns = slots.length;
+    let slow: number[] | undefined;
+    for (let i = 0; i < lines.length; i++) {
+      if (!sc.scan(buf, starts[i], ends[i])) {
+        (slow ??= []).push(i);
+        continue;
+      }
+      const g = this.scannedGroup(sc);
+      for (let j = 0; j < ns; j++) this.bytes += slots[j].addScan(g, j, sc, slotField[j]);
+    }
+    this.scannedLines += lines.length - (slow?.length ?? 0);
+    if (!slow) return;
+    const recs: Rec[] = [];
+    const at: number[] = [];
+    for (const i of slow) {
+      recs.push(parseRecord(buf.toString('utf8', starts[i], ends[i]), { file: name, line: lines[i] }));
+      at.push(lines[i]);
+    }
+    this.addRecords(recs, at, name, reject);
+  }
+
+  /** The group of the line just scanned: its key text made as keyTextOf makes it of the record. */
+  private scannedGroup(sc: LineScan): Group {
+    const by = this.byField;
+    let keyText = '';
+    if (by.length === 1) {
+      const v = sc.value(by[0]);
+      keyText =
+        typeof v === 'string' && v.charCodeAt(0) !== 0 ? v : '\u0000' + JSON.stringify(v === undefined ? null : v);
+    } else {
+      for (let i = 0; i < by.length; i++) {
+        const v = sc.value(by[i]);
+        keyText += (i ? ',' : '') + JSON.stringify(v === undefined ? null : v);
+      }
+    }
+    if (!this.opts.sorted) {
+      const g = this.map.get(keyText);
+      if (g) return g;
+    }
+    return this.group(keyText, () => by.map((f) => sc.value(f) ?? null));
   }
 
   private group(keyText: string, key: () => unknown[]): Group {
