@@ -6,7 +6,7 @@
 // (escapes in a wanted field, nesting, a duplicate key, a long or exponent number, invalid JSON,
 // a value to reject) is refused, and the caller parses it as a record: the object path decides
 // results and errors.
-import { repeated, wordsOf } from '../lib/swar.js';
+import { repeated } from '../lib/swar.js';
 
 /** What a wanted field held on the line just scanned. */
 export const ABSENT = 0;
@@ -47,6 +47,8 @@ export class LineScan {
   private tokenField: number[] = [];
   /** The key bytes as little-endian 32-bit words, compared four bytes at a time. */
   private tokenWords: Int32Array[] = [];
+  /** The mask of each token's last word (its bytes past the token zeroed in tokenWords). */
+  private tokenMask: number[] = [];
   /** Fields whose value must be numeric (null, "", a number or a numeric string). */
   private readonly numeric: number[];
 
@@ -82,7 +84,7 @@ export class LineScan {
       this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
     const stamp = ++this.stamp;
-    const { kind, seen, tokens, tokenField } = this;
+    const { kind, seen, tokens, tokenField, tokenWords, tokenMask } = this;
     const view = this.view;
     for (let f = 0; f < kind.length; f++) kind[f] = ABSENT;
     let i = skipSpace(buf, s);
@@ -93,25 +95,18 @@ export class LineScan {
       for (let k = 0; ; k++) {
         let f: number;
         const tok = tokens[k];
-        let same = tok !== undefined && i + tok.length < e;
+        // Four bytes at a time, the last word masked to the token's length.
+        let same = tok !== undefined && i + tok.length < e && i + 4 * tokenWords[k].length <= buf.length;
         if (same) {
-          // Four bytes at a time, then the rest.
-          const words = this.tokenWords[k];
-          const nw = words.length;
-          for (let w = 0; w < nw; w++) {
+          const words = tokenWords[k];
+          const last = words.length - 1;
+          for (let w = 0; w < last; w++) {
             if (view.getInt32(i + 4 * w, true) !== words[w]) {
               same = false;
               break;
             }
           }
-          if (same) {
-            for (let t = 4 * nw; t < tok.length; t++) {
-              if (buf[i + t] !== tok[t]) {
-                same = false;
-                break;
-              }
-            }
-          }
+          if (same && (view.getInt32(i + 4 * last, true) & tokenMask[k]) !== words[last]) same = false;
         }
         if (same) {
           f = tokenField[k];
@@ -133,8 +128,12 @@ export class LineScan {
           tokenField.length = k;
           const bytes = new Uint8Array(buf.subarray(i, colon + 1));
           tokens.push(bytes);
-          this.tokenWords.length = k;
-          this.tokenWords.push(wordsOf(bytes));
+          tokenWords.length = k;
+          tokenMask.length = k;
+          const padded = new Uint8Array((bytes.length + 3) & ~3);
+          padded.set(bytes);
+          tokenWords.push(new Int32Array(padded.buffer));
+          tokenMask.push(bytes.length & 3 ? (1 << (8 * (bytes.length & 3))) - 1 : -1);
           tokenField.push(f);
           i = colon + 1;
         }
@@ -143,6 +142,25 @@ export class LineScan {
           if (seen[f] === stamp) return false; // a repeated key: JSON.parse keeps the last
           seen[f] = stamp;
           i = this.wanted(buf, i, e, f);
+        } else if (buf[i] === 0x22) {
+          // An unwanted string, the most common value: skipped here, eight plain bytes at a time.
+          let j = i + 1;
+          while (j + 8 <= e) {
+            const x = view.getInt32(j, true);
+            const y = view.getInt32(j + 4, true);
+            if (specialWord(x) || specialWord(y)) break;
+            j += 8;
+          }
+          for (;;) {
+            const d = buf[j];
+            if (d === 0x22) break;
+            if (d === 0x5c || d < 0x20) {
+              j = -1;
+              break;
+            }
+            j++;
+          }
+          i = j < 0 ? this.skipValue(buf, i, e) : j + 1;
         } else i = this.skipValue(buf, i, e);
         if (i < 0) return false;
         i = skipSpace(buf, i);
