@@ -74,7 +74,7 @@ export const options = (y: Argv) =>
     .option('memory', {
       type: 'string',
       default: '512MB',
-      describe: 'group state kept in memory before spilling sorted runs to temporary files',
+      describe: 'memory the process stays within: group state spills sorted runs to temporary files before it',
     })
     .option('temp-dir', { type: 'string', describe: 'where spilled runs go (default: TMPDIR or /tmp)' })
     .option('extra-digits', {
