@@ -17,7 +17,7 @@ import type { Plan } from './plan.js';
 import { LineScan, NUM, STR } from './line-scan.js';
 
 /** Entries of the byte path's key cache (one --by field). */
-const CACHE_SIZE = 4096;
+const CACHE_SIZE = 1 << 16;
 import { Group, MALFORMED, NumCol, type BatchView } from './slots.js';
 import { BAD, keyCmp, scanNumber, type Scanned } from './values.js';
 
@@ -153,7 +153,7 @@ export class GroupTable {
         const e = sc.end[f];
         let h = kind;
         for (let q = s; q < e; q++) h = Math.imul(h ^ buf[q], 16777619);
-        const at = (h >>> 0) % CACHE_SIZE;
+        const at = (h ^ (h >>> 16)) & (CACHE_SIZE - 1);
         const ck = this.cacheKeys[at];
         if (ck !== undefined && this.cacheKinds[at] === kind && ck.length === e - s) {
           let q = 0;
