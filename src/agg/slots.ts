@@ -6,6 +6,7 @@ import { lineageOf } from '../lib/lineage.js';
 import { Decimal } from '../lib/decimal.js';
 import type { Rec } from '../lib/records.js';
 import { ExactSum } from './exact-sum.js';
+import { N_FAST, type LineScan } from './line-scan.js';
 import { FAST, isNull, isNumericText, NULL, valueCmp } from './values.js';
 
 export class Group {
@@ -65,6 +66,15 @@ export abstract class Slot<S = any> {
   grow(_s: S): number {
     return 0;
   }
+  /** Whether addScan() can take a line's value off the byte path (line-scan.ts). */
+  readonly scans: boolean = true;
+  /**
+   * Adds field `f` of the line `sc` just scanned to group `g`'s slot `j`, as addBatch would add
+   * the record; returns the bytes it grew by (estimate).
+   */
+  addScan(_g: Group, _j: number, _sc: LineScan, _f: number): number {
+    throw new Error(`${this.id}: no byte path`);
+  }
 }
 
 /** What decode() returns for a state it cannot read. */
@@ -90,9 +100,17 @@ export class RowsSlot extends Slot<number> {
   decode(v: unknown) {
     return isCount(v) ? v : MALFORMED;
   }
+  override addScan(g: Group, j: number, _sc: LineScan, _f: number) {
+    (g.s[j] as number)++;
+    return 0;
+  }
 }
 
 export class NonNullSlot extends RowsSlot {
+  override addScan(g: Group, j: number, sc: LineScan, f: number) {
+    if (!sc.isNull(f)) (g.s[j] as number)++;
+    return 0;
+  }
   override addBatch(b: BatchView, j: number) {
     const { skip, groups, recs } = b;
     const f = this.field!;
@@ -118,6 +136,13 @@ export class SumSlot extends Slot<ExactSum> {
       else st.addDecimal(d[i]!);
       st.n++;
     }
+    return 0;
+  }
+  override addScan(g: Group, j: number, sc: LineScan, f: number) {
+    if (sc.numKind[f] !== N_FAST) return 0;
+    const st = g.s[j] as ExactSum;
+    st.add(sc.m[f], sc.sc[f]);
+    st.n++;
     return 0;
   }
   merge(a: ExactSum, b: ExactSum) {
@@ -168,6 +193,16 @@ export class MomentsSlot extends Slot<Moments> {
     }
     return 0;
   }
+  override addScan(g: Group, j: number, sc: LineScan, f: number) {
+    if (sc.numKind[f] !== N_FAST) return 0;
+    const st = g.s[j] as Moments;
+    const x = sc.m[f];
+    st.s1.add(x, sc.sc[f]);
+    if (x < SQUARE_SAFE && x > -SQUARE_SAFE) st.s2.add(x * x, 2 * sc.sc[f]);
+    else st.s2.addDecimal(new Decimal(BigInt(x) * BigInt(x), 2 * sc.sc[f]));
+    st.s1.n++;
+    return 0;
+  }
   merge(a: Moments, b: Moments) {
     a.s1.merge(b.s1);
     a.s2.merge(b.s2);
@@ -211,6 +246,14 @@ export class ExtremeSlot extends Slot<unknown> {
     }
     return 0;
   }
+  override addScan(g: Group, j: number, sc: LineScan, f: number) {
+    if (sc.isNull(f)) return 0;
+    const v = sc.value(f);
+    const s = g.s;
+    const cur = s[j];
+    if (cur === undefined || this.sign * valueCmp(v, cur) < 0) s[j] = v;
+    return 0;
+  }
   merge(a: unknown, b: unknown) {
     if (a === undefined) return b;
     if (b === undefined) return a;
@@ -246,6 +289,8 @@ function placeCmp(a: Placed, file: string, line: number, v: unknown): number {
  * a merge of partial states in any order gives what one process gives.
  */
 export class EndSlot extends Slot<Placed | undefined> {
+  // Needs the record's _file/_line lineage: the object path.
+  override readonly scans = false;
   constructor(
     id: string,
     field: string,
@@ -319,6 +364,14 @@ export class DistinctSlot extends Slot<Set<string>> {
     }
     return bytes;
   }
+  override addScan(g: Group, j: number, sc: LineScan, f: number) {
+    if (sc.isNull(f)) return 0;
+    const set = g.s[j] as Set<string>;
+    const t = distinctText(sc.value(f));
+    if (set.has(t)) return 0;
+    set.add(t);
+    return 64 + 2 * t.length;
+  }
   merge(a: Set<string>, b: Set<string>) {
     const [big, small] = a.size >= b.size ? [a, b] : [b, a];
     for (const t of small) big.add(t);
@@ -341,6 +394,7 @@ export class DistinctSlot extends Slot<Set<string>> {
 /** Every value, for exact percentiles. */
 export class ValuesSlot extends Slot<unknown[]> {
   override readonly numeric = true;
+  override readonly scans = false;
   init() {
     return [];
   }

@@ -8,6 +8,7 @@ import { DataError, ExitCode, UsageError, type Origin } from '../lib/errors.js';
 import { openInput, type Io } from '../lib/io.js';
 import { parseJson, stringifyRecord } from '../lib/json.js';
 import { splitLines } from '../lib/lines.js';
+import type { LineRecordBatch } from '../lib/records.js';
 import type { Batch, Checkpoint, Rec, Sink, Source } from '../lib/stream.js';
 import { runStage } from '../run/stage.js';
 import { NdjsonSource } from '../sources/ndjson.js';
@@ -73,7 +74,7 @@ export const options = (y: Argv) =>
     .option('memory', {
       type: 'string',
       default: '512MB',
-      describe: 'group state kept in memory before spilling sorted runs to temporary files',
+      describe: 'memory the process stays within: group state spills sorted runs to temporary files before it',
     })
     .option('temp-dir', { type: 'string', describe: 'where spilled runs go (default: TMPDIR or /tmp)' })
     .option('extra-digits', {
@@ -130,6 +131,10 @@ export async function run(io: Io, opts: AggOptions): Promise<ExitCode> {
   // A keyed stream belongs to the shuffle (sort, Hadoop): it is never sealed.
   const writer = new LineWriter(io.stdout, io.seal.seal && !(opts.partial && opts.keyed));
   const out = new Output(writer, opts);
+  // The byte path (src/agg/line-scan.ts) reads only the wanted fields of each line; the object
+  // path parses every record. BX_AGG_OBJECT_PATH=1 forces the object path (a testing switch:
+  // both must give the same output, rejects and errors).
+  const bytes = !opts.merge && table.scan !== undefined && io.env.BX_AGG_OBJECT_PATH !== '1';
   // Groups go out through `out` as they close and at the end; the sink only ends the stream.
   const sink: Sink = {
     write: async () => {},
@@ -141,7 +146,7 @@ export async function run(io: Io, opts: AggOptions): Promise<ExitCode> {
   };
   await runStage(io, {
     sources: opts.inputs.map((path) =>
-      opts.merge ? new PartialsSource(io, path, opts.keyed) : new NdjsonSource(io, path),
+      opts.merge ? new PartialsSource(io, path, opts.keyed) : new NdjsonSource(io, path, { bytes }),
     ),
     sink,
     rejects: { path: opts.rejects, max: opts.maxRejects },
@@ -150,6 +155,8 @@ export async function run(io: Io, opts: AggOptions): Promise<ExitCode> {
         const sizes = (b as PartialBatch).sizes;
         for (let i = 0; i < b.records.length; i++)
           table.addPartial(b.records[i], { file: b.name, line: b.lines[i] }, sizes[i]);
+      } else if (bytes) {
+        table.addLines(b as Batch & LineRecordBatch, reject);
       } else {
         table.addRecords(b.records, b.lines, b.name, reject);
       }
@@ -161,6 +168,7 @@ export async function run(io: Io, opts: AggOptions): Promise<ExitCode> {
     },
     note: () => (table.spilled > 0 ? `spilled ${table.spilled} group states to disk` : undefined),
   });
+  if (bytes) io.log.debug(`byte path: ${table.scannedLines} of ${io.stats.rowsIn} lines read from their bytes`);
   return ExitCode.Ok;
 }
 

@@ -409,3 +409,31 @@ t.test('odd keys: __proto__ field, objects, a NUL-led string', async (t) => {
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout.split('\n').filter(Boolean).length, 4);
 });
+
+t.test('--memory bounds the process: a resident size past 70 % of it spills before the estimate does', async (t) => {
+  const { GroupTable } = await import('../../src/agg/table.js');
+  const { Plan } = await import('../../src/agg/plan.js');
+  const plan = new Plan(['k'], ['sum:x', 'count'], 4);
+  const recs = Array.from({ length: 2000 }, (_, i) => ({ k: `key-${i % 700}`, x: `${i}.25` }));
+  const run = async (rss: number) => {
+    const table = new GroupTable(plan, { memory: 1 << 20, sorted: false, rss: () => rss, tempDir: tmp(t) });
+    for (let i = 0; i < recs.length; i += 100) {
+      const batch = recs.slice(i, i + 100);
+      table.addRecords(
+        batch,
+        batch.map((_, j) => i + j + 1),
+        'in',
+        () => t.fail('no rejects'),
+      );
+      await table.maybeSpill();
+    }
+    const out: string[] = [];
+    for await (const gs of table.finish()) for (const g of gs) out.push(JSON.stringify(plan.row(g.key, g.s)));
+    return { out, spilled: table.spilled };
+  };
+  const small = await run(640 << 10); // 640 KB resident: under 70 % of 1 MB
+  const full = await run(900 << 10); // 900 KB resident: past it
+  t.equal(small.spilled, 0, 'a small process keeps its groups');
+  t.ok(full.spilled > 0, 'a full process spills');
+  t.same(full.out, small.out, 'and the result is the same');
+});

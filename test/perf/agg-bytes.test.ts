@@ -1,0 +1,311 @@
+// bx-agg's byte path (src/agg/line-scan.ts) must give exactly what the object path gives
+// (BX_AGG_OBJECT_PATH=1): the same output, exit code, error and rejects, on a table of tricky
+// lines, on random lines, and with the input cut at every place.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import t from 'tap';
+type Test = Parameters<Parameters<typeof t.test>[1]>[0];
+import { spec } from '../../src/commands/agg.js';
+import { cli } from '../../src/run/cli.js';
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+  rejects?: string;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'bx-agg-bytes-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+let runs = 0;
+
+/** bx-agg in this process, its stdin fed in `chunks`; `object` forces the object path. */
+async function agg(argv: string[], chunks: Buffer[], object: boolean, extraEnv: Record<string, string> = {}) {
+  let stdout = '';
+  let stderr = '';
+  const sink = (f: (s: string) => void) =>
+    new Writable({
+      write(chunk, _enc, cb) {
+        f(chunk.toString());
+        cb();
+      },
+    });
+  const rejectsAt = argv.indexOf('--rejects');
+  const rejectsPath = join(dir, `rejects-${runs++}.ndjson`);
+  const args = rejectsAt >= 0 ? argv.map((a, i) => (i === rejectsAt + 1 ? rejectsPath : a)) : argv;
+  const code = await cli('bx-agg', spec, args, {
+    stdin: Readable.from(chunks),
+    stdout: sink((s) => (stdout += s)),
+    stderr: sink((s) => (stderr += s)),
+    env: { ...extraEnv, ...(object ? { BX_AGG_OBJECT_PATH: '1' } : {}) },
+    cwd: () => dir,
+  });
+  const r: Result = { code, stdout, stderr };
+  if (rejectsAt >= 0) {
+    try {
+      r.rejects = readFileSync(rejectsPath, 'utf8');
+    } catch {
+      r.rejects = '(none)';
+    }
+  }
+  return r;
+}
+
+/** How many lines the byte path took (bx-agg -v says so). */
+async function scanned(argv: string[], input: string): Promise<number> {
+  const r = await agg(['-v', ...argv], [Buffer.from(input)], false);
+  const m = /byte path: (\d+) of (\d+) lines/.exec(r.stderr);
+  return m ? Number(m[1]) : -1;
+}
+
+async function same(t: Test, argv: string[], chunks: Buffer[], what: string) {
+  const a = await agg(['-q', ...argv], chunks, false);
+  const b = await agg(['-q', ...argv], chunks, true);
+  t.same(a, b, what);
+  return a;
+}
+
+const pieces = (buf: Buffer, cuts: number[]): Buffer[] => {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const c of cuts) {
+    out.push(buf.subarray(at, c));
+    at = c;
+  }
+  out.push(buf.subarray(at));
+  return out.filter((p) => p.length > 0);
+};
+
+// Lines the scanner must either read exactly or leave to the object path: every one, alone and
+// beside ordinary lines, under several --by/--agg layouts.
+const TRICKY = [
+  '{}',
+  '{"g":"a","x":1}',
+  '{"g": "a", "x": 1}',
+  '{ "g":"a" , "x":1 }',
+  ' {"g":"a","x":1} ',
+  '{"g":"a","x":1}\r',
+  '{"g":"a","x":1,"g":"b"}',
+  '{"g":"a","x":1,"x":2}',
+  '{"o":1,"o":2,"g":"a"}',
+  '{"g":"a","x":"1.50"}',
+  '{"g":"a","x":1.50}',
+  '{"g":"a","x":1.5}',
+  '{"g":"a","x":1.0}',
+  '{"g":"a","x":1e5}',
+  '{"g":"a","x":1E-5}',
+  '{"g":"a","x":-0}',
+  '{"g":"a","x":-0.0}',
+  '{"g":"a","x":-0.5}',
+  '{"g":"a","x":0}',
+  '{"g":"a","x":0.000001}',
+  '{"g":"a","x":0.0000001}',
+  '{"g":"a","x":123456789012345}',
+  '{"g":"a","x":1234567890123456}',
+  '{"g":"a","x":9007199254740993}',
+  '{"g":"a","x":"9007199254740993"}',
+  '{"g":"a","x":0.1234567890123456789}',
+  '{"g":"a","x":"0.1234567890123456789"}',
+  '{"g":"a","x":12345678901234.5}',
+  '{"g":"a","x":1e400}',
+  '{"g":"a","x":01}',
+  '{"g":"a","x":-}',
+  '{"g":"a","x":.5}',
+  '{"g":"a","x":"5."}',
+  '{"g":"a","x":"+1"}',
+  '{"g":"a","x":"-.5"}',
+  '{"g":"a","x":"."}',
+  '{"g":"a","x":" 1"}',
+  '{"g":"a","x":"1e3"}',
+  '{"g":"a","x":""}',
+  '{"g":"a","x":null}',
+  '{"g":"a"}',
+  '{"x":2}',
+  '{"g":null,"x":2}',
+  '{"g":"","x":2}',
+  '{"g":1,"x":2}',
+  '{"g":"1","x":2}',
+  '{"g":1.5,"x":2}',
+  '{"g":true,"x":2}',
+  '{"g":false,"x":2}',
+  '{"g":{"a":1},"x":2}',
+  '{"g":[1,2],"x":2}',
+  '{"g":"a","x":true}',
+  '{"g":"a","x":"abc"}',
+  '{"g":"a","x":{"y":1}}',
+  '{"g":"a","x":[1]}',
+  '{"g":"a","x":1,"n":{"deep":[1,{"e":null}]}}',
+  '{"g":"a","x":1,"s":"x\\"y\\\\z\\/\\n\\t\\r\\b\\f\\u00e9\\ud83d\\ude00"}',
+  '{"g":"a","x":1,"s":"\\ud800"}',
+  '{"g":"a","x":1,"s":"\\x41"}',
+  '{"g":"a","x":1,"s":"\\u12"}',
+  '{"g":"a","x":1,"s":"tab\there"}',
+  '{"g":"a","x":1,"s":"unterminated}',
+  '{"g":"a","x":1,"n":1e5,"m":-0.5E+3,"k":0}',
+  '{"g":"a","x":1,"n":1.}',
+  '{"g":"a","x":1,"n":-01}',
+  '{"g":"a","x":1,"b":tru}',
+  '{"g":"a","x":1,"b":nul}',
+  '{"g":"a\\"b","x":1}',
+  '{"g":"a\\u0062","x":1}',
+  '{"g":"ab","x":1}',
+  '{"\\u0067":"a","x":1}',
+  '{"g\\"":"a","x":1}',
+  '{"g":"é ✓ 😀 \u2028","x":"3.25"}',
+  '{"g":"日本","x":"1"}',
+  '{"é":"k","g":"a","x":1}',
+  '{"g":"\\u0000a","x":1}',
+  '{"g":"a","x":1}garbage',
+  '{"g":"a","x":1',
+  '{"g":"a","x":1,}',
+  '{"g":"a" "x":1}',
+  '{"g":"a",,"x":1}',
+  '{"g":"a","x"1}',
+  '{"g":"a","x":1}}',
+  '[1,2]',
+  '"just a string"',
+  '42',
+  'null',
+  'not json',
+  '{"g":"a","x":1,"_file":"f.csv","_line":7}',
+  '{"g":"a","x":"99999999999999999999.99"}',
+  '{"g":"a","x":"-0.00"}',
+  '{"g":"a","x":"007"}',
+];
+
+const LAYOUTS: string[][] = [
+  ['--by', 'g', '--agg', 'count,sum:x,avg:x,min:x,max:x,count_distinct:x,count:x'],
+  ['--by', 'g,x', '--agg', 'count'],
+  ['--agg', 'count,sum:x,stddev:x,min:g,max:g,count_distinct:g'],
+  ['--by', 'x', '--agg', 'count,count_distinct:g,min:g'],
+  ['--by', 'g', '--agg', 'revenue=sum:x', '--sort', 'revenue:desc', '--top', '2'],
+  ['--by', 'g', '--agg', 'sum:x', '--rejects', 'R'],
+];
+
+const ORDINARY = ['{"g":"a","x":"1.25"}', '{"g":"b","x":2}', '{"g":"a","x":"0.1"}'];
+
+t.test('each tricky line, alone and among ordinary ones: byte path = object path', async (t) => {
+  for (const layout of LAYOUTS) {
+    for (const line of TRICKY) {
+      const input = Buffer.from([...ORDINARY, line, ...ORDINARY].join('\n') + '\n');
+      await same(t, layout, [input], `${layout.join(' ')} | ${JSON.stringify(line).replace(/[\u2028\u2029]/g, '?')}`);
+    }
+  }
+});
+
+t.test('the byte path takes ordinary lines and leaves the others', async (t) => {
+  const argv = ['--by', 'g', '--agg', 'count,sum:x'];
+  t.equal(await scanned(argv, ORDINARY.join('\n') + '\n'), 3);
+  t.equal(await scanned(argv, '{"g":"a\\"b","x":1}\n{"g":"a","x":1e5}\n{"g":"a","x":"1"}\n'), 1);
+  t.equal(
+    await scanned(['--by', 'g', '--agg', 'first:x'], ORDINARY.join('\n') + '\n'),
+    -1,
+    'first/last need the record',
+  );
+});
+
+t.test('every chunk cut of a mixed input: the same result', async (t) => {
+  const lines = [
+    '{"g":"a","x":"1.25","s":"x\\ny"}',
+    '{"g":"é😀","x":2}',
+    '{"g":"a\\u0062","x":"0.1"}',
+    '{"g":"b","x":null}',
+    '{"x":"3"}',
+    '',
+    '{"g":"b","x":-0.5}',
+  ];
+  const input = Buffer.from(lines.join('\n') + '\n');
+  const argv = ['--by', 'g', '--agg', 'count,sum:x,min:x,max:x,count_distinct:x'];
+  const want = await agg(['-q', ...argv], [input], true);
+  t.equal(want.code, 0, want.stderr);
+  for (let c = 1; c < input.length; c++) {
+    const r = await agg(['-q', ...argv], pieces(input, [c]), false);
+    if (JSON.stringify(r) !== JSON.stringify(want)) t.same(r, want, `cut at ${c}`);
+  }
+  for (let c = 1; c + 7 < input.length; c += 3) {
+    const r = await agg(['-q', ...argv], pieces(input, [c, c + 2, c + 7]), false);
+    if (JSON.stringify(r) !== JSON.stringify(want)) t.same(r, want, `cuts at ${c}, ${c + 2}, ${c + 7}`);
+  }
+  t.pass('every cut');
+});
+
+t.test('exact decimal sums from the bytes', async (t) => {
+  const input = Buffer.from(
+    Array.from({ length: 3000 }, (_, i) => `{"g":"k${i % 3}","x":${i % 2 ? '"0.1"' : '0.2'}}`).join('\n') + '\n',
+  );
+  const r = await same(t, ['--by', 'g', '--agg', 'sum:x,avg:x'], [input], 'sums');
+  t.equal(r.code, 0);
+  const sums = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).sum_x);
+  t.same(sums, [150, 150, 150], '0.1 + 0.2 sums without float noise');
+  const big = Buffer.from(
+    Array.from({ length: 2000 }, () => '{"x":999999999999999}').join('\n') + '\n{"x":"0.000001"}\n',
+  );
+  const b = await same(t, ['--agg', 'sum:x'], [big], 'a sum past 2^53');
+  t.same(JSON.parse(b.stdout), { sum_x: '1999999999999998000.000001' });
+});
+
+t.test('random lines: byte path = object path', async (t) => {
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const pick = <T>(a: T[]): T => a[Math.floor(rnd() * a.length)];
+  const keys = ['a', 'b', 'ä', '😀', 'a\\"q', '', 'long key with spaces', 'x\\u0041'];
+  const nums = [
+    '1',
+    '-2',
+    '0.5',
+    '"3.25"',
+    '"-0.001"',
+    '12345678901234',
+    '1e3',
+    '"1e3"',
+    '"abc"',
+    'null',
+    '""',
+    '1.10',
+    'true',
+  ];
+  const others = ['"plain"', '"esc\\n\\"q\\""', '17', '-0.25e-2', 'false', 'null', '{"n":[1]}', '[]'];
+  const fields = ['g', 'x', 'y', 'z'];
+  for (let round = 0; round < 30; round++) {
+    const lines: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const parts: string[] = [];
+      for (const f of fields) {
+        if (rnd() < 0.15) continue;
+        const v = f === 'g' ? `"${pick(keys)}"` : f === 'x' ? pick(nums) : pick(others);
+        parts.push(`${rnd() < 0.1 ? ' ' : ''}"${f}":${rnd() < 0.1 ? ' ' : ''}${v}`);
+      }
+      if (rnd() < 0.3) parts.reverse();
+      lines.push(`{${parts.join(',')}}`);
+    }
+    const input = Buffer.from(lines.join('\n') + '\n');
+    const cut = Math.floor(rnd() * input.length);
+    await same(
+      t,
+      ['--by', 'g', '--agg', 'count,sum:x,avg:x,min:x,max:x,count_distinct:y,count:z', '--rejects', 'R'],
+      pieces(input, [cut]),
+      `round ${round}`,
+    );
+    await same(t, ['--by', 'g,y', '--agg', 'count,min:z,max:z'], pieces(input, [cut]), `round ${round}, two keys`);
+  }
+});
+
+t.test('a sealed input and a spilling memory bound: the same', async (t) => {
+  const body = Array.from({ length: 5000 }, (_, i) => `{"g":"k${i % 1700}","x":"${i}.5"}`);
+  const sealed = Buffer.from([...body, `{"@bx":"end","records":${body.length}}`].join('\n') + '\n');
+  const argv = ['--seal', '--memory', '100KB', '--by', 'g', '--agg', 'count,sum:x,max:x'];
+  const r = await same(t, argv, [sealed], 'sealed, spilled');
+  t.equal(r.code, 0, r.stderr);
+  const cut = await same(
+    t,
+    ['--seal', '--by', 'g', '--agg', 'count'],
+    [Buffer.from(body.join('\n') + '\n')],
+    'unsealed',
+  );
+  t.equal(cut.code, 65);
+});
