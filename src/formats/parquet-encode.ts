@@ -253,14 +253,31 @@ class Int32Column extends ColumnBuffer {
   }
 }
 
+/** INT64: numbers (exact below 2^53, the common case: no BigInt per value) until a bigint comes. */
 class Int64Column extends ColumnBuffer {
-  private vals = new BigInt64Array(1024);
+  private nums = new Float64Array(1024);
+  private big: BigInt64Array | undefined;
   get bytes() {
     return this.n + this.count * 8;
   }
   protected store(v: unknown) {
-    if (this.count === this.vals.length) this.vals = grown(this.vals, this.count * 2);
-    this.vals[this.count] = typeof v === 'bigint' ? v : BigInt(v as number);
+    if (this.big) {
+      if (this.count === this.big.length) this.big = grown(this.big, this.count * 2);
+      this.big[this.count] = typeof v === 'bigint' ? v : BigInt(v as number);
+      return;
+    }
+    if (this.count === this.nums.length) this.nums = grown(this.nums, this.count * 2);
+    if (typeof v === 'number') this.nums[this.count] = v;
+    else {
+      const big = new BigInt64Array(this.nums.length);
+      for (let i = 0; i < this.count; i++) big[i] = BigInt(this.nums[i]);
+      big[this.count] = v as bigint;
+      this.big = big;
+    }
+  }
+  override reset() {
+    super.reset();
+    this.big = undefined;
   }
   protected pageValues() {
     return PAGE_BYTES / 8;
@@ -269,19 +286,39 @@ class Int64Column extends ColumnBuffer {
     out.ensure((to - from) * 8);
     const view = out.view;
     let o = out.n;
-    const vals = this.vals;
-    for (let i = from; i < to; i++, o += 8) view.setBigInt64(o, vals[i], true);
+    if (this.big) {
+      const vals = this.big;
+      for (let i = from; i < to; i++, o += 8) view.setBigInt64(o, vals[i], true);
+    } else {
+      const vals = this.nums;
+      for (let i = from; i < to; i++, o += 8) {
+        const v = vals[i];
+        const hi = Math.floor(v / 4294967296);
+        view.setUint32(o, v - hi * 4294967296, true);
+        view.setInt32(o + 4, hi, true);
+      }
+    }
     out.n = o;
   }
   protected stats(): Statistics {
-    let min = this.vals[0];
+    if (this.big) {
+      let min = this.big[0];
+      let max = min;
+      for (let i = 1; i < this.count; i++) {
+        const v = this.big[i];
+        if (v < min) min = v;
+        else if (v > max) max = v;
+      }
+      return { min_value: min, max_value: max };
+    }
+    let min = this.nums[0];
     let max = min;
     for (let i = 1; i < this.count; i++) {
-      const v = this.vals[i];
+      const v = this.nums[i];
       if (v < min) min = v;
       else if (v > max) max = v;
     }
-    return { min_value: min, max_value: max };
+    return { min_value: BigInt(min), max_value: BigInt(max) };
   }
 }
 

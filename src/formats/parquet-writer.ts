@@ -196,7 +196,11 @@ export class HyparquetPart implements PartWriter {
 
   /** Adds one row of physical values (already encoded by the column plans). */
   push(values: unknown[]): void {
-    for (let c = 0; c < values.length; c++) this.cols[c].push(values[c]);
+    // hyparquet-writer takes INT64 only as bigint; the plans give a number below 2^53.
+    for (let c = 0; c < values.length; c++) {
+      const v = values[c];
+      this.cols[c].push(typeof v === 'number' && this.plans[c].element.type === 'INT64' ? BigInt(v) : v);
+    }
     this.buffered++;
     this.rows++;
   }

@@ -99,6 +99,7 @@ export class LakeSink implements Sink {
   private opts!: PartOptions;
   private buffered = 0;
   private sinceCheck = 0;
+  private readonly segments = new Map<string, string>();
   private values: unknown[] = [];
   private tick = 0;
   private rows = 0;
@@ -281,7 +282,15 @@ export class LakeSink implements Sink {
       if (v !== null && v !== undefined && typeof v === 'object')
         throw new DataError(at, p.name, 'a partition value must be a scalar');
       const text = v === null || v === undefined ? null : String(v);
-      part += `${part ? '/' : ''}${hiveEscape(p.name)}=${hiveEscape(text)}`;
+      // Partition values repeat (a day's sales share one): their path segments are remembered.
+      const key = `${p.name}\u0000${text ?? '\u0001'}`;
+      let seg = this.segments.get(key);
+      if (seg === undefined) {
+        seg = `${hiveEscape(p.name)}=${hiveEscape(text)}`;
+        if (this.segments.size > 4096) this.segments.clear();
+        this.segments.set(key, seg);
+      }
+      part += part ? `/${seg}` : seg;
     }
     const w = this.writerFor(part);
     // Encode every value before the first goes in: a bad value leaves the columns as they were.
