@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Parquet lake: bx-load --to parquet and bx-extract of a lake, beside DuckDB (@duckdb/node-api,
 # dev-only) doing the same work in the same run, and bx-extract's CSV read as the read baseline.
-# Prints rows/s (median of BENCH_RUNS, default 1 here: one write of 1 M rows is the long part)
-# and peak RSS; then the same at 3 x the rows, to show memory stays flat (BENCH_FLAT=0 skips it).
-#   bash bench/parquet.sh                 # 1 M rows (and 3 M for the flat check)
-#   BENCH_ROWS=200000 bash bench/parquet.sh
+# Each figure and its baseline run interleaved (measure_ab: A, B, A, B …; BENCH_RUNS_AB, default
+# 3 here) and are quoted as the ratio of the medians. Then peak RSS of bx-load and bx-extract at
+# the base size and at BENCH_BIG rows (default 10 x; 0 skips it), one run each, to show memory
+# stays flat: the big file is generated once into BENCH_BIG_DIR (default /tmp/bx-bench) and kept.
+#   bash bench/parquet.sh                 # 1 M rows, then the 10 M-row memory check
+#   BENCH_ROWS=200000 BENCH_BIG=0 bash bench/parquet.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-RUNS="${BENCH_RUNS:-1}"
+RUNS_AB="${BENCH_RUNS_AB:-3}"
 
 duck() { # duck 'SQL': runs one statement in an in-memory DuckDB (default threads: both cores)
   node --input-type=module -e "
@@ -19,36 +21,55 @@ duck() { # duck 'SQL': runs one statement in an in-memory DuckDB (default thread
 export -f duck
 cd "$ROOT"
 
-rss() { # rss 'pipeline': peak RSS in MB of the pipeline's largest process
-  local f; f=$(mktemp)
-  bash -o pipefail -c "/usr/bin/time -f %M -o $f bash -c '$1' > /dev/null 2>&1" || true
-  echo "$(( $(tail -n 1 "$f") / 1024 ))"; rm -f "$f"
-}
+rows="$ROWS"
+nd=$(sales_file ndjson)
+csv=$(sales_file csv)
+lake="$OUT/lake-bx-$rows"
+dlake="$OUT/lake-duck-$rows"
+echo "== $rows rows (sales: 12 fields, partitioned by sale_date into 28 partitions); a loaded 2-core machine: ratios, not absolutes"
 
-one_size() {
-  local rows="$1"
-  ROWS="$rows"
-  local nd csv; nd=$(sales_file ndjson); csv=$(sales_file csv)
-  local lake="$OUT/lake-bx-$rows" dlake="$OUT/lake-duck-$rows"
-  echo "== $rows rows (sales: 12 fields, partitioned by sale_date into 28 partitions)"
-  measure "bx-load --to parquet (snappy)" "$rows" "bx-load -q --to parquet --path $lake --partition-by sale_date $nd" "rm -rf $lake"
-  local bxw=$RATE
-  measure "DuckDB COPY … TO (PARTITION_BY, snappy)" "$rows" "duck \"COPY (SELECT * FROM read_ndjson('$nd')) TO '$dlake' (FORMAT parquet, PARTITION_BY (sale_date), OVERWRITE)\"" "rm -rf $dlake"
-  local dw=$RATE
-  measure "bx-extract lake/ (Parquet → NDJSON)" "$rows" "bx-extract -q $lake/"
-  local bxr=$RATE
-  measure "DuckDB read_parquet → NDJSON" "$rows" "duck \"COPY (SELECT * FROM read_parquet('$lake/*/*.parquet', hive_partitioning=true)) TO '/dev/stdout' (FORMAT json)\""
-  local dr=$RATE
-  measure "bx-extract sales.csv (CSV → NDJSON, baseline)" "$rows" "bx-extract -q $csv"
-  local cr=$RATE
-  echo "  write: bx/DuckDB = $(echo "scale=2; $bxw / $dw" | bc) (target ≥ 0.5)"
-  echo "  read:  bx Parquet/bx CSV = $(echo "scale=2; $bxr / $cr" | bc) (target ≥ 1); bx/DuckDB = $(echo "scale=2; $bxr / $dr" | bc)"
-  rm -rf "$lake"
-  echo "  peak RSS: bx-load $(rss "bx-load -q --to parquet --path $lake --partition-by sale_date $nd") MB, bx-extract $(rss "bx-extract -q $lake/") MB (target < 200)"
-  du -sh "$lake/.bx" "$dlake" 2>/dev/null | sed 's/^/  size: /'
-  rm -rf "$lake" "$dlake" "$OUT/.lake-bx-$rows.bx"
-}
+# write: bx-load vs DuckDB COPY … TO (both leave a hive-partitioned snappy lake)
+measure_ab "$rows" "rm -rf $lake $dlake $OUT/.lake-bx-$rows.bx" \
+  "bx-load --to parquet (snappy)" "bx-load -q --to parquet --path $lake --partition-by sale_date $nd" \
+  "DuckDB COPY … TO (PARTITION_BY, snappy)" \
+  "duck \"COPY (SELECT * FROM read_ndjson('$nd')) TO '$dlake' (FORMAT parquet, PARTITION_BY (sale_date), OVERWRITE)\""
+bxw=$RATE_A dw=$RATE_B
+rm -rf "$lake" "$dlake"
+bx-load -q --to parquet --path "$lake" --partition-by sale_date "$nd"
 
-BASE="$ROWS"
-one_size "$BASE"
-if [ "${BENCH_FLAT:-1}" = 1 ]; then one_size $((BASE * 3)); fi
+# read: bx-extract of the lake vs bx-extract of the same data as CSV (the baseline), then DuckDB
+measure_ab "$rows" "true" \
+  "bx-extract lake/ (Parquet → NDJSON)" "bx-extract -q $lake/" \
+  "bx-extract sales.csv (CSV → NDJSON)" "bx-extract -q $csv"
+bxr=$RATE_A cr=$RATE_B
+measure_ab "$rows" "true" \
+  "bx-extract lake/ (again)" "bx-extract -q $lake/" \
+  "DuckDB read_parquet → NDJSON" \
+  "duck \"COPY (SELECT * FROM read_parquet('$lake/*/*.parquet', hive_partitioning=true)) TO '/dev/stdout' (FORMAT json)\""
+bxr2=$RATE_A dr=$RATE_B
+echo "  write: bx/DuckDB = $(ratio "$bxw" "$dw") (target ≥ 0.5)"
+echo "  read:  bx Parquet/bx CSV = $(ratio "$bxr" "$cr") (target ≥ 1); bx/DuckDB = $(ratio "$bxr2" "$dr")"
+
+rss_at() { # rss_at ROWS NDJSON: peak RSS (MB) of bx-load and of bx-extract of what it wrote
+  local n="$1" f="$2" l="$3"
+  rm -rf "$l" "$(dirname "$l")/.$(basename "$l").bx"
+  local t0 t1 w r
+  t0=$(date +%s.%N); w=$(peak_rss "bx-load -q --to parquet --path $l --partition-by sale_date $f"); t1=$(date +%s.%N)
+  local ws; ws=$(echo "$n / ($t1 - $t0)" | bc)
+  t0=$(date +%s.%N); r=$(peak_rss "bx-extract -q $l/"); t1=$(date +%s.%N)
+  local rs; rs=$(echo "$n / ($t1 - $t0)" | bc)
+  printf '  %-10s peak RSS: bx-load %4d MB (%d rows/s), bx-extract %4d MB (%d rows/s) (target < 200)\n' "$n rows" "$w" "$ws" "$r" "$rs"
+}
+rss_at "$rows" "$nd" "$lake"
+du -sh "$lake/.bx" 2>/dev/null | sed 's/^/  size of the bx lake: /'
+rm -rf "$lake" "$dlake" "$OUT/.lake-bx-$rows.bx"
+
+BIG="${BENCH_BIG:-$((rows * 10))}"
+if [ "$BIG" != 0 ]; then
+  dir="${BENCH_BIG_DIR:-/tmp/bx-bench}"
+  mkdir -p "$dir"
+  big="$dir/sales-$BIG.ndjson"
+  [ -s "$big" ] || node "$BENCH_DIR/gen-sales.mjs" "$BIG" ndjson > "$big"
+  rss_at "$BIG" "$big" "$dir/lake-$BIG"
+  rm -rf "$dir/lake-$BIG"
+fi

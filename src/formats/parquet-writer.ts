@@ -1,10 +1,18 @@
-// One Parquet file being written: hyparquet-writer's ParquetWriter over a file descriptor of a
-// hidden temp file, renamed to its name only when its footer is written and fsynced. The rows of
-// the current row group are held as columns (one array per column), already converted.
+// One Parquet file being written to a hidden temp file, renamed to its name only when its footer
+// is written and fsynced. The rows of the current row group are held as columns, already
+// converted: in typed arrays, encoded by bx's own column encoder (parquet-encode.ts), with
+// hyparquet-writer's ParquetWriter writing the header and footer (ParquetPart); or as JS arrays
+// handed to hyparquet-writer whole (HyparquetPart: the former path, kept as the tests' reference).
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { CompressionCodec, KeyValue } from 'hyparquet';
 import type { ColumnPlan } from './parquet-types.js';
+import {
+  columnBuffer,
+  compressorFor,
+  type ColumnBuffer,
+  type Compressor as ColumnCompressor,
+} from './parquet-encode.js';
 
 // hyparquet-writer's own file writer flushes at 1 MB and grows its buffer by doubling; with many
 // partitions open at once that is the memory, so flush sooner.
@@ -19,12 +27,49 @@ export interface PartOptions {
   kvMetadata: KeyValue[];
 }
 
-export class ParquetPart {
+/** What LakeSink needs of a file being written. */
+export interface PartWriter {
+  readonly path: string;
+  /** Rows held for the next row group. */
+  buffered: number;
+  rows: number;
+  lastUse: number;
+  /** Bytes held for the next row group (roughly). */
+  readonly bytes: number;
+  push(values: unknown[]): void;
+  flushGroup(): void;
+  finish(): void;
+  abort(): void;
+}
+
+/** A temp file, and hyparquet-writer's ByteWriter flushing to it every FLUSH_AT bytes. */
+function openTemp(mod: WriterModule, path: string) {
+  const tmpPath = join(dirname(path), `.${basename(path)}.tmp`);
+  const fd = openSync(tmpPath, 'wx', 0o644);
+  const w = new mod.ByteWriter(64 * 1024);
+  const flush = () => {
+    if (w.index > 0) writeSync(fd, new Uint8Array(w.buffer, 0, w.index));
+    w.index = 0;
+  };
+  const grow = w.ensure.bind(w);
+  w.ensure = (size: number) => {
+    if (w.index > FLUSH_AT) flush();
+    grow(size);
+  };
+  (w as { flush?: () => void }).flush = flush;
+  w.finish = flush;
+  return { tmpPath, fd, w };
+}
+
+/** bx's encoder: one typed-array column buffer per column (parquet-encode.ts). */
+export class ParquetPart implements PartWriter {
   private readonly fd: number;
   private readonly tmpPath: string;
+  private readonly w: InstanceType<WriterModule['ByteWriter']>;
   private readonly pq: InstanceType<WriterModule['ParquetWriter']>;
-  private cols: unknown[][];
-  /** Rows held for the next row group. */
+  private readonly cols: ColumnBuffer[];
+  private readonly codec: CompressionCodec;
+  private readonly compress: ColumnCompressor | undefined;
   buffered = 0;
   rows = 0;
   lastUse = 0;
@@ -32,24 +77,111 @@ export class ParquetPart {
   constructor(
     mod: WriterModule,
     readonly path: string,
+    plans: ColumnPlan[],
+    opts: PartOptions,
+  ) {
+    this.cols = plans.map((p) => {
+      const c = columnBuffer(p.element);
+      if (!c) throw new Error(`column ${p.name}: no bx encoder for ${p.element.type}`);
+      return c;
+    });
+    this.codec = opts.codec;
+    ({ tmpPath: this.tmpPath, fd: this.fd, w: this.w } = openTemp(mod, path));
+    const schema = [{ name: 'root', num_children: plans.length }, ...plans.map((p) => p.element)];
+    this.pq = new mod.ParquetWriter({
+      writer: this.w,
+      schema,
+      codec: opts.codec,
+      compressors: opts.compressors,
+      kvMetadata: opts.kvMetadata,
+      createdBy: 'bx',
+    });
+    // The writer's compressors: those given, and its own JS snappy.
+    this.compress = compressorFor(
+      opts.codec,
+      (this.pq as unknown as { compressors: PartOptions['compressors'] }).compressors,
+    );
+  }
+
+  get bytes(): number {
+    let b = 0;
+    for (const c of this.cols) b += c.bytes;
+    return b;
+  }
+
+  /** The buffer of column c: LakeSink pushes each value straight in (no row array). */
+  column(c: number): ColumnBuffer {
+    return this.cols[c];
+  }
+
+  /** Counts a row whose values were pushed into every column(). */
+  added(): void {
+    this.buffered++;
+    this.rows++;
+  }
+
+  push(values: unknown[]): void {
+    for (let c = 0; c < values.length; c++) this.cols[c].push(values[c]);
+    this.added();
+  }
+
+  flushGroup(): void {
+    if (this.buffered === 0) return;
+    const start = this.w.offset;
+    const columns = this.cols.map((c) => c.write(this.w, this.codec, this.compress));
+    let total = 0n;
+    for (const c of columns) total += c.meta_data!.total_uncompressed_size;
+    const pq = this.pq as unknown as { row_groups: unknown[]; num_rows: bigint };
+    pq.row_groups.push({
+      columns,
+      total_byte_size: total,
+      num_rows: BigInt(this.buffered),
+      total_compressed_size: BigInt(this.w.offset - start),
+    });
+    pq.num_rows += BigInt(this.buffered);
+    (this.w as { flush?: () => void }).flush?.();
+    for (const c of this.cols) c.reset();
+    this.buffered = 0;
+  }
+
+  finish(): void {
+    this.flushGroup();
+    void this.pq.finish();
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    renameSync(this.tmpPath, this.path);
+  }
+
+  abort(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
+    rmSync(this.tmpPath, { force: true });
+  }
+}
+
+/** hyparquet-writer's own column path (the former writer): the reference the tests compare with. */
+export class HyparquetPart implements PartWriter {
+  private readonly fd: number;
+  private readonly tmpPath: string;
+  private readonly pq: InstanceType<WriterModule['ParquetWriter']>;
+  private cols: unknown[][];
+  buffered = 0;
+  rows = 0;
+  lastUse = 0;
+  readonly bytes = 0;
+
+  constructor(
+    mod: WriterModule,
+    readonly path: string,
     private readonly plans: ColumnPlan[],
     opts: PartOptions,
   ) {
-    this.tmpPath = join(dirname(path), `.${basename(path)}.tmp`);
-    this.fd = openSync(this.tmpPath, 'wx', 0o644);
-    const fd = this.fd;
-    const w = new mod.ByteWriter(64 * 1024);
-    const flush = () => {
-      if (w.index > 0) writeSync(fd, new Uint8Array(w.buffer, 0, w.index));
-      w.index = 0;
-    };
-    const grow = w.ensure.bind(w);
-    w.ensure = (size: number) => {
-      if (w.index > FLUSH_AT) flush();
-      grow(size);
-    };
-    (w as { flush?: () => void }).flush = flush;
-    w.finish = flush;
+    const { tmpPath, fd, w } = openTemp(mod, path);
+    this.tmpPath = tmpPath;
+    this.fd = fd;
     const schema = [{ name: 'root', num_children: plans.length }, ...plans.map((p) => p.element)];
     this.pq = new mod.ParquetWriter({
       writer: w,
@@ -64,7 +196,11 @@ export class ParquetPart {
 
   /** Adds one row of physical values (already encoded by the column plans). */
   push(values: unknown[]): void {
-    for (let c = 0; c < values.length; c++) this.cols[c].push(values[c]);
+    // hyparquet-writer takes INT64 only as bigint; the plans give a number below 2^53.
+    for (let c = 0; c < values.length; c++) {
+      const v = values[c];
+      this.cols[c].push(typeof v === 'number' && this.plans[c].element.type === 'INT64' ? BigInt(v) : v);
+    }
     this.buffered++;
     this.rows++;
   }

@@ -17,6 +17,7 @@ import {
   timestampText,
   type ReadConverter,
 } from '../formats/parquet-types.js';
+import { columnTexts, flatColumn, Unhandled, type FlatColumn } from '../formats/parquet-decode.js';
 import type { SourceOpener, SourceRequest } from './index.js';
 
 /** Records handed on per batch: a row group is cut into batches of this many. */
@@ -128,11 +129,54 @@ export class ParquetSource implements Source {
       ),
     );
     const needsOrder = order.some(isIndexKey);
+    const asJson = ctx.json !== undefined && !needsOrder;
+    // NDJSON out and every column a leaf: pages straight to JSON text (parquet-decode.ts).
+    const colNodes = cols.map((c) => tree.children.find((n) => n.element.name === c)!);
+    const direct = asJson && colNodes.every((n) => flatColumn(n.element, n.children.length));
+    const flat: FlatColumn[] = direct ? colNodes.map((n, c) => ({ orig: n.element, conv: convs[c] })) : [];
     let rowStart = 0;
     for (let g = 0; g < meta.row_groups.length; g++) {
       if (ctx.signal?.aborted) return;
       const n = Number(meta.row_groups[g].num_rows);
       const rowEnd = rowStart + n;
+      let texts: string[][] | undefined;
+      if (direct) {
+        const rg = meta.row_groups[g];
+        try {
+          texts = [];
+          for (let c = 0; c < cols.length; c++) {
+            const chunk = rg.columns.find((ch) => ch.meta_data?.path_in_schema.join('.') === cols[c]);
+            if (!chunk) throw new Error(`no column chunk for "${cols[c]}"`);
+            texts.push(n > 0 ? await columnTexts(buf, chunk, flat[c], n, compressors as never) : []);
+          }
+        } catch (err) {
+          // An encoding only hyparquet reads (DELTA_*, BYTE_STREAM_SPLIT…): this row group goes its way.
+          if (err instanceof Unhandled) texts = undefined;
+          else
+            throw new DataError(
+              undefined,
+              undefined,
+              `${file}: row group ${g} (rows ${rowStart + 1}–${rowEnd}): corrupt or unreadable: ${detail(err)}`,
+            );
+        }
+      }
+      if (texts) {
+        for (let s = 0; s < n; s += BATCH_ROWS) {
+          const e = Math.min(n, s + BATCH_ROWS);
+          const lines: number[] = new Array(e - s);
+          for (let i = s; i < e; i++) lines[i - s] = rowStart + i + 1;
+          yield {
+            name: file,
+            lines,
+            records: [],
+            ndjson: Buffer.from(
+              textLines(order, cols, texts, hiveOut, s, e, this.lineage ? { file, start: rowStart } : undefined),
+            ),
+          };
+        }
+        rowStart = rowEnd;
+        continue;
+      }
       // Column by column, straight from hyparquet's decoded chunks (no row arrays to transpose back):
       // one converter over one column's values keeps each call site monomorphic.
       const values: unknown[][] = cols.map(() => new Array(n).fill(null));
@@ -174,7 +218,6 @@ export class ParquetSource implements Source {
             `${file}: row group ${g}: column "${cols[short]}": ${filled[short]} values decoded, the footer says ${n} rows`,
           );
       }
-      const asJson = ctx.json !== undefined && !needsOrder;
       for (let s = 0; s < n; s += BATCH_ROWS) {
         const e = Math.min(n, s + BATCH_ROWS);
         const lines: number[] = new Array(e - s);
@@ -244,6 +287,37 @@ function jsonLines(
         const v = p.col[i];
         line += keys[k] + (v === null ? 'null' : typeof v === 'number' ? String(v) : JSON.stringify(v));
       } else line += keys[k] + p.text;
+    }
+    if (lineage) line += `${tail}${lineage.start + i + 1}`;
+    out += `${line}}\n`;
+  }
+  return out;
+}
+
+/** Rows s..e as NDJSON from columns already JSON text (parquet-decode.ts): one concatenation per row. */
+function textLines(
+  order: string[],
+  cols: string[],
+  texts: string[][],
+  hive: readonly (readonly [string, unknown])[],
+  s: number,
+  e: number,
+  lineage: { file: string; start: number } | undefined,
+): string {
+  // Each output key with its column's texts, or its hive value's fixed text.
+  const keys = order.map((name, k) => `${k ? ',' : '{'}${JSON.stringify(name)}:`);
+  const src = order.map((name) => {
+    const c = cols.indexOf(name);
+    return c >= 0 ? texts[c] : JSON.stringify(hive.find(([h]) => h === name)![1]);
+  });
+  const tail = lineage ? `,"_file":${JSON.stringify(lineage.file)},"_line":` : '';
+  const m = order.length;
+  let out = '';
+  for (let i = s; i < e; i++) {
+    let line = m ? '' : '{';
+    for (let k = 0; k < m; k++) {
+      const t = src[k];
+      line += keys[k] + (typeof t === 'string' ? t : t[i]);
     }
     if (lineage) line += `${tail}${lineage.start + i + 1}`;
     out += `${line}}\n`;

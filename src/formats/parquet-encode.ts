@@ -1,0 +1,545 @@
+// bx's own Parquet column encoder for flat (non-nested) OPTIONAL columns: values arrive already
+// converted by the column plans (parquet-types.ts) and are held in typed arrays, one per column,
+// until the row group is written. Pages are DATA_PAGE_V2, levels RLE/bit-packed, values PLAIN or
+// (byte arrays) RLE_DICTIONARY with a PLAIN dictionary page, compressed with the codec given.
+// Measured (bench/parquet.sh, docs/design.md): hyparquet-writer spent ~40 % of a write in its
+// generic column path (value arrays sliced per page, statistics over boxed values, one
+// appendUint8 per level); this path writes the same files from typed arrays, several times faster.
+// Page headers and levels are parquet-pages.ts's; hyparquet-writer still writes the footer.
+import type { ColumnChunk, CompressionCodec, Encoding, SchemaElement, Statistics as Stats } from 'hyparquet';
+import type { ByteWriter } from 'hyparquet-writer';
+import { toJson } from 'hyparquet';
+import { Bytes as Scratch, writeHybrid, writePageHeader, type PageHeader } from './parquet-pages.js';
+
+/** Chunk statistics as hyparquet-writer serializes them (nan_count included). */
+type Statistics = Stats & { nan_count?: bigint };
+
+export type Compressor = (input: Uint8Array) => Uint8Array;
+
+/** Where a column chunk goes: hyparquet-writer's ByteWriter (its `offset` counts every byte written). */
+export type ChunkOut = InstanceType<typeof ByteWriter>;
+
+/** The page size aimed at (as parquet-mr and hyparquet-writer: 1 MB of values). */
+const PAGE_BYTES = 1 << 20;
+/** A byte-array column whose dictionary outgrows this is written PLAIN instead. */
+const DICT_MAX_BYTES = 1 << 20;
+
+const scratch = new Scratch();
+const levels = new Scratch();
+const header = new Scratch();
+
+/** `n` values, each below 2^bitWidth (≤ 24), as one bit-packed run of the RLE/bit-packing hybrid. */
+function bitPack(out: Scratch, idx: Int32Array, from: number, to: number, bitWidth: number): void {
+  const n = to - from;
+  if (bitWidth === 0) {
+    out.varint(n << 1); // one RLE run of zeros: no value bytes at width 0
+    return;
+  }
+  const groups = (n + 7) >>> 3;
+  out.varint((groups << 1) | 1);
+  out.ensure(groups * bitWidth);
+  const buf = out.buf;
+  let o = out.n;
+  let acc = 0;
+  let bits = 0;
+  const end = from + groups * 8;
+  for (let i = from; i < end; i++) {
+    acc |= (i < to ? idx[i] : 0) << bits;
+    bits += bitWidth;
+    while (bits >= 8) {
+      buf[o++] = acc & 0xff;
+      acc >>>= 8;
+      bits -= 8;
+    }
+  }
+  out.n = o;
+}
+
+const PAGE: PageHeader = {
+  type: 'DATA_PAGE_V2',
+  uncompressed: 0,
+  compressed: 0,
+  numValues: 0,
+  encoding: 'PLAIN',
+  numNulls: 0,
+  numRows: 0,
+  defLength: 0,
+  repLength: 0,
+  isCompressed: true,
+};
+
+/** One column's values for the row group being built. */
+export abstract class ColumnBuffer {
+  /** Rows held (nulls included). */
+  n = 0;
+  nulls = 0;
+  /** 1 = a value, 0 = null, per row. */
+  protected defs = new Uint8Array(1024);
+  protected count = 0;
+
+  constructor(readonly element: SchemaElement) {}
+
+  /** Bytes held, roughly: what the row-group budget counts. */
+  abstract get bytes(): number;
+
+  protected abstract store(v: unknown): void;
+
+  push(v: unknown): void {
+    if (this.n === this.defs.length) this.defs = grown(this.defs, this.n * 2);
+    if (v === null || v === undefined) {
+      this.defs[this.n++] = 0;
+      this.nulls++;
+      return;
+    }
+    this.defs[this.n++] = 1;
+    this.store(v);
+    this.count++;
+  }
+
+  reset(): void {
+    this.n = 0;
+    this.nulls = 0;
+    this.count = 0;
+  }
+
+  /** Values from..to (indexes into the non-null values) as PLAIN bytes. */
+  protected abstract plain(out: Scratch, from: number, to: number): void;
+  /** Values per page. */
+  protected abstract pageValues(): number;
+  protected abstract stats(): Statistics;
+
+  /** The dictionary page's bytes and each value's index, for byte arrays worth it; else undefined. */
+  protected dictionary(): { page: Uint8Array; size: number; idx: Int32Array } | undefined {
+    return undefined;
+  }
+
+  /** Writes the column chunk (dictionary page, data pages) to `w` and returns its metadata. */
+  write(w: ChunkOut, codec: CompressionCodec, compress: Compressor | undefined): ColumnChunk {
+    const start = w.offset;
+    let uncompressed = 0;
+    const dict = this.count ? this.dictionary() : undefined;
+    let dictionary_page_offset: bigint | undefined;
+    if (dict) {
+      dictionary_page_offset = BigInt(w.offset);
+      const body = compress ? compress(dict.page) : dict.page;
+      header.n = 0;
+      writePageHeader(header, {
+        ...PAGE,
+        type: 'DICTIONARY_PAGE',
+        uncompressed: dict.page.length,
+        compressed: body.length,
+        numValues: dict.size,
+        encoding: 'PLAIN',
+      });
+      uncompressed += header.n + dict.page.length;
+      w.appendBytes(header.bytes());
+      w.appendBytes(body);
+    }
+    const data_page_offset = BigInt(w.offset);
+    const perPage = dict ? 1 << 20 : Math.max(1024, this.pageValues());
+    const bitWidth = dict ? Math.ceil(Math.log2(dict.size)) : 0;
+    // Pages cut at row boundaries: rows r0..r1 hold values v0..v1.
+    let r0 = 0;
+    let v0 = 0;
+    do {
+      let r1 = r0;
+      let v1 = v0;
+      const defs = this.defs;
+      while (r1 < this.n && v1 - v0 < perPage) v1 += defs[r1++];
+      levels.n = 0;
+      if (this.nulls === 0) {
+        levels.varint((r1 - r0) << 1);
+        levels.ensure(1);
+        levels.buf[levels.n++] = 1;
+      } else writeHybrid(levels, defs, r0, r1, 1);
+      scratch.n = 0;
+      if (dict) {
+        scratch.ensure(1);
+        scratch.buf[scratch.n++] = bitWidth;
+        bitPack(scratch, dict.idx, v0, v1, bitWidth);
+      } else this.plain(scratch, v0, v1);
+      const values = scratch.bytes();
+      const body = compress ? compress(values) : values;
+      header.n = 0;
+      writePageHeader(header, {
+        ...PAGE,
+        type: 'DATA_PAGE_V2',
+        uncompressed: levels.n + values.length,
+        compressed: levels.n + body.length,
+        numValues: r1 - r0,
+        numNulls: r1 - r0 - (v1 - v0),
+        numRows: r1 - r0,
+        encoding: dict ? 'RLE_DICTIONARY' : this.element.type === 'BOOLEAN' ? 'RLE' : 'PLAIN',
+        defLength: levels.n,
+        isCompressed: codec !== 'UNCOMPRESSED',
+      });
+      uncompressed += header.n + levels.n + values.length;
+      w.appendBytes(header.bytes());
+      w.appendBytes(levels.bytes());
+      w.appendBytes(body);
+      r0 = r1;
+      v0 = v1;
+    } while (r0 < this.n);
+    const encodings: Encoding[] = dict
+      ? ['PLAIN', 'RLE', 'RLE_DICTIONARY']
+      : this.element.type === 'BOOLEAN'
+        ? ['RLE']
+        : ['PLAIN', 'RLE'];
+    return {
+      file_offset: BigInt(start),
+      meta_data: {
+        type: this.element.type!,
+        encodings,
+        path_in_schema: [this.element.name],
+        codec,
+        num_values: BigInt(this.n),
+        total_uncompressed_size: BigInt(uncompressed),
+        total_compressed_size: BigInt(w.offset - start),
+        data_page_offset,
+        dictionary_page_offset,
+        statistics: { null_count: BigInt(this.nulls), ...(this.count ? this.stats() : {}) },
+      },
+    };
+  }
+}
+
+function grown<T extends Uint8Array | Int32Array | Float64Array | BigInt64Array>(a: T, size: number): T {
+  const next = new (a.constructor as new (n: number) => T)(size);
+  next.set(a as never);
+  return next;
+}
+
+const isDecimal = (e: SchemaElement) => e.converted_type === 'DECIMAL';
+
+class Int32Column extends ColumnBuffer {
+  private vals = new Int32Array(1024);
+  get bytes() {
+    return this.n + this.count * 4;
+  }
+  protected store(v: unknown) {
+    if (this.count === this.vals.length) this.vals = grown(this.vals, this.count * 2);
+    this.vals[this.count] = typeof v === 'bigint' ? Number(v) : (v as number);
+  }
+  protected pageValues() {
+    return PAGE_BYTES / 4;
+  }
+  protected plain(out: Scratch, from: number, to: number) {
+    out.ensure((to - from) * 4);
+    const b = out.buf;
+    let o = out.n;
+    const vals = this.vals;
+    for (let i = from; i < to; i++) {
+      const v = vals[i];
+      b[o] = v;
+      b[o + 1] = v >> 8;
+      b[o + 2] = v >> 16;
+      b[o + 3] = v >> 24;
+      o += 4;
+    }
+    out.n = o;
+  }
+  protected stats(): Statistics {
+    let min = this.vals[0];
+    let max = min;
+    for (let i = 1; i < this.count; i++) {
+      const v = this.vals[i];
+      if (v < min) min = v;
+      else if (v > max) max = v;
+    }
+    // hyparquet-writer scales a number given for a DECIMAL: an unscaled bigint is taken as it is.
+    return isDecimal(this.element)
+      ? { min_value: BigInt(min), max_value: BigInt(max) }
+      : { min_value: min, max_value: max };
+  }
+}
+
+/** INT64: numbers (exact below 2^53, the common case: no BigInt per value) until a bigint comes. */
+class Int64Column extends ColumnBuffer {
+  private nums = new Float64Array(1024);
+  private big: BigInt64Array | undefined;
+  get bytes() {
+    return this.n + this.count * 8;
+  }
+  protected store(v: unknown) {
+    if (this.big) {
+      if (this.count === this.big.length) this.big = grown(this.big, this.count * 2);
+      this.big[this.count] = typeof v === 'bigint' ? v : BigInt(v as number);
+      return;
+    }
+    if (this.count === this.nums.length) this.nums = grown(this.nums, this.count * 2);
+    if (typeof v === 'number') this.nums[this.count] = v;
+    else {
+      const big = new BigInt64Array(this.nums.length);
+      for (let i = 0; i < this.count; i++) big[i] = BigInt(this.nums[i]);
+      big[this.count] = v as bigint;
+      this.big = big;
+    }
+  }
+  override reset() {
+    super.reset();
+    this.big = undefined;
+  }
+  protected pageValues() {
+    return PAGE_BYTES / 8;
+  }
+  protected plain(out: Scratch, from: number, to: number) {
+    out.ensure((to - from) * 8);
+    const view = out.view;
+    let o = out.n;
+    if (this.big) {
+      const vals = this.big;
+      for (let i = from; i < to; i++, o += 8) view.setBigInt64(o, vals[i], true);
+    } else {
+      const vals = this.nums;
+      for (let i = from; i < to; i++, o += 8) {
+        const v = vals[i];
+        const hi = Math.floor(v / 4294967296);
+        view.setUint32(o, v - hi * 4294967296, true);
+        view.setInt32(o + 4, hi, true);
+      }
+    }
+    out.n = o;
+  }
+  protected stats(): Statistics {
+    if (this.big) {
+      let min = this.big[0];
+      let max = min;
+      for (let i = 1; i < this.count; i++) {
+        const v = this.big[i];
+        if (v < min) min = v;
+        else if (v > max) max = v;
+      }
+      return { min_value: min, max_value: max };
+    }
+    let min = this.nums[0];
+    let max = min;
+    for (let i = 1; i < this.count; i++) {
+      const v = this.nums[i];
+      if (v < min) min = v;
+      else if (v > max) max = v;
+    }
+    return { min_value: BigInt(min), max_value: BigInt(max) };
+  }
+}
+
+class DoubleColumn extends ColumnBuffer {
+  private vals = new Float64Array(1024);
+  get bytes() {
+    return this.n + this.count * 8;
+  }
+  protected store(v: unknown) {
+    if (this.count === this.vals.length) this.vals = grown(this.vals, this.count * 2);
+    this.vals[this.count] = v as number;
+  }
+  protected pageValues() {
+    return PAGE_BYTES / 8;
+  }
+  protected plain(out: Scratch, from: number, to: number) {
+    out.ensure((to - from) * 8);
+    const b = out.buf;
+    b.set(new Uint8Array(this.vals.buffer, from * 8, (to - from) * 8), out.n);
+    out.n += (to - from) * 8;
+  }
+  protected stats(): Statistics {
+    // NaN is left out of min and max; -0 is the least zero and +0 the greatest (parquet-format).
+    let min = Infinity;
+    let max = -Infinity;
+    let nan = 0;
+    for (let i = 0; i < this.count; i++) {
+      const v = this.vals[i];
+      if (v !== v) nan++;
+      else {
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+    }
+    if (nan === this.count) return { nan_count: BigInt(nan) };
+    return { min_value: min === 0 ? -0 : min, max_value: max === 0 ? 0 : max, nan_count: BigInt(nan) };
+  }
+}
+
+class BooleanColumn extends ColumnBuffer {
+  private vals = new Uint8Array(1024);
+  get bytes() {
+    return this.n + this.count;
+  }
+  protected store(v: unknown) {
+    if (this.count === this.vals.length) this.vals = grown(this.vals, this.count * 2);
+    this.vals[this.count] = v ? 1 : 0;
+  }
+  protected pageValues() {
+    return PAGE_BYTES * 8;
+  }
+  protected plain(out: Scratch, from: number, to: number) {
+    // DATA_PAGE_V2 booleans: RLE (the hybrid, 1 bit) with its 4-byte length in front.
+    out.ensure(4);
+    const at = out.n;
+    out.n += 4;
+    writeHybrid(out, this.vals, from, to, 1);
+    out.view.setUint32(at, out.n - at - 4, true);
+  }
+  protected stats(): Statistics {
+    let t = 0;
+    for (let i = 0; i < this.count; i++) t += this.vals[i];
+    return { min_value: t === this.count, max_value: t > 0 };
+  }
+}
+
+/** UTF-8 strings (and JSON text): a dictionary per row group, PLAIN when it grows past 1 MB. */
+class ByteArrayColumn extends ColumnBuffer {
+  private readonly dict = new Map<string, number>();
+  private keys: string[] = [];
+  private idx = new Int32Array(1024);
+  private keyBytes = 0;
+  private readonly json: boolean;
+
+  constructor(element: SchemaElement) {
+    super(element);
+    this.json = element.converted_type === 'JSON';
+  }
+  get bytes() {
+    return this.n + this.count * 4 + this.keyBytes + this.keys.length * 48;
+  }
+  protected store(v: unknown) {
+    const s = this.json ? JSON.stringify(toJson(v)) : (v as string);
+    let k = this.dict.get(s);
+    if (k === undefined) {
+      k = this.keys.length;
+      this.dict.set(s, k);
+      this.keys.push(s);
+      this.keyBytes += s.length * 2;
+    }
+    if (this.count === this.idx.length) this.idx = grown(this.idx, this.count * 2);
+    this.idx[this.count] = k;
+  }
+  override reset() {
+    super.reset();
+    this.dict.clear();
+    this.keys = [];
+    this.keyBytes = 0;
+  }
+  private encodedKeys?: { page: Buffer; at: Int32Array };
+  /** Every distinct value once, PLAIN (4-byte length, UTF-8), with where each starts. */
+  private encodeKeys(): { page: Buffer; at: Int32Array } {
+    const out = new Scratch();
+    const at = new Int32Array(this.keys.length + 1);
+    for (let k = 0; k < this.keys.length; k++) {
+      const s = this.keys[k];
+      out.ensure(4 + s.length * 3);
+      at[k] = out.n;
+      const len = out.buf.write(s, out.n + 4, 'utf8');
+      out.view.setUint32(out.n, len, true);
+      out.n += 4 + len;
+    }
+    at[this.keys.length] = out.n;
+    return { page: out.buf.subarray(0, out.n), at };
+  }
+  protected override dictionary() {
+    this.encodedKeys = this.encodeKeys();
+    if (this.encodedKeys.page.length > DICT_MAX_BYTES && this.keys.length > this.count / 4) return undefined;
+    return { page: this.encodedKeys.page, size: this.keys.length, idx: this.idx };
+  }
+  protected pageValues() {
+    const avg = this.encodedKeys ? this.encodedKeys.page.length / Math.max(1, this.keys.length) : 16;
+    return Math.floor(PAGE_BYTES / Math.max(1, avg));
+  }
+  protected plain(out: Scratch, from: number, to: number) {
+    const { page, at } = this.encodedKeys ?? (this.encodedKeys = this.encodeKeys());
+    for (let i = from; i < to; i++) {
+      const k = this.idx[i];
+      const a = at[k];
+      const len = at[k + 1] - a;
+      out.ensure(len);
+      page.copy(out.buf, out.n, a, a + len);
+      out.n += len;
+    }
+  }
+  protected stats(): Statistics {
+    // Byte order of the UTF-8 (unsigned), as parquet-format orders strings.
+    const { page, at } = this.encodedKeys ?? (this.encodedKeys = this.encodeKeys());
+    let min = 0;
+    let max = 0;
+    const slice = (k: number) => page.subarray(at[k] + 4, at[k + 1]);
+    for (let k = 1; k < this.keys.length; k++) {
+      const s = slice(k);
+      if (Buffer.compare(s, slice(min)) < 0) min = k;
+      if (Buffer.compare(s, slice(max)) > 0) max = k;
+    }
+    const res = { min_value: new Uint8Array(slice(min)), max_value: new Uint8Array(slice(max)) };
+    this.encodedKeys = undefined;
+    return res;
+  }
+}
+
+/** DECIMAL beyond 18 digits: the unscaled value as `type_length` big-endian two's-complement bytes. */
+class FixedDecimalColumn extends ColumnBuffer {
+  private vals: bigint[] = [];
+  get bytes() {
+    return this.n + this.count * 40;
+  }
+  protected store(v: unknown) {
+    this.vals[this.count] = v as bigint;
+  }
+  override reset() {
+    super.reset();
+    this.vals = [];
+  }
+  protected pageValues() {
+    return PAGE_BYTES / (this.element.type_length ?? 16);
+  }
+  protected plain(out: Scratch, from: number, to: number) {
+    const len = this.element.type_length!;
+    out.ensure((to - from) * len);
+    const b = out.buf;
+    for (let i = from; i < to; i++) {
+      let v = BigInt.asUintN(len * 8, this.vals[i]);
+      for (let j = len - 1; j >= 0; j--) {
+        b[out.n + j] = Number(v & 0xffn);
+        v >>= 8n;
+      }
+      out.n += len;
+    }
+  }
+  protected stats(): Statistics {
+    let min = this.vals[0];
+    let max = min;
+    for (let i = 1; i < this.count; i++) {
+      const v = this.vals[i];
+      if (v < min) min = v;
+      else if (v > max) max = v;
+    }
+    return { min_value: min, max_value: max };
+  }
+}
+
+/** The buffer for a flat column's physical type, or undefined where bx's path does not apply. */
+export function columnBuffer(e: SchemaElement): ColumnBuffer | undefined {
+  if (e.num_children || e.repetition_type !== 'OPTIONAL') return undefined;
+  switch (e.type) {
+    case 'INT32':
+      return new Int32Column(e);
+    case 'INT64':
+      return new Int64Column(e);
+    case 'DOUBLE':
+      return new DoubleColumn(e);
+    case 'BOOLEAN':
+      return new BooleanColumn(e);
+    case 'BYTE_ARRAY':
+      return new ByteArrayColumn(e);
+    case 'FIXED_LEN_BYTE_ARRAY':
+      return isDecimal(e) && e.type_length ? new FixedDecimalColumn(e) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The compressor for a codec, from those given (a ParquetWriter's: SNAPPY is hyparquet-writer's JS snappy). */
+export function compressorFor(
+  codec: CompressionCodec,
+  given: Partial<Record<CompressionCodec, Compressor>>,
+): Compressor | undefined {
+  if (codec === 'UNCOMPRESSED') return undefined;
+  const c = given[codec];
+  if (!c) throw new Error(`parquet no compressor for codec ${codec}`);
+  return c;
+}
