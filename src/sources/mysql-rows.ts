@@ -302,9 +302,12 @@ export class MyRowTranscoder {
     this.o += this.out.write(s, this.o, 'utf8');
   }
 
-  /** The NDJSON bytes so far, copied out; the buffer is reused. */
+  /** The NDJSON bytes so far; the next rows go to a new buffer. */
   take(): { bytes: Buffer; rows: number } {
-    const r = { bytes: Buffer.from(this.out.subarray(0, this.o)), rows: this.count };
+    // The buffer itself goes with the batch and a new one takes its place: Buffer.from's copy
+    // (fromArrayLike) was 4 % of an extract's CPU.
+    const r = { bytes: this.out.subarray(0, this.o), rows: this.count };
+    this.out = Buffer.allocUnsafeSlow(this.out.length > 1 << 22 ? 1 << 18 : this.out.length);
     this.o = 0;
     this.count = 0;
     return r;
