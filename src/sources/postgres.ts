@@ -531,9 +531,9 @@ export class PostgresSource implements Source {
     let finished = false;
     let copy: CopyOut | undefined;
     try {
-      await client.query(SESSION);
       // One snapshot for the end of the batch and the rows: what max() saw is what COPY reads.
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      // The session's settings go in the same round trip (a SET before BEGIN persists).
+      await client.query(`${SESSION}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`);
       const head = 'SELECT * FROM (\n';
       const described = head + query + '\n) bx LIMIT 0';
       let fields: { name: string; dataTypeID: number }[];
