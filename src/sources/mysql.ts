@@ -23,6 +23,7 @@ import type { Io } from '../lib/io.js';
 import { addSecret, redact } from '../lib/redact.js';
 import type { Batch, Checkpoint, Source, StageContext } from '../lib/stream.js';
 import { readStartPosition } from '../run/state.js';
+import { MK, MyRowReader, MyRowTranscoder, myKind, type MyField } from './mysql-rows.js';
 import type { SourceOpener, SourceRequest } from './index.js';
 import {
   BATCH_ROWS,
@@ -358,6 +359,7 @@ export class MysqlSource implements Source {
 
     const conn = await this.connect();
     let finished = false;
+    let rowReader: MyRowReader | undefined;
     try {
       const run = async (s: string, w = what) => {
         try {
@@ -422,6 +424,26 @@ export class MysqlSource implements Source {
       }
 
       const out = new LineBatcher(this.name, ctx);
+      const kinds = fields.map((f) => myKind(f as MyField));
+      if (kinds.every((k) => k !== undefined)) {
+        // Row packets straight to NDJSON bytes (mysql-rows.ts); mysql2 reads the rest.
+        const rows = new MyRowTranscoder(names, kinds as MK[], convs, out.lineage);
+        const reader = new MyRowReader(dataSql, names.length, (b, a, z) => rows.row(b, a, z));
+        if (reader.start(conn as unknown as Parameters<MyRowReader['start']>[0])) {
+          rowReader = reader;
+          const enough = () => rows.count >= BATCH_ROWS;
+          try {
+            while (await reader.pump(enough)) yield out.bytes(rows.take());
+          } catch (err) {
+            throw myError(err, label, what);
+          }
+          if (rows.count > 0) yield out.bytes(rows.take());
+          await run('COMMIT');
+          finished = true;
+          if (inc && to) this.done = [{ key: stateKey, position: to, from: from ?? null, records: out.total }];
+          return;
+        }
+      }
       const keyText = names.map((n, i) => (i === 0 ? '{' : ',') + JSON.stringify(n) + ':');
       const ncol = names.length;
       let failure: unknown;
@@ -477,7 +499,10 @@ export class MysqlSource implements Source {
     } finally {
       // After an early stop (| head) or an error the rest of the result is not worth reading.
       if (finished) await new Promise<void>((r) => conn.end(() => r()));
-      else conn.destroy();
+      else {
+        rowReader?.abandon();
+        conn.destroy();
+      }
     }
   }
 

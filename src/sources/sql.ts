@@ -45,6 +45,9 @@ export function refuseDuplicateColumns(names: string[], what: string): void {
 
 /** An integer's digits: a JSON number when a double holds it exactly, else a JSON string. */
 export function intJson(s: string): string {
+  // Leading zeros (a MySQL ZEROFILL column) are not JSON: the number's own digits.
+  const c = s.charCodeAt(s.charCodeAt(0) === 45 ? 1 : 0);
+  if (c === 48 && s.length > 1 && /^-?\d+$/.test(s)) s = BigInt(s).toString();
   // 15 digits are always below 2^53; longer ones are checked.
   if (s.length <= 15) return s;
   return Number.isSafeInteger(Number(s)) ? s : `"${s}"`;
@@ -205,6 +208,60 @@ export function compactJson(s: string): string {
     }
   }
   return out + s.slice(from);
+}
+
+/** src[a, z) into dst at o; returns the new o. A loop: Buffer.copy's own overhead was 22 % of an extract of short fields. */
+export function copyBytes(src: Uint8Array, a: number, z: number, dst: Uint8Array, o: number): number {
+  if (z - a > 64) {
+    dst.set(src.subarray(a, z), o);
+    return o + z - a;
+  }
+  for (let i = a; i < z; i++) dst[o++] = src[i];
+  return o;
+}
+
+/** decimalJson's rule on bytes: ≤ 15 digits, not below 1e-6, trailing fractional zeros dropped; -1: the slow path. */
+export function plainDecimalBytes(b: Buffer, a: number, z: number, out: Buffer, o: number): number {
+  if (z - a > 17) return -1;
+  const neg = b[a] === 45;
+  let digits = 0;
+  let dot = -1;
+  for (let i = neg ? a + 1 : a; i < z; i++) {
+    const d = b[i];
+    if (d >= 48 && d <= 57) digits++;
+    else if (d === 46 && dot < 0) dot = i;
+    else return -1;
+  }
+  if (digits === 0 || digits > 15) return -1;
+  const first = neg ? a + 1 : a;
+  if (dot < 0) {
+    if (z - first > 1 && b[first] === 48) return -1;
+    return copyBytes(b, a, z, out, o);
+  }
+  let end = z;
+  while (end > dot + 1 && b[end - 1] === 48) end--;
+  if (end === dot + 1) end = dot;
+  const intZero = dot === first + 1 && b[first] === 48;
+  if (end === dot) {
+    if (intZero) {
+      out[o] = 48; // 0.00 and -0.0 are 0
+      return o + 1;
+    }
+    return copyBytes(b, a, dot, out, o);
+  }
+  if (!intZero && b[first] === 48) return -1;
+  if (
+    intZero &&
+    end - dot > 6 &&
+    b[dot + 1] === 48 &&
+    b[dot + 2] === 48 &&
+    b[dot + 3] === 48 &&
+    b[dot + 4] === 48 &&
+    b[dot + 5] === 48 &&
+    b[dot + 6] === 48
+  )
+    return -1;
+  return copyBytes(b, a, end, out, o);
 }
 
 /** base64 of raw bytes: how bx writes binary values. */
