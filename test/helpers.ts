@@ -73,19 +73,20 @@ export const databaseUrl = () => process.env.DATABASE_URL;
 
 /**
  * Runs a command in this process through cli(), as a shell would run its binary: the same argv
- * parsing and exit path, without a node start-up per case (test/commands/).
+ * parsing and exit path, without a node start-up per case (test/commands/). `input` as chunks
+ * feeds stdin one chunk at a time (the tests that cut input at every place).
  */
 export async function runIn(
   prog: string,
   spec: import('../src/run/cli.js').CommandSpec<any>,
   argv: string[],
-  input: string | Buffer = '',
+  input: string | Buffer | Buffer[] = '',
   env: Record<string, string | undefined> = {},
+  cwd = root,
 ): Promise<ShResult> {
-  const { PassThrough, Writable } = await import('node:stream');
+  const { PassThrough, Readable, Writable } = await import('node:stream');
   const { cli } = await import('../src/run/cli.js');
-  const stdin = new PassThrough();
-  stdin.end(input);
+  const stdin = Array.isArray(input) ? Readable.from(input) : new PassThrough().end(input);
   let stdout = '';
   let stderr = '';
   const sink = (f: (s: string) => void) =>
@@ -100,7 +101,7 @@ export async function runIn(
     stdout: sink((s) => (stdout += s)),
     stderr: sink((s) => (stderr += s)),
     env,
-    cwd: () => root,
+    cwd: () => cwd,
   });
   return { code, stdout, stderr };
 }

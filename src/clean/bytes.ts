@@ -15,6 +15,7 @@
 // machine under a load average of 7-10, alternating runs, two bench runs): 76-91 k rows/s
 // through objects, 243-295 k from the bytes (2.7-3.9x; 3.2-4.5x against main's build); Miller's
 // `mlr --ijsonl --ojsonl cat` 24-33 k beside them.
+import { canonicalNumber, hex } from '../formats/ndjson.js';
 import { FAILED, type CompiledSchema } from '../lib/convert.js';
 import { daysInMonth } from '../lib/dates.js';
 import { isIndexKey } from '../lib/json.js';
@@ -785,40 +786,3 @@ function isoDatetime(buf: Buffer, a: number, b: number): boolean {
     return false;
   return d2(buf, i + 1) <= 23 && d2(buf, i + 4) <= 59;
 }
-
-/**
- * A number token JSON.stringify(Number(token)) writes back as it is, and that parseJson keeps as
- * a number: -?(0|[1-9]d*)(.d*[1-9])?, at most 15 digits, no exponent, not -0, not below 1e-6.
- * Returns the index after it, or -1.
- */
-function canonicalNumber(buf: Buffer, i: number): number {
-  const neg = buf[i] === 0x2d;
-  if (neg) i++;
-  const first = i;
-  let c = buf[i];
-  if (c === 0x30) i++;
-  else if (c >= 0x31 && c <= 0x39) {
-    i++;
-    while ((c = buf[i]) >= 0x30 && c <= 0x39) i++;
-  } else return -1;
-  let digits = i - first;
-  const zeroInt = buf[first] === 0x30;
-  if (buf[i] === 0x2e) {
-    i++;
-    const f = i;
-    while ((c = buf[i]) >= 0x30 && c <= 0x39) i++;
-    if (i === f || buf[i - 1] === 0x30) return -1;
-    digits += i - f;
-    if (zeroInt) {
-      let z = f;
-      while (buf[z] === 0x30) z++;
-      if (z - f >= 6) return -1;
-    }
-  } else if (neg && zeroInt) return -1;
-  if (digits > 15) return -1;
-  c = buf[i];
-  if (c === 0x65 || c === 0x45) return -1;
-  return i;
-}
-
-const hex = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1);

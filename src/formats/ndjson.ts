@@ -292,41 +292,10 @@ export class Canonical {
     return true;
   }
 
-  /**
-   * A number written as String(Number(token)) writes it and that parseJson keeps as a number:
-   * -?(0|[1-9]d*)(.d*[1-9])?, at most 15 digits (a double holds those exactly, and no shorter
-   * text reads back as the same double), no exponent, not -0, and not below 1e-6 (String
-   * writes those with an exponent). Anything else: the object path.
-   */
+  /** A number as canonicalNumber takes it; anything else: the object path. */
   private number(): boolean {
-    const buf = this.buf;
-    let i = this.i;
-    const neg = buf[i] === 0x2d;
-    if (neg) i++;
-    const first = i;
-    let c = buf[i];
-    if (c === 0x30) i++;
-    else if (c >= 0x31 && c <= 0x39) {
-      i++;
-      while ((c = buf[i]) >= 0x30 && c <= 0x39) i++;
-    } else return false;
-    let digits = i - first;
-    const zeroInt = buf[first] === 0x30;
-    if (buf[i] === 0x2e) {
-      i++;
-      const f = i;
-      while ((c = buf[i]) >= 0x30 && c <= 0x39) i++;
-      if (i === f || buf[i - 1] === 0x30) return false;
-      digits += i - f;
-      if (zeroInt) {
-        let z = f;
-        while (buf[z] === 0x30) z++;
-        if (z - f >= 6) return false;
-      }
-    } else if (neg && zeroInt) return false;
-    if (digits > 15) return false;
-    c = buf[i];
-    if (c === 0x65 || c === 0x45) return false;
+    const i = canonicalNumber(this.buf, this.i);
+    if (i < 0) return false;
     this.i = i;
     return true;
   }
@@ -396,4 +365,42 @@ function sameBytes(buf: Buffer, s1: number, e1: number, s2: number, e2: number):
   return true;
 }
 
-const hex = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1);
+/**
+ * A number token that String(Number(token)) writes back as it is and that parseJson keeps as a
+ * number: -?(0|[1-9]d*)(.d*[1-9])?, at most 15 digits (a double holds those exactly, and no
+ * shorter text reads back as the same double), no exponent, not -0, and not below 1e-6 (String
+ * writes those with an exponent). Returns the index after it, or -1. Shared by every byte path
+ * that copies numbers through (bx-extract's NDJSON, bx-clean).
+ */
+export function canonicalNumber(buf: Buffer, i: number): number {
+  const neg = buf[i] === 0x2d;
+  if (neg) i++;
+  const first = i;
+  let c = buf[i];
+  if (c === 0x30) i++;
+  else if (c >= 0x31 && c <= 0x39) {
+    i++;
+    while ((c = buf[i]) >= 0x30 && c <= 0x39) i++;
+  } else return -1;
+  let digits = i - first;
+  const zeroInt = buf[first] === 0x30;
+  if (buf[i] === 0x2e) {
+    i++;
+    const f = i;
+    while ((c = buf[i]) >= 0x30 && c <= 0x39) i++;
+    if (i === f || buf[i - 1] === 0x30) return -1;
+    digits += i - f;
+    if (zeroInt) {
+      let z = f;
+      while (buf[z] === 0x30) z++;
+      if (z - f >= 6) return -1;
+    }
+  } else if (neg && zeroInt) return -1;
+  if (digits > 15) return -1;
+  c = buf[i];
+  if (c === 0x65 || c === 0x45) return -1;
+  return i;
+}
+
+/** The value of a lowercase hex digit, or -1. */
+export const hex = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1);

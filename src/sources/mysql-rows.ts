@@ -10,7 +10,7 @@
 // chunk's end, or one longer than 16 MB, is copied.
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
-import { copyBytes, plainDecimalBytes } from './sql.js';
+import { copyBytes, plainDecimalBytes, putIsoTimestamp } from './sql.js';
 
 /** How one column's value bytes become JSON bytes. */
 export const enum MK {
@@ -337,27 +337,7 @@ function timestamp(b: Buffer, a: number, z: number, zoned: boolean, out: Buffer,
     if (fracEnd - i - 1 > 6) return -1;
   }
   if (fracEnd !== z) return -1;
-  out[o++] = 34;
-  for (let k = a; k < a + 10; k++) out[o++] = b[k];
-  out[o++] = 84; // T
-  for (let k = a + 11; k < a + 19; k++) out[o++] = b[k];
-  out[o++] = 46;
-  let n = 0;
-  if (fracEnd > i) {
-    n = fracEnd - i - 1;
-    for (let k = i + 1; k < fracEnd; k++) out[o++] = b[k];
-  }
-  for (; n < 6; n++) out[o++] = 48;
-  if (zoned) {
-    out[o++] = 43;
-    out[o++] = 48;
-    out[o++] = 48;
-    out[o++] = 58;
-    out[o++] = 48;
-    out[o++] = 48;
-  }
-  out[o++] = 34;
-  return o;
+  return putIsoTimestamp(b, a, fracEnd, zoned, out, o);
 }
 
 /** utf8 bytes → JSON.stringify's text of them; -1 (the slow path) for bytes that are not UTF-8. */

@@ -28,6 +28,7 @@ import {
   intJson,
   LineBatcher,
   plainDecimalBytes,
+  putIsoTimestamp,
   refuseDuplicateColumns,
   unsealedWarning,
   rowCompare,
@@ -454,27 +455,7 @@ function timestamp(b: Buffer, a: number, z: number, zoned: boolean, out: Buffer,
   const rest = z - fracEnd;
   if (zoned ? !(rest === 3 && b[fracEnd] === 43 && b[fracEnd + 1] === 48 && b[fracEnd + 2] === 48) : rest !== 0)
     return -1;
-  out[o++] = 34;
-  for (let k = a; k < a + 10; k++) out[o++] = b[k];
-  out[o++] = 84; // T
-  for (let k = a + 11; k < a + 19; k++) out[o++] = b[k];
-  out[o++] = 46;
-  let n = 0;
-  if (fracEnd > i) {
-    n = fracEnd - i - 1;
-    for (let k = i + 1; k < fracEnd; k++) out[o++] = b[k];
-  }
-  for (; n < 6; n++) out[o++] = 48;
-  if (zoned) {
-    out[o++] = 43;
-    out[o++] = 48;
-    out[o++] = 48;
-    out[o++] = 58;
-    out[o++] = 48;
-    out[o++] = 48;
-  }
-  out[o++] = 34;
-  return o;
+  return putIsoTimestamp(b, a, fracEnd, zoned, out, o);
 }
 
 /** A bad query (65, with the server's message and where in the query), no privilege (77), else pgError. */

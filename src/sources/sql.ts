@@ -426,3 +426,24 @@ export function zeroDate(
     `zero date "${value}" is not a date; give --zero-dates null to read such values as null`,
   );
 }
+
+/**
+ * A server's `YYYY-MM-DD HH:MM:SS[.f…]` (from `a`; the fraction, if any, ends at `fracEnd`, at
+ * most 6 digits, checked by the caller) as a JSON string in ISO 8601 with microseconds, and
+ * `+00:00` when `zoned` (the session runs in UTC): `"2026-11-23T08:15:00.120000+00:00"`. Both
+ * sources' byte paths write timestamps through this. Returns the offset after it.
+ */
+export function putIsoTimestamp(b: Buffer, a: number, fracEnd: number, zoned: boolean, out: Buffer, o: number): number {
+  out[o++] = 34;
+  for (let k = a; k < a + 10; k++) out[o++] = b[k];
+  out[o++] = 84; // T
+  for (let k = a + 11; k < a + 19; k++) out[o++] = b[k];
+  out[o++] = 46;
+  let n = 0;
+  for (let k = a + 20; k < fracEnd; k++, n++) out[o++] = b[k];
+  for (; n < 6; n++) out[o++] = 48;
+  if (zoned) for (let k = 0; k < 6; k++) out[o++] = UTC_OFFSET[k];
+  out[o++] = 34;
+  return o;
+}
+const UTC_OFFSET = Buffer.from('+00:00');

@@ -4,11 +4,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable, Writable } from 'node:stream';
 import t from 'tap';
 type Test = Parameters<Parameters<typeof t.test>[1]>[0];
 import { spec } from '../../src/commands/agg.js';
-import { cli } from '../../src/run/cli.js';
+import { runIn } from '../helpers.js';
 
 interface Result {
   code: number;
@@ -23,26 +22,11 @@ let runs = 0;
 
 /** bx-agg in this process, its stdin fed in `chunks`; `object` forces the object path. */
 async function agg(argv: string[], chunks: Buffer[], object: boolean, extraEnv: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const sink = (f: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, cb) {
-        f(chunk.toString());
-        cb();
-      },
-    });
   const rejectsAt = argv.indexOf('--rejects');
   const rejectsPath = join(dir, `rejects-${runs++}.ndjson`);
   const args = rejectsAt >= 0 ? argv.map((a, i) => (i === rejectsAt + 1 ? rejectsPath : a)) : argv;
-  const code = await cli('bx-agg', spec, args, {
-    stdin: Readable.from(chunks),
-    stdout: sink((s) => (stdout += s)),
-    stderr: sink((s) => (stderr += s)),
-    env: { ...extraEnv, ...(object ? { BX_AGG_OBJECT_PATH: '1' } : {}) },
-    cwd: () => dir,
-  });
-  const r: Result = { code, stdout, stderr };
+  const env = { ...extraEnv, ...(object ? { BX_AGG_OBJECT_PATH: '1' } : {}) };
+  const r: Result = await runIn('bx-agg', spec, args, chunks, env, dir);
   if (rejectsAt >= 0) {
     try {
       r.rejects = readFileSync(rejectsPath, 'utf8');
