@@ -139,3 +139,15 @@ export async function pgSchema(
   });
   return { url, S, env: { DATABASE_URL: url }, db };
 }
+
+/** `buf` cut at `cuts` (ascending offsets), as the chunks a stream would hand on; empty ones dropped. */
+export const pieces = (buf: Buffer, cuts: number[]): Buffer[] => {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const c of cuts) {
+    out.push(buf.subarray(at, c));
+    at = c;
+  }
+  out.push(buf.subarray(at));
+  return out.filter((p) => p.length > 0);
+};

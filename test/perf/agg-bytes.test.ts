@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import t from 'tap';
 type Test = Parameters<Parameters<typeof t.test>[1]>[0];
 import { spec } from '../../src/commands/agg.js';
-import { runIn } from '../helpers.js';
+import { pieces, runIn } from '../helpers.js';
 
 interface Result {
   code: number;
@@ -50,17 +50,6 @@ async function same(t: Test, argv: string[], chunks: Buffer[], what: string) {
   t.same(a, b, what);
   return a;
 }
-
-const pieces = (buf: Buffer, cuts: number[]): Buffer[] => {
-  const out: Buffer[] = [];
-  let at = 0;
-  for (const c of cuts) {
-    out.push(buf.subarray(at, c));
-    at = c;
-  }
-  out.push(buf.subarray(at));
-  return out.filter((p) => p.length > 0);
-};
 
 // Lines the scanner must either read exactly or leave to the object path: every one, alone and
 // beside ordinary lines, under several --by/--agg layouts.

@@ -4,6 +4,7 @@
 // lines, and with the input cut at every place.
 import { Readable } from 'node:stream';
 import t from 'tap';
+import { pieces } from '../helpers.js';
 type Test = Parameters<Parameters<typeof t.test>[1]>[0];
 import { PassThrough } from 'node:stream';
 import { readerFor, type ReadContext, type ReadOptions } from '../../src/formats/index.js';
@@ -56,17 +57,6 @@ async function read(chunks: Buffer[], bytes: boolean, lineage: boolean, o: Parti
   }
   return r;
 }
-
-const pieces = (buf: Buffer, cuts: number[]): Buffer[] => {
-  const out: Buffer[] = [];
-  let at = 0;
-  for (const c of cuts) {
-    out.push(buf.subarray(at, c));
-    at = c;
-  }
-  out.push(buf.subarray(at));
-  return out.filter((p) => p.length > 0);
-};
 
 const TRICKY = [
   '{}',
