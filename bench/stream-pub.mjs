@@ -4,7 +4,10 @@
 // Message i is {"id":i,"store":"S<i%50>","qty":<1+i%7>,"amount":<i%100>}; ids run START…START+COUNT-1.
 // NATS: stream NAME on subject NAME.sale (created when missing); --fast: see below. Redis: key NAME, field "payload".
 // RabbitMQ: stream queue NAME. With --every MS, one message every MS ms (a producer that keeps
-// publishing during a run); COUNT 0 means until killed. Prints the number published on exit.
+// publishing during a run); COUNT 0 means until killed. Prints the number published on exit, and
+// with --every also `started` on a line of its own once the first message is in the broker, so a
+// test can wait for a producer that is really publishing (on a loaded machine start-up alone can
+// outlast a short run).
 const args = process.argv.slice(2);
 // --fast (NATS): core publishes, flushed per window, then the stream's count checked; JetStream's
 // per-message acks publish ~1.5 k msgs/s here, too slow for the bench's 300 k.
@@ -91,7 +94,7 @@ if (every === undefined) {
 } else {
   for (let i = start; (count === 0 || i < start + count) && !stopping; i++) {
     await publish([i]);
-    sent++;
+    if (sent++ === 0) process.stdout.write('started\n');
     await new Promise((r) => setTimeout(r, every));
   }
 }

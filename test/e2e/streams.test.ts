@@ -168,7 +168,7 @@ async function exactlyOnce(t: Test, kind: Kind, stream: string, src: string, key
     // A backlog the run needs a while for, so the producer publishes during it.
     t.equal(await publish(kind, stream, 5_000, 10_500), 5_000);
     const p = publisher(kind, stream, 15_500, 2);
-    await new Promise((r) => setTimeout(r, 300));
+    await p.started;
     const r = await pipeline(src, T);
     t.equal(r.code, 0, r.stderr);
     const during = await table(T);

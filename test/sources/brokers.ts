@@ -85,17 +85,29 @@ export function publisher(
   name: string,
   start: number,
   everyMs = 2,
-): { child: ChildProcess; stop: () => Promise<number> } {
+): { child: ChildProcess; started: Promise<void>; stop: () => Promise<number> } {
   const child = spawn(process.execPath, [pubScript, kind, name, '0', String(start), '--every', String(everyMs)], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: cleanEnv(),
   });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  const closed = new Promise<number>((resolve) => child.on('close', () => resolve(Number(out.trim()))));
+  let began: () => void;
+  const started = new Promise<void>((resolve) => (began = resolve));
+  child.stdout!.on('data', (d) => {
+    out += d;
+    if (out.startsWith('started\n')) began();
+  });
+  // The last line is the count published; a child that never started prints none (0).
+  const closed = new Promise<number>((resolve) =>
+    child.on('close', () => {
+      began();
+      resolve(Number(out.trim().split('\n').pop()) || 0);
+    }),
+  );
   return {
     child,
+    started,
     stop: () => {
       child.kill('SIGTERM');
       return closed;
