@@ -277,26 +277,39 @@ t.test('fused byte writers: the reference bytes on awkward values, rows in any f
       }
     });
     t.equal(alone, want.join(''), `a line per call${lineage && ', lineage'}`);
-    // As CopyData messages off a socket, cut at every offset.
-    const framed = Buffer.concat(
-      rows.map((r) => {
-        const p = Buffer.from(r);
-        const h = Buffer.alloc(5);
-        h[0] = 0x64;
-        h.writeUInt32BE(p.length + 4, 1);
-        return Buffer.concat([h, p]);
-      }),
-    );
-    let same = 0;
-    for (let cut = 1; cut < framed.length; cut++) {
-      const got = run((x) => {
-        const f = new CopyFrames((b, a, z) => x.lines(b, a, z));
-        for (const piece of pieces(framed, [cut])) f.chunk(Buffer.from(piece));
-      });
-      if (got === want.join('')) same++;
-      else t.equal(got, want.join(''), `cut at ${cut}`);
+    // As CopyData messages off a socket, cut at every offset: a row per message (what the
+    // server sends), then messages of two rows and of half a row:
+    // the line sink gets whole lines whatever the framing.
+    const msg = (p: Buffer) => {
+      const h = Buffer.alloc(5);
+      h[0] = 0x64;
+      h.writeUInt32BE(p.length + 4, 1);
+      return Buffer.concat([h, p]);
+    };
+    const odd: Buffer[] = [];
+    for (let r = 0; r < rows.length; r += 3) {
+      odd.push(msg(Buffer.from(rows[r] + (rows[r + 1] ?? ''))));
+      if (r + 2 < rows.length) {
+        const b = Buffer.from(rows[r + 2]);
+        odd.push(msg(b.subarray(0, 7)), msg(b.subarray(7)));
+      }
     }
-    t.equal(same, framed.length - 1, `every cut of ${framed.length} bytes${lineage && ', lineage'}`);
+    const framings = {
+      'a row per message': Buffer.concat(rows.map((r) => msg(Buffer.from(r)))),
+      'rows across messages': Buffer.concat(odd),
+    };
+    for (const [how, framed] of Object.entries(framings)) {
+      let same = 0;
+      for (let cut = 1; cut < framed.length; cut++) {
+        const got = run((x) => {
+          const f = new CopyFrames((b, a, z) => x.lines(b, a, z));
+          for (const piece of pieces(framed, [cut])) f.chunk(Buffer.from(piece));
+        });
+        if (got === want.join('')) same++;
+        else t.equal(got, want.join(''), `${how}, cut at ${cut}`);
+      }
+      t.equal(same, framed.length - 1, `${how}: every cut of ${framed.length} bytes${lineage && ', lineage'}`);
+    }
   }
   // Each value alone, at the very end of its buffer, as the first and only column.
   for (let k = 0; k < values.length; k++) {
