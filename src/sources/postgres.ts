@@ -12,7 +12,7 @@ import type { Batch, Checkpoint, Source, StageContext } from '../lib/stream.js';
 import { connect, resolveTarget, targetLabel, type Target } from '../pg/connect.js';
 import { pgError, serverText, type PgServerError } from '../pg/errors.js';
 import { readStartPosition } from '../run/state.js';
-import { putWords, wordsOf } from '../lib/swar.js';
+import { anyByteIs, anyControl, putWords, repeated, ViewCache, wordsOf } from '../lib/swar.js';
 import { CopyOut } from './pg-copy-out.js';
 import type { SourceOpener, SourceRequest } from './index.js';
 import {
@@ -21,14 +21,11 @@ import {
   bytesJson,
   checkpointKey,
   compactJson,
-  copyBytes,
   decimalJson,
   floatJson,
   incrementalWhere,
   intJson,
   LineBatcher,
-  plainDecimalBytes,
-  putIsoTimestamp,
   refuseDuplicateColumns,
   unsealedWarning,
   rowCompare,
@@ -233,24 +230,40 @@ const KIND_OF: Record<number, K> = {
 };
 
 const HEX = '0123456789abcdef';
+const QUOTES = repeated(0x22);
+const BACKSLASHES = repeated(0x5c);
+/** ".000" and "000\"": a timestamp's fraction before its digits go in, and what follows it. */
+const DOT_ZEROS = 0x3030302e;
+const ZEROS = 0x30303030;
+
+/**
+ * Where the field a fused writer below just wrote ended (the offset of its tab or newline): a
+ * module slot, not a second return value, so the writers return one number and stay small.
+ */
+let fieldEnd = 0;
 
 /**
  * COPY text lines → NDJSON bytes, field by field on the bytes: numbers, booleans, text and
  * timestamps are copied or lightly rewritten without decoding to a JS string and encoding it
- * back (the string path cost 3.3 s of CPU per 1 M rows; this one is measured in
- * bench/dbsource.sh). Anything unusual (NaN, BC dates, long numbers, json, arrays) takes the
- * string converter of its type, so both paths give the same text.
+ * back (the string path cost 3.3 s of CPU per 1 M rows). Each field is found and written in
+ * one pass (the writers stop at its tab or newline), four bytes at a time where they can: room
+ * for the whole row is made once per row, bounded by the bytes left in the chunk. Anything
+ * unusual (NaN, BC dates, long numbers, json, arrays) takes the string converter of its type,
+ * the reference path, so both give the same text (test/sources/db.test.ts).
  */
 export class CopyTranscoder {
   private out: Buffer = Buffer.allocUnsafe(1 << 18);
   private view = new DataView(this.out.buffer, this.out.byteOffset, this.out.byteLength);
+  private readonly inViews = new ViewCache();
   private o = 0;
   count = 0;
   private total = 0;
   private readonly keys: Buffer[];
   private readonly keyWords: Int32Array[];
   private readonly lineage?: Buffer;
-  private readonly slack: number;
+  private readonly lineageWords?: Int32Array;
+  /** Bytes a row may write beyond 6x its COPY bytes (every byte as \u00XX). */
+  private readonly rowSlack: number;
 
   constructor(
     names: string[],
@@ -260,116 +273,150 @@ export class CopyTranscoder {
   ) {
     this.keys = names.map((n, i) => Buffer.from((i === 0 ? '{' : ',') + JSON.stringify(n) + ':'));
     this.keyWords = this.keys.map(wordsOf);
-    if (lineage) this.lineage = Buffer.from(lineage);
-    // Per field beyond 6x its bytes: its key, "null" for \N, quotes, T, padding to µs, an offset; per row the lineage and }\n.
-    this.slack = Math.max(0, ...this.keys.map((k) => k.length)) + 16 + (this.lineage?.length ?? 0) + 24;
+    if (lineage) {
+      this.lineage = Buffer.from(lineage);
+      this.lineageWords = wordsOf(this.lineage);
+    }
+    // Per field: its key, and 16 for "null" from \N, quotes, T, the padding to µs, an offset
+    // (a field is at least its tab); per row the lineage, its line number and }\n.
+    let keyBytes = 0;
+    for (const k of this.keys) keyBytes += k.length;
+    this.rowSlack = keyBytes + 16 * names.length + (this.lineage?.length ?? 0) + 32;
   }
 
-  /** Room for n more bytes; returns the (maybe new) output buffer. */
-  private room(n: number): Buffer {
+  /** Room for n more bytes past this.o; the output buffer may be a new one after. */
+  private room(n: number): void {
     if (this.o + n > this.out.length) {
       const bigger = Buffer.allocUnsafe(Math.max(this.o + n, this.out.length * 2));
       this.out.copy(bigger, 0, 0, this.o);
       this.out = bigger;
       this.view = new DataView(bigger.buffer, bigger.byteOffset, bigger.byteLength);
     }
-    return this.out;
   }
 
   /** The whole lines in buf[from, end): end is just past a newline. */
   lines(buf: Buffer, from: number, end: number): void {
     const ncol = this.kinds.length;
+    if (ncol === 0) return this.empty(buf, from, end);
     const kinds = this.kinds;
-    const slack = this.slack;
+    const keys = this.keys;
+    const keyWords = this.keyWords;
+    const slack = this.rowSlack;
+    const bv = this.inViews.view(buf);
     let out = this.out;
+    let ov = this.view;
     let o = this.o;
     let p = from;
+    let rows = 0;
     while (p < end) {
-      if (ncol === 0) {
-        if (o + slack > out.length) {
-          this.o = o;
-          out = this.room(slack);
-        }
-        out[o++] = 123;
-        while (buf[p] !== 10) p++;
+      // The row is at most the rest of the chunk; COPY escapes tabs and newlines inside values,
+      // so the first one ends a field.
+      if (o + (end - p) * 6 + slack > out.length) {
+        this.o = o;
+        this.room((end - p) * 6 + slack);
+        out = this.out;
+        ov = this.view;
       }
       for (let c = 0; c < ncol; c++) {
-        // A loop, not indexOf: most fields are a few bytes, and the native call costs more than the scan.
-        // COPY text escapes tabs and newlines inside values, so the first one ends the field.
-        let z = p;
-        let d = buf[z];
-        while (d !== 9 && d !== 10 && z < end) d = buf[++z];
-        // Worst case: every byte becomes \u00XX.
-        if (o + (z - p) * 6 + slack > out.length) {
-          this.o = o;
-          out = this.room((z - p) * 6 + slack);
-        }
-        o = putWords(this.view, out, o, this.keys[c], this.keyWords[c]);
+        o = putWords(ov, out, o, keys[c], keyWords[c]);
         let w = -1;
-        if (z - p === 2 && buf[p] === 92 && buf[p + 1] === 78) {
-          out[o] = 110;
-          out[o + 1] = 117;
-          out[o + 2] = 108;
-          out[o + 3] = 108;
+        const f = buf[p];
+        if (f === 92 && buf[p + 1] === 78 && (buf[p + 2] === 9 || buf[p + 2] === 10)) {
+          // \N
+          ov.setInt32(o, 0x6c6c756e, true);
           w = o + 4;
+          fieldEnd = p + 2;
         } else {
           switch (kinds[c]) {
             case K.Raw:
-              w = copyBytes(buf, p, z, out, o);
+              w = digits(buf, p, out, o, 1 << 30);
               break;
             case K.Int8:
-              if (z - p <= 15) w = copyBytes(buf, p, z, out, o);
+              w = digits(buf, p, out, o, 15);
               break;
-            case K.Float: {
-              const f = buf[p];
+            case K.Float:
               if ((f >= 48 && f <= 57) || (f === 45 && buf[p + 1] >= 48 && buf[p + 1] <= 57))
-                w = copyBytes(buf, p, z, out, o);
+                w = digits(buf, p, out, o, 1 << 30);
               break;
-            }
             case K.Bool:
-              w = boolJson(buf[p] === 116, out, o);
+              if (f !== 9 && f !== 10 && (buf[p + 1] === 9 || buf[p + 1] === 10)) {
+                w = boolJson(f === 116, out, o);
+                fieldEnd = p + 1;
+              }
               break;
             case K.Num:
-              w = plainDecimalBytes(buf, p, z, out, o);
+              w = decimal(buf, p, out, o);
               break;
             case K.Str:
-              w = text(buf, p, z, out, o);
+              w = text(buf, bv, p, end, out, ov, o);
               break;
             case K.Date:
-              if (z - p === 10) {
+              if (p + 10 < end && (buf[p + 10] === 9 || buf[p + 10] === 10) && plain(bv, buf, p, 10)) {
                 out[o] = 34;
-                w = copyBytes(buf, p, z, out, o + 1);
-                out[w++] = 34;
+                ov.setInt32(o + 1, bv.getInt32(p, true), true);
+                ov.setInt32(o + 5, bv.getInt32(p + 4, true), true);
+                out[o + 9] = buf[p + 8];
+                out[o + 10] = buf[p + 9];
+                out[o + 11] = 34;
+                w = o + 12;
+                fieldEnd = p + 10;
               }
               break;
             case K.Ts:
-              w = timestamp(buf, p, z, false, out, o);
+              w = timestamp(buf, bv, p, end, false, out, ov, o);
               break;
             case K.Tstz:
-              w = timestamp(buf, p, z, true, out, o);
+              w = timestamp(buf, bv, p, end, true, out, ov, o);
               break;
           }
         }
         if (w < 0) {
+          // The reference path: the field's text through its type's converter.
+          let z = p;
+          while (buf[z] !== 9 && buf[z] !== 10) z++;
           this.o = o;
           this.slow(buf, p, z, c);
+          if (this.o + (end - z) * 6 + slack > this.out.length) this.room((end - z) * 6 + slack);
           out = this.out;
+          ov = this.view;
           w = this.o;
+          fieldEnd = z;
         }
         o = w;
-        p = z + 1;
+        p = fieldEnd + 1;
       }
-      if (ncol === 0) p++;
+      rows++;
+      if (this.lineage) o = this.putLineage(out, ov, o, this.total + rows);
+      out[o] = 125;
+      out[o + 1] = 10;
+      o += 2;
+    }
+    this.total += rows;
+    this.count += rows;
+    this.o = o;
+  }
+
+  /** A query of no columns: a {} per line. */
+  private empty(buf: Buffer, from: number, end: number): void {
+    for (let p = from; p < end; p++) {
+      if (buf[p] !== 10) continue;
       this.total++;
       this.count++;
-      if (this.lineage) {
-        o = copyBytes(this.lineage, 0, this.lineage.length, out, o);
-        o += out.write(String(this.total), o, 'latin1');
-      }
-      out[o++] = 125;
-      out[o++] = 10;
+      this.room(this.rowSlack);
+      this.out[this.o++] = 123;
+      if (this.lineage) this.o = this.putLineage(this.out, this.view, this.o, this.total);
+      this.out[this.o++] = 125;
+      this.out[this.o++] = 10;
     }
-    this.o = o;
+  }
+
+  /** ,"_file":"…","_line":N (the lineage fields) for row n. */
+  private putLineage(out: Buffer, ov: DataView, o: number, n: number): number {
+    o = putWords(ov, out, o, this.lineage!, this.lineageWords!);
+    let len = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) len++;
+    for (let k = len - 1, x = n; k >= 0; k--, x = Math.floor(x / 10)) out[o + k] = 48 + (x % 10);
+    return o + len;
   }
 
   /** Anything unusual: through the type's string converter. */
@@ -377,7 +424,7 @@ export class CopyTranscoder {
     let s = b.toString('utf8', a, z);
     if (s.indexOf('\\') >= 0) s = unescapeCopy(s);
     const v = this.convs[c](s);
-    this.room(v.length * 3 + this.slack);
+    this.room(v.length * 3 + this.rowSlack);
     this.o += this.out.write(v, this.o, 'utf8');
   }
 
@@ -392,6 +439,26 @@ export class CopyTranscoder {
     this.count = 0;
     return r;
   }
+}
+
+/** Whether b[a, a + n) (n ≥ 8) has no control byte (so no tab or newline). */
+function plain(bv: DataView, b: Buffer, a: number, n: number): boolean {
+  if (anyControl(bv.getInt32(a, true)) || anyControl(bv.getInt32(a + 4, true))) return false;
+  for (let k = a + 8; k < a + n; k++) if (b[k] < 32) return false;
+  return true;
+}
+
+/** A number's text copied as it is, up to its tab or newline; -1 (the slow path) if longer than max. */
+function digits(b: Buffer, a: number, out: Buffer, o: number, max: number): number {
+  let i = a;
+  let d = b[i];
+  while (d !== 9 && d !== 10) {
+    out[o++] = d;
+    d = b[++i];
+  }
+  if (i - a > max) return -1;
+  fieldEnd = i;
+  return o;
 }
 
 function boolJson(t: boolean, out: Buffer, o: number): number {
@@ -410,52 +477,157 @@ function boolJson(t: boolean, out: Buffer, o: number): number {
   return o + 5;
 }
 
-/** COPY text → a JSON string: \\ \n \r \t \b \f are the same escapes in both; " and control bytes get escaped. */
-function text(b: Buffer, a: number, z: number, out: Buffer, o: number): number {
-  out[o++] = 34;
-  let from = a;
-  for (let i = a; i < z; i++) {
+/**
+ * plainDecimalBytes's rule (src/sources/sql.ts) in the same pass as the copy: ≤ 15 digits, not
+ * below 1e-6, trailing fractional zeros dropped. The copy is checked where it was written.
+ */
+function decimal(b: Buffer, a: number, out: Buffer, o: number): number {
+  const neg = b[a] === 45;
+  let i = neg ? a + 1 : a;
+  const first = o + (i - a);
+  let n = 0;
+  let dot = -1;
+  let e = neg ? o + 1 : o;
+  if (neg) out[o] = 45;
+  for (;;) {
     const d = b[i];
-    if (d >= 32 && d !== 34 && d !== 92) continue;
-    if (i > from) o = copyBytes(b, from, i, out, o);
-    if (d === 34) {
-      out[o++] = 92;
-      out[o++] = 34;
-      from = i + 1;
+    if (d >= 48 && d <= 57) n++;
+    else if (d === 46 && dot < 0) dot = e;
+    else if (d === 9 || d === 10) break;
+    else return -1;
+    out[e++] = d;
+    i++;
+  }
+  if (i - a > 17 || n === 0 || n > 15) return -1;
+  fieldEnd = i;
+  if (dot < 0) return e - first > 1 && out[first] === 48 ? -1 : e;
+  while (e > dot + 1 && out[e - 1] === 48) e--;
+  if (e === dot + 1) e = dot;
+  const intZero = dot === first + 1 && out[first] === 48;
+  if (e === dot) {
+    if (intZero) {
+      out[o] = 48; // 0.00 and -0.0 are 0
+      return o + 1;
+    }
+    return e;
+  }
+  if (!intZero && out[first] === 48) return -1;
+  if (
+    intZero &&
+    e - dot > 6 &&
+    out[dot + 1] === 48 &&
+    out[dot + 2] === 48 &&
+    out[dot + 3] === 48 &&
+    out[dot + 4] === 48 &&
+    out[dot + 5] === 48 &&
+    out[dot + 6] === 48
+  )
+    return -1;
+  return e;
+}
+
+/**
+ * COPY text → a JSON string, up to the field's tab or newline: \\ \n \r \t \b \f are the same
+ * escapes in both; " and control bytes get escaped. Four bytes at a time while none of them
+ * needs a look.
+ */
+function text(b: Buffer, bv: DataView, a: number, end: number, out: Buffer, ov: DataView, o: number): number {
+  out[o++] = 34;
+  let i = a;
+  for (;;) {
+    while (i + 4 <= end) {
+      const x = bv.getInt32(i, true);
+      if (anyControl(x) || anyByteIs(x, QUOTES) || anyByteIs(x, BACKSLASHES)) break;
+      ov.setInt32(o, x, true);
+      i += 4;
+      o += 4;
+    }
+    const d = b[i];
+    if (d >= 32 && d !== 34 && d !== 92) {
+      out[o++] = d;
+      i++;
+    } else if (d === 9 || d === 10) {
+      break;
+    } else if (d === 34) {
+      out[o] = 92;
+      out[o + 1] = 34;
+      o += 2;
+      i++;
     } else if (d === 92) {
       const e = b[i + 1];
       if (e === 92 || e === 110 || e === 114 || e === 116 || e === 98 || e === 102) {
-        out[o++] = 92;
-        out[o++] = e;
+        out[o] = 92;
+        out[o + 1] = e;
+        o += 2;
       } else if (e === 118) {
         o += out.write('\\u000b', o, 'latin1');
       } else return -1; // octal or hex: never written by COPY TO; the slow path knows them
-      i++;
-      from = i + 1;
+      i += 2;
     } else {
       o += out.write('\\u00' + HEX[d >> 4] + HEX[d & 15], o, 'latin1');
-      from = i + 1;
+      i++;
     }
   }
-  if (z > from) o = copyBytes(b, from, z, out, o);
   out[o++] = 34;
+  fieldEnd = i;
   return o;
 }
 
-/** YYYY-MM-DD HH:MM:SS[.f{1,6}][+00] → "YYYY-MM-DDTHH:MM:SS.ffffff[+00:00]"; -1: the slow path. */
-function timestamp(b: Buffer, a: number, z: number, zoned: boolean, out: Buffer, o: number): number {
-  if (z - a < 19 || b[a + 4] !== 45 || b[a + 10] !== 32 || b[a + 13] !== 58) return -1;
-  const i = a + 19;
-  let fracEnd = i;
+/**
+ * YYYY-MM-DD HH:MM:SS[.f{1,6}][+00] → "YYYY-MM-DDTHH:MM:SS.ffffff[+00:00]" (putIsoTimestamp's
+ * text, src/sources/sql.ts), four bytes at a time; -1: the slow path.
+ */
+function timestamp(
+  b: Buffer,
+  bv: DataView,
+  a: number,
+  end: number,
+  zoned: boolean,
+  out: Buffer,
+  ov: DataView,
+  o: number,
+): number {
+  if (a + 19 >= end || b[a + 4] !== 45 || b[a + 10] !== 32 || b[a + 13] !== 58) return -1;
+  const w0 = bv.getInt32(a, true);
+  const w1 = bv.getInt32(a + 4, true);
+  const w2 = bv.getInt32(a + 11, true);
+  const w3 = bv.getInt32(a + 15, true);
+  if (anyControl(w0) || anyControl(w1) || anyControl(w2) || anyControl(w3) || b[a + 8] < 32 || b[a + 9] < 32) return -1;
+  let i = a + 19;
+  let n = 0;
   if (b[i] === 46) {
-    fracEnd = i + 1;
-    while (fracEnd < z && b[fracEnd] >= 48 && b[fracEnd] <= 57) fracEnd++;
-    if (fracEnd - i - 1 > 6) return -1;
+    i++;
+    while (b[i] >= 48 && b[i] <= 57) i++;
+    n = i - a - 20;
+    if (n > 6) return -1;
   }
-  const rest = z - fracEnd;
-  if (zoned ? !(rest === 3 && b[fracEnd] === 43 && b[fracEnd + 1] === 48 && b[fracEnd + 2] === 48) : rest !== 0)
-    return -1;
-  return putIsoTimestamp(b, a, fracEnd, zoned, out, o);
+  if (zoned) {
+    if (b[i] !== 43 || b[i + 1] !== 48 || b[i + 2] !== 48) return -1;
+    i += 3;
+  }
+  if (b[i] !== 9 && b[i] !== 10) return -1;
+  fieldEnd = i;
+  out[o] = 34;
+  ov.setInt32(o + 1, w0, true);
+  ov.setInt32(o + 5, w1, true);
+  out[o + 9] = b[a + 8];
+  out[o + 10] = b[a + 9];
+  out[o + 11] = 84; // T
+  ov.setInt32(o + 12, w2, true);
+  ov.setInt32(o + 16, w3, true);
+  ov.setInt32(o + 20, DOT_ZEROS, true);
+  ov.setInt32(o + 24, ZEROS, true);
+  for (let k = 0; k < n; k++) out[o + 21 + k] = b[a + 20 + k];
+  o += 27;
+  if (zoned) {
+    // +00:00
+    ov.setInt32(o, 0x3a30302b, true);
+    out[o + 4] = 48;
+    out[o + 5] = 48;
+    o += 6;
+  }
+  out[o] = 34;
+  return o + 1;
 }
 
 /** A bad query (65, with the server's message and where in the query), no privilege (77), else pgError. */

@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { redact } from '../../src/lib/redact.js';
 import { arrayJson, CopyTranscoder, unescapeCopy, open as openPg } from '../../src/sources/postgres.js';
+import { CopyFrames } from '../../src/sources/pg-copy-out.js';
 import { myError, open as openMy, quoteMyIdent, resolveMyTarget } from '../../src/sources/mysql.js';
 import {
   compactJson,
@@ -20,7 +21,7 @@ import {
   watermarkOf,
 } from '../../src/sources/sql.js';
 import type { SourceRequest } from '../../src/sources/index.js';
-import { tmp } from '../helpers.js';
+import { pieces, tmp } from '../helpers.js';
 
 t.test('numbers: a JSON number when a double holds it, else the digits as a string', async (t) => {
   const cases: [string, string][] = [
@@ -155,6 +156,170 @@ t.test('the byte transcoder writes what the string converters write', async (t) 
     x.take().bytes.toString(),
     '{"a":1,"b":null,"_file":"q","_line":1}\n{"a":null,"b":"x","_file":"q","_line":2}\n',
   );
+});
+
+t.test('fused byte writers: the reference bytes on awkward values, rows in any framing and chunking', async (t) => {
+  // kinds: Raw 0, Int8 1, Num 2, Float 3, Bool 4, Str 5, Ts 6, Tstz 7, Date 8. Each value is COPY
+  // text as the server writes it (escapes included); the reference is the string converter.
+  const ref: ((s: string) => string)[] = [
+    (s) => s,
+    intJson,
+    decimalJson,
+    floatJson,
+    (s) => (s === 't' ? 'true' : 'false'),
+    (s) => JSON.stringify(s),
+    (s) => JSON.stringify(timestampText(s, false)),
+    (s) => JSON.stringify(timestampText(s, true)),
+    (s) => JSON.stringify(s),
+  ];
+  const values: string[][] = [
+    ['0', '-7', '2147483647', '\\N', '12'],
+    ['0', '-1', '999999999999999', '1000000000000000', '-9223372036854775808', '\\N', '42'],
+    [
+      '0.00',
+      '-0.00',
+      '10.50',
+      '100',
+      '0.000001',
+      '0.0000001',
+      '-0.0000005',
+      '123456789012.345',
+      '1234567890123.4567',
+      '00.5',
+      'NaN',
+      '-Infinity',
+      '1e5',
+      '\\N',
+      '7.1',
+    ],
+    ['1.5', '-2.25e-300', '1e+100', 'NaN', '-Infinity', 'Infinity', '\\N', '3'],
+    ['t', 'f', '\\N'],
+    [
+      '',
+      'a',
+      'ab',
+      'abc',
+      'abcd',
+      'abcde',
+      'item 12345',
+      '\\\\N',
+      'N',
+      '"',
+      'a"b"',
+      '\\\\\\\\',
+      'x\\ty\\nz\\rw',
+      '\\b\\f\\v',
+      '\u0001\u001f',
+      'é',
+      'é🎉 long enough for words',
+      'ab\\"',
+      '\\N',
+      '"quoted"',
+    ],
+    [
+      '2026-11-23 00:30:00',
+      '2026-11-23 00:30:00.5',
+      '2026-11-23 00:30:00.123456',
+      '2026-11-23 00:30:00.1234567',
+      '2026-11-23 00:30:00.',
+      '0044-03-15 10:00:00 BC',
+      '10000-01-01 00:00:00',
+      'infinity',
+      '-infinity',
+      '\\N',
+    ],
+    [
+      '2026-11-23 00:30:00+00',
+      '2026-11-23 00:30:00.000001+00',
+      '2026-11-23 00:30:00+05',
+      '2026-11-23 00:30:00+05:30',
+      '2026-11-23 00:30:00',
+      'infinity',
+      '\\N',
+    ],
+    ['2026-11-23', '0044-03-15 BC', '10000-01-01', 'infinity', '\\N'],
+  ];
+  const names = ['a', 'b', 'ts', 'a long column name', 'é', 'x', 'y', 'z', 'd'];
+  for (const lineage of ['', ',"_file":"q","_line":']) {
+    // Every kind beside every other: column c of row r takes value (r + c) of its kind's list.
+    const order = [6, 2, 5, 1, 7, 4, 8, 3, 0];
+    const rows: string[] = [];
+    const want: string[] = [];
+    for (let r = 0; r < 40; r++) {
+      const fields = order.map((k, c) => values[k][(r + c * 3) % values[k].length]);
+      rows.push(fields.join('\t') + '\n');
+      const body = fields.map(
+        (f, c) => JSON.stringify(names[c]) + ':' + (f === '\\N' ? 'null' : ref[order[c]](unescapeCopy(f))),
+      );
+      want.push('{' + body.join(',') + (lineage ? `${lineage}${r + 1}` : '') + '}\n');
+    }
+    const run = (feed: (x: CopyTranscoder) => void) => {
+      const x = new CopyTranscoder(
+        names,
+        order as never[],
+        order.map((k) => ref[k]),
+        lineage,
+      );
+      feed(x);
+      return x.take().bytes.toString();
+    };
+    // All lines in one call; each line alone in a buffer of its own size (reads end at its end).
+    const all = Buffer.from(rows.join(''));
+    t.equal(
+      run((x) => x.lines(all, 0, all.length)),
+      want.join(''),
+      `one call${lineage && ', lineage'}`,
+    );
+    const alone = run((x) => {
+      for (const r of rows) {
+        const b = Buffer.from(r);
+        x.lines(b, 0, b.length);
+      }
+    });
+    t.equal(alone, want.join(''), `a line per call${lineage && ', lineage'}`);
+    // As CopyData messages off a socket, cut at every offset: a row per message (what the
+    // server sends), then messages of two rows and of half a row:
+    // the line sink gets whole lines whatever the framing.
+    const msg = (p: Buffer) => {
+      const h = Buffer.alloc(5);
+      h[0] = 0x64;
+      h.writeUInt32BE(p.length + 4, 1);
+      return Buffer.concat([h, p]);
+    };
+    const odd: Buffer[] = [];
+    for (let r = 0; r < rows.length; r += 3) {
+      odd.push(msg(Buffer.from(rows[r] + (rows[r + 1] ?? ''))));
+      if (r + 2 < rows.length) {
+        const b = Buffer.from(rows[r + 2]);
+        odd.push(msg(b.subarray(0, 7)), msg(b.subarray(7)));
+      }
+    }
+    const framings = {
+      'a row per message': Buffer.concat(rows.map((r) => msg(Buffer.from(r)))),
+      'rows across messages': Buffer.concat(odd),
+    };
+    for (const [how, framed] of Object.entries(framings)) {
+      let same = 0;
+      for (let cut = 1; cut < framed.length; cut++) {
+        const got = run((x) => {
+          const f = new CopyFrames((b, a, z) => x.lines(b, a, z));
+          for (const piece of pieces(framed, [cut])) f.chunk(Buffer.from(piece));
+        });
+        if (got === want.join('')) same++;
+        else t.equal(got, want.join(''), `${how}, cut at ${cut}`);
+      }
+      t.equal(same, framed.length - 1, `${how}: every cut of ${framed.length} bytes${lineage && ', lineage'}`);
+    }
+  }
+  // Each value alone, at the very end of its buffer, as the first and only column.
+  for (let k = 0; k < values.length; k++) {
+    for (const v of values[k]) {
+      const x = new CopyTranscoder(['v'], [k as never], [ref[k]], '');
+      const line = Buffer.from(v + '\n');
+      x.lines(line, 0, line.length);
+      t.equal(x.take().bytes.toString(), `{"v":${v === '\\N' ? 'null' : ref[k](unescapeCopy(v))}}\n`, `${k} ${v}`);
+    }
+  }
 });
 
 t.test('incremental: the row comparison with --key, the plain one without; a stored position checked', async (t) => {
