@@ -127,6 +127,7 @@ export async function run(io: Io, opts: AggOptions): Promise<ExitCode> {
     memory: opts.memory,
     tempDir: opts.tempDir ?? io.env.TMPDIR,
     sorted: opts.sorted,
+    log: (m) => io.log.debug(m),
   });
   // A keyed stream belongs to the shuffle (sort, Hadoop): it is never sealed.
   const writer = new LineWriter(io.stdout, io.seal.seal && !(opts.partial && opts.keyed));
