@@ -110,7 +110,8 @@ export class ParquetSource implements Source {
 
   private took(ctx: StageContext, file: string, g: number, how: string) {
     this.decoded.push(`${file}#${g} ${how}`);
-    ctx.log.debug(`${file}: row group ${g}: ${how}`);
+    // (A reader driven in-process may come without a logger.)
+    if ((ctx.log as StageContext['log'] | undefined)?.verbose) ctx.log.debug(`${file}: row group ${g}: ${how}`);
   }
 
   async *batches(ctx: StageContext): AsyncGenerator<Batch> {
