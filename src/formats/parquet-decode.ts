@@ -596,9 +596,11 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
         const b = o.need(t.length + 20);
         let p = o.len;
         for (let j = 0; j < t.length; j++) b[p++] = t[j];
-        const h = Math.floor(r / 3600);
-        const m = Math.floor(r / 60) % 60;
-        const s = r % 60;
+        // r < 86400: small-integer arithmetic (no floating-point modulo).
+        const ri = r | 0;
+        const h = (ri / 3600) | 0;
+        const m = ((ri / 60) | 0) % 60;
+        const s = ri % 60;
         b[p] = 84; // T
         b[p + 1] = 48 + ((h / 10) | 0);
         b[p + 2] = 48 + (h % 10);
