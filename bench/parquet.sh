@@ -37,7 +37,8 @@ bxw=$RATE_A dw=$RATE_B
 rm -rf "$lake" "$dlake"
 bx-load -q --to parquet --path "$lake" --partition-by sale_date "$nd"
 
-# read: bx-extract of the lake vs bx-extract of the same data as CSV (the baseline), then DuckDB
+# read: bx-extract of the lake vs bx-extract of the same data as CSV (the baseline), then DuckDB,
+# then bx's previous (string) decoder
 measure_ab "$rows" "true" \
   "bx-extract lake/ (Parquet → NDJSON)" "bx-extract -q $lake/" \
   "bx-extract sales.csv (CSV → NDJSON)" "bx-extract -q $csv"
@@ -47,8 +48,14 @@ measure_ab "$rows" "true" \
   "DuckDB read_parquet → NDJSON" \
   "duck \"COPY (SELECT * FROM read_parquet('$lake/*/*.parquet', hive_partitioning=true)) TO '/dev/stdout' (FORMAT json)\""
 bxr2=$RATE_A dr=$RATE_B
+# the byte transcoder (the default) against the string-per-value decoder it replaced (its reference)
+measure_ab "$rows" "true" \
+  "bx-extract lake/ (again)" "bx-extract -q $lake/" \
+  "bx-extract lake/ (BX_PARQUET_DECODER=text)" "BX_PARQUET_DECODER=text bx-extract -q $lake/"
+bxr3=$RATE_A tr=$RATE_B
 echo "  write: bx/DuckDB = $(ratio "$bxw" "$dw") (target ≥ 0.5)"
 echo "  read:  bx Parquet/bx CSV = $(ratio "$bxr" "$cr") (target ≥ 1); bx/DuckDB = $(ratio "$bxr2" "$dr")"
+echo "  read:  byte transcoder/string decoder = $(ratio "$bxr3" "$tr")"
 
 rss_at() { # rss_at ROWS NDJSON: peak RSS (MB) of bx-load and of bx-extract of what it wrote
   local n="$1" f="$2" l="$3"

@@ -313,3 +313,651 @@ export async function columnTexts(
   if (row !== n) throw new Error(`column "${e.name}": ${row} values decoded, the footer says ${n} rows`);
   return out;
 }
+
+// ---------------------------------------------------------------- the byte transcoder
+//
+// columnBytes() is columnTexts() without a string per value: a column chunk becomes one byte
+// buffer of rendered JSON values and, per row, where its value starts and ends in it. A
+// dictionary's entries are rendered once (by the reference rules above: jsonText of the
+// converter's value, so they are identical by construction) and each row points at its entry;
+// a null points at the "null" the buffer starts with. PLAIN values of the common types are
+// rendered straight from their bytes (integers, DECIMAL up to 15 digits, DATE, TIMESTAMP
+// millis/micros, booleans, ASCII strings); any other value goes through the reference text and
+// is copied in as UTF-8. interleave() then writes rows s..e as NDJSON lines into one Buffer.
+
+/** Where a column chunk's values went: value of row i is buf[st[i]..en[i]). Reused per row group. */
+export class ColumnBytes {
+  buf = new Uint8Array(1 << 16);
+  len = 0;
+  /** Written before each value: the field's `,"key":` (interleave copies a row's prefix and value as one run). */
+  prefix: Uint8Array = new Uint8Array(0);
+  st = new Int32Array(0);
+  en = new Int32Array(0);
+  // Per page scratch: definition levels, dictionary indices; per chunk: the dictionary's entries.
+  defs = new Uint8Array(1024);
+  idx = new Int32Array(1024);
+  dst = new Int32Array(0);
+  den = new Int32Array(0);
+  // A direct-mapped memo of numbers already rendered in this chunk (value → span): a repeated
+  // value of a PLAIN number column points at its first rendering instead of being rendered again.
+  memoKey = new Float64Array(MEMO).fill(NaN);
+  memoSt = new Int32Array(MEMO);
+  memoEn = new Int32Array(MEMO);
+
+  /** Room for k more bytes. */
+  need(k: number): Uint8Array {
+    // 8 bytes to spare past any value: interleave copies four bytes at a time and may read past its end.
+    if (this.len + k + 8 > this.buf.length) {
+      const b = new Uint8Array(Math.max(this.buf.length * 2, this.len + k + 8));
+      b.set(this.buf.subarray(0, this.len));
+      this.buf = b;
+    }
+    return this.buf;
+  }
+
+  /** Writes the prefix; returns where this value (prefix included) starts. */
+  begin(): number {
+    const at = this.len;
+    const pre = this.prefix;
+    const b = this.need(pre.length);
+    for (let j = 0; j < pre.length; j++) b[at + j] = pre[j];
+    this.len = at + pre.length;
+    return at;
+  }
+
+  /** Appends a string's UTF-8. */
+  text(s: string): void {
+    this.need(s.length * 3);
+    this.len += utf8Out.encodeInto(s, this.buf.subarray(this.len)).written;
+  }
+}
+
+const utf8Out = new TextEncoder();
+const MEMO = 1024;
+const NULL = [110, 117, 108, 108]; // null
+const TRUE = [116, 114, 117, 101];
+const FALSE = [102, 97, 108, 115, 101];
+
+/** Writes the digits of a non-negative integer below 2^53 at b[p..]; returns the end. */
+function putDigits(b: Uint8Array, p: number, v: number): number {
+  if (v < 10) {
+    b[p] = 48 + v;
+    return p + 1;
+  }
+  let len = 1;
+  for (let x = v; x >= 10; len++) x = Math.floor(x / 10);
+  let q = p + len;
+  if (v < 2147483648) {
+    let x = v | 0;
+    while (x >= 10) {
+      const d = (x / 10) | 0;
+      b[--q] = 48 + (x - d * 10);
+      x = d;
+    }
+    b[--q] = 48 + x;
+  } else {
+    let x = v;
+    while (x >= 10) {
+      const d = Math.floor(x / 10);
+      b[--q] = 48 + (x - d * 10);
+      x = d;
+    }
+    b[--q] = 48 + x;
+  }
+  return p + len;
+}
+
+/** An integer below 2^53 in magnitude as its canonical JSON number, at b[p..]. */
+function putInt(b: Uint8Array, p: number, v: number): number {
+  if (v < 0) {
+    b[p++] = 45;
+    v = -v;
+  }
+  return putDigits(b, p, v);
+}
+
+/** The INT64 at b[p..p+8) as a number when it is within ±(2^53 − 1), else NaN (the BigInt path). */
+function int64At(b: Uint8Array, p: number): number {
+  const lo = (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
+  const hi = b[p + 4] | (b[p + 5] << 8) | (b[p + 6] << 16) | (b[p + 7] << 24);
+  if ((hi > -2097152 && hi < 2097152) || (hi === -2097152 && lo !== 0)) return hi * 4294967296 + lo;
+  return NaN;
+}
+const int32At = (b: Uint8Array, p: number) => b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24);
+
+/**
+ * Renders `count` PLAIN values from page[pos..end) into `o`, value k's span into st/en at
+ * [at + k]. Returns false when this column's type has no byte renderer (the caller then uses
+ * the reference text for each value).
+ */
+type PlainRenderer = (
+  o: ColumnBytes,
+  page: Uint8Array,
+  pos: number,
+  end: number,
+  count: number,
+  st: Int32Array,
+  en: Int32Array,
+  at: number,
+) => void;
+
+function tooShort(end: number, pos: number, count: number): Error {
+  return new Error(`PLAIN values end after ${end - pos} bytes, ${count} values need more`);
+}
+
+function asciiDate(days: number): Uint8Array {
+  return Buffer.from(`"${dateFromDays(days)}`, 'latin1');
+}
+
+/** The byte renderer of a column's PLAIN values, or undefined: such values go through the reference text. */
+function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): PlainRenderer | undefined {
+  const ct = e.converted_type;
+  const lt = e.logical_type;
+  const bigText = (v: bigint) => slowText(v);
+  if ((e.type === 'INT32' || e.type === 'INT64') && !ct && !lt) {
+    const w = e.type === 'INT32' ? 4 : 8;
+    return (o, page, pos, end, count, st, en, at) => {
+      if (pos + count * w > end) throw tooShort(end, pos, count);
+      const mk = o.memoKey;
+      const ms = o.memoSt;
+      const me = o.memoEn;
+      for (let k = 0; k < count; k++, pos += w) {
+        const v = w === 4 ? int32At(page, pos) : int64At(page, pos);
+        const h = (v | 0) & (MEMO - 1);
+        if (mk[h] === v) {
+          st[at + k] = ms[h];
+          en[at + k] = me[h];
+          continue;
+        }
+        const a = (st[at + k] = o.begin());
+        if (v === v) {
+          const b = o.need(21);
+          o.len = putInt(b, o.len, v);
+          mk[h] = v;
+          ms[h] = a;
+          me[h] = o.len;
+        } else o.text(bigText(new DataView(page.buffer, page.byteOffset + pos, 8).getBigInt64(0, true)));
+        en[at + k] = o.len;
+      }
+    };
+  }
+  if ((e.type === 'INT32' || e.type === 'INT64') && (ct === 'DECIMAL' || lt?.type === 'DECIMAL')) {
+    const scale = e.scale ?? (lt?.type === 'DECIMAL' ? lt.scale : 0) ?? 0;
+    if (scale > 15) return undefined;
+    const unit = 10 ** scale;
+    const w = e.type === 'INT32' ? 4 : 8;
+    return (o, page, pos, end, count, st, en, at) => {
+      if (pos + count * w > end) throw tooShort(end, pos, count);
+      const mk = o.memoKey;
+      const ms = o.memoSt;
+      const me = o.memoEn;
+      for (let k = 0; k < count; k++, pos += w) {
+        const c = w === 4 ? int32At(page, pos) : int64At(page, pos);
+        const h = (c | 0) & (MEMO - 1);
+        if (mk[h] === c) {
+          st[at + k] = ms[h];
+          en[at + k] = me[h];
+          continue;
+        }
+        const from = (st[at + k] = o.begin());
+        const a = c < 0 ? -c : c;
+        if (c !== c || a > 999999999999999) {
+          const raw = w === 4 ? c : new DataView(page.buffer, page.byteOffset + pos, 8).getBigInt64(0, true);
+          o.text(slowText(raw));
+        } else if (scale === 0) {
+          const b = o.need(17);
+          o.len = putInt(b, o.len, c);
+        } else {
+          const ip = Math.floor(a / unit);
+          const fp = a - ip * unit;
+          if (ip === 0 && fp !== 0 && a * 1e6 < unit)
+            o.text(slowText(c)); // below 1e-6: exponent form
+          else {
+            const b = o.need(34);
+            let p = o.len;
+            if (c < 0) b[p++] = 45;
+            p = putDigits(b, p, ip);
+            if (fp !== 0) {
+              b[p] = 46;
+              // scale digits of fp, zero-padded, then the trailing zeros dropped.
+              let x = fp;
+              for (let q = p + scale; q > p; q--) {
+                const d = Math.floor(x / 10);
+                b[q] = 48 + (x - d * 10);
+                x = d;
+              }
+              p += scale + 1;
+              while (b[p - 1] === 48) p--;
+            }
+            o.len = p;
+          }
+        }
+        en[at + k] = o.len;
+        if (c === c) {
+          mk[h] = c;
+          ms[h] = from;
+          me[h] = o.len;
+        }
+      }
+    };
+  }
+  if (e.type === 'INT32' && (ct === 'DATE' || lt?.type === 'DATE')) {
+    const days = new Map<number, Uint8Array>();
+    return (o, page, pos, end, count, st, en, at) => {
+      if (pos + count * 4 > end) throw tooShort(end, pos, count);
+      for (let k = 0; k < count; k++, pos += 4) {
+        const d = int32At(page, pos);
+        let t = days.get(d);
+        if (t === undefined) {
+          t = asciiDate(d);
+          if (days.size > 4096) days.clear();
+          days.set(d, t);
+        }
+        st[at + k] = o.begin();
+        const b = o.need(t.length + 1);
+        let p = o.len;
+        for (let j = 0; j < t.length; j++) b[p++] = t[j];
+        b[p++] = 34;
+        o.len = en[at + k] = p;
+      }
+    };
+  }
+  if (e.type === 'INT64' && (lt?.type === 'TIMESTAMP' || ct === 'TIMESTAMP_MICROS' || ct === 'TIMESTAMP_MILLIS')) {
+    const unit = lt?.type === 'TIMESTAMP' ? lt.unit : ct === 'TIMESTAMP_MILLIS' ? 'MILLIS' : 'MICROS';
+    if (unit === 'NANOS') return undefined;
+    const utc = lt?.type === 'TIMESTAMP' ? lt.isAdjustedToUTC : true;
+    const per = unit === 'MILLIS' ? 1000 : 1000000;
+    const digits = unit === 'MILLIS' ? 3 : 6;
+    const days = new Map<number, Uint8Array>();
+    let lastDay = NaN;
+    let lastT: Uint8Array | undefined;
+    return (o, page, pos, end, count, st, en, at) => {
+      if (pos + count * 8 > end) throw tooShort(end, pos, count);
+      for (let k = 0; k < count; k++, pos += 8) {
+        const v = int64At(page, pos);
+        st[at + k] = o.begin();
+        if (v !== v) {
+          o.text(slowText(new DataView(page.buffer, page.byteOffset + pos, 8).getBigInt64(0, true)));
+          en[at + k] = o.len;
+          continue;
+        }
+        const secs = Math.floor(v / per);
+        const sub = v - secs * per;
+        const day = Math.floor(secs / 86400);
+        const r = secs - day * 86400;
+        let t = day === lastDay ? lastT : days.get(day);
+        if (t === undefined) {
+          t = asciiDate(day);
+          if (days.size > 4096) days.clear();
+          days.set(day, t);
+        }
+        lastDay = day;
+        lastT = t;
+        const b = o.need(t.length + 20);
+        let p = o.len;
+        for (let j = 0; j < t.length; j++) b[p++] = t[j];
+        // r < 86400: small-integer arithmetic (no floating-point modulo).
+        const ri = r | 0;
+        const h = (ri / 3600) | 0;
+        const m = ((ri / 60) | 0) % 60;
+        const s = ri % 60;
+        b[p] = 84; // T
+        b[p + 1] = 48 + ((h / 10) | 0);
+        b[p + 2] = 48 + (h % 10);
+        b[p + 3] = 58;
+        b[p + 4] = 48 + ((m / 10) | 0);
+        b[p + 5] = 48 + (m % 10);
+        b[p + 6] = 58;
+        b[p + 7] = 48 + ((s / 10) | 0);
+        b[p + 8] = 48 + (s % 10);
+        p += 9;
+        if (sub !== 0) {
+          b[p] = 46;
+          let x = sub;
+          for (let q = p + digits; q > p; q--) {
+            const d = Math.floor(x / 10);
+            b[q] = 48 + (x - d * 10);
+            x = d;
+          }
+          p += digits + 1;
+          while (b[p - 1] === 48) p--;
+        }
+        if (utc) b[p++] = 90; // Z
+        b[p++] = 34;
+        o.len = en[at + k] = p;
+      }
+    };
+  }
+  if (e.type === 'BOOLEAN')
+    return (o, page, pos, end, count, st, en, at) => {
+      if (pos + ((count + 7) >> 3) > end) throw tooShort(end, pos, count);
+      for (let k = 0; k < count; k++) {
+        const w = ((page[pos + (k >> 3)] >> (k & 7)) & 1) === 1 ? TRUE : FALSE;
+        st[at + k] = o.begin();
+        const b = o.need(5);
+        let p = o.len;
+        for (let j = 0; j < w.length; j++) b[p++] = w[j];
+        o.len = en[at + k] = p;
+      }
+    };
+  const str = ct === 'UTF8' || ct === 'ENUM' || lt?.type === 'STRING' || lt?.type === 'ENUM';
+  if (e.type === 'BYTE_ARRAY' && (str || (!ct && !lt)))
+    return (o, page, pos, end, count, st, en, at) => {
+      for (let k = 0; k < count; k++) {
+        if (pos + 4 > end) throw tooShort(end, pos, count);
+        const len = (page[pos] | (page[pos + 1] << 8) | (page[pos + 2] << 16) | (page[pos + 3] << 24)) >>> 0;
+        pos += 4;
+        if (pos + len > end) throw tooShort(end, pos, count);
+        st[at + k] = o.begin();
+        putString(o, page, pos, pos + len);
+        en[at + k] = o.len;
+        pos += len;
+      }
+    };
+  return undefined;
+}
+
+/** JSON.stringify of the UTF-8 text page[from..to), as bytes: ASCII escaped here, anything else by the reference. */
+function putString(o: ColumnBytes, page: Uint8Array, from: number, to: number): void {
+  const b = o.need((to - from) * 6 + 2);
+  let p = o.len;
+  b[p++] = 34;
+  for (let i = from; i < to; i++) {
+    const c = page[i];
+    if (c >= 0x20 && c !== 34 && c !== 92 && c < 0x80) b[p++] = c;
+    else if (c >= 0x80) {
+      // Not ASCII: TextDecoder's rules (replacement characters, a leading BOM) decide, as in the reference.
+      o.text(JSON.stringify(utf8.decode(page.subarray(from, to))));
+      return;
+    } else {
+      b[p++] = 92;
+      if (c === 34 || c === 92) b[p++] = c;
+      else if (c === 8) b[p++] = 98;
+      else if (c === 9) b[p++] = 116;
+      else if (c === 10) b[p++] = 110;
+      else if (c === 12) b[p++] = 102;
+      else if (c === 13) b[p++] = 114;
+      else {
+        b[p] = 117;
+        b[p + 1] = 48;
+        b[p + 2] = 48;
+        b[p + 3] = 48 + (c >> 4);
+        const lo = c & 15;
+        b[p + 4] = lo < 10 ? 48 + lo : 87 + lo;
+        p += 5;
+      }
+    }
+  }
+  b[p++] = 34;
+  o.len = p;
+}
+
+/** A column's PLAIN values rendered by the reference text (readPlainValues, the fast texts, the converter). */
+function referencePlain(e: SchemaElement, slowText: (v: unknown) => string): PlainRenderer {
+  const fast = fastPlain(e);
+  return (o, page, pos, end, count, st, en, at) => {
+    const data = readPlainValues(e, page, pos, end, count);
+    for (let k = 0; k < count; k++) {
+      st[at + k] = o.begin();
+      const s = fast ? fast(data, k) : '';
+      o.text(s !== '' ? s : slowText(data[k]));
+      en[at + k] = o.len;
+    }
+  };
+}
+
+/** Renderers of one column, made once per file. */
+export interface ColumnPlan {
+  col: FlatColumn;
+  plain: PlainRenderer;
+  /** Whether PLAIN values have their own byte renderer (else the reference text). */
+  bytes: boolean;
+  slowText: (v: unknown) => string;
+}
+
+export function columnPlan(col: FlatColumn): ColumnPlan {
+  const slowText = (v: unknown) => jsonText(col.conv(v));
+  const own = plainRenderer(col.orig, slowText);
+  return { col, plain: own ?? referencePlain(col.orig, slowText), bytes: own !== undefined, slowText };
+}
+
+/**
+ * One column chunk (its bytes, from the dictionary page or first data page on) → `n` rendered
+ * values in `o`. Throws Unhandled for what only hyparquet reads, Error for a corrupt chunk.
+ */
+export function columnBytes(
+  bytes: Uint8Array,
+  codec: string,
+  plan: ColumnPlan,
+  n: number,
+  compressors: Decompressors,
+  o: ColumnBytes,
+): void {
+  const e = plan.col.orig;
+  const required = e.repetition_type === 'REQUIRED';
+  if (o.st.length < n) {
+    o.st = new Int32Array(n);
+    o.en = new Int32Array(n);
+  }
+  const st = o.st;
+  const en = o.en;
+  o.len = 0;
+  o.memoKey.fill(NaN);
+  o.begin();
+  const b0 = o.need(4);
+  for (let j = 0; j < 4; j++) b0[o.len + j] = NULL[j];
+  o.len += 4;
+  const nullEnd = o.len; // prefix + "null" at 0..nullEnd
+  const c: Cursor = { buf: bytes, pos: 0 };
+  let row = 0;
+  let dictSize = -1;
+  while (row < n && c.pos < bytes.length) {
+    const h = readPageHeader(c);
+    const bodyStart = c.pos;
+    const bodyEnd = bodyStart + h.compressed;
+    if (bodyEnd > bytes.length) throw new Error('a page runs past its column chunk');
+    c.pos = bodyEnd;
+    if (h.type === 'DICTIONARY_PAGE') {
+      if (h.encoding !== 'PLAIN' && h.encoding !== 'PLAIN_DICTIONARY') throw new Unhandled(`dictionary ${h.encoding}`);
+      const page = decompress(bytes.subarray(bodyStart, bodyEnd), h.uncompressed, codec, compressors);
+      const count = h.numValues;
+      if (o.dst.length < count) {
+        o.dst = new Int32Array(count);
+        o.den = new Int32Array(count);
+      }
+      // Each entry rendered once, as a PLAIN value.
+      plan.plain(o, page, 0, page.length, count, o.dst, o.den, 0);
+      dictSize = count;
+      continue;
+    }
+    if (h.type !== 'DATA_PAGE' && h.type !== 'DATA_PAGE_V2') continue; // an index page
+    const count = h.numValues;
+    if (o.defs.length < count) o.defs = new Uint8Array(count);
+    const defs = o.defs;
+    let page: Uint8Array;
+    let vpos: number;
+    let nulls = 0;
+    if (h.type === 'DATA_PAGE') {
+      page = decompress(bytes.subarray(bodyStart, bodyEnd), h.uncompressed, codec, compressors);
+      vpos = 0;
+      if (!required) {
+        const len = new DataView(page.buffer, page.byteOffset).getUint32(0, true);
+        readHybrid(page, 4, 4 + len, 1, count, defs);
+        vpos = 4 + len;
+      }
+    } else {
+      if (h.repLength) throw new Unhandled('repetition levels');
+      const body = bytes.subarray(bodyStart, bodyEnd);
+      if (!required) readHybrid(body, 0, h.defLength, 1, count, defs);
+      const values = body.subarray(h.defLength);
+      page = h.isCompressed ? decompress(values, h.uncompressed - h.defLength, codec, compressors) : values;
+      vpos = 0;
+    }
+    if (!required) for (let i = 0; i < count; i++) nulls += defs[i] === 0 ? 1 : 0;
+    const nv = count - nulls;
+    const take = Math.min(count, n - row);
+    const dense = required || nulls === 0;
+    if (h.encoding === 'RLE_DICTIONARY' || h.encoding === 'PLAIN_DICTIONARY') {
+      if (dictSize < 0) throw new Error('a dictionary-encoded page without a dictionary page');
+      if (o.idx.length < nv) o.idx = new Int32Array(nv);
+      const ix = o.idx;
+      if (nv > 0) readHybrid(page, vpos + 1, page.length, page[vpos], nv, ix);
+      const dst = o.dst;
+      const den = o.den;
+      let v = 0;
+      for (let i = 0; i < take; i++) {
+        if (!dense && defs[i] === 0) {
+          st[row + i] = 0;
+          en[row + i] = nullEnd;
+          continue;
+        }
+        const d = ix[v++];
+        if (d >= dictSize || d < 0) throw new Error(`dictionary index ${d} out of range (${dictSize} entries)`);
+        st[row + i] = dst[d];
+        en[row + i] = den[d];
+      }
+    } else {
+      let render: PlainRenderer;
+      let vp = vpos;
+      if (h.encoding === 'PLAIN') render = plan.plain;
+      else if (h.encoding === 'RLE' && e.type === 'BOOLEAN') {
+        const bits = new Uint8Array(nv);
+        const len = new DataView(page.buffer, page.byteOffset).getUint32(vpos, true);
+        readHybrid(page, vpos + 4, vpos + 4 + len, 1, nv, bits);
+        render = (o2, _p, _pos, _end, cnt, s2, e2, at) => {
+          for (let k = 0; k < cnt; k++) {
+            const w = bits[k] ? TRUE : FALSE;
+            s2[at + k] = o2.begin();
+            const b = o2.need(5);
+            let p = o2.len;
+            for (let j = 0; j < w.length; j++) b[p++] = w[j];
+            o2.len = e2[at + k] = p;
+          }
+        };
+        page = bits;
+        vp = 0;
+      } else throw new Unhandled(`encoding ${h.encoding}`);
+      if (dense) {
+        // Straight into this page's rows (a last page longer than the footer's rows: all rendered, extra ignored).
+        if (take === count) render(o, page, vp, page.length, nv, st, en, row);
+        else {
+          const ts = new Int32Array(nv);
+          const te = new Int32Array(nv);
+          render(o, page, vp, page.length, nv, ts, te, 0);
+          st.set(ts.subarray(0, take), row);
+          en.set(te.subarray(0, take), row);
+        }
+      } else {
+        // The non-null values rendered in order, then spread over the rows.
+        const ts = new Int32Array(nv);
+        const te = new Int32Array(nv);
+        render(o, page, vp, page.length, nv, ts, te, 0);
+        let v = 0;
+        for (let i = 0; i < take; i++) {
+          if (defs[i] === 0) {
+            st[row + i] = 0;
+            en[row + i] = nullEnd;
+          } else {
+            st[row + i] = ts[v];
+            en[row + i] = te[v++];
+          }
+        }
+      }
+    }
+    row += take;
+  }
+  if (row !== n) throw new Error(`column "${e.name}": ${row} values decoded, the footer says ${n} rows`);
+}
+
+/** One output field of a line: a column (its prefix holds its key) or a key with a fixed value. */
+export interface LinePart {
+  col?: ColumnBytes;
+  fixed?: Uint8Array;
+}
+
+/** `{"name":` for the first field of a line, `,"name":` for the others. */
+export const keyBytes = (name: string, first: boolean): Uint8Array =>
+  Buffer.from(`${first ? '{' : ','}${JSON.stringify(name)}:`, 'utf8');
+
+/** Bytes joined, with 8 to spare (word copies read past the end). */
+const padded = (xs: Uint8Array[]) => {
+  const out = new Uint8Array(xs.reduce((k, x) => k + x.length, 0) + 8);
+  let p = 0;
+  for (const x of xs) {
+    out.set(x, p);
+    p += x.length;
+  }
+  return { bytes: out, len: p };
+};
+
+/**
+ * Rows s..e as NDJSON lines in one Buffer. A line is fixed bytes and column values in turn:
+ * fixed[0] col[0] fixed[1] … col[m-1] fixed[m] (a column's value comes with its key, a fixed run
+ * holds hive fields' keys and values, and `{` when no column comes first), then the lineage line
+ * number when asked, and `}` with a newline. Copies go four bytes at a time: the output has room
+ * past its end, the column buffers 8 bytes past their last value.
+ */
+export function interleave(
+  parts: LinePart[],
+  s: number,
+  e: number,
+  lineage: { tail: Uint8Array; start: number } | undefined,
+): Buffer {
+  const fixed: DataView[] = [];
+  const flen: number[] = [];
+  const cols: ColumnBytes[] = [];
+  let run: Uint8Array[] = parts.length === 0 ? [new Uint8Array([123])] : [];
+  const close = () => {
+    const p = padded(run);
+    fixed.push(new DataView(p.bytes.buffer));
+    flen.push(p.len);
+    run = [];
+  };
+  for (const p of parts) {
+    if (p.col) {
+      close();
+      cols.push(p.col);
+    } else run.push(p.fixed!);
+  }
+  if (lineage) run.push(lineage.tail);
+  close();
+  const m = cols.length;
+  let total = 0;
+  for (const f of flen) total += f;
+  total = (total + 2 + (lineage ? 16 : 0)) * (e - s);
+  const views: DataView[] = [];
+  for (const c of cols) {
+    const st = c.st;
+    const en = c.en;
+    for (let i = s; i < e; i++) total += en[i] - st[i];
+    views.push(new DataView(c.buf.buffer, c.buf.byteOffset, c.buf.byteLength));
+  }
+  const buf = Buffer.allocUnsafe(total + 8);
+  const out = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+  const ov = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  let q = 0;
+  for (let i = s; i < e; i++) {
+    for (let k = 0; k < m; k++) {
+      const fl = flen[k];
+      if (fl !== 0) {
+        const f = fixed[k];
+        for (let j = 0; j < fl; j += 4) ov.setInt32(q + j, f.getInt32(j, true), true);
+        q += fl;
+      }
+      const c = cols[k];
+      const src = views[k];
+      const a = c.st[i];
+      const len = c.en[i] - a;
+      for (let j = 0; j < len; j += 4) ov.setInt32(q + j, src.getInt32(a + j, true), true);
+      q += len;
+    }
+    const fl = flen[m];
+    const f = fixed[m];
+    for (let j = 0; j < fl; j += 4) ov.setInt32(q + j, f.getInt32(j, true), true);
+    q += fl;
+    if (lineage) q = putDigits(out, q, lineage.start + i + 1);
+    out[q++] = 125;
+    out[q++] = 10;
+  }
+  return buf.subarray(0, q);
+}

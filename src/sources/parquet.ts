@@ -17,11 +17,54 @@ import {
   timestampText,
   type ReadConverter,
 } from '../formats/parquet-types.js';
-import { columnTexts, flatColumn, Unhandled, type FlatColumn } from '../formats/parquet-decode.js';
+import {
+  ColumnBytes,
+  columnBytes,
+  columnPlan,
+  columnTexts,
+  flatColumn,
+  interleave,
+  keyBytes,
+  Unhandled,
+  type FlatColumn,
+  type LinePart,
+} from '../formats/parquet-decode.js';
 import type { SourceOpener, SourceRequest } from './index.js';
 
 /** Records handed on per batch: a row group is cut into batches of this many. */
 const BATCH_ROWS = 4096;
+/** Rows per batch of the byte transcoder (one Buffer each, one write()). */
+const BYTE_BATCH_ROWS = 16384;
+
+/**
+ * How a row group of NDJSON output is decoded: `bytes` (the byte transcoder, the default),
+ * `text` (the string-per-value decoder it replaced, kept as its reference), `hyparquet`
+ * (parquetRead and the converters: the object path). BX_PARQUET_DECODER picks one for tests
+ * and benches; a row group the chosen decoder cannot read goes through hyparquet.
+ */
+export type Decoder = 'bytes' | 'text' | 'hyparquet';
+function decoderOf(env: string | undefined): Decoder {
+  if (env === undefined || env === '' || env === 'bytes') return 'bytes';
+  if (env === 'text' || env === 'hyparquet') return env;
+  throw new UsageError(`BX_PARQUET_DECODER: expected bytes, text or hyparquet, got "${env}"`);
+}
+
+/** The bytes of a row group's column chunks: one read for the span when the chunks are close together. */
+async function chunkBytes(buf: AsyncBuffer, spans: [number, number][]): Promise<Uint8Array[]> {
+  let lo = Infinity;
+  let hi = 0;
+  let sum = 0;
+  for (const [a, z] of spans) {
+    lo = Math.min(lo, a);
+    hi = Math.max(hi, z);
+    sum += z - a;
+  }
+  if (spans.length > 0 && hi - lo <= sum * 2 + (1 << 20)) {
+    const all = new Uint8Array(await buf.slice(lo, hi));
+    return spans.map(([a, z]) => all.subarray(a - lo, z - lo));
+  }
+  return Promise.all(spans.map(async ([a, z]) => new Uint8Array(await buf.slice(a, z))));
+}
 
 /** The key-value metadata entry where bx's writer records its partition fields' types. */
 export const HIVE_TYPES_KEY = 'bx.hive_types';
@@ -54,12 +97,22 @@ const detail = (err: unknown) =>
   (err instanceof Error ? err.message : String(err)).replace(/^parquet /, '').slice(0, 200);
 
 export class ParquetSource implements Source {
+  /** Which decoder read each row group: `file#group decoder`, in reading order (for tests). */
+  readonly decoded: string[] = [];
+
   constructor(
     readonly name: string,
     private readonly columns: string[] | undefined,
     private readonly lineage: boolean,
     private readonly files: string[],
+    private readonly decoder: Decoder = decoderOf(process.env.BX_PARQUET_DECODER),
   ) {}
+
+  private took(ctx: StageContext, file: string, g: number, how: string) {
+    this.decoded.push(`${file}#${g} ${how}`);
+    // (A reader driven in-process may come without a logger.)
+    if ((ctx.log as StageContext['log'] | undefined)?.verbose) ctx.log.debug(`${file}: row group ${g}: ${how}`);
+  }
 
   async *batches(ctx: StageContext): AsyncGenerator<Batch> {
     const files = this.files;
@@ -134,13 +187,70 @@ export class ParquetSource implements Source {
     const colNodes = cols.map((c) => tree.children.find((n) => n.element.name === c)!);
     const direct = asJson && colNodes.every((n) => flatColumn(n.element, n.children.length));
     const flat: FlatColumn[] = direct ? colNodes.map((n, c) => ({ orig: n.element, conv: convs[c] })) : [];
+    const plans = this.decoder === 'bytes' ? flat.map(columnPlan) : [];
+    const outs = plans.map(() => new ColumnBytes());
+    const enc = (x: string) => Buffer.from(x, 'utf8');
+    const parts: LinePart[] = order.map((name, k) => {
+      const key = keyBytes(name, k === 0);
+      const c = cols.indexOf(name);
+      if (c < 0) return { fixed: Buffer.concat([key, enc(JSON.stringify(hive.find(([h]) => h === name)![1]))]) };
+      if (outs[c]) outs[c].prefix = key;
+      return { col: outs[c] };
+    });
+    const tail = this.lineage ? enc(`,"_file":${JSON.stringify(file)},"_line":`) : undefined;
     let rowStart = 0;
     for (let g = 0; g < meta.row_groups.length; g++) {
       if (ctx.signal?.aborted) return;
       const n = Number(meta.row_groups[g].num_rows);
       const rowEnd = rowStart + n;
+      const corrupt = (err: unknown) =>
+        new DataError(
+          undefined,
+          undefined,
+          `${file}: row group ${g} (rows ${rowStart + 1}–${rowEnd}): corrupt or unreadable: ${detail(err)}`,
+        );
+      if (direct && this.decoder === 'bytes') {
+        const rg = meta.row_groups[g];
+        let ok = true;
+        try {
+          if (n > 0 && cols.length > 0) {
+            const chunks = cols.map((name) => {
+              const chunk = rg.columns.find((ch) => ch.meta_data?.path_in_schema.join('.') === name);
+              if (!chunk?.meta_data) throw new Error(`no column chunk for "${name}"`);
+              return chunk.meta_data;
+            });
+            const spans = chunks.map((md): [number, number] => {
+              const a = Number(md.dictionary_page_offset ?? md.data_page_offset);
+              return [a, a + Number(md.total_compressed_size)];
+            });
+            const bytes = await chunkBytes(buf, spans);
+            for (let c = 0; c < cols.length; c++)
+              columnBytes(bytes[c], chunks[c].codec, plans[c], n, compressors as never, outs[c]);
+          }
+        } catch (err) {
+          // An encoding only hyparquet reads (DELTA_*, BYTE_STREAM_SPLIT…): this row group goes its way.
+          if (!(err instanceof Unhandled)) throw corrupt(err);
+          ok = false;
+        }
+        if (ok) {
+          this.took(ctx, file, g, 'bytes');
+          for (let s = 0; s < n; s += BYTE_BATCH_ROWS) {
+            const e = Math.min(n, s + BYTE_BATCH_ROWS);
+            const lines: number[] = new Array(e - s);
+            for (let i = s; i < e; i++) lines[i - s] = rowStart + i + 1;
+            yield {
+              name: file,
+              lines,
+              records: [],
+              ndjson: interleave(parts, s, e, tail ? { tail, start: rowStart } : undefined),
+            };
+          }
+          rowStart = rowEnd;
+          continue;
+        }
+      }
       let texts: string[][] | undefined;
-      if (direct) {
+      if (direct && this.decoder === 'text') {
         const rg = meta.row_groups[g];
         try {
           texts = [];
@@ -152,15 +262,11 @@ export class ParquetSource implements Source {
         } catch (err) {
           // An encoding only hyparquet reads (DELTA_*, BYTE_STREAM_SPLIT…): this row group goes its way.
           if (err instanceof Unhandled) texts = undefined;
-          else
-            throw new DataError(
-              undefined,
-              undefined,
-              `${file}: row group ${g} (rows ${rowStart + 1}–${rowEnd}): corrupt or unreadable: ${detail(err)}`,
-            );
+          else throw corrupt(err);
         }
       }
       if (texts) {
+        this.took(ctx, file, g, 'text');
         for (let s = 0; s < n; s += BATCH_ROWS) {
           const e = Math.min(n, s + BATCH_ROWS);
           const lines: number[] = new Array(e - s);
@@ -177,6 +283,7 @@ export class ParquetSource implements Source {
         rowStart = rowEnd;
         continue;
       }
+      this.took(ctx, file, g, asJson ? 'hyparquet' : 'records');
       // Column by column, straight from hyparquet's decoded chunks (no row arrays to transpose back):
       // one converter over one column's values keeps each call site monomorphic.
       const values: unknown[][] = cols.map(() => new Array(n).fill(null));

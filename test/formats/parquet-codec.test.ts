@@ -5,7 +5,7 @@
 // DuckDB reads bx's files with the same values and prunes row groups by their statistics.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { Field } from '../../src/lib/schema.js';
 import { root, sh, tmp } from '../helpers.js';
 
@@ -103,11 +103,32 @@ const readRecords = async (path: string) =>
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-/** NDJSON by the direct decoder. */
-async function readText(path: string): Promise<string> {
-  const r = await sh(`node ${helper} text ${path}`);
+/** NDJSON by a direct decoder (the byte transcoder unless told), and which decoder read each row group. */
+async function readDecoded(
+  path: string,
+  decoder: 'bytes' | 'text' | 'hyparquet' = 'bytes',
+  lineage = false,
+): Promise<{ text: string; decoded: string[] }> {
+  const r = await sh(`node ${helper} text ${path} ${decoder}${lineage ? ' lineage' : ''}`);
   if (r.code !== 0) throw new Error(r.stderr);
-  return r.stdout;
+  return { text: r.stdout, decoded: JSON.parse(r.stderr) as string[] };
+}
+const readText = async (path: string) => (await readDecoded(path)).text;
+
+/** The byte transcoder's NDJSON is the reference decoder's, and (unless a row group needs hyparquet) it read every row group. */
+async function sameAsReference(t: Test, path: string, label: string, fallback = false): Promise<string> {
+  const bytes = await readDecoded(path, 'bytes');
+  const text = await readDecoded(path, 'text');
+  t.equal(bytes.text, text.text, `${label}: byte transcoder = string decoder, byte for byte`);
+  if (!fallback)
+    t.ok(
+      bytes.decoded.length > 0 && bytes.decoded.every((d) => d.endsWith(' bytes')),
+      `${label}: every row group by the byte transcoder (${[...new Set(bytes.decoded.map((d) => d.split(' ')[1]))]})`,
+    );
+  const lin = await readDecoded(path, 'bytes', true);
+  const linRef = await readDecoded(path, 'hyparquet', true);
+  t.equal(lin.text, linRef.text, `${label}: with lineage, byte transcoder = object path`);
+  return bytes.text;
 }
 
 t.test('bx encoder and hyparquet-writer: the same records back, every type, nulls, many row groups', async (t) => {
@@ -146,6 +167,7 @@ t.test('all nulls, no rows, one distinct string, long unique strings (PLAIN page
     const bx = await readLines(join(dir, `bx-${label}.parquet`));
     t.equal(bx, await readLines(join(dir, `hy-${label}.parquet`)), `${label}: the same records`);
     t.equal(await readText(join(dir, `bx-${label}.parquet`)), bx, `${label}: direct text = object path`);
+    if (label !== 'empty') await sameAsReference(t, join(dir, `bx-${label}.parquet`), label);
   }
 });
 
@@ -155,15 +177,59 @@ t.test('direct decoder: NDJSON byte-identical to the object path, for bx and hyp
     const f = join(dir, `${label}.parquet`);
     await write(label, f, RECS, 1500);
     t.equal(await readText(f), await readLines(f), `${label}: same bytes`);
+    await sameAsReference(t, f, label);
+  }
+});
+
+t.test('byte transcoder: escapes, unicode, integer and decimal edges, timestamps before 1970', async (t) => {
+  const dir = tmp(t);
+  const ctl = Array.from({ length: 32 }, (_, c) => String.fromCharCode(c)).join('');
+  const names = [ctl, '"\\/', '\x7f', '\u2028\u2029', '\ufeffBOM first', 'é', '中文', '😀 x', 'plain', '', 'a"b\\c'];
+  const bigs = [
+    '9007199254740991',
+    '9007199254740992',
+    '-9007199254740991',
+    '-9007199254740992',
+    '4294967296',
+    '-1',
+    '0',
+  ];
+  const amounts = ['9999999999999999.99', '9999999999999.99', '10000000000000.00', '-0.01', '0.10', '12.3', '-7'];
+  const tinies = ['0.000001', '0.0000001', '0.000000000001', '-0.000000999999', '1.000000000000', '999.999999999999'];
+  const tss = [
+    '1969-12-31T23:59:59.999999',
+    '1970-01-01T00:00:00',
+    '1900-02-28T12:34:56.5',
+    '2026-11-23T08:00:00.000001',
+  ];
+  const recs = Array.from({ length: 3000 }, (_, i) => ({
+    ...RECS[i],
+    // Unique per row (PLAIN pages) and few distinct (dictionary pages), in turn by row group.
+    name: i < 1500 ? `${names[i % names.length]} ${i}` : null,
+    code: names[i % names.length],
+    big: bigs[i % bigs.length],
+    amount: amounts[i % amounts.length],
+    tiny: tinies[i % tinies.length],
+    ts: i % 9 === 0 ? null : tss[i % tss.length],
+    tstz: `${tss[(i + 1) % tss.length]}Z`,
+  }));
+  for (const label of ['bx', 'hy'] as const) {
+    const f = join(dir, `${label}.parquet`);
+    await write(label, f, recs, 1000);
+    const bytes = await sameAsReference(t, f, label);
+    t.equal(bytes, await readLines(f), `${label}: byte transcoder = object path`);
   }
 });
 
 t.test('direct decoder on DuckDB files (data page v1, its encodings, ms/ns timestamps)', async (t) => {
   if (!duck) return t.skip('@duckdb/node-api (dev-only oracle) cannot load');
   const dir = tmp(t);
-  for (const [i, v2] of [
-    [0, false],
-    [1, true],
+  for (const [i, v2, codec] of [
+    [0, false, 'snappy'],
+    [1, true, 'snappy'],
+    [2, false, 'zstd'],
+    [3, false, 'gzip'],
+    [4, false, 'uncompressed'],
   ] as const) {
     const f = join(dir, `duck-${i}.parquet`);
     await duck.run(`COPY (SELECT
@@ -182,11 +248,14 @@ t.test('direct decoder on DuckDB files (data page v1, its encodings, ms/ns times
         TIME '00:00:00' + to_microseconds(i * 997) AS t,
         CASE WHEN i % 5 = 0 THEN NULL ELSE 'name ' || (i % 97) END AS name,
         'unique ' || i AS uniq,
+        CASE WHEN i % 3 = 0 THEN chr((i % 32)::INTEGER) || '"\\' || chr(233) || chr(128512) ELSE 'u' || i END AS esc,
         i % 3 = 0 AS ok
-      FROM range(0, 5000) r(i)) TO '${f}' (FORMAT parquet, ROW_GROUP_SIZE 2048${v2 ? ', PARQUET_VERSION v2' : ''})`);
+      FROM range(0, 5000) r(i)) TO '${f}' (FORMAT parquet, ROW_GROUP_SIZE 2048, COMPRESSION ${codec}${v2 ? ', PARQUET_VERSION v2' : ''})`);
     const lines = await readLines(f);
     t.equal(lines.split('\n').length, 5001);
-    t.equal(await readText(f), lines, `duck ${v2 ? 'v2' : 'v1'}: same bytes`);
+    t.equal(await readText(f), lines, `duck ${v2 ? 'v2' : 'v1'} ${codec}: same bytes`);
+    // DuckDB's v2 files use DELTA encodings (hyparquet reads those row groups).
+    await sameAsReference(t, f, `duck ${v2 ? 'v2' : 'v1'} ${codec}`, v2);
   }
 });
 
