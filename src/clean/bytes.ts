@@ -323,9 +323,8 @@ export class ByteCleaner {
     const num = ops.length;
     slab.room(2 * (e - s) + this.extra);
     const view = (this.view = this.inViews.view(buf));
-    srcView = view;
     const out = slab.buf;
-    dstView = this.outViews.view(out);
+    const outView = this.outViews.view(out);
     const compiled = this.compiled;
     let p = slab.p;
     let at = s; // the first byte not yet copied
@@ -383,8 +382,8 @@ export class ByteCleaner {
               return false;
             if (this.hasChecks[sch] === 1 && !compiled!.passes(sch, this.numValue)) return false;
             // The number's digits in place of the quoted text.
-            p = copy(buf, at, a - 1, out, p);
-            p = copy(buf, this.fA[n], this.fB[n], out, p);
+            p = copyRun(view, outView, buf, at, a - 1, out, p);
+            p = copyRun(view, outView, buf, this.fA[n], this.fB[n], out, p);
             at = i;
           }
         }
@@ -394,7 +393,7 @@ export class ByteCleaner {
       if (d === 0x7d && i === e && n === num - 1) break;
       return false;
     }
-    p = copy(buf, at, e - 1, out, p);
+    p = copyRun(view, outView, buf, at, e - 1, out, p);
     p += tail.copy(out, p);
     out[p++] = 0x0a;
     slab.p = p;
@@ -930,6 +929,13 @@ function copy(buf: Buffer, a: number, b: number, out: Buffer, p: number): number
   if (b - a > 256) return p + buf.copy(out, p, a, b);
   const src = srcView;
   const dst = dstView;
+  for (; a + 4 <= b; a += 4, p += 4) dst.setInt32(p, src.getInt32(a, true), true);
+  for (; a < b; a++) out[p++] = buf[a];
+  return p;
+}
+
+/** copy(), with the views given: buf[a..b) to out[p], four bytes at a time. */
+function copyRun(src: DataView, dst: DataView, buf: Buffer, a: number, b: number, out: Buffer, p: number): number {
   for (; a + 4 <= b; a += 4, p += 4) dst.setInt32(p, src.getInt32(a, true), true);
   for (; a < b; a++) out[p++] = buf[a];
   return p;
