@@ -44,6 +44,29 @@ const STR = 0;
 const NUM = 1;
 const LIT = 2;
 
+// What repeat() does with a field's value (per field of the layout).
+const OP_ANY = 0; // outside the schema: any token, copied
+const OP_TEXT = 1; // text, unchecked: copied
+const OP_ENUM = 2; // text, one of the enum's texts
+const OP_CHECKED = 3; // text, its checks
+const OP_INTEGER = 4;
+const OP_DECIMAL = 5;
+const OP_DATE = 6;
+const OP_DATETIME = 7;
+
+/** A line's keys in order, and the route of each one's value, for repeat(). */
+interface Layout {
+  keys: Buffer[];
+  words: Int32Array[];
+  ops: Uint8Array;
+  /** The schema field of each key. */
+  schema: Int32Array;
+  /** The schema fields the line lacks as `,"name":null`, then `}`. */
+  tail: Buffer;
+}
+
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from('}');
 const MAX_FIELDS = 256;
 const MAX_SLOTS = 4096;
 const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
@@ -73,6 +96,8 @@ const jsonKey = (name: string) => Buffer.from(`${JSON.stringify(name)}:`);
 export class ByteCleaner {
   /** Lines cleaned from their bytes (the others went to the object path). */
   rows = 0;
+  /** Of those, the lines cleaned in one pass by repeat(). */
+  repeated = 0;
   private readonly compiled: CompiledSchema | undefined;
   private readonly trim: boolean;
   private readonly nulls: Set<string> | undefined;
@@ -139,6 +164,10 @@ export class ByteCleaner {
   private moves = false;
   /** Fields of the line being cleaned. */
   private num = 0;
+  /** Bumped when scan() learns a new key token; the layout is of the tokens at layoutKeys. */
+  private keysSeen = 0;
+  private layoutKeys = -1;
+  private layout: Layout | undefined;
 
   constructor(opts: CleanOptions, compiled: CompiledSchema | undefined) {
     this.compiled = compiled;
@@ -201,6 +230,7 @@ export class ByteCleaner {
   line(buf: Buffer, s: number, e: number, slab: ByteSlab): boolean {
     if (buf[e - 1] === 0x0d) e--; // CRLF: JSON.parse takes the \r as white space
     if (e - s < 7 || buf[s] !== 0x7b || buf[e - 1] !== 0x7d) return false;
+    if (this.layout !== undefined && this.repeat(buf, s, e, slab)) return true;
     if (!this.scan(buf, s, e)) return false;
     let textBytes = 0;
     let edits = 0;
@@ -225,7 +255,163 @@ export class ByteCleaner {
         ? this.write(buf, slab.buf, slab.p)
         : this.writeEdits(buf, s, e, slab.buf, slab.p, edits);
     this.rows++;
+    if (this.layoutKeys !== this.keysSeen) this.learn();
     return true;
+  }
+
+  /**
+   * The layout of the line just cleaned (its keys in their order and what each value takes),
+   * for repeat(); undefined when the options or a field's type leave every line to scan().
+   */
+  private learn(): void {
+    this.layoutKeys = this.keysSeen;
+    this.layout = undefined;
+    if (this.keep || this.moves || this.trim || this.nulls || !this.onlyEmpty) return;
+    const num = this.num;
+    const ops = new Uint8Array(num);
+    const schema = new Int32Array(num);
+    for (let n = 0; n < num; n++) {
+      const sch = this.slotSchema[this.fSlot[n]];
+      schema[n] = sch;
+      if (sch < 0) {
+        ops[n] = OP_ANY;
+        continue;
+      }
+      switch (this.fast[sch]) {
+        case F_STRING:
+        case F_ANY:
+          ops[n] = this.enumBytes[sch] ? OP_ENUM : this.hasChecks[sch] === 1 ? OP_CHECKED : OP_TEXT;
+          break;
+        case F_INTEGER:
+          ops[n] = OP_INTEGER;
+          break;
+        case F_NUMBER:
+          ops[n] = OP_DECIMAL;
+          break;
+        case F_DATE:
+          ops[n] = OP_DATE;
+          break;
+        case F_DATETIME:
+          ops[n] = OP_DATETIME;
+          break;
+        default:
+          return;
+      }
+    }
+    // The schema fields the line lacks (and does not drop), null at its end, as writeEdits() adds them.
+    const tail: Buffer[] = [];
+    for (let k = 0; k < this.present.length; k++)
+      if (this.present[k] !== this.stamp && this.dropped[k] !== 1) tail.push(COMMA, this.nullField[k]);
+    const keys = this.tokens.slice(0, num);
+    this.layout = {
+      keys,
+      words: this.tokenWords.slice(0, num),
+      ops,
+      schema,
+      tail: Buffer.concat([...tail, CLOSE]),
+    };
+  }
+
+  /**
+   * The line cleaned in one pass when its keys are the layout's, in the layout's order (so the
+   * same fields are present, none twice, none renamed or dropped): each value checked and
+   * typed as value() would, the unchanged bytes between typed values copied as runs. False,
+   * having written nothing, for anything else: scan() and value() then decide.
+   */
+  private repeat(buf: Buffer, s: number, e: number, slab: ByteSlab): boolean {
+    const { keys, words, ops, schema, tail } = this.layout!;
+    const num = ops.length;
+    slab.room(2 * (e - s) + this.extra);
+    const view = (this.view = this.inViews.view(buf));
+    const out = slab.buf;
+    const outView = this.outViews.view(out);
+    const compiled = this.compiled;
+    let p = slab.p;
+    let at = s; // the first byte not yet copied
+    let i = s + 1;
+    for (let n = 0; n < num; n++) {
+      // The key, four bytes at a time, then the rest.
+      const tok = keys[n];
+      const len = tok.length;
+      if (i + len >= e) return false;
+      const kw = words[n];
+      const nw = kw.length;
+      for (let w = 0; w < nw; w++) if (view.getInt32(i + 4 * w, true) !== kw[w]) return false;
+      for (let k = 4 * nw; k < len; k++) if (buf[i + k] !== tok[k]) return false;
+      i += len;
+      const op = ops[n];
+      if (op === OP_ANY) {
+        i = this.any(buf, i, e, n);
+        if (i < 0) return false;
+      } else {
+        if (buf[i] !== 0x22) return false;
+        const a = i + 1;
+        const sch = schema[n];
+        switch (op) {
+          case OP_TEXT:
+          case OP_ENUM:
+          case OP_CHECKED: {
+            i = this.string(buf, i, e, n);
+            if (i < 0 || i === a + 1) return false; // "" is missing: null
+            if (op === OP_TEXT) break;
+            if (this.fEsc[n] === 1) return false;
+            const b = i - 1;
+            if (op === OP_ENUM) {
+              if (!matches(buf, a, b, this.enumBytes[sch]!)) return false;
+            } else if (!compiled!.passes(sch, this.fHigh[n] ? buf.utf8Slice(a, b) : buf.latin1Slice(a, b)))
+              return false;
+            break;
+          }
+          case OP_DATE:
+            if (buf[a + 10] !== 0x22 || a + 10 >= e || !isoDate(buf, a)) return false;
+            i = a + 11;
+            if (this.hasChecks[sch] === 1 && !compiled!.passes(sch, buf.latin1Slice(a, a + 10))) return false;
+            break;
+          default: {
+            // A typed value without escapes: its closing quote is the first quote.
+            let b = a;
+            while (b < e && buf[b] !== 0x22) b++;
+            if (b >= e) return false;
+            i = b + 1;
+            if (op === OP_DATETIME) {
+              if (!isoDatetime(buf, a, b)) return false;
+              if (this.hasChecks[sch] === 1 && !compiled!.passes(sch, buf.latin1Slice(a, b))) return false;
+              break;
+            }
+            if (op === OP_INTEGER ? !this.integer(buf, a, b, n) : !this.decimal(buf, a, b, n, this.scaleLimit[sch]))
+              return false;
+            if (this.hasChecks[sch] === 1 && !compiled!.passes(sch, this.numValue)) return false;
+            // The number's digits in place of the quoted text.
+            p = copyRun(view, outView, buf, at, a - 1, out, p);
+            p = copyRun(view, outView, buf, this.fA[n], this.fB[n], out, p);
+            at = i;
+          }
+        }
+      }
+      const d = buf[i++];
+      if (d === 0x2c && n < num - 1) continue;
+      if (d === 0x7d && i === e && n === num - 1) break;
+      return false;
+    }
+    p = copyRun(view, outView, buf, at, e - 1, out, p);
+    p += tail.copy(out, p);
+    out[p++] = 0x0a;
+    slab.p = p;
+    this.rows++;
+    this.repeated++;
+    return true;
+  }
+
+  /** A value outside the schema at buf[i], any token scan() takes: the index after it, or -1. */
+  private any(buf: Buffer, i: number, e: number, n: number): number {
+    const c = buf[i];
+    if (c === 0x22) return this.string(buf, i, e, n);
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return canonicalNumber(buf, i);
+    if (c === 0x74 && buf[i + 1] === 0x72 && buf[i + 2] === 0x75 && buf[i + 3] === 0x65) return i + 4;
+    if (c === 0x66 && buf[i + 1] === 0x61 && buf[i + 2] === 0x6c && buf[i + 3] === 0x73 && buf[i + 4] === 0x65)
+      return i + 5;
+    if (c === 0x6e && buf[i + 1] === 0x75 && buf[i + 2] === 0x6c && buf[i + 3] === 0x6c) return i + 4;
+    return -1;
   }
 
   /** Finds the top-level fields; false for any shape the byte path leaves to the object path. */
@@ -286,6 +472,7 @@ export class ByteCleaner {
         if (src < 0) return false;
         // A new slot may have grown the arrays.
         if (this.slotStamp !== slotStamp) return this.scan(buf, s, e);
+        this.keysSeen++;
         tokens.length = n;
         this.tokenSlots.length = n;
         this.tokenWords.length = n;
@@ -742,6 +929,13 @@ function copy(buf: Buffer, a: number, b: number, out: Buffer, p: number): number
   if (b - a > 256) return p + buf.copy(out, p, a, b);
   const src = srcView;
   const dst = dstView;
+  for (; a + 4 <= b; a += 4, p += 4) dst.setInt32(p, src.getInt32(a, true), true);
+  for (; a < b; a++) out[p++] = buf[a];
+  return p;
+}
+
+/** copy(), with the views given: buf[a..b) to out[p], four bytes at a time. */
+function copyRun(src: DataView, dst: DataView, buf: Buffer, a: number, b: number, out: Buffer, p: number): number {
   for (; a + 4 <= b; a += 4, p += 4) dst.setInt32(p, src.getInt32(a, true), true);
   for (; a < b; a++) out[p++] = buf[a];
   return p;
