@@ -321,7 +321,7 @@ t.test('2000 random lines, whole and in random pieces', async (t) => {
 // takes its same-shape pass (sameShape), which must answer as reference() does on every line,
 // and the output must be the object path's. Values of every kind, and mutations at every place.
 // Canonical values first: most picks come from those, so most lines pass (SHAPE_OK of them).
-const SHAPE_OK = 14;
+const SHAPE_OK = 18;
 const SHAPE_VALUES = [
   '""',
   '"x"',
@@ -329,6 +329,10 @@ const SHAPE_VALUES = [
   '"abcdefgh"',
   '"é✓😀"',
   '"a b c d e f"',
+  '"abc\\"d"',
+  '"ab\\\\cd"',
+  '"\\n\\t\\r\\b\\f\\"\\\\"',
+  '"a\\u0001b"',
   '0',
   '-1',
   '1.5',
@@ -349,9 +353,9 @@ const SHAPE_VALUES = [
   '[1,2]',
   '{"y":1}',
   '{"1":1}',
-  '"abc\\"d"',
-  '"ab\\\\cd"',
-  '"a\\u0001b"',
+  '"a\\u00e9"',
+  '"a\\u000a"',
+  '"a\\x"',
   '"a\tb"',
 ];
 const SHAPE_KEYS = ['id', 'a', 'name_of_it', 'abcd', '_line', 'é', 'k\\"q'];
