@@ -19,7 +19,7 @@ import { DEFAULT_MAX_DEPTH, stringifyRecord } from '../lib/json.js';
 import { DEFAULT_MAX_LINE, tooLong } from '../lib/lines.js';
 import { lineText, parseRecord, readLineBatches, readRecordBatches } from '../lib/records.js';
 import type { Rec } from '../lib/stream.js';
-import { ViewCache } from '../lib/swar.js';
+import { firstByte, notPlain, ViewCache } from '../lib/swar.js';
 import { decodeText } from '../lib/text.js';
 import type { ReadBatch, ReadOptions, Reader } from './index.js';
 
@@ -153,20 +153,6 @@ const PLAIN = new Uint8Array(256).map((_, b) => (b >= 0x20 && b !== 0x22 && b !=
 const EMPTY = Buffer.alloc(0);
 /** 1 for the letter after a backslash of an escape JSON.stringify writes in two characters. */
 const SHORT_ESCAPE = new Uint8Array(256).map((_, b) => ('"\\bfnrt'.includes(String.fromCharCode(b)) ? 1 : 0));
-
-/**
- * The high bit of each byte of the little-endian word x that is not plain (a control byte, a
- * quote or a backslash). Exact for the lowest such byte, which is all firstByte reads; a
- * higher one may be flagged falsely (a borrow), or missed, only after a true one.
- */
-const notPlain = (x: number): number => {
-  const q = x ^ 0x22222222;
-  const b = x ^ 0x5c5c5c5c;
-  return (((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b) | ((x - 0x20202020) & ~x)) & 0x80808080;
-};
-
-/** The place (0-3) of the lowest byte flagged in a notPlain mask (not 0). */
-const firstByte = (m: number): number => (31 - Math.clz32(m & -m)) >> 3;
 
 /** A larger copy of the `used` bytes of `out`, with room for `need` more. */
 function grow(out: Buffer, used: number, need: number): Buffer {
