@@ -96,3 +96,9 @@ export function sameWords(view: DataView, i: number, n: number, words: Int32Arra
   for (let w = 0; w < last; w++) if (view.getInt32(i + 4 * w, true) !== words[w]) return false;
   return view.getInt32(i + n - 4, true) === words[last];
 }
+
+/** The high bit of each byte of x that is the byte repeated in `r`; exact for the lowest, as notPlain. */
+export const bytesAre = (x: number, r: number): number => {
+  const y = x ^ r;
+  return (y - 0x01010101) & ~y & 0x80808080;
+};
