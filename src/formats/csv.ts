@@ -4,7 +4,7 @@
 import { DataError, UsageError } from '../lib/errors.js';
 import type { Rec } from '../lib/records.js';
 import { ByteSlab } from '../lib/slab.js';
-import { copyPlain, putWords, repeated, ViewCache, wordsOf } from '../lib/swar.js';
+import { bytesAre, firstByte, notPlain, putWords, repeated, ViewCache, wordsOf } from '../lib/swar.js';
 import { checkUtf8, decodeText, utf8Bytes } from '../lib/text.js';
 import { RecordCollector } from './chunked.js';
 import type { ReadBatch, ReadContext, ReadOptions, Reader } from './index.js';
@@ -537,6 +537,7 @@ export class CsvScanner extends RecordCollector {
       slab.room(out.fixed + 2 * (stop - rowStart) + 6 * CONTROL_BYTES);
       let controls = 0;
       const o = slab.buf;
+      const oEnd = o.length;
       const ov = this.outViews.view(o);
       let p = putWords(ov, o, slab.p, keys[0], keyWords[0]);
       let k = 0;
@@ -544,10 +545,22 @@ export class CsvScanner extends RecordCollector {
         if (c === quote) {
           const quoteLine = line;
           i++;
-          const run = copyPlain(iv, ov, i, p, stop, quotes);
-          i += run;
-          p += run;
           for (;;) {
+            // Four bytes at a time (see the unquoted field below), then the special byte.
+            while (i + 4 <= stop && p + 4 <= oEnd) {
+              const x = iv.getInt32(i, true);
+              ov.setInt32(p, x, true);
+              const m = notPlain(x) | bytesAre(x, quotes);
+              if (m === 0) {
+                i += 4;
+                p += 4;
+              } else {
+                const f = firstByte(m);
+                i += f;
+                p += f;
+                break;
+              }
+            }
             if (i >= stop) {
               if (stop === n && !final) {
                 this.openQuoteLine = quoteLine;
@@ -592,11 +605,24 @@ export class CsvScanner extends RecordCollector {
             break rows;
           }
         } else {
-          // Four plain bytes at a time, then byte by byte to the field's end.
-          const run = copyPlain(iv, ov, i, p, stop, delims);
-          i += run;
-          p += run;
+          // Four bytes at a time: each word is written whole, and the position moves to its
+          // first byte that is not plain (control, quote, backslash) or is the delimiter, which
+          // is dealt with byte by byte.
           for (;;) {
+            while (i + 4 <= stop && p + 4 <= oEnd) {
+              const x = iv.getInt32(i, true);
+              ov.setInt32(p, x, true);
+              const m = notPlain(x) | bytesAre(x, delims);
+              if (m === 0) {
+                i += 4;
+                p += 4;
+              } else {
+                const f = firstByte(m);
+                i += f;
+                p += f;
+                break;
+              }
+            }
             if (i >= stop) {
               c = NONE;
               break;

@@ -60,3 +60,45 @@ export function putWords(view: DataView, out: Uint8Array, p: number, bytes: Uint
   for (let k = 4 * words.length; k < bytes.length; k++) out[p + k] = bytes[k];
   return p + bytes.length;
 }
+
+/**
+ * The high bit of each byte of the little-endian word x that a JSON string does not hold as it
+ * is (a control byte, a quote or a backslash). Exact for the lowest such byte, which is all
+ * firstByte reads (above it, a borrow may flag a byte falsely).
+ */
+export const notPlain = (x: number): number => {
+  const q = x ^ 0x22222222;
+  const b = x ^ 0x5c5c5c5c;
+  return (((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b) | ((x - 0x20202020) & ~x)) & 0x80808080;
+};
+
+/** The place (0-3) of the lowest byte flagged in a mask such as notPlain's (not 0). */
+export const firstByte = (m: number): number => (31 - Math.clz32(m & -m)) >> 3;
+
+/**
+ * `bytes` (4 or more) as the words a comparison four bytes at a time reads: floor(n / 4) from
+ * the start, and, when n is not a multiple of 4, one more ending at the last byte (overlapping
+ * the one before), so that no byte past the end is read.
+ */
+export const coveringWords = (bytes: Uint8Array): Int32Array => {
+  const n = bytes.length;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, n);
+  const words = new Int32Array((n + 3) >> 2);
+  let w = 0;
+  for (let x = 0; x + 4 <= n; x += 4) words[w++] = dv.getInt32(x, true);
+  if (n & 3) words[w++] = dv.getInt32(n - 4, true);
+  return words;
+};
+
+/** Whether buf at i holds `bytes` (4 or more; `words` its coveringWords), read through `view`. */
+export function sameWords(view: DataView, i: number, n: number, words: Int32Array): boolean {
+  const last = words.length - 1;
+  for (let w = 0; w < last; w++) if (view.getInt32(i + 4 * w, true) !== words[w]) return false;
+  return view.getInt32(i + n - 4, true) === words[last];
+}
+
+/** The high bit of each byte of x that is the byte repeated in `r`; exact for the lowest, as notPlain. */
+export const bytesAre = (x: number, r: number): number => {
+  const y = x ^ r;
+  return (y - 0x01010101) & ~y & 0x80808080;
+};

@@ -9,7 +9,7 @@ import { DataError, type Origin } from '../lib/errors.js';
 import { exactNumber } from '../lib/json.js';
 import { lineText, parseRecord, type LineRecordBatch, type RecordBatch, type Rec } from '../lib/records.js';
 import { ByteSlab } from '../lib/slab.js';
-import { copyPlain, repeated, ViewCache, wordsOf } from '../lib/swar.js';
+import { coveringWords, firstByte, notPlain, sameWords, ViewCache } from '../lib/swar.js';
 
 // Everything that needs an escape or a check: backslash, the separators, NUL, and surrogates
 // (a lone one, from a JSON \ud800 escape, is not valid UTF-8).
@@ -392,6 +392,7 @@ export class CopyEncoder {
     const view = this.inViews.view(buf);
     const outView = this.outViews.view(out);
     const p0 = p;
+    const outEnd = out.length;
     let inOrder = true;
     let next = 0; // the slot that would keep the row in column order
     let lineage = 0;
@@ -413,23 +414,10 @@ export class CopyEncoder {
         const tok = tokens[k];
         let same = tok !== undefined && i + tok.length < e;
         if (same) {
-          // Four bytes at a time, then the rest.
-          const words = tokenWords[k];
-          const nw = words.length;
-          for (let w = 0; w < nw; w++) {
-            if (view.getInt32(i + 4 * w, true) !== words[w]) {
-              same = false;
-              break;
-            }
-          }
-          if (same) {
-            for (let t = 4 * nw; t < tok.length; t++) {
-              if (buf[i + t] !== tok[t]) {
-                same = false;
-                break;
-              }
-            }
-          }
+          // Four bytes at a time (the last word overlapping when the length is not a multiple of 4).
+          const n = tok.length;
+          if (n >= 4) same = sameWords(view, i, n, tokenWords[k]);
+          else for (let t = 0; t < n; t++) if (buf[i + t] !== tok[t]) same = false;
         }
         if (same) {
           slot = tokenSlots[k];
@@ -450,7 +438,7 @@ export class CopyEncoder {
           const bytes = new Uint8Array(buf.subarray(i, colon + 1));
           tokens.push(bytes);
           this.keyWords.length = k;
-          this.keyWords.push(wordsOf(bytes));
+          this.keyWords.push(bytes.length >= 4 ? coveringWords(bytes) : EMPTY_WORDS);
           tokenSlots.push(slot);
           i = colon + 1;
         }
@@ -471,12 +459,23 @@ export class CopyEncoder {
           // A string: its bytes, with JSON's escapes turned into COPY's.
           isString = true;
           i++;
-          // Four plain bytes at a time while none is a control character, quote or backslash,
-          // then byte by byte.
-          const run = copyPlain(view, outView, i, p, e, QUOTES);
-          i += run;
-          p += run;
+          // Four bytes at a time: each word is written whole, and the bytes after the first
+          // one that is not plain (a control character, quote or backslash) written again
+          // after it; near the line's end, byte by byte.
           for (;;) {
+            if (i + 4 <= e && p + 4 <= outEnd) {
+              const x = view.getInt32(i, true);
+              outView.setInt32(p, x, true);
+              const m = notPlain(x);
+              if (m === 0) {
+                i += 4;
+                p += 4;
+                continue;
+              }
+              const f = firstByte(m);
+              i += f;
+              p += f;
+            }
             // No bound check: a line is followed by its newline, which stops the loop.
             c = buf[i];
             if (c > 0x22 ? c !== 0x5c : c >= 0x20 && c !== 0x22) {
@@ -691,7 +690,7 @@ export class CopyEncoder {
   }
 }
 
-const QUOTES = repeated(0x22);
+const EMPTY_WORDS = new Int32Array(0);
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /**

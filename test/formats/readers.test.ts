@@ -251,6 +251,32 @@ t.test('CSV/TSV as ready NDJSON bytes: the same text JSON.stringify makes of the
   );
 });
 
+// The byte scanner copies fields four bytes at a time up to their first special byte: fields
+// of every length around a word, with a quote, backslash, delimiter, control character, line
+// break or UTF-8 character at every place, quoted and not, in one file cut in pieces.
+t.test('CSV as NDJSON bytes: random fields of every length, special bytes at every place', async (t) => {
+  let seed = 5;
+  const rnd = (n: number) => Math.floor(((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) / 0x80000000) * n);
+  const SPECIAL = ['"', '\\', ';', '\t', '\u0001', '\u001f', 'é', '€', '😀', ' ', '\u007f'];
+  const field = () => {
+    let x = '';
+    const n = rnd(14);
+    for (let j = 0; j < n; j++) x += rnd(5) === 0 ? SPECIAL[rnd(SPECIAL.length)] : 'abcdefgh'[rnd(8)];
+    const quoted = x.includes(',') || x.includes('"') || rnd(3) === 0;
+    if (quoted && rnd(4) === 0) x = x.slice(0, rnd(x.length + 1)) + (rnd(2) ? '\n' : ',') + x.slice(rnd(x.length + 1));
+    return quoted ? '"' + x.replace(/"/g, '""') + '"' : x.replace(/"/g, '');
+  };
+  const rows = Array.from({ length: 2000 }, () => Array.from({ length: 4 }, field).join(','));
+  await sameAsRecords(t, 'csv', 'k,ab,abcde,a_long_name\n' + rows.join('\n') + '\n', {}, [5, 4099]);
+  await sameAsRecords(
+    t,
+    'csv',
+    'k;ab;abcde;a_long_name\n' + rows.join('\n').replace(/,/g, ';') + '\n',
+    { delimiter: ';' },
+    [4099],
+  );
+});
+
 t.test('CSV as NDJSON bytes: invalid UTF-8 is named by its line, as when decoding', async (t) => {
   const bad = Buffer.concat([Buffer.from('a,b\n1,2\n3,"x'), Buffer.from([0xc3, 0x28]), Buffer.from('"\n5,6\n')]);
   for (const piece of [bad.length, 1, 4, 7]) {

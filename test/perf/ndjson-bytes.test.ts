@@ -316,3 +316,95 @@ t.test('2000 random lines, whole and in random pieces', async (t) => {
   }
   t.equal(bad, 0, 'every random line alone: same output, rejects and error');
 });
+
+// Lines with one set of keys in one order, as most files are: after the first, Canonical.line
+// takes its same-shape pass (sameShape), which must answer as reference() does on every line,
+// and the output must be the object path's. Values of every kind, and mutations at every place.
+// Canonical values first: most picks come from those, so most lines pass (SHAPE_OK of them).
+const SHAPE_OK = 18;
+const SHAPE_VALUES = [
+  '""',
+  '"x"',
+  '"abcd"',
+  '"abcdefgh"',
+  '"é✓😀"',
+  '"a b c d e f"',
+  '"abc\\"d"',
+  '"ab\\\\cd"',
+  '"\\n\\t\\r\\b\\f\\"\\\\"',
+  '"a\\u0001b"',
+  '0',
+  '-1',
+  '1.5',
+  '123456789012345',
+  '0.000001',
+  'true',
+  'false',
+  'null',
+  '"\\/"',
+  '2.50',
+  '1e3',
+  '-0',
+  '1234567890123456',
+  '0.0000001',
+  'tru',
+  'nul',
+  'falsy',
+  '[1,2]',
+  '{"y":1}',
+  '{"1":1}',
+  '"a\\u00e9"',
+  '"a\\u000a"',
+  '"a\\x"',
+  '"a\tb"',
+];
+const SHAPE_KEYS = ['id', 'a', 'name_of_it', 'abcd', '_line', 'é', 'k\\"q'];
+function shapeLine(keys: string[]): string {
+  let s =
+    '{' + keys.map((k) => `"${k}":${SHAPE_VALUES[rnd(rnd(8) === 0 ? SHAPE_VALUES.length : SHAPE_OK)]}`).join(',') + '}';
+  if (rnd(4) === 0) {
+    const i = rnd(s.length + 1);
+    const ch = MUTATE[rnd(MUTATE.length)];
+    const op = rnd(3);
+    s =
+      op === 0
+        ? s.slice(0, i) + ch + s.slice(i)
+        : op === 1
+          ? s.slice(0, i) + s.slice(i + 1)
+          : s.slice(0, i) + ch + s.slice(i + 1);
+  }
+  return s;
+}
+
+t.test('same-shape lines: Canonical.line answers as its reference, output as the object path', async (t) => {
+  for (const keys of [SHAPE_KEYS, SHAPE_KEYS.slice(1, 3), ['a', 'b'], ['id', 'id2', 'id'], ['_file', 'x']]) {
+    const lines = Array.from({ length: 1500 }, () => shapeLine(keys));
+    const fast = new Canonical(32);
+    const ref = new Canonical(32);
+    let bad = 0;
+    let passed = 0;
+    for (const l of lines) {
+      // In one buffer with the lines around it, as readLineBatches hands them on.
+      const buf = Buffer.from(`x\n${l}\n{"z":"y"}`);
+      const e = 2 + Buffer.byteLength(l);
+      const a = fast.line(buf, 2, e);
+      const b = ref.reference(buf, 2, e);
+      if (a !== b || (a && fast.lineageKey !== ref.lineageKey)) if (bad++ < 5) t.fail(`differs: ${l}`);
+      if (a) passed++;
+    }
+    t.equal(bad, 0, `keys ${keys.join(',')}: every line the same answer (${passed} canonical)`);
+    const text = lines.join('\n') + '\n';
+    await same(t, text, `keys ${keys.join(',')}`);
+    const buf = Buffer.from(text);
+    const cuts = Array.from({ length: 40 }, () => rnd(buf.length)).sort((a, b) => a - b);
+    for (const lineage of [false, true]) {
+      const want = await read([buf], false, lineage);
+      const got = await read(pieces(buf, cuts), true, lineage);
+      t.same(
+        got,
+        { ...want, bytesBatches: got.bytesBatches },
+        `keys ${keys.join(',')}: in pieces${lineage ? ' (lineage)' : ''}`,
+      );
+    }
+  }
+});

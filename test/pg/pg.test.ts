@@ -308,6 +308,58 @@ t.test('encodeLines gives what parsing and encoding each record gives, for trick
 
 // Numbers are copied as they are only when that is what String(number) gives; every shape of
 // decimal around the edges (digits, zeros, exponents, 1e-6, 15 and 16 digits) must agree.
+// Strings copied four bytes at a time, keys compared four at a time: every length around a
+// word, a special byte (quote, backslash, control, UTF-8) at every place, keys of 1 to 13
+// bytes, many lines with the same keys (the remembered ones) and mutated lines.
+t.test('encodeLines agrees with the record path on random lines of every string length', async (t) => {
+  let seed = 11;
+  const rnd = (n: number) => Math.floor(((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) / 0x80000000) * n);
+  const CHARS = ['a', 'b', '7', ' ', '"', '\\', '\t', '\n', '\u0001', 'é', '東', '🚀', '.', 'N'];
+  const str = () => {
+    let x = '';
+    const n = rnd(14);
+    for (let j = 0; j < n; j++) x += rnd(4) === 0 ? CHARS[rnd(CHARS.length)] : 'abcdefgh'[rnd(8)];
+    return x;
+  };
+  const cols = ['k', 'ab', 'abc', 'abcd', 'abcde', 'sale_id', 'product_name', 'a_long_key_13'];
+  const table = new Set(cols);
+  const lines: string[] = [];
+  for (let n = 0; n < 3000; n++) {
+    const keys = rnd(10) === 0 ? cols.slice().reverse() : cols;
+    let l = JSON.stringify(Object.fromEntries(keys.map((k) => [k, rnd(6) === 0 ? rnd(1000) : str()])));
+    if (rnd(6) === 0) {
+      let i = rnd(l.length);
+      // Not inside a surrogate pair: half of one is no UTF-8, and the two paths would read different text.
+      while (/[\ud800-\udfff]/.test(l[i] ?? '')) i++;
+      l = l.slice(0, i) + ' ,:{}"\\x'[rnd(9)] + l.slice(i + 1);
+    }
+    lines.push(l);
+  }
+  const fast = new CopyEncoder(cols, table, false, true);
+  const slow = new CopyEncoder(cols, table, false, true);
+  let bad = 0;
+  lines.forEach((line, n) => {
+    let want: string;
+    let got: string;
+    try {
+      want = slow
+        .encode({ name: 'in', lines: [n + 1], records: [parseRecord(line, { file: 'in', line: n + 1 })] })
+        .text.toString();
+    } catch (err) {
+      want = (err as Error).message;
+    }
+    try {
+      got = fast.encodeLines(lineBatch('in', [n + 1], [line])).text.toString();
+    } catch (err) {
+      got = (err as Error).message;
+    }
+    if (got !== want && bad++ < 5)
+      t.fail(`differs: ${JSON.stringify(line)}: ${JSON.stringify(got)} / ${JSON.stringify(want)}`);
+  });
+  t.equal(bad, 0, 'every line: the same COPY text or the same error');
+  t.ok(fast.fastRows > 1500, `most lines took the fast path (${fast.fastRows})`);
+});
+
 t.test('encodeLines writes numbers as the record path does', async (t) => {
   const tokens = new Set([
     '0.1',
