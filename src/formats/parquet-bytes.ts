@@ -10,6 +10,7 @@
 import type { ColumnPlan } from './parquet-types.js';
 import { daysFromCivil, validYmd } from './parquet-types.js';
 import { Bytes } from './parquet-pages.js';
+import { fnv1a, FNV_OFFSET, FNV_PRIME } from './parquet-encode.js';
 
 /** What a field's value is, as scanned. */
 export const STR = 0;
@@ -191,6 +192,8 @@ export class LineScanner {
   /** Per column: the value's bytes (a string's without its quotes). */
   readonly vs: Int32Array;
   readonly ve: Int32Array;
+  /** Per column, for a string: the fnv1a() of its bytes. */
+  readonly hash: Int32Array;
   private readonly names: Buffer[];
   private readonly byName = new Map<string, number>();
   /** Per column: the bytes vs/ve point into: the line's buffer, or `unescaped` for a string that had escapes. */
@@ -206,6 +209,7 @@ export class LineScanner {
     this.kind = new Int8Array(names.length);
     this.vs = new Int32Array(names.length);
     this.ve = new Int32Array(names.length);
+    this.hash = new Int32Array(names.length);
     this.order = new Int32Array(names.length).fill(-1);
     this.src = names.map(() => Buffer.alloc(0));
   }
@@ -295,6 +299,8 @@ export class LineScanner {
       const c = buf[p];
       if (c === 0x22) {
         const vs = ++p;
+        // The string's FNV-1a hash as it is scanned: the dictionary need not read it again.
+        let h = FNV_OFFSET;
         for (;;) {
           if (p >= e) return false;
           const d = buf[p];
@@ -306,12 +312,14 @@ export class LineScanner {
             if (p < 0) return false;
             break;
           }
+          h = Math.imul(h ^ d, FNV_PRIME);
           p++;
         }
         if (this.src[col] === buf) {
           this.vs[col] = vs;
           this.ve[col] = p;
-        }
+          this.hash[col] = h;
+        } else this.hash[col] = fnv1a(this.src[col], this.vs[col], this.ve[col]);
         p++;
         kind[col] = STR;
       } else if (c === 0x2d || isDigit(c)) {

@@ -114,8 +114,8 @@ export abstract class ColumnBuffer {
     throw new Error(`${this.element.name}: no numeric byte path for ${this.element.type}`);
   }
 
-  /** A BYTE_ARRAY value from the byte path: the UTF-8 bytes buf[s..e). */
-  pushBytes(_buf: Uint8Array, _s: number, _e: number): void {
+  /** A BYTE_ARRAY value from the byte path: the UTF-8 bytes buf[s..e), and their fnv1a() when known. */
+  pushBytes(_buf: Uint8Array, _s: number, _e: number, _hash?: number): void {
     throw new Error(`${this.element.name}: no byte path for ${this.element.type}`);
   }
 
@@ -459,16 +459,14 @@ class ByteArrayColumn extends ColumnBuffer {
     u.n = 0;
     u.ensure(s.length * 3);
     const len = u.buf.write(s, 0, 'utf8');
-    this.hold(u.buf, 0, len);
+    this.hold(u.buf, 0, len, fnv1a(u.buf, 0, len));
   }
-  override pushBytes(buf: Uint8Array, s: number, e: number) {
-    this.hold(buf, s, e);
+  override pushBytes(buf: Uint8Array, s: number, e: number, hash?: number) {
+    this.hold(buf, s, e, hash ?? fnv1a(buf, s, e));
     this.pushed();
   }
-  /** The index of buf[s..e) in the dictionary (added when new), held for the next value. */
-  private hold(buf: Uint8Array, s: number, e: number) {
-    let h = 0x811c9dc5 | 0;
-    for (let i = s; i < e; i++) h = Math.imul(h ^ buf[i], 0x01000193);
+  /** The index of buf[s..e) (FNV-1a hash h) in the dictionary (added when new), held for the next value. */
+  private hold(buf: Uint8Array, s: number, e: number, h: number) {
     const table = this.table;
     const mask = table.length - 1;
     const keys = this.keys.buf;
@@ -500,7 +498,8 @@ class ByteArrayColumn extends ColumnBuffer {
       const out = this.keys;
       out.ensure(4 + len);
       out.view.setUint32(out.n, len, true);
-      out.buf.set(buf.subarray(s, e), out.n + 4);
+      const kb = out.buf;
+      for (let i = 0, o = out.n + 4; i < len; i++) kb[o + i] = buf[s + i];
       out.n += 4 + len;
       this.at[k + 1] = out.n;
       table[slot] = k + 1;
@@ -552,15 +551,36 @@ class ByteArrayColumn extends ColumnBuffer {
     const at = this.at;
     let min = 0;
     let max = 0;
-    const slice = (k: number) => page.subarray(at[k] + 4, at[k + 1]);
+    // Keys compared in place (no view per key): unsigned bytes, then length.
+    const cmp = (a: number, b: number) => {
+      const as = at[a] + 4;
+      const bs = at[b] + 4;
+      const al = at[a + 1] - as;
+      const bl = at[b + 1] - bs;
+      const n = al < bl ? al : bl;
+      for (let i = 0; i < n; i++) {
+        const d = page[as + i] - page[bs + i];
+        if (d !== 0) return d;
+      }
+      return al - bl;
+    };
     for (let k = 1; k < this.size; k++) {
-      const s = slice(k);
-      if (Buffer.compare(s, slice(min)) < 0) min = k;
-      if (Buffer.compare(s, slice(max)) > 0) max = k;
+      if (cmp(k, min) < 0) min = k;
+      if (cmp(k, max) > 0) max = k;
     }
+    const slice = (k: number) => page.subarray(at[k] + 4, at[k + 1]);
     return { min_value: new Uint8Array(slice(min)), max_value: new Uint8Array(slice(max)) };
   }
 }
+
+/** The FNV-1a hash of buf[s..e) (the byte path computes it while it scans, parquet-bytes.ts). */
+export function fnv1a(buf: Uint8Array, s: number, e: number): number {
+  let h = FNV_OFFSET;
+  for (let i = s; i < e; i++) h = Math.imul(h ^ buf[i], FNV_PRIME);
+  return h;
+}
+export const FNV_OFFSET = 0x811c9dc5 | 0;
+export const FNV_PRIME = 0x01000193;
 
 /** DECIMAL beyond 18 digits: the unscaled value as `type_length` big-endian two's-complement bytes. */
 class FixedDecimalColumn extends ColumnBuffer {

@@ -320,8 +320,10 @@ export class LakeSink implements Sink {
     for (let c = 0; c < n; c++) {
       const col = w.column(c);
       if (bp.nulls[c]) col.pushNull();
-      else if (bp.bytes[c]) col.pushBytes(sc.src[bp.slot[c]], sc.vs[bp.slot[c]], sc.ve[bp.slot[c]]);
-      else col.pushNumber(bp.nums[c]);
+      else if (bp.bytes[c]) {
+        const f = bp.slot[c];
+        col.pushBytes(sc.src[f], sc.vs[f], sc.ve[f], sc.hash[f]);
+      } else col.pushNumber(bp.nums[c]);
     }
     this.added(w);
     this.byteLines++;
