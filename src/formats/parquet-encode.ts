@@ -434,7 +434,7 @@ class BooleanColumn extends ColumnBuffer {
  */
 class ByteArrayColumn extends ColumnBuffer {
   /** The distinct values in first-seen order, PLAIN-encoded: the dictionary page. */
-  private readonly keys = new Scratch();
+  private readonly keys = new Scratch(4096);
   /** Where key k starts in `keys` (its length prefix); at[size] is the end. */
   private at = new Int32Array(1025);
   private hashes = new Int32Array(1024);
@@ -444,7 +444,7 @@ class ByteArrayColumn extends ColumnBuffer {
   private idx = new Int32Array(1024);
   private readonly json: boolean;
   /** The record path's string as UTF-8. */
-  private readonly utf8 = new Scratch();
+  private readonly utf8 = new Scratch(1024);
 
   constructor(element: SchemaElement) {
     super(element);
