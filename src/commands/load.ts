@@ -272,7 +272,8 @@ export async function run(io: Io, opts: LoadOptions): Promise<ExitCode> {
 /** --to FORMAT: the records go to files (a sink), through the stage runner. */
 async function loadFiles(io: Io, opts: LoadOptions, req: SinkRequest): Promise<ExitCode> {
   const { openSink } = await import('../sinks/index.js');
-  const source = new NdjsonSource(io, opts.input);
+  // A Parquet lake reads the record lines as bytes (its byte path, formats/parquet-bytes.ts).
+  const source = new NdjsonSource(io, opts.input, { bytes: req.to === 'parquet' });
   await source.open();
   // A signal must also stop a wait for input that may never come.
   const onAbort = () => source.stop();

@@ -85,15 +85,38 @@ export abstract class ColumnBuffer {
   protected abstract store(v: unknown): void;
 
   push(v: unknown): void {
-    if (this.n === this.defs.length) this.defs = grown(this.defs, this.n * 2);
     if (v === null || v === undefined) {
-      this.defs[this.n++] = 0;
-      this.nulls++;
+      this.pushNull();
       return;
     }
-    this.defs[this.n++] = 1;
     this.store(v);
+    this.pushed();
+  }
+
+  pushNull(): void {
+    if (this.n === this.defs.length) this.defs = grown(this.defs, this.n * 2);
+    this.defs[this.n++] = 0;
+    this.nulls++;
+  }
+
+  /** Counts the value store() (or a subclass's pushNumber/pushBytes) has just held. */
+  protected pushed(): void {
+    if (this.n === this.defs.length) this.defs = grown(this.defs, this.n * 2);
+    this.defs[this.n++] = 1;
     this.count++;
+  }
+
+  /**
+   * A value from the byte path (lake-lines.ts): a number for the numeric columns (INT32, INT64
+   * below 2^53, DOUBLE, BOOLEAN as 0/1), exactly what store() holds for the record path's value.
+   */
+  pushNumber(_x: number): void {
+    throw new Error(`${this.element.name}: no numeric byte path for ${this.element.type}`);
+  }
+
+  /** A BYTE_ARRAY value from the byte path: the UTF-8 bytes buf[s..e), and their fnv1a() when known. */
+  pushBytes(_buf: Uint8Array, _s: number, _e: number, _hash?: number): void {
+    throw new Error(`${this.element.name}: no byte path for ${this.element.type}`);
   }
 
   reset(): void {
@@ -220,6 +243,11 @@ class Int32Column extends ColumnBuffer {
     if (this.count === this.vals.length) this.vals = grown(this.vals, this.count * 2);
     this.vals[this.count] = typeof v === 'bigint' ? Number(v) : (v as number);
   }
+  override pushNumber(x: number) {
+    if (this.count === this.vals.length) this.vals = grown(this.vals, this.count * 2);
+    this.vals[this.count] = x;
+    this.pushed();
+  }
   protected pageValues() {
     return PAGE_BYTES / 4;
   }
@@ -274,6 +302,10 @@ class Int64Column extends ColumnBuffer {
       big[this.count] = v as bigint;
       this.big = big;
     }
+  }
+  override pushNumber(x: number) {
+    this.store(x);
+    this.pushed();
   }
   override reset() {
     super.reset();
@@ -331,6 +363,11 @@ class DoubleColumn extends ColumnBuffer {
     if (this.count === this.vals.length) this.vals = grown(this.vals, this.count * 2);
     this.vals[this.count] = v as number;
   }
+  override pushNumber(x: number) {
+    if (this.count === this.vals.length) this.vals = grown(this.vals, this.count * 2);
+    this.vals[this.count] = x;
+    this.pushed();
+  }
   protected pageValues() {
     return PAGE_BYTES / 8;
   }
@@ -367,6 +404,10 @@ class BooleanColumn extends ColumnBuffer {
     if (this.count === this.vals.length) this.vals = grown(this.vals, this.count * 2);
     this.vals[this.count] = v ? 1 : 0;
   }
+  override pushNumber(x: number) {
+    this.store(x);
+    this.pushed();
+  }
   protected pageValues() {
     return PAGE_BYTES * 8;
   }
@@ -385,66 +426,116 @@ class BooleanColumn extends ColumnBuffer {
   }
 }
 
-/** UTF-8 strings (and JSON text): a dictionary per row group, PLAIN when it grows past 1 MB. */
+/**
+ * UTF-8 strings (and JSON text): a dictionary per row group, PLAIN when it grows past 1 MB. The
+ * dictionary is keyed by the value's bytes (an open-addressing table of FNV-1a hashes) and its
+ * keys are held as the dictionary page itself (4-byte length, UTF-8), so the byte path pushes a
+ * value straight from its input line and the record path pushes the string's UTF-8: one table.
+ */
 class ByteArrayColumn extends ColumnBuffer {
-  private readonly dict = new Map<string, number>();
-  private keys: string[] = [];
+  /** The distinct values in first-seen order, PLAIN-encoded: the dictionary page. */
+  private readonly keys = new Scratch(4096);
+  /** Where key k starts in `keys` (its length prefix); at[size] is the end. */
+  private at = new Int32Array(1025);
+  private hashes = new Int32Array(1024);
+  private size = 0;
+  /** Open addressing: key index + 1, 0 = empty; a power of two, at most half full. */
+  private table = new Int32Array(2048);
   private idx = new Int32Array(1024);
-  private keyBytes = 0;
   private readonly json: boolean;
+  /** The record path's string as UTF-8. */
+  private readonly utf8 = new Scratch(1024);
 
   constructor(element: SchemaElement) {
     super(element);
     this.json = element.converted_type === 'JSON';
   }
   get bytes() {
-    return this.n + this.count * 4 + this.keyBytes + this.keys.length * 48;
+    return this.n + this.count * 4 + this.keys.n + this.size * 12;
   }
   protected store(v: unknown) {
     const s = this.json ? JSON.stringify(toJson(v)) : (v as string);
-    let k = this.dict.get(s);
-    if (k === undefined) {
-      k = this.keys.length;
-      this.dict.set(s, k);
-      this.keys.push(s);
-      this.keyBytes += s.length * 2;
+    const u = this.utf8;
+    u.n = 0;
+    u.ensure(s.length * 3);
+    const len = u.buf.write(s, 0, 'utf8');
+    this.hold(u.buf, 0, len, fnv1a(u.buf, 0, len));
+  }
+  override pushBytes(buf: Uint8Array, s: number, e: number, hash?: number) {
+    this.hold(buf, s, e, hash ?? fnv1a(buf, s, e));
+    this.pushed();
+  }
+  /** The index of buf[s..e) (FNV-1a hash h) in the dictionary (added when new), held for the next value. */
+  private hold(buf: Uint8Array, s: number, e: number, h: number) {
+    const table = this.table;
+    const mask = table.length - 1;
+    const keys = this.keys.buf;
+    const len = e - s;
+    let slot = h & mask;
+    let k = -1;
+    for (;;) {
+      const t = table[slot];
+      if (t === 0) break;
+      const c = t - 1;
+      if (this.hashes[c] === h && this.at[c + 1] - this.at[c] - 4 === len) {
+        let i = 0;
+        const o = this.at[c] + 4;
+        while (i < len && keys[o + i] === buf[s + i]) i++;
+        if (i === len) {
+          k = c;
+          break;
+        }
+      }
+      slot = (slot + 1) & mask;
+    }
+    if (k < 0) {
+      k = this.size++;
+      if (this.size >= this.hashes.length) {
+        this.hashes = grown(this.hashes, this.hashes.length * 2);
+        this.at = grown(this.at, this.hashes.length + 1);
+      }
+      this.hashes[k] = h;
+      const out = this.keys;
+      out.ensure(4 + len);
+      out.view.setUint32(out.n, len, true);
+      const kb = out.buf;
+      for (let i = 0, o = out.n + 4; i < len; i++) kb[o + i] = buf[s + i];
+      out.n += 4 + len;
+      this.at[k + 1] = out.n;
+      table[slot] = k + 1;
+      if (this.size * 2 > table.length) this.rehash(table.length * 2);
     }
     if (this.count === this.idx.length) this.idx = grown(this.idx, this.count * 2);
     this.idx[this.count] = k;
   }
+  private rehash(size: number) {
+    const table = new Int32Array(size);
+    const mask = size - 1;
+    for (let c = 0; c < this.size; c++) {
+      let slot = this.hashes[c] & mask;
+      while (table[slot] !== 0) slot = (slot + 1) & mask;
+      table[slot] = c + 1;
+    }
+    this.table = table;
+  }
   override reset() {
     super.reset();
-    this.dict.clear();
-    this.keys = [];
-    this.keyBytes = 0;
-  }
-  private encodedKeys?: { page: Buffer; at: Int32Array };
-  /** Every distinct value once, PLAIN (4-byte length, UTF-8), with where each starts. */
-  private encodeKeys(): { page: Buffer; at: Int32Array } {
-    const out = new Scratch();
-    const at = new Int32Array(this.keys.length + 1);
-    for (let k = 0; k < this.keys.length; k++) {
-      const s = this.keys[k];
-      out.ensure(4 + s.length * 3);
-      at[k] = out.n;
-      const len = out.buf.write(s, out.n + 4, 'utf8');
-      out.view.setUint32(out.n, len, true);
-      out.n += 4 + len;
-    }
-    at[this.keys.length] = out.n;
-    return { page: out.buf.subarray(0, out.n), at };
+    this.size = 0;
+    this.keys.n = 0;
+    this.table.fill(0);
   }
   protected override dictionary() {
-    this.encodedKeys = this.encodeKeys();
-    if (this.encodedKeys.page.length > DICT_MAX_BYTES && this.keys.length > this.count / 4) return undefined;
-    return { page: this.encodedKeys.page, size: this.keys.length, idx: this.idx };
+    const page = this.keys.bytes();
+    if (page.length > DICT_MAX_BYTES && this.size > this.count / 4) return undefined;
+    return { page, size: this.size, idx: this.idx };
   }
   protected pageValues() {
-    const avg = this.encodedKeys ? this.encodedKeys.page.length / Math.max(1, this.keys.length) : 16;
+    const avg = this.keys.n / Math.max(1, this.size);
     return Math.floor(PAGE_BYTES / Math.max(1, avg));
   }
   protected plain(out: Scratch, from: number, to: number) {
-    const { page, at } = this.encodedKeys ?? (this.encodedKeys = this.encodeKeys());
+    const page = this.keys.buf;
+    const at = this.at;
     for (let i = from; i < to; i++) {
       const k = this.idx[i];
       const a = at[k];
@@ -456,20 +547,40 @@ class ByteArrayColumn extends ColumnBuffer {
   }
   protected stats(): Statistics {
     // Byte order of the UTF-8 (unsigned), as parquet-format orders strings.
-    const { page, at } = this.encodedKeys ?? (this.encodedKeys = this.encodeKeys());
+    const page = this.keys.buf;
+    const at = this.at;
     let min = 0;
     let max = 0;
-    const slice = (k: number) => page.subarray(at[k] + 4, at[k + 1]);
-    for (let k = 1; k < this.keys.length; k++) {
-      const s = slice(k);
-      if (Buffer.compare(s, slice(min)) < 0) min = k;
-      if (Buffer.compare(s, slice(max)) > 0) max = k;
+    // Keys compared in place (no view per key): unsigned bytes, then length.
+    const cmp = (a: number, b: number) => {
+      const as = at[a] + 4;
+      const bs = at[b] + 4;
+      const al = at[a + 1] - as;
+      const bl = at[b + 1] - bs;
+      const n = al < bl ? al : bl;
+      for (let i = 0; i < n; i++) {
+        const d = page[as + i] - page[bs + i];
+        if (d !== 0) return d;
+      }
+      return al - bl;
+    };
+    for (let k = 1; k < this.size; k++) {
+      if (cmp(k, min) < 0) min = k;
+      if (cmp(k, max) > 0) max = k;
     }
-    const res = { min_value: new Uint8Array(slice(min)), max_value: new Uint8Array(slice(max)) };
-    this.encodedKeys = undefined;
-    return res;
+    const slice = (k: number) => page.subarray(at[k] + 4, at[k + 1]);
+    return { min_value: new Uint8Array(slice(min)), max_value: new Uint8Array(slice(max)) };
   }
 }
+
+/** The FNV-1a hash of buf[s..e) (the byte path computes it while it scans, parquet-bytes.ts). */
+export function fnv1a(buf: Uint8Array, s: number, e: number): number {
+  let h = FNV_OFFSET;
+  for (let i = s; i < e; i++) h = Math.imul(h ^ buf[i], FNV_PRIME);
+  return h;
+}
+export const FNV_OFFSET = 0x811c9dc5 | 0;
+export const FNV_PRIME = 0x01000193;
 
 /** DECIMAL beyond 18 digits: the unscaled value as `type_length` big-endian two's-complement bytes. */
 class FixedDecimalColumn extends ColumnBuffer {

@@ -187,9 +187,14 @@ export function readPageHeader(c: Cursor): PageHeader {
 
 /** A growable byte buffer (reused page after page). */
 export class Bytes {
-  buf = Buffer.allocUnsafe(64 * 1024);
-  view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  buf: Buffer;
+  view: DataView;
   n = 0;
+  /** `size`: the first allocation (a buffer per dictionary column per open file starts small). */
+  constructor(size = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(size);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
   ensure(k: number): void {
     if (this.n + k <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.n + k));

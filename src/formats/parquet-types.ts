@@ -81,7 +81,7 @@ const ISO_DATETIME =
 const ISO_TIME = /^(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?$/;
 const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-function validYmd(y: number, m: number, d: number): boolean {
+export function validYmd(y: number, m: number, d: number): boolean {
   if (m < 1 || m > 12 || d < 1 || d > MONTH_DAYS[m - 1]) return false;
   return !(m === 2 && d === 29 && !((y % 4 === 0 && y % 100 !== 0) || y % 400 === 0));
 }
@@ -603,6 +603,12 @@ function decimalPlan(name: string, precision: number, scale: number, type: strin
   };
   if (physical === 'FIXED_LEN_BYTE_ARRAY') element.type_length = decimalBytes(precision);
   const limit = pow10(precision);
+  // INT32 and INT64 take the unscaled value as a number when a double holds it exactly (no
+  // BigInt per value: the column buffer stores numbers); DECIMAL beyond 18 digits as a bigint.
+  const asNumber = physical !== 'FIXED_LEN_BYTE_ARRAY';
+  const numLimit = Number(limit);
+  const exact = (coef: bigint) =>
+    asNumber && coef >= -9007199254740991n && coef <= 9007199254740991n ? Number(coef) : coef;
   return {
     name,
     element,
@@ -610,11 +616,16 @@ function decimalPlan(name: string, precision: number, scale: number, type: strin
     encode(v, at) {
       if (v === null || v === undefined) return null;
       if (typeof v === 'string' && v.length <= 16) {
-        // Money as text ("387.61"): the digits with the point dropped and zeros padded, one BigInt.
+        // Money as text ("387.61"): the digits with the point dropped and zeros padded.
         const m = SHORT_DEC.exec(v);
         if (m && (m[2]?.length ?? 0) <= scale) {
-          const coef = BigInt(m[1] + (m[2] ?? '').padEnd(scale, '0'));
-          if (coef < limit && coef > -limit) return coef;
+          const digits = m[1] + (m[2] ?? '').padEnd(scale, '0');
+          if (asNumber && digits.length <= 16) {
+            const x = Number(digits);
+            if (Number.isSafeInteger(x) && x < numLimit && x > -numLimit) return x === 0 ? 0 : x;
+          }
+          const coef = BigInt(digits);
+          if (coef < limit && coef > -limit) return exact(coef);
         }
       }
       const d: Decimal | undefined = toDecimal(v);
@@ -630,7 +641,7 @@ function decimalPlan(name: string, precision: number, scale: number, type: strin
       const coef = n.coef * pow10(scale - n.scale);
       if (coef >= limit || coef <= -limit)
         return bad(at, name, `more digits than DECIMAL(${precision},${scale}) holds`, v);
-      return coef;
+      return exact(coef);
     },
   };
 }

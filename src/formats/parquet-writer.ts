@@ -17,6 +17,8 @@ import {
 // hyparquet-writer's own file writer flushes at 1 MB and grows its buffer by doubling; with many
 // partitions open at once that is the memory, so flush sooner.
 const FLUSH_AT = 256 * 1024;
+/** Appends this large are written straight to the file. */
+const DIRECT_AT = 32 * 1024;
 
 type WriterModule = typeof import('hyparquet-writer');
 type Compressor = (input: Uint8Array) => Uint8Array;
@@ -53,8 +55,17 @@ function openTemp(mod: WriterModule, path: string) {
   };
   const grow = w.ensure.bind(w);
   w.ensure = (size: number) => {
-    if (w.index > FLUSH_AT) flush();
+    if (w.index > FLUSH_AT || (w.index + size > w.buffer.byteLength && w.index > 0)) flush();
     grow(size);
+  };
+  // A page (up to 1 MB) goes to the file as it is, not through the buffer: the buffer would grow
+  // to the largest page and stay that size, per open file (28 of them for a month of days).
+  const append = w.appendBytes.bind(w);
+  w.appendBytes = (b: Uint8Array) => {
+    if (b.length < DIRECT_AT) return append(b);
+    flush();
+    writeSync(fd, b);
+    w.offset += b.length;
   };
   (w as { flush?: () => void }).flush = flush;
   w.finish = flush;
@@ -196,10 +207,14 @@ export class HyparquetPart implements PartWriter {
 
   /** Adds one row of physical values (already encoded by the column plans). */
   push(values: unknown[]): void {
-    // hyparquet-writer takes INT64 only as bigint; the plans give a number below 2^53.
+    // hyparquet-writer takes INT64 only as bigint, and scales a number given for a DECIMAL; the
+    // plans give a number below 2^53 (for a DECIMAL, the unscaled value).
     for (let c = 0; c < values.length; c++) {
       const v = values[c];
-      this.cols[c].push(typeof v === 'number' && this.plans[c].element.type === 'INT64' ? BigInt(v) : v);
+      const e = this.plans[c].element;
+      this.cols[c].push(
+        typeof v === 'number' && (e.type === 'INT64' || e.converted_type === 'DECIMAL') ? BigInt(v) : v,
+      );
     }
     this.buffered++;
     this.rows++;

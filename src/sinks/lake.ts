@@ -22,6 +22,8 @@ import { toDecimal } from '../lib/decimal.js';
 import { hiveEscape, isHidden } from '../formats/parquet-files.js';
 import { planColumn, type ColumnPlan } from '../formats/parquet-types.js';
 import { ParquetPart, type PartOptions } from '../formats/parquet-writer.js';
+import { byteEncoder, LineScanner, NULL, STR, type ByteEncoder } from '../formats/parquet-bytes.js';
+import { lineText, parseRecord, type LineRecordBatch } from '../lib/records.js';
 import { HIVE_TYPES_KEY } from '../sources/parquet.js';
 import type { SinkOpener, SinkRequest } from './index.js';
 
@@ -29,9 +31,11 @@ export const DEFAULT_ROW_GROUP = 100_000;
 /**
  * Bytes of column values held across all open files before the largest buffers are written as
  * row groups: besides the rows' bound (--row-group-size), memory is bounded by bytes whatever the
- * row width (bench/parquet.sh measures the peak RSS).
+ * row width (bench/parquet.sh measures the peak RSS). 1 M sales rows, 28 partitions: 32 MB gave
+ * 190 MB peak RSS (216 MB at 10 M), 16 MB 153 MB but a 35 % larger lake (row groups of ~7 000
+ * rows repeat their dictionaries); 24 MB 160 MB and 22 MB of files.
  */
-export const BUFFER_BYTES = 32 * 1024 * 1024;
+export const BUFFER_BYTES = 24 * 1024 * 1024;
 /** Files open at once (one per partition being written); the least recently used is closed past it. */
 export const MAX_OPEN = 64;
 
@@ -108,6 +112,10 @@ export class LakeSink implements Sink {
   private readonly version: string;
   private readonly steps: Steps;
   private writerMod!: typeof import('hyparquet-writer');
+  /** The byte path's state, when every column has a byte encoder (parquet-bytes.ts). */
+  private bytePath: BytePath | undefined;
+  /** Rows the byte path took (the -v log says how many). */
+  private byteLines = 0;
 
   constructor(
     private readonly req: SinkRequest,
@@ -117,6 +125,8 @@ export class LakeSink implements Sink {
     private readonly codec: CompressionCodec,
     killAt: number | undefined,
     private readonly log: Io['log'],
+    /** BX_TEST_LAKE_RECORDS=1: every line parsed (the reference path the byte path is tested against). */
+    private readonly forceRecords = false,
   ) {
     this.version = join(layout.area, 'v', runId);
     this.steps = new Steps(killAt);
@@ -235,6 +245,7 @@ export class LakeSink implements Sink {
     if (this.dataPlans.length === 0)
       throw new UsageError('--partition-by names every field: a data file needs at least one column');
     this.known = new Set(fields.map((f) => f.name));
+    this.bytePath = this.forceRecords ? undefined : bytePathOf(this.plans, this.dataPlans, this.partPlans);
     if (this.partPlans.length) {
       const types: Record<string, string> = {};
       for (const p of this.partPlans) types[p.name] = p.type;
@@ -243,16 +254,113 @@ export class LakeSink implements Sink {
   }
 
   async write(b: Batch): Promise<void> {
-    for (let i = 0; i < b.records.length; i++) {
-      const rec = b.records[i];
-      const at = originOfRecord(rec, b.name, b.lines[i]);
-      if (this.plans) this.add(rec, at);
-      else {
-        this.pending.push({ rec, at });
-        this.inferrer!.add(rec);
-        if (this.pending.length >= this.req.inferRows) this.flushPending();
-      }
+    const lines = b as Batch & Partial<LineRecordBatch>;
+    if (lines.buf && lines.starts) {
+      this.writeLines(lines as LineRecordBatch);
+      return;
     }
+    for (let i = 0; i < b.records.length; i++) this.record(b.records[i], b.name, b.lines[i]);
+  }
+
+  private record(rec: Rec, name: string, line: number): void {
+    const at = originOfRecord(rec, name, line);
+    if (this.plans) this.add(rec, at);
+    else {
+      this.pending.push({ rec, at });
+      this.inferrer!.add(rec);
+      if (this.pending.length >= this.req.inferRows) this.flushPending();
+    }
+  }
+
+  /** Record lines as bytes (NdjsonSource bytes: true): each canonical line by the byte path, the others parsed. */
+  private writeLines(b: LineRecordBatch): void {
+    const { buf, starts, ends } = b;
+    for (let i = 0; i < starts.length; i++) {
+      if (this.bytePath && this.addLine(buf, starts[i], ends[i])) continue;
+      const at = { file: b.name, line: b.lines[i] };
+      this.record(parseRecord(lineText(b, i), at), b.name, b.lines[i]);
+    }
+  }
+
+  /**
+   * One line by the byte path (parquet-bytes.ts): false, with nothing changed, when the line or
+   * one of its values is not one the byte path takes (the caller parses it).
+   */
+  private addLine(buf: Buffer, s: number, e: number): boolean {
+    const bp = this.bytePath!;
+    const sc = bp.scanner;
+    if (!sc.scan(buf, s, e)) return false;
+    const kind = sc.kind;
+    const n = bp.slot.length;
+    for (let c = 0; c < n; c++) {
+      const col = bp.slot[c];
+      const k = kind[col];
+      if (k < 0 || k === NULL) {
+        bp.nulls[c] = 1;
+        continue;
+      }
+      const x = bp.enc[c](sc.src[col], sc.vs[col], sc.ve[col], k);
+      if (x !== x) return false;
+      bp.nulls[c] = 0;
+      bp.nums[c] = x;
+    }
+    let key = '';
+    for (let j = 0; j < bp.partSlot.length; j++) {
+      const col = bp.partSlot[j];
+      if (kind[col] !== STR) return false;
+      const v = sc.src[col].latin1Slice(sc.vs[col], sc.ve[col]);
+      key = j === 0 ? v : `${key}\u0000${v}`;
+    }
+    let part = bp.parts.get(key);
+    if (part === undefined) {
+      part = this.partOfLine(sc);
+      if (part === undefined) return false;
+      if (bp.parts.size > 4096) bp.parts.clear();
+      bp.parts.set(key, part);
+    }
+    const w = this.writerFor(part);
+    for (let c = 0; c < n; c++) {
+      const col = w.column(c);
+      if (bp.nulls[c]) col.pushNull();
+      else if (bp.bytes[c]) {
+        const f = bp.slot[c];
+        col.pushBytes(sc.src[f], sc.vs[f], sc.ve[f], sc.hash[f]);
+      } else col.pushNumber(bp.nums[c]);
+    }
+    this.added(w);
+    this.byteLines++;
+    return true;
+  }
+
+  /** The partition path of a scanned line whose values are new to the byte path, or undefined if the plans refuse one. */
+  private partOfLine(sc: LineScanner): string | undefined {
+    const bp = this.bytePath!;
+    let part = '';
+    for (let j = 0; j < this.partPlans.length; j++) {
+      const col = bp.partSlot[j];
+      const text = sc.src[col].toString('utf8', sc.vs[col], sc.ve[col]);
+      try {
+        this.partPlans[j].encode(text, { file: '', line: 0 });
+      } catch {
+        return undefined;
+      }
+      const seg = this.segment(this.partPlans[j].name, text);
+      part += part ? `/${seg}` : seg;
+    }
+    return part;
+  }
+
+  /** The path segment `name=value` (%-escaped) of a partition value's text (null: the default partition). */
+  private segment(name: string, text: string | null): string {
+    // Partition values repeat (a day's sales share one): their path segments are remembered.
+    const key = `${name}\u0000${text ?? '\u0001'}`;
+    let seg = this.segments.get(key);
+    if (seg === undefined) {
+      seg = `${hiveEscape(name)}=${hiveEscape(text)}`;
+      if (this.segments.size > 4096) this.segments.clear();
+      this.segments.set(key, seg);
+    }
+    return seg;
   }
 
   private flushPending(): void {
@@ -281,15 +389,7 @@ export class LakeSink implements Sink {
       p.encode(v, at); // the value must be of the field's type, as in a data column
       if (v !== null && v !== undefined && typeof v === 'object')
         throw new DataError(at, p.name, 'a partition value must be a scalar');
-      const text = v === null || v === undefined ? null : String(v);
-      // Partition values repeat (a day's sales share one): their path segments are remembered.
-      const key = `${p.name}\u0000${text ?? '\u0001'}`;
-      let seg = this.segments.get(key);
-      if (seg === undefined) {
-        seg = `${hiveEscape(p.name)}=${hiveEscape(text)}`;
-        if (this.segments.size > 4096) this.segments.clear();
-        this.segments.set(key, seg);
-      }
+      const seg = this.segment(p.name, v === null || v === undefined ? null : String(v));
       part += part ? `/${seg}` : seg;
     }
     const w = this.writerFor(part);
@@ -298,6 +398,11 @@ export class LakeSink implements Sink {
     const values = this.values;
     for (let c = 0; c < plans.length; c++) values[c] = plans[c].encode(rec[plans[c].name], at);
     for (let c = 0; c < plans.length; c++) w.column(c).push(values[c]);
+    this.added(w);
+  }
+
+  /** Counts a row whose values are in w's columns; writes row groups out when the buffers are full. */
+  private added(w: ParquetPart): void {
     w.added();
     w.lastUse = ++this.tick;
     this.rows++;
@@ -306,8 +411,7 @@ export class LakeSink implements Sink {
       this.buffered -= w.buffered;
       w.flushGroup();
       this.steps.step();
-    } else if (this.buffered >= this.rowGroup) this.spill();
-    else if ((++this.sinceCheck & 1023) === 0 && this.heldBytes() >= BUFFER_BYTES) this.spillBytes();
+    } else if ((++this.sinceCheck & 1023) === 0 && this.heldBytes() >= BUFFER_BYTES) this.spillBytes();
   }
 
   /** Bytes held by every open file's buffers. */
@@ -317,17 +421,13 @@ export class LakeSink implements Sink {
     return b;
   }
 
-  /** Many partitions hold a row group's worth of rows between them: write out the largest buffer. */
-  private spill(): void {
-    let big: ParquetPart | undefined;
-    for (const w of this.writers.values()) if (!big || w.buffered > big.buffered) big = w;
-    if (!big) return;
-    this.buffered -= big.buffered;
-    big.flushGroup();
-    this.steps.step();
-  }
-
-  /** The open files hold BUFFER_BYTES between them (wide rows): write out the largest until half is left. */
+  /**
+   * The open files hold BUFFER_BYTES between them: write out the largest until half is left. Only
+   * bytes bound what partitions hold together, not rows: with 28 partitions sharing one row
+   * group's worth of rows, each spill wrote ~3 600 rows, and a row group that small re-inserts
+   * most of its string dictionary, repeats its page headers and statistics, and grows the footer
+   * (the write's RSS grew with the input: 201 MB at 1 M rows, 258 MB at 10 M).
+   */
   private spillBytes(): void {
     let held = this.heldBytes();
     while (held >= BUFFER_BYTES / 2) {
@@ -391,6 +491,9 @@ export class LakeSink implements Sink {
       }
       this.partitions.add('');
     }
+    this.log.debug(
+      `${this.byteLines} of ${this.rows} rows from their bytes${this.bytePath || this.rows === 0 ? '' : ' (a column type the byte path does not take)'}`,
+    );
     for (const part of this.partitions) await syncDir(part ? join(this.version, part) : this.version);
     await this.swap();
     return {
@@ -470,6 +573,40 @@ export class LakeSink implements Sink {
     await fsp.rmdir(join(this.layout.area, 'v')).catch(() => {});
     await fsp.rmdir(this.layout.area).catch(() => {});
   }
+}
+
+interface BytePath {
+  scanner: LineScanner;
+  /** Per data column: its field's index in the scanner, its encoder, whether it takes bytes. */
+  slot: Int32Array;
+  enc: ByteEncoder[];
+  bytes: Uint8Array;
+  partSlot: Int32Array;
+  /** The line's values, staged: a bad value leaves the columns as they were. */
+  nums: Float64Array;
+  nulls: Uint8Array;
+  /** Partition values' bytes (latin1, \u0000-joined) → the partition path. */
+  parts: Map<string, string>;
+}
+
+function bytePathOf(plans: ColumnPlan[], data: ColumnPlan[], part: ColumnPlan[]): BytePath | undefined {
+  const enc: ByteEncoder[] = [];
+  for (const p of data) {
+    const e = byteEncoder(p);
+    if (!e) return undefined;
+    enc.push(e);
+  }
+  const index = (p: ColumnPlan) => plans.indexOf(p);
+  return {
+    scanner: new LineScanner(plans.map((p) => p.name)),
+    slot: Int32Array.from(data.map(index)),
+    enc,
+    bytes: Uint8Array.from(data.map((p) => (p.element.type === 'BYTE_ARRAY' ? 1 : 0))),
+    partSlot: Int32Array.from(part.map(index)),
+    nums: new Float64Array(data.length),
+    nulls: new Uint8Array(data.length),
+    parts: new Map(),
+  };
 }
 
 /**
@@ -561,7 +698,16 @@ export const open: SinkOpener = async (req: SinkRequest, io: Io) => {
     throw new CantCreateError(`--path ${req.path}: exists and is not a directory`);
   const layout = layoutOf(path, Boolean(req.partitionBy?.length));
   const killAt = io.env.BX_TEST_KILL_AT ? Number(io.env.BX_TEST_KILL_AT) : undefined;
-  const sink = new LakeSink(req, layout, runIdOf(io.env), schema, codec, killAt, io.log);
+  const sink = new LakeSink(
+    req,
+    layout,
+    runIdOf(io.env),
+    schema,
+    codec,
+    killAt,
+    io.log,
+    io.env.BX_TEST_LAKE_RECORDS === '1',
+  );
   await sink.start();
   return sink;
 };

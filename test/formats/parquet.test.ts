@@ -65,8 +65,13 @@ t.test('decimals: big-endian two’s complement of any width; integers beyond 2^
 t.test('column plans: exact encodings, and one-line data errors naming line and field', async (t) => {
   const dec = planColumn({ name: 'amount', type: 'number', 'bx:scale': 2, 'bx:precision': 18 });
   t.equal(dec.element.type, 'INT64');
-  t.equal(dec.encode('12.3', at), 1230n);
-  t.equal(dec.encode(0.1, at), 10n, 'a JSON number by its shortest text, not its binary value');
+  // The unscaled value: a number while a double holds it exactly (no BigInt per value), else a bigint.
+  t.equal(dec.encode('12.3', at), 1230);
+  t.equal(dec.encode(0.1, at), 10, 'a JSON number by its shortest text, not its binary value');
+  t.equal(dec.encode('-0.00', at), 0);
+  t.equal(dec.encode('9999999999999999.99', at), 999999999999999999n, 'beyond 2^53: a bigint, exact');
+  t.equal(dec.encode('-90071992547409.93', at), -9007199254740993n);
+  t.equal(dec.encode('1.500', at), 150, 'trailing zeros past the scale');
   t.throws(
     () => dec.encode('1.234', at),
     /in\.ndjson:7: field "amount": more fraction digits than the column's scale 2/,
