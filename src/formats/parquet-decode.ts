@@ -7,7 +7,7 @@
 // encoding not handled here (Unhandled).
 import type { AsyncBuffer, ColumnChunk, SchemaElement } from 'hyparquet';
 import { snappyUncompress } from 'hyparquet';
-import { readHybrid, readPageHeader, type Cursor } from './parquet-pages.js';
+import { readHybrid, readPageHeader, type Cursor, type PageHeader } from './parquet-pages.js';
 import { dateFromDays, type ReadConverter } from './parquet-types.js';
 
 /** A column's value → its JSON text, as jsonLines writes it. */
@@ -154,6 +154,39 @@ function decompress(body: Uint8Array, size: number, codec: string, compressors: 
   return out;
 }
 
+/**
+ * A data page's body (v1 or v2): its definition levels into `defs` (an optional column), and
+ * its values' bytes, decompressed, as page[vpos..page.length). Both decoders read pages so.
+ */
+function dataPage(
+  h: PageHeader,
+  body: Uint8Array,
+  codec: string,
+  compressors: Decompressors,
+  required: boolean,
+  defs: Uint8Array,
+): { page: Uint8Array; vpos: number; nulls: number } {
+  const count = h.numValues;
+  let page: Uint8Array;
+  let vpos = 0;
+  if (h.type === 'DATA_PAGE') {
+    page = decompress(body, h.uncompressed, codec, compressors);
+    if (!required) {
+      const len = new DataView(page.buffer, page.byteOffset).getUint32(0, true);
+      readHybrid(page, 4, 4 + len, 1, count, defs);
+      vpos = 4 + len;
+    }
+  } else {
+    if (h.repLength) throw new Unhandled('repetition levels');
+    if (!required) readHybrid(body, 0, h.defLength, 1, count, defs);
+    const values = body.subarray(h.defLength);
+    page = h.isCompressed ? decompress(values, h.uncompressed - h.defLength, codec, compressors) : values;
+  }
+  let nulls = 0;
+  if (!required) for (let i = 0; i < count; i++) nulls += defs[i] === 0 ? 1 : 0;
+  return { page, vpos, nulls };
+}
+
 const utf8 = new TextDecoder();
 
 /** `count` PLAIN values of the column's physical type from buf[pos..end). */
@@ -256,26 +289,7 @@ export async function columnTexts(
     const count = h.numValues;
     if (defs.length < count) defs = new Uint8Array(count);
     // Levels, then the values' bytes (page[vpos..page.length)).
-    let page: Uint8Array;
-    let vpos: number;
-    let nulls = 0;
-    if (h.type === 'DATA_PAGE') {
-      page = decompress(bytes.subarray(bodyStart, bodyEnd), h.uncompressed, codec, compressors);
-      vpos = 0;
-      if (!required) {
-        const len = new DataView(page.buffer, page.byteOffset).getUint32(0, true);
-        readHybrid(page, 4, 4 + len, 1, count, defs);
-        vpos = 4 + len;
-      }
-    } else {
-      if (h.repLength) throw new Unhandled('repetition levels');
-      const body = bytes.subarray(bodyStart, bodyEnd);
-      if (!required) readHybrid(body, 0, h.defLength, 1, count, defs);
-      const values = body.subarray(h.defLength);
-      page = h.isCompressed ? decompress(values, h.uncompressed - h.defLength, codec, compressors) : values;
-      vpos = 0;
-    }
-    if (!required) for (let i = 0; i < count; i++) nulls += defs[i] === 0 ? 1 : 0;
+    const { page, vpos, nulls } = dataPage(h, bytes.subarray(bodyStart, bodyEnd), codec, compressors, required, defs);
     const nv = count - nulls;
     let text: (i: number) => string;
     if (h.encoding === 'RLE_DICTIONARY' || h.encoding === 'PLAIN_DICTIONARY') {
@@ -774,26 +788,9 @@ export function columnBytes(
     const count = h.numValues;
     if (o.defs.length < count) o.defs = new Uint8Array(count);
     const defs = o.defs;
-    let page: Uint8Array;
-    let vpos: number;
-    let nulls = 0;
-    if (h.type === 'DATA_PAGE') {
-      page = decompress(bytes.subarray(bodyStart, bodyEnd), h.uncompressed, codec, compressors);
-      vpos = 0;
-      if (!required) {
-        const len = new DataView(page.buffer, page.byteOffset).getUint32(0, true);
-        readHybrid(page, 4, 4 + len, 1, count, defs);
-        vpos = 4 + len;
-      }
-    } else {
-      if (h.repLength) throw new Unhandled('repetition levels');
-      const body = bytes.subarray(bodyStart, bodyEnd);
-      if (!required) readHybrid(body, 0, h.defLength, 1, count, defs);
-      const values = body.subarray(h.defLength);
-      page = h.isCompressed ? decompress(values, h.uncompressed - h.defLength, codec, compressors) : values;
-      vpos = 0;
-    }
-    if (!required) for (let i = 0; i < count; i++) nulls += defs[i] === 0 ? 1 : 0;
+    const paged = dataPage(h, bytes.subarray(bodyStart, bodyEnd), codec, compressors, required, defs);
+    let page = paged.page;
+    const { vpos, nulls } = paged;
     const nv = count - nulls;
     const take = Math.min(count, n - row);
     const dense = required || nulls === 0;

@@ -236,11 +236,9 @@ export class ParquetSource implements Source {
           this.took(ctx, file, g, 'bytes');
           for (let s = 0; s < n; s += BYTE_BATCH_ROWS) {
             const e = Math.min(n, s + BYTE_BATCH_ROWS);
-            const lines: number[] = new Array(e - s);
-            for (let i = s; i < e; i++) lines[i - s] = rowStart + i + 1;
             yield {
               name: file,
-              lines,
+              lines: rowLines(rowStart, s, e),
               records: [],
               ndjson: interleave(parts, s, e, tail ? { tail, start: rowStart } : undefined),
             };
@@ -269,11 +267,9 @@ export class ParquetSource implements Source {
         this.took(ctx, file, g, 'text');
         for (let s = 0; s < n; s += BATCH_ROWS) {
           const e = Math.min(n, s + BATCH_ROWS);
-          const lines: number[] = new Array(e - s);
-          for (let i = s; i < e; i++) lines[i - s] = rowStart + i + 1;
           yield {
             name: file,
-            lines,
+            lines: rowLines(rowStart, s, e),
             records: [],
             ndjson: Buffer.from(
               textLines(order, cols, texts, hiveOut, s, e, this.lineage ? { file, start: rowStart } : undefined),
@@ -327,8 +323,7 @@ export class ParquetSource implements Source {
       }
       for (let s = 0; s < n; s += BATCH_ROWS) {
         const e = Math.min(n, s + BATCH_ROWS);
-        const lines: number[] = new Array(e - s);
-        for (let i = s; i < e; i++) lines[i - s] = rowStart + i + 1;
+        const lines = rowLines(rowStart, s, e);
         if (asJson) {
           // bx-extract only forwards NDJSON: write the lines here, no object per record.
           yield {
@@ -440,3 +435,10 @@ export const open: SourceOpener = async (req: SourceRequest, _io: Io) => {
   // Listing happens here, before the first record goes out: an empty directory is exit 66 at once.
   return new ParquetSource(req.target, req.columns, Boolean(req.read.lineage), await lakeFiles(req.target));
 };
+
+/** The file's row numbers (from 1) of a row group's rows s…e-1, the group starting after `rowStart` rows. */
+function rowLines(rowStart: number, s: number, e: number): number[] {
+  const lines: number[] = new Array(e - s);
+  for (let i = s; i < e; i++) lines[i - s] = rowStart + i + 1;
+  return lines;
+}

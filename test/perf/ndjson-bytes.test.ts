@@ -277,19 +277,18 @@ const object = (depth: number): string =>
   '{' + Array.from({ length: rnd(5) }, () => `"${KEYS[rnd(KEYS.length)]}":${value(depth)}`).join(',') + '}';
 const MUTATE = ' ,:{}[]"\\0e.-x';
 function randomLine(): string {
-  let s = object(0);
-  if (rnd(3) === 0) {
-    const i = rnd(s.length + 1);
-    const op = rnd(3);
-    const ch = MUTATE[rnd(MUTATE.length)];
-    s =
-      op === 0
-        ? s.slice(0, i) + ch + s.slice(i)
-        : op === 1
-          ? s.slice(0, i) + s.slice(i + 1)
-          : s.slice(0, i) + ch + s.slice(i + 1);
-  }
-  return s;
+  const s = object(0);
+  return rnd(3) === 0 ? mutate(s) : s;
+}
+
+/** One character of MUTATE put in, a character taken out, or one replaced, at a random place. */
+function mutate(s: string): string {
+  const i = rnd(s.length + 1);
+  const op = rnd(3);
+  const ch = MUTATE[rnd(MUTATE.length)];
+  if (op === 0) return s.slice(0, i) + ch + s.slice(i);
+  if (op === 1) return s.slice(0, i) + s.slice(i + 1);
+  return s.slice(0, i) + ch + s.slice(i + 1);
 }
 
 t.test('2000 random lines, whole and in random pieces', async (t) => {
@@ -360,20 +359,9 @@ const SHAPE_VALUES = [
 ];
 const SHAPE_KEYS = ['id', 'a', 'name_of_it', 'abcd', '_line', 'é', 'k\\"q'];
 function shapeLine(keys: string[]): string {
-  let s =
+  const s =
     '{' + keys.map((k) => `"${k}":${SHAPE_VALUES[rnd(rnd(8) === 0 ? SHAPE_VALUES.length : SHAPE_OK)]}`).join(',') + '}';
-  if (rnd(4) === 0) {
-    const i = rnd(s.length + 1);
-    const ch = MUTATE[rnd(MUTATE.length)];
-    const op = rnd(3);
-    s =
-      op === 0
-        ? s.slice(0, i) + ch + s.slice(i)
-        : op === 1
-          ? s.slice(0, i) + s.slice(i + 1)
-          : s.slice(0, i) + ch + s.slice(i + 1);
-  }
-  return s;
+  return rnd(4) === 0 ? mutate(s) : s;
 }
 
 t.test('same-shape lines: Canonical.line answers as its reference, output as the object path', async (t) => {
