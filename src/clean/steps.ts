@@ -278,10 +278,9 @@ export function cleanSteps(
     const hold: RejectFn = (rec, fails, at) => void rejects.push([rec, fails, at]);
     const lines: number[] = [];
     for (let i = 0; i < starts.length; i++) {
-      if (bytes.line(buf, starts[i], ends[i], slab)) {
-        lines.push(b.lines[i]);
-        continue;
-      }
+      const j = bytes.lines(buf, starts, ends, i, slab);
+      for (; i < j; i++) lines.push(b.lines[i]);
+      if (i === starts.length) break;
       const rec = one(parseRecord(lineText(b, i), { file: name, line: b.lines[i] }), name, b.lines[i], hold);
       if (rec === undefined) continue;
       put(rec);

@@ -56,6 +56,7 @@ const FLAGS = [
   `--trim`,
   `--drop a,b --rename c=a`,
   `--type x:string --type n:int --type d:decimal`,
+  ``,
 ];
 
 const FIRST = '{"id":"0","x":"first"}\n';
@@ -164,6 +165,13 @@ const TRICKY = [
   '{"id":"55","store":"S6","shop":"S5"}',
   '{"id":"56","x":"2","a":"1"}',
   '{"id":"57","shop":"X","kind":"Nope"}',
+  '{"id":"58","n":{"2":1,"1":2},"m":[{"b":1,"a":[]}]}',
+  '{"id":"59","n":{"a":1,"a":2}}',
+  '{"id":"60","n":[1.0,-0,1e2]}',
+  '{"id":"61","n":{"a":{"b":{"c":{"d":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}}}}',
+  '{"id":"62","_file":"f","_line":3}',
+  '{"id":"63","s":"\\u00e9\\/"}',
+  '{"id":"64","s":"\u007f"}',
 ];
 
 t.test('the byte path takes the common lines, and leaves tricky ones to the object path', async (t) => {
@@ -182,6 +190,30 @@ t.test('the byte path takes the common lines, and leaves tricky ones to the obje
   t.notOk(line('{"id":"1","qty":"0"}'), 'a rule fails: the object path says why');
   t.notOk(line('{ "id":"37" }'), 'white space between tokens');
   t.notOk(byteCleaner(normalize({ _: [], set: ['a = 1'], memory: '512MB' } as never), c), '--set needs objects');
+});
+
+t.test('no rules: canonical lines are copied on in runs, the others left to the object path', async (t) => {
+  const bc = byteCleaner(normalize({ _: [], memory: '512MB' } as never), undefined)!;
+  const nested = '{"id":"30","nested":{"a":1,"b":[1,2]},"arr":[]}';
+  const texts = [TRICKY[0], nested, '{"id":"40"}\r', TRICKY[0], '{ "id":"37" }', '{"id":"31","id":"32"}', TRICKY[1]];
+  const buf = Buffer.from(texts.join('\n') + '\n');
+  const starts: number[] = [];
+  const ends: number[] = [];
+  for (let s = 0; s < buf.length;) {
+    const e = buf.indexOf(0x0a, s);
+    starts.push(s);
+    ends.push(e);
+    s = e + 1;
+  }
+  const slab = new ByteSlab();
+  t.equal(bc.lines(buf, starts, ends, 0, slab), 4, 'up to the line with white space');
+  t.equal(bc.lines(buf, starts, ends, 5, slab), 5, 'a duplicate key: the object path');
+  t.equal(bc.lines(buf, starts, ends, 6, slab), 7, 'the last line');
+  t.equal(
+    slab.take().toString(),
+    [TRICKY[0], nested, '{"id":"40"}', TRICKY[0], TRICKY[1]].join('\n') + '\n',
+    'the lines as they came, CRLF as LF',
+  );
 });
 
 t.test('tricky lines: both paths write the same bytes, rejects and errors', async (t) => {
@@ -317,7 +349,7 @@ t.test('every cut of the input: the same output wherever the chunks end', async 
     [TRICKY[0], TRICKY[1], TRICKY[21], TRICKY[10], '', TRICKY[27], TRICKY[29], TRICKY[39], TRICKY[0]].join('\n') + '\n',
   );
   let bad = 0;
-  for (const flags of [FLAGS[0], FLAGS[4]]) {
+  for (const flags of [FLAGS[0], FLAGS[4], '']) {
     for (let cut = 1; cut < input.length && bad < 3; cut++) {
       if (!(await same(t, flags, [input.subarray(0, cut), input.subarray(cut)], `cut at ${cut}`))) bad++;
     }
