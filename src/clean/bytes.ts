@@ -21,7 +21,16 @@ import { daysInMonth } from '../lib/dates.js';
 import { isIndexKey } from '../lib/json.js';
 import type { ByteSlab } from '../lib/slab.js';
 import { isDecimal, scaleOf } from '../lib/schema.js';
-import { anyByteIs, anyControl, repeated, ViewCache, wordsOf } from '../lib/swar.js';
+import {
+  anyByteIs,
+  anyControl,
+  coveringWords,
+  firstByte,
+  notPlain,
+  repeated,
+  ViewCache,
+  wordsOf,
+} from '../lib/swar.js';
 import type { CleanOptions } from './steps.js';
 
 // What a field's value becomes (per field of the line being cleaned).
@@ -57,7 +66,8 @@ const OP_DATETIME = 7;
 /** A line's keys in order, and the route of each one's value, for repeat(). */
 interface Layout {
   keys: Buffer[];
-  words: Int32Array[];
+  /** Each key's coveringWords (a key token `"k":` has 4 bytes or more). */
+  cover: Int32Array[];
   ops: Uint8Array;
   /** The schema field of each key. */
   schema: Int32Array;
@@ -74,6 +84,9 @@ const NULL_BYTES = Buffer.from('null');
 const QUOTES = repeated(0x22);
 const BACKSLASHES = repeated(0x5c);
 const HIGH = 0x80808080 | 0;
+/** Text values checked by textPasses up to this many bytes are remembered, in a table of MEMO_SLOTS. */
+const MEMO_TEXT = 32;
+const MEMO_SLOTS = 1024;
 // The depth Canonical checks (bx-extract's byte path uses the same): deeper lines take the object path.
 const BYTE_DEPTH = 32;
 
@@ -123,6 +136,12 @@ export class ByteCleaner {
   /** Missing values as bytes (those a string without escapes can hold). */
   private readonly missingBytes: Buffer[];
   private readonly extra: number;
+  /** Per schema field: its checks are a minimum and/or a maximum only (numberPasses). */
+  private readonly convex: Uint8Array;
+  private readonly passLo: Float64Array;
+  private readonly passHi: Float64Array;
+  /** Per schema field: text values seen to pass its checks (textPasses). */
+  private readonly memo: (Buffer | undefined)[][] = [];
   /**
    * No rule and no edit at all (bx-clean with no options): a line the object path would write
    * back as it came (bx-extract's Canonical says so) is copied on as it is, runs of lines at once.
@@ -192,6 +211,9 @@ export class ByteCleaner {
     this.required = new Uint8Array(n);
     this.dropped = new Uint8Array(n);
     this.present = new Int32Array(n);
+    this.convex = new Uint8Array(n);
+    this.passLo = new Float64Array(n).fill(Infinity);
+    this.passHi = new Float64Array(n).fill(-Infinity);
     this.nullField = fields.map((f) => Buffer.concat([jsonKey(f.name), NULL_BYTES]));
     this.enumBytes = fields.map((f, i) => {
       const texts = f.type === 'string' || f.type === 'any' ? compiled!.enumTexts(i) : undefined;
@@ -218,6 +240,8 @@ export class ByteCleaner {
       this.hasChecks[i] = compiled!.checksOf(i).length ? 1 : 0;
       this.required[i] = compiled!.requiredAt(i) ? 1 : 0;
       this.dropped[i] = !this.keep && this.drop?.has(f.name) ? 1 : 0;
+      const rules = Object.keys(f.constraints ?? {}).filter((k) => k !== 'required');
+      this.convex[i] = rules.every((k) => k === 'minimum' || k === 'maximum') ? 1 : 0;
     });
     const mv = compiled ? compiled.missingValues() : [];
     this.onlyEmpty = mv.length === 1 && mv[0] === '';
@@ -353,9 +377,11 @@ export class ByteCleaner {
     for (let k = 0; k < this.present.length; k++)
       if (this.present[k] !== this.stamp && this.dropped[k] !== 1) tail.push(COMMA, this.nullField[k]);
     const keys = this.tokens.slice(0, num);
+    // repeat() compares keys as covering words: a 3-byte key token (`"":`) leaves lines to scan().
+    if (keys.some((k) => k.length < 4)) return;
     this.layout = {
       keys,
-      words: this.tokenWords.slice(0, num),
+      cover: keys.map((k) => coveringWords(k)),
       ops,
       schema,
       tail: Buffer.concat([...tail, CLOSE]),
@@ -369,7 +395,7 @@ export class ByteCleaner {
    * having written nothing, for anything else: scan() and value() then decide.
    */
   private repeat(buf: Buffer, s: number, e: number, slab: ByteSlab): boolean {
-    const { keys, words, ops, schema, tail } = this.layout!;
+    const { keys, cover, ops, schema, tail } = this.layout!;
     const num = ops.length;
     slab.room(2 * (e - s) + this.extra);
     const view = (this.view = this.inViews.view(buf));
@@ -380,14 +406,13 @@ export class ByteCleaner {
     let at = s; // the first byte not yet copied
     let i = s + 1;
     for (let n = 0; n < num; n++) {
-      // The key, four bytes at a time, then the rest.
-      const tok = keys[n];
-      const len = tok.length;
+      // The key (4 bytes or more: `"k":`) as its covering words, the last one ending at its end.
+      const len = keys[n].length;
       if (i + len >= e) return false;
-      const kw = words[n];
-      const nw = kw.length;
-      for (let w = 0; w < nw; w++) if (view.getInt32(i + 4 * w, true) !== kw[w]) return false;
-      for (let k = 4 * nw; k < len; k++) if (buf[i + k] !== tok[k]) return false;
+      const kw = cover[n];
+      const last = kw.length - 1;
+      for (let w = 0; w < last; w++) if (view.getInt32(i + 4 * w, true) !== kw[w]) return false;
+      if (view.getInt32(i + len - 4, true) !== kw[last]) return false;
       i += len;
       const op = ops[n];
       if (op === OP_ANY) {
@@ -401,15 +426,42 @@ export class ByteCleaner {
           case OP_TEXT:
           case OP_ENUM:
           case OP_CHECKED: {
-            i = this.string(buf, i, e, n);
-            if (i < 0 || i === a + 1) return false; // "" is missing: null
+            // Four bytes at a time to the first byte a plain string does not hold as it is.
+            let k = a;
+            let high = 0;
+            for (;;) {
+              if (k + 4 > e) {
+                let c = 0;
+                while (k < e && (c = buf[k]) >= 0x20 && c !== 0x22 && c !== 0x5c) {
+                  high |= c << 24;
+                  k++;
+                }
+                break;
+              }
+              const x = view.getInt32(k, true);
+              const m = notPlain(x);
+              if (m !== 0) {
+                const f = firstByte(m);
+                k += f;
+                if (f > 0) high |= x & (HIGH >>> (32 - 8 * f));
+                break;
+              }
+              high |= x;
+              k += 4;
+            }
+            if (buf[k] !== 0x22) {
+              // An escape or a control character: the byte-by-byte reader decides.
+              if (op !== OP_TEXT) return false;
+              i = this.string(buf, i, e, n);
+              if (i < 0) return false;
+              break;
+            }
+            if (k === a) return false; // "" is missing: null
+            i = k + 1;
             if (op === OP_TEXT) break;
-            if (this.fEsc[n] === 1) return false;
-            const b = i - 1;
             if (op === OP_ENUM) {
-              if (!matches(buf, a, b, this.enumBytes[sch]!)) return false;
-            } else if (!compiled!.passes(sch, this.fHigh[n] ? buf.utf8Slice(a, b) : buf.latin1Slice(a, b)))
-              return false;
+              if (!matches(buf, a, k, this.enumBytes[sch]!)) return false;
+            } else if (!this.textPasses(buf, a, k, sch, (high & HIGH) !== 0)) return false;
             break;
           }
           case OP_DATE:
@@ -417,21 +469,43 @@ export class ByteCleaner {
             i = a + 11;
             if (this.hasChecks[sch] === 1 && !compiled!.passes(sch, buf.latin1Slice(a, a + 10))) return false;
             break;
-          default: {
+          case OP_DATETIME: {
             // A typed value without escapes: its closing quote is the first quote.
+            let b = a;
+            while (b < e && buf[b] !== 0x22) b++;
+            if (b >= e || !isoDatetime(buf, a, b)) return false;
+            i = b + 1;
+            if (this.hasChecks[sch] === 1 && !compiled!.passes(sch, buf.latin1Slice(a, b))) return false;
+            break;
+          }
+          case OP_INTEGER: {
+            // Digits of a safe integer up to the closing quote, as integer() takes them.
+            const neg = buf[a] === 0x2d;
+            const d = neg ? a + 1 : a;
+            let k = d;
+            let v = 0;
+            let c = 0;
+            while ((c = buf[k]) >= 0x30 && c <= 0x39) {
+              v = v * 10 + c - 0x30;
+              k++;
+            }
+            const digits = k - d;
+            if (c !== 0x22 || digits < 1 || digits > 15 || (buf[d] === 0x30 && (digits > 1 || neg))) return false;
+            if (this.hasChecks[sch] === 1 && !this.numberPasses(sch, neg ? -v : v)) return false;
+            // The number's digits in place of the quoted text.
+            p = copyRun(view, outView, buf, at, a - 1, out, p);
+            p = copyRun(view, outView, buf, a, k, out, p);
+            i = k + 1;
+            at = i;
+            break;
+          }
+          default: {
             let b = a;
             while (b < e && buf[b] !== 0x22) b++;
             if (b >= e) return false;
             i = b + 1;
-            if (op === OP_DATETIME) {
-              if (!isoDatetime(buf, a, b)) return false;
-              if (this.hasChecks[sch] === 1 && !compiled!.passes(sch, buf.latin1Slice(a, b))) return false;
-              break;
-            }
-            if (op === OP_INTEGER ? !this.integer(buf, a, b, n) : !this.decimal(buf, a, b, n, this.scaleLimit[sch]))
-              return false;
-            if (this.hasChecks[sch] === 1 && !compiled!.passes(sch, this.numValue)) return false;
-            // The number's digits in place of the quoted text.
+            if (!this.decimal(buf, a, b, n, this.scaleLimit[sch])) return false;
+            if (this.hasChecks[sch] === 1 && !this.numberPasses(sch, this.numValue)) return false;
             p = copyRun(view, outView, buf, at, a - 1, out, p);
             p = copyRun(view, outView, buf, this.fA[n], this.fB[n], out, p);
             at = i;
@@ -444,11 +518,48 @@ export class ByteCleaner {
       return false;
     }
     p = copyRun(view, outView, buf, at, e - 1, out, p);
-    p += tail.copy(out, p);
+    if (tail.length === 1) out[p++] = 0x7d;
+    else p += tail.copy(out, p);
     out[p++] = 0x0a;
     slab.p = p;
     this.rows++;
     this.repeated++;
+    return true;
+  }
+
+  /**
+   * Whether text field sch's value buf[a..b) (no escapes) passes its checks. A check of text is
+   * a function of the text alone, so the values seen to pass are kept (as bytes, by a hash of
+   * them) and a repeat of one is not sliced to a string and checked again.
+   */
+  private textPasses(buf: Buffer, a: number, b: number, sch: number, high: boolean): boolean {
+    const len = b - a;
+    if (len > MEMO_TEXT) return this.compiled!.passes(sch, high ? buf.utf8Slice(a, b) : buf.latin1Slice(a, b));
+    let h = len;
+    for (let k = a; k < b; k++) h = Math.imul(h ^ buf[k], 0x01000193);
+    const slot = (h ^ (h >>> 15)) & (MEMO_SLOTS - 1);
+    const table = (this.memo[sch] ??= new Array<Buffer | undefined>(MEMO_SLOTS));
+    const seen = table[slot];
+    if (seen !== undefined && seen.length === len) {
+      let k = 0;
+      while (k < len && seen[k] === buf[a + k]) k++;
+      if (k === len) return true;
+    }
+    if (!this.compiled!.passes(sch, high ? buf.utf8Slice(a, b) : buf.latin1Slice(a, b))) return false;
+    table[slot] = Buffer.from(buf.subarray(a, b));
+    return true;
+  }
+
+  /**
+   * Whether number field sch's typed value v passes its checks. When they are only a minimum and
+   * a maximum, the values that pass form one interval: the smallest and largest seen to pass
+   * bound values that need no check.
+   */
+  private numberPasses(sch: number, v: number): boolean {
+    if (this.convex[sch] === 1 && v >= this.passLo[sch] && v <= this.passHi[sch]) return true;
+    if (!this.compiled!.passes(sch, v)) return false;
+    if (v < this.passLo[sch]) this.passLo[sch] = v;
+    if (v > this.passHi[sch]) this.passHi[sch] = v;
     return true;
   }
 
