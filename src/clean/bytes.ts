@@ -142,6 +142,8 @@ export class ByteCleaner {
   private readonly passHi: Float64Array;
   /** Per schema field: text values seen to pass its checks (textPasses). */
   private readonly memo: (Buffer | undefined)[][] = [];
+  /** Valid ISO dates seen (dateSeen): 1024 slots of three words. */
+  private readonly dates = new Int32Array(3 * 1024);
   /**
    * No rule and no edit at all (bx-clean with no options): a line the object path would write
    * back as it came (bx-extract's Canonical says so) is copied on as it is, runs of lines at once.
@@ -465,7 +467,7 @@ export class ByteCleaner {
             break;
           }
           case OP_DATE:
-            if (buf[a + 10] !== 0x22 || a + 10 >= e || !isoDate(buf, a)) return false;
+            if (buf[a + 10] !== 0x22 || a + 10 >= e || !this.dateSeen(view, buf, a)) return false;
             i = a + 11;
             if (this.hasChecks[sch] === 1 && !compiled!.passes(sch, buf.latin1Slice(a, a + 10))) return false;
             break;
@@ -473,7 +475,9 @@ export class ByteCleaner {
             // A typed value without escapes: its closing quote is the first quote.
             let b = a;
             while (b < e && buf[b] !== 0x22) b++;
-            if (b >= e || !isoDatetime(buf, a, b)) return false;
+            const len = b - a;
+            if (b >= e || len < 19 || len > 35 || buf[a + 10] !== 0x54) return false;
+            if (!this.dateSeen(view, buf, a) || !isoTime(buf, a, b)) return false;
             i = b + 1;
             if (this.hasChecks[sch] === 1 && !compiled!.passes(sch, buf.latin1Slice(a, b))) return false;
             break;
@@ -524,6 +528,24 @@ export class ByteCleaner {
     slab.p = p;
     this.rows++;
     this.repeated++;
+    return true;
+  }
+
+  /**
+   * isoDate(buf, a), remembered: the dates found valid, as the three words that cover their ten
+   * bytes (the first, four digits, is never 0, an empty slot), by a hash of them.
+   */
+  private dateSeen(view: DataView, buf: Buffer, a: number): boolean {
+    const w0 = view.getInt32(a, true);
+    const w1 = view.getInt32(a + 4, true);
+    const w2 = view.getInt32(a + 6, true);
+    const slot = 3 * (Math.imul(w0 ^ Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca6b), 0xc2b2ae35) >>> 22);
+    const t = this.dates;
+    if (t[slot] === w0 && t[slot + 1] === w1 && t[slot + 2] === w2) return true;
+    if (!isoDate(buf, a)) return false;
+    t[slot] = w0;
+    t[slot + 1] = w1;
+    t[slot + 2] = w2;
     return true;
   }
 
@@ -1129,6 +1151,11 @@ function isoDate(buf: Buffer, a: number): boolean {
 function isoDatetime(buf: Buffer, a: number, b: number): boolean {
   const len = b - a;
   if (len < 19 || len > 35 || !isoDate(buf, a) || buf[a + 10] !== 0x54) return false;
+  return isoTime(buf, a, b);
+}
+
+/** The part of isoDatetime after the date and its T: HH:MM:SS[.fraction][Z|±HH:MM] to b. */
+function isoTime(buf: Buffer, a: number, b: number): boolean {
   for (let k = 11; k < 19; k++) {
     const c = buf[a + k];
     if (k === 13 || k === 16 ? c !== 0x3a : !digit(c)) return false;
