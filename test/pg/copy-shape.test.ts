@@ -2,6 +2,7 @@
 // compared as bytes and only its values read. It must give what the record path (parseRecord +
 // encode) gives for every line, the same COPY text or the same error, whatever differs from the
 // learned line: a value of another kind, an escape, a key one byte off, a cut, a stray byte.
+import { Readable } from 'node:stream';
 import t, { type Test } from 'tap';
 import { CopyEncoder } from '../../src/pg/copy-text.js';
 import { lineBatch, parseRecord } from '../../src/lib/records.js';
@@ -162,4 +163,39 @@ t.test('keys out of order, then back: relearned, and the same rows', async (t) =
     abWant,
   );
   t.equal(two.shapeRows, 1);
+});
+
+t.test('an input cut at every offset: the shape carries from batch to batch, same COPY text', async (t) => {
+  const { readLineBatches } = await import('../../src/lib/records.js');
+  const lines = [
+    BASE,
+    withValue(0, '2'),
+    withValue(2, '"tab\\there, \\"quoted\\""'),
+    withValue(4, '1.50'),
+    withValue(1, '"\\u00e9"'),
+    withValue(6, '"x"'),
+    BASE,
+  ];
+  const text = lines.join('\n') + '\n';
+  const want = new CopyEncoder(COLS, new Set(COLS), false).encode({
+    name: 'in',
+    lines: lines.map((_, i) => i + 1),
+    records: lines.map((l, i) => parseRecord(l, { file: 'in', line: i + 1 })),
+  }).text;
+  const bytes = Buffer.from(text);
+  let bad = 0;
+  let shaped = 0;
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const enc = new CopyEncoder(COLS, new Set(COLS), false);
+    let got = '';
+    const chunks = [bytes.subarray(0, cut), bytes.subarray(cut)];
+    for await (const b of readLineBatches(Readable.from(chunks), 'in', { expectSealed: false })) {
+      const r = enc.encodeLines(b);
+      got += r.text.toString();
+    }
+    shaped += enc.shapeRows;
+    if (got !== want && bad++ < 3) t.fail(`cut at ${cut}: ${JSON.stringify(got)}`);
+  }
+  t.equal(bad, 0, `${bytes.length - 1} cuts, the same COPY text`);
+  t.ok(shaped > 3 * (bytes.length - 1), `the shape path read most lines (${shaped})`);
 });
