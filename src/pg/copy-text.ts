@@ -9,6 +9,7 @@ import { DataError, type Origin } from '../lib/errors.js';
 import { exactNumber } from '../lib/json.js';
 import { lineText, parseRecord, type LineRecordBatch, type RecordBatch, type Rec } from '../lib/records.js';
 import { ByteSlab } from '../lib/slab.js';
+import { LineShape } from './copy-shape.js';
 import { coveringWords, firstByte, notPlain, sameWords, ViewCache } from '../lib/swar.js';
 
 // Everything that needs an escape or a check: backslash, the separators, NUL, and surrogates
@@ -178,6 +179,8 @@ export class CopyEncoder {
   rows = 0;
   /** Lines transcoded from their bytes (the rest went through parseRecord). */
   fastRows = 0;
+  /** Of those, lines read by the shape path (laid out as the line before). */
+  shapeRows = 0;
   /** `rows` when the current COPY statement started: COPY numbers its lines from there. */
   private copyStart = 0;
   private inList!: Set<string>;
@@ -206,6 +209,13 @@ export class CopyEncoder {
   private readonly slab = new ByteSlab();
   /** A row whose keys are out of column order is rebuilt from here. */
   private scratch = Buffer.allocUnsafe(4096);
+  /** Per key of the line being transcoded (in key order, for the first ncol keys): where its value starts and ends in the line. */
+  private inValueStart = new Int32Array(0);
+  private inValueEnd = new Int32Array(0);
+  /** Set by transcode when the line was all columns, each once, in column order (a shape to learn). */
+  private plain = false;
+  /** The shape path (see shaped): the separators of the last plain line, bytes and covering words. */
+  private readonly shape = new LineShape();
 
   constructor(
     private columns: string[],
@@ -244,6 +254,9 @@ export class CopyEncoder {
     this.valueStart = new Int32Array(columns.length);
     this.valueEnd = new Int32Array(columns.length);
     this.valueLine = new Int32Array(columns.length);
+    this.inValueStart = new Int32Array(columns.length);
+    this.inValueEnd = new Int32Array(columns.length);
+    this.shape.forget();
     this.lineStamp = 0;
     this.partitionIndex = this.partition ? columns.indexOf(this.partition.column) : -1;
     this.partitionBytes = this.partition ? Buffer.from(this.partition.value) : undefined;
@@ -281,7 +294,12 @@ export class CopyEncoder {
       const s = starts[i];
       const e = ends[i];
       slab.room(2 * (e - s) + slack);
-      const p = this.transcode(buf, s, e, slab.buf, slab.p);
+      let p = this.shape.n > 0 ? this.shaped(buf, s, e, slab.buf, slab.p) : -1;
+      if (p >= 0) this.shapeRows++;
+      else {
+        p = this.transcode(buf, s, e, slab.buf, slab.p);
+        if (p >= 0 && this.plain) this.shape.learn(buf, s, e, this.inValueStart, this.inValueEnd);
+      }
       if (p >= 0) {
         this.fastRows++;
         slab.p = this.endRow(slab.buf, p, name, lines[i]);
@@ -383,6 +401,10 @@ export class CopyEncoder {
     if (ncol === 0) return -1;
     if (this.partition && this.partitionIndex < 0) return -1;
     const stamp = ++this.lineStamp;
+    this.plain = false;
+    const inStart = this.inValueStart;
+    const inEnd = this.inValueEnd;
+    let keys = 0;
     const vStart = this.valueStart;
     const vEnd = this.valueEnd;
     const vLine = this.valueLine;
@@ -453,6 +475,7 @@ export class CopyEncoder {
         }
         const at = p;
         const valueAt = i;
+        if (keys < ncol) inStart[keys] = i;
         let c = buf[i];
         let isString = false;
         if (c === 0x22) {
@@ -548,6 +571,8 @@ export class CopyEncoder {
           out[p++] = 0x4e; // \N
           i += 4;
         } else return -1;
+        if (keys < ncol) inEnd[keys] = i;
+        keys++;
         if (slot >= 0) {
           vStart[slot] = at;
           vEnd[slot] = p;
@@ -588,8 +613,134 @@ export class CopyEncoder {
       if (vLine[pi] !== stamp || vEnd[pi] - vStart[pi] !== want.length) return -1;
       for (let k = 0; k < want.length; k++) if (out[vStart[pi] + k] !== want[k]) return -1;
     }
-    if (inOrder && next === ncol) return p;
+    if (inOrder && next === ncol) {
+      this.plain = keys === ncol && pi < 0;
+      return p;
+    }
     return this.reorder(out, p0, p, stamp);
+  }
+
+  /**
+   * transcode for a line laid out as the last plain one (LineShape): the bytes around its values
+   * are compared with that line's, four at a time, and only the values are read, each as
+   * transcode reads it. -1 when a run differs or a value is one transcode must see (a \u
+   * escape, anything not a string, number, boolean or null); transcode then starts again.
+   */
+  private shaped(buf: Buffer, s: number, e: number, out: Buffer, p: number): number {
+    const { n, bytes, at, words, wordAt } = this.shape;
+    const view = this.inViews.view(buf);
+    const outView = this.outViews.view(out);
+    const outEnd = out.length;
+    let i = s;
+    for (let k = 0; ; k++) {
+      const a = at[k];
+      const len = at[k + 1] - a;
+      // A value follows every run but the last, which ends the line.
+      if (k === n ? e - i !== len : i + len >= e) return -1;
+      if (len >= 8) {
+        const w0 = wordAt[k];
+        const last = wordAt[k + 1] - 1;
+        for (let w = w0; w < last; w++) if (view.getFloat64(i + 8 * (w - w0), true) !== words[w]) return -1;
+        if (view.getFloat64(i + len - 8, true) !== words[last]) return -1;
+      } else for (let t = 0; t < len; t++) if (buf[i + t] !== bytes[a + t]) return -1;
+      i += len;
+      if (k === n) break;
+      if (k > 0) out[p++] = 0x09;
+      let c = buf[i];
+      if (c === 0x22) {
+        i++;
+        for (;;) {
+          if (i + 4 <= e && p + 4 <= outEnd) {
+            const x = view.getInt32(i, true);
+            outView.setInt32(p, x, true);
+            const m = notPlain(x);
+            if (m === 0) {
+              i += 4;
+              p += 4;
+              continue;
+            }
+            const f = firstByte(m);
+            i += f;
+            p += f;
+          }
+          c = buf[i];
+          if (c > 0x22 ? c !== 0x5c : c >= 0x20 && c !== 0x22) {
+            out[p++] = c;
+            i++;
+            continue;
+          }
+          if (c === 0x22) break;
+          if (c !== 0x5c) return -1;
+          // The two-character escapes, as transcode writes them; \u is transcode's.
+          c = buf[i + 1];
+          i += 2;
+          if (c === 0x22 || c === 0x2f) out[p++] = c;
+          else if (c === 0x5c || c === 0x6e || c === 0x74 || c === 0x72) {
+            out[p++] = 0x5c;
+            out[p++] = c;
+          } else if (c === 0x62) out[p++] = 0x08;
+          else if (c === 0x66) out[p++] = 0x0c;
+          else return -1;
+        }
+        i++;
+      } else if ((c >= 0x30 && c <= 0x39) || c === 0x2d) {
+        // Copied as it is read; kept when number() would copy it as it is too (an integer of 1 to
+        // 15 digits, a shortDecimal), else number() writes it again from q.
+        const q = p;
+        let j = i;
+        if (c === 0x2d) {
+          out[p++] = c;
+          c = buf[++j];
+        }
+        const d0 = j;
+        while (c >= 0x30 && c <= 0x39) {
+          out[p++] = c;
+          c = buf[++j];
+        }
+        const intDigits = j - d0;
+        const zero = buf[d0] === 0x30;
+        let ok = intDigits >= 1 && (!zero || intDigits === 1);
+        if (c === 0x2e) {
+          out[p++] = c;
+          c = buf[++j];
+          const f0 = j;
+          while (c >= 0x30 && c <= 0x39) {
+            out[p++] = c;
+            c = buf[++j];
+          }
+          const fracDigits = j - f0;
+          let lead = 0;
+          if (zero) while (lead < fracDigits && buf[f0 + lead] === 0x30) lead++;
+          ok &&=
+            fracDigits >= 1 && buf[j - 1] !== 0x30 && lead <= 5 && (zero ? 0 : intDigits) + fracDigits - lead <= 15;
+        } else ok &&= intDigits <= 15 && !(zero && d0 > i);
+        if (ok && c !== 0x2e && c !== 0x65 && c !== 0x45 && c !== 0x2b && c !== 0x2d) i = j;
+        else {
+          p = this.number(buf, i, e, out, q);
+          if (p < 0) return -1;
+          i = this.numberEnd;
+        }
+      } else if (c === 0x6e && buf[i + 1] === 0x75 && buf[i + 2] === 0x6c && buf[i + 3] === 0x6c) {
+        out[p++] = 0x5c;
+        out[p++] = 0x4e; // \N
+        i += 4;
+      } else if (c === 0x74 && buf[i + 1] === 0x72 && buf[i + 2] === 0x75 && buf[i + 3] === 0x65) {
+        p = putAscii(out, p, 'true');
+        i += 4;
+      } else if (
+        c === 0x66 &&
+        buf[i + 1] === 0x61 &&
+        buf[i + 2] === 0x6c &&
+        buf[i + 3] === 0x73 &&
+        buf[i + 4] === 0x65
+      ) {
+        p = putAscii(out, p, 'false');
+        i += 5;
+      } else return -1;
+    }
+    this.lineFile = undefined;
+    this.lineLine = undefined;
+    return p;
   }
 
   /** Where the last number() ended in the line. */
