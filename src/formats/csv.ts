@@ -4,7 +4,7 @@
 import { DataError, UsageError } from '../lib/errors.js';
 import type { Rec } from '../lib/records.js';
 import { ByteSlab } from '../lib/slab.js';
-import { bytesAre, firstByte, notPlain, putWords, repeated, ViewCache, wordsOf } from '../lib/swar.js';
+import { bytesAre, firstByte, notPlain, repeated, ViewCache } from '../lib/swar.js';
 import { checkUtf8, decodeText, utf8Bytes } from '../lib/text.js';
 import { RecordCollector } from './chunked.js';
 import type { ReadBatch, ReadContext, ReadOptions, Reader } from './index.js';
@@ -519,6 +519,9 @@ export class CsvScanner extends RecordCollector {
     const keyWords = out.keyWords;
     const delims = repeated(delim);
     const quotes = repeated(quote);
+    // Every byte an unquoted field stops at but the backslash (controls, the quote 0x22, the
+    // delimiter) is below this: one subtraction finds them all (exact: the delimiter is ASCII).
+    const floor = repeated(Math.max(0x23, delim + 1));
     const iv = this.inViews.view(buf);
     let i = start;
     let line = this.line;
@@ -537,9 +540,8 @@ export class CsvScanner extends RecordCollector {
       slab.room(out.fixed + 2 * (stop - rowStart) + 6 * CONTROL_BYTES);
       let controls = 0;
       const o = slab.buf;
-      const oEnd = o.length;
       const ov = this.outViews.view(o);
-      let p = putWords(ov, o, slab.p, keys[0], keyWords[0]);
+      let p = putPadded(ov, slab.p, keyWords[0], keys[0].length);
       let k = 0;
       for (;;) {
         if (c === quote) {
@@ -547,7 +549,7 @@ export class CsvScanner extends RecordCollector {
           i++;
           for (;;) {
             // Four bytes at a time (see the unquoted field below), then the special byte.
-            while (i + 4 <= stop && p + 4 <= oEnd) {
+            while (i + 4 <= stop) {
               const x = iv.getInt32(i, true);
               ov.setInt32(p, x, true);
               const m = notPlain(x) | bytesAre(x, quotes);
@@ -607,21 +609,24 @@ export class CsvScanner extends RecordCollector {
         } else {
           // Four bytes at a time: each word is written whole, and the position moves to its
           // first byte that is not plain (control, quote, backslash) or is the delimiter, which
-          // is dealt with byte by byte.
+          // is dealt with byte by byte. Two tests pass most words (no byte below `floor`, no
+          // backslash); only a word they flag (a space, say) takes the exact four.
           for (;;) {
-            while (i + 4 <= stop && p + 4 <= oEnd) {
+            while (i + 4 <= stop) {
               const x = iv.getInt32(i, true);
               ov.setInt32(p, x, true);
-              const m = notPlain(x) | bytesAre(x, delims);
-              if (m === 0) {
-                i += 4;
-                p += 4;
-              } else {
-                const f = firstByte(m);
-                i += f;
-                p += f;
-                break;
+              const y = x ^ 0x5c5c5c5c;
+              if ((((x - floor) & ~x) | ((y - 0x01010101) & ~y)) & 0x80808080) {
+                const m = notPlain(x) | bytesAre(x, delims);
+                if (m !== 0) {
+                  const f = firstByte(m);
+                  i += f;
+                  p += f;
+                  break;
+                }
               }
+              i += 4;
+              p += 4;
             }
             if (i >= stop) {
               c = NONE;
@@ -647,7 +652,7 @@ export class CsvScanner extends RecordCollector {
             line = rowLine;
             break rows;
           }
-          p = putWords(ov, o, p, keys[k], keyWords[k]);
+          p = putPadded(ov, p, keyWords[k], keys[k].length);
           c = buf[++i];
           if (i >= stop) c = NONE;
           continue;
@@ -812,7 +817,7 @@ export class NdjsonRows {
   readonly slab = new ByteSlab();
   /** Before field j: `{"name":"` for the first, `","name":"` after. */
   readonly keys: Uint8Array[];
-  /** The keys as words, for putWords. */
+  /** The keys as whole words, the last one padded with zeros, for putPadded. */
   readonly keyWords: Int32Array[];
   /** After the last field: `"}\n`, or `","_file":"name","_line":` before the line number. */
   private readonly end: Uint8Array;
@@ -825,7 +830,7 @@ export class NdjsonRows {
   constructor(names: string[], file: string | undefined) {
     this.width = names.length;
     this.keys = names.map((nm, j) => Buffer.from((j === 0 ? '{' : '",') + JSON.stringify(nm) + ':"'));
-    this.keyWords = this.keys.map(wordsOf);
+    this.keyWords = this.keys.map(paddedWords);
     this.lineage = file !== undefined;
     this.end = Buffer.from(file === undefined ? '"}\n' : `","_file":${JSON.stringify(file)},"_line":`);
     this.fixed = this.keys.reduce((t, k) => t + k.length, 0) + this.end.length + 20;
@@ -876,6 +881,23 @@ export class NdjsonRows {
     out[p++] = 0x0a;
     return p;
   }
+}
+
+/** `bytes` as little-endian words, the last 1-3 bytes in one more word padded with zeros. */
+function paddedWords(bytes: Uint8Array): Int32Array {
+  const copy = new Uint8Array((bytes.length + 3) & ~3);
+  copy.set(bytes);
+  return new Int32Array(copy.buffer);
+}
+
+/**
+ * Writes a key (`words`, its paddedWords) at out[p] as whole words and returns the index after
+ * its `n` bytes: up to three padding bytes land past it, where the next bytes of the row go.
+ * The room a row reserves (NdjsonRows.fixed) covers them.
+ */
+function putPadded(view: DataView, p: number, words: Int32Array, n: number): number {
+  for (let w = 0; w < words.length; w++) view.setInt32(p + 4 * w, words[w], true);
+  return p + n;
 }
 
 function putBytes(out: Buffer, p: number, b: Uint8Array): number {
