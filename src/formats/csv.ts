@@ -88,19 +88,28 @@ function* scanBuffer(scanner: CsvScanner, buf: Buffer, final: boolean): Generato
   const whole = buf.subarray(0, limit);
   checkUtf8(whole, scanner.name, scanner.lineNo - 1, final, (bad) => scanner.fieldAt(whole, bad));
   let at = 0;
-  if (scanner.bytesReady) {
-    do {
-      at = scanner.scanBytes(buf, at, limit, final);
-      if (scanner.lines.length > 0) yield scanner.take();
-    } while (scanner.full);
-    if (!scanner.needsText) return buf.subarray(at);
+  // Once per buffer, the text scanner hands back to scanBytes as soon as it can take rows
+  // again: after the header (the first buffer's other ~2,600 rows went through the text
+  // scanner), or after the one row scanBytes left to it. A second such row in the buffer keeps
+  // the text scanner to the buffer's end, so a buffer is decoded at most twice.
+  let handBack = true;
+  for (;;) {
+    if (scanner.bytesReady) {
+      do {
+        at = scanner.scanBytes(buf, at, limit, final);
+        if (scanner.lines.length > 0) yield scanner.take();
+      } while (scanner.full);
+      if (!scanner.needsText) return buf.subarray(at);
+    }
+    const text = buf.toString('utf8', at, limit);
+    const t = yield* scanText(scanner, text, final, handBack);
+    if (t === text.length) return buf.subarray(limit);
+    // The rest as a view of `buf` (the text is checked UTF-8, so its bytes map back exactly):
+    // re-encoding it cost one more copy of a partial record that may be 64 MiB.
+    at += t === 0 ? 0 : Buffer.byteLength(text.slice(0, t), 'utf8');
+    if (!scanner.handedBack) return buf.subarray(at);
+    handBack = false;
   }
-  const text = buf.toString('utf8', at, limit);
-  const t = yield* scanText(scanner, text, final);
-  if (t === text.length) return buf.subarray(limit);
-  // The rest as a view of `buf` (the text is checked UTF-8, so its bytes map back exactly):
-  // re-encoding it cost one more copy of a partial record that may be 64 MiB.
-  return buf.subarray(at + (t === 0 ? 0 : Buffer.byteLength(text.slice(0, t), 'utf8')));
 }
 
 /** A header's names: an empty one becomes cN, a repeated one gets _2, _3… (`warn` says so). */
@@ -150,10 +159,10 @@ async function* readText(chunks: AsyncIterable<string>, scanner: CsvScanner, max
 }
 
 /** The complete rows of `text` through the text scanner, batch by batch; returns where it stopped. */
-function* scanText(scanner: CsvScanner, text: string, final: boolean): Generator<ReadBatch, number> {
+function* scanText(scanner: CsvScanner, text: string, final: boolean, handBack = false): Generator<ReadBatch, number> {
   let at = 0;
   do {
-    at = scanner.scan(text, at, final);
+    at = scanner.scan(text, at, final, handBack);
     if (scanner.lines.length > 0) yield scanner.take();
   } while (scanner.full);
   return at;
@@ -344,11 +353,15 @@ export class CsvScanner extends RecordCollector {
     );
   }
 
+  /** The last scan stopped (with `handBack`) at a row scanBytes can take. */
+  handedBack = false;
+
   /**
    * Scans the complete records of `s` and returns how much of it was used; the rest is a
-   * partial record to scan again with more text. `final`: there is no more text.
+   * partial record to scan again with more text. `final`: there is no more text. `handBack`:
+   * stop at the first row after `start` that scanBytes can take (bytesReady).
    */
-  scan(s: string, start: number, final: boolean): number {
+  scan(s: string, start: number, final: boolean, handBack = false): number {
     const n = s.length;
     const delim = this.delim;
     const quote = this.quote;
@@ -366,7 +379,12 @@ export class CsvScanner extends RecordCollector {
     let nextCr = -1;
     let nextQ = -1;
     let nextD = -1;
+    this.handedBack = false;
     rows: while (i < n) {
+      if (handBack && i > start && this.bytesReady) {
+        this.handedBack = true;
+        break;
+      }
       const rowStart = i;
       const rowLine = line;
       let c = s.charCodeAt(i);
