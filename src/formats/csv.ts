@@ -47,7 +47,9 @@ export async function* readDelimited(
     }
     if (pendingLength < waitFor) continue;
     let buf: Buffer;
-    const nl = pending.length === 2 ? chunk.indexOf(10) : -1;
+    // Not when the row stopped inside a quote or is a long one waiting to be rescanned: its
+    // first LF is likely not its end, and it would be copied twice.
+    const nl = pending.length === 2 && waitFor === 0 && !scanner.openQuote ? chunk.indexOf(10) : -1;
     if (nl !== -1) {
       // The row the last buffer left open, joined with this chunk up to its first LF, is
       // scanned on its own; when that ends it, the chunk's other rows are scanned where they
