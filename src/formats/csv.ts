@@ -4,7 +4,7 @@
 import { DataError, UsageError } from '../lib/errors.js';
 import type { Rec } from '../lib/records.js';
 import { ByteSlab } from '../lib/slab.js';
-import { bytesAre, firstByte, notPlain, putWords, repeated, ViewCache, wordsOf } from '../lib/swar.js';
+import { bytesAre, firstByte, notPlain, repeated, ViewCache } from '../lib/swar.js';
 import { checkUtf8, decodeText, utf8Bytes } from '../lib/text.js';
 import { RecordCollector } from './chunked.js';
 import type { ReadBatch, ReadContext, ReadOptions, Reader } from './index.js';
@@ -46,7 +46,21 @@ export async function* readDelimited(
       continue;
     }
     if (pendingLength < waitFor) continue;
-    const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
+    let buf: Buffer;
+    // Not when the row stopped inside a quote or is a long one waiting to be rescanned: its
+    // first LF is likely not its end, and it would be copied twice.
+    const nl = pending.length === 2 && waitFor === 0 && !scanner.openQuote ? chunk.indexOf(10) : -1;
+    if (nl !== -1) {
+      // The row the last buffer left open, joined with this chunk up to its first LF, is
+      // scanned on its own; when that ends it, the chunk's other rows are scanned where they
+      // lie. Joining the whole chunk to the rest copied every byte of the input once more
+      // (Buffer.concat, ~5 % of bx-extract's CPU, --cpu-prof).
+      const head = Buffer.concat([pending[0], chunk.subarray(0, nl + 1)]);
+      pending = [];
+      const left = yield* scanBuffer(scanner, head, false);
+      // Still open (a quoted line break, or a CR that may be half a CRLF): joined as before.
+      buf = left.length === 0 ? chunk.subarray(nl + 1) : Buffer.concat([left, chunk.subarray(nl + 1)]);
+    } else buf = pending.length === 1 ? pending[0] : Buffer.concat(pending);
     // Dropped before the scan: the chunks and their concatenation are never alive together
     // with the scan's decoded text.
     pending = [];
@@ -76,19 +90,28 @@ function* scanBuffer(scanner: CsvScanner, buf: Buffer, final: boolean): Generato
   const whole = buf.subarray(0, limit);
   checkUtf8(whole, scanner.name, scanner.lineNo - 1, final, (bad) => scanner.fieldAt(whole, bad));
   let at = 0;
-  if (scanner.bytesReady) {
-    do {
-      at = scanner.scanBytes(buf, at, limit, final);
-      if (scanner.lines.length > 0) yield scanner.take();
-    } while (scanner.full);
-    if (!scanner.needsText) return buf.subarray(at);
+  // Once per buffer, the text scanner hands back to scanBytes as soon as it can take rows
+  // again: after the header (the first buffer's other ~2,600 rows went through the text
+  // scanner), or after the one row scanBytes left to it. A second such row in the buffer keeps
+  // the text scanner to the buffer's end, so a buffer is decoded at most twice.
+  let handBack = true;
+  for (;;) {
+    if (scanner.bytesReady) {
+      do {
+        at = scanner.scanBytes(buf, at, limit, final);
+        if (scanner.lines.length > 0) yield scanner.take();
+      } while (scanner.full);
+      if (!scanner.needsText) return buf.subarray(at);
+    }
+    const text = buf.toString('utf8', at, limit);
+    const t = yield* scanText(scanner, text, final, handBack);
+    if (t === text.length) return buf.subarray(limit);
+    // The rest as a view of `buf` (the text is checked UTF-8, so its bytes map back exactly):
+    // re-encoding it cost one more copy of a partial record that may be 64 MiB.
+    at += t === 0 ? 0 : Buffer.byteLength(text.slice(0, t), 'utf8');
+    if (!scanner.handedBack) return buf.subarray(at);
+    handBack = false;
   }
-  const text = buf.toString('utf8', at, limit);
-  const t = yield* scanText(scanner, text, final);
-  if (t === text.length) return buf.subarray(limit);
-  // The rest as a view of `buf` (the text is checked UTF-8, so its bytes map back exactly):
-  // re-encoding it cost one more copy of a partial record that may be 64 MiB.
-  return buf.subarray(at + (t === 0 ? 0 : Buffer.byteLength(text.slice(0, t), 'utf8')));
 }
 
 /** A header's names: an empty one becomes cN, a repeated one gets _2, _3… (`warn` says so). */
@@ -138,10 +161,10 @@ async function* readText(chunks: AsyncIterable<string>, scanner: CsvScanner, max
 }
 
 /** The complete rows of `text` through the text scanner, batch by batch; returns where it stopped. */
-function* scanText(scanner: CsvScanner, text: string, final: boolean): Generator<ReadBatch, number> {
+function* scanText(scanner: CsvScanner, text: string, final: boolean, handBack = false): Generator<ReadBatch, number> {
   let at = 0;
   do {
-    at = scanner.scan(text, at, final);
+    at = scanner.scan(text, at, final, handBack);
     if (scanner.lines.length > 0) yield scanner.take();
   } while (scanner.full);
   return at;
@@ -332,11 +355,15 @@ export class CsvScanner extends RecordCollector {
     );
   }
 
+  /** The last scan stopped (with `handBack`) at a row scanBytes can take. */
+  handedBack = false;
+
   /**
    * Scans the complete records of `s` and returns how much of it was used; the rest is a
-   * partial record to scan again with more text. `final`: there is no more text.
+   * partial record to scan again with more text. `final`: there is no more text. `handBack`:
+   * stop at the first row after `start` that scanBytes can take (bytesReady).
    */
-  scan(s: string, start: number, final: boolean): number {
+  scan(s: string, start: number, final: boolean, handBack = false): number {
     const n = s.length;
     const delim = this.delim;
     const quote = this.quote;
@@ -354,7 +381,12 @@ export class CsvScanner extends RecordCollector {
     let nextCr = -1;
     let nextQ = -1;
     let nextD = -1;
+    this.handedBack = false;
     rows: while (i < n) {
+      if (handBack && i > start && this.bytesReady) {
+        this.handedBack = true;
+        break;
+      }
       const rowStart = i;
       const rowLine = line;
       let c = s.charCodeAt(i);
@@ -516,9 +548,12 @@ export class CsvScanner extends RecordCollector {
     const delim = this.delim;
     const quote = this.quote;
     const comment = this.comment;
-    const keyWords = out.keyWords;
+    const putKey = out.putKey;
     const delims = repeated(delim);
     const quotes = repeated(quote);
+    // Every byte an unquoted field stops at but the backslash (controls, the quote 0x22, the
+    // delimiter) is below this: one subtraction finds them all (exact: the delimiter is ASCII).
+    const floor = repeated(Math.max(0x23, delim + 1));
     const iv = this.inViews.view(buf);
     let i = start;
     let line = this.line;
@@ -534,12 +569,19 @@ export class CsvScanner extends RecordCollector {
         break;
       }
       const stop = Math.min(n, rowStart + ROW_BYTES);
-      slab.room(out.fixed + 2 * (stop - rowStart) + 6 * CONTROL_BYTES);
+      const room = out.fixed + 2 * (stop - rowStart) + 6 * CONTROL_BYTES;
+      if (slab.p + room > slab.buf.length && this.lines.length > 0) {
+        // The slab is full: the batch ends here, so the next row starts a new slab with
+        // nothing to move. Moving the batch's rows (ByteSlab.room) copied ~1/8 of the output
+        // again (_copyActual under room, ~5 % of the run, --cpu-prof).
+        this.full = true;
+        break;
+      }
+      slab.room(room);
       let controls = 0;
       const o = slab.buf;
-      const oEnd = o.length;
       const ov = this.outViews.view(o);
-      let p = putWords(ov, o, slab.p, keys[0], keyWords[0]);
+      let p = putKey(ov, slab.p, 0);
       let k = 0;
       for (;;) {
         if (c === quote) {
@@ -547,7 +589,7 @@ export class CsvScanner extends RecordCollector {
           i++;
           for (;;) {
             // Four bytes at a time (see the unquoted field below), then the special byte.
-            while (i + 4 <= stop && p + 4 <= oEnd) {
+            while (i + 4 <= stop) {
               const x = iv.getInt32(i, true);
               ov.setInt32(p, x, true);
               const m = notPlain(x) | bytesAre(x, quotes);
@@ -607,21 +649,24 @@ export class CsvScanner extends RecordCollector {
         } else {
           // Four bytes at a time: each word is written whole, and the position moves to its
           // first byte that is not plain (control, quote, backslash) or is the delimiter, which
-          // is dealt with byte by byte.
+          // is dealt with byte by byte. Two tests pass most words (no byte below `floor`, no
+          // backslash); only a word they flag (a space, say) takes the exact four.
           for (;;) {
-            while (i + 4 <= stop && p + 4 <= oEnd) {
+            while (i + 4 <= stop) {
               const x = iv.getInt32(i, true);
               ov.setInt32(p, x, true);
-              const m = notPlain(x) | bytesAre(x, delims);
-              if (m === 0) {
-                i += 4;
-                p += 4;
-              } else {
-                const f = firstByte(m);
-                i += f;
-                p += f;
-                break;
+              const y = x ^ 0x5c5c5c5c;
+              if ((((x - floor) & ~x) | ((y - 0x01010101) & ~y)) & 0x80808080) {
+                const m = notPlain(x) | bytesAre(x, delims);
+                if (m !== 0) {
+                  const f = firstByte(m);
+                  i += f;
+                  p += f;
+                  break;
+                }
               }
+              i += 4;
+              p += 4;
             }
             if (i >= stop) {
               c = NONE;
@@ -647,7 +692,7 @@ export class CsvScanner extends RecordCollector {
             line = rowLine;
             break rows;
           }
-          p = putWords(ov, o, p, keys[k], keyWords[k]);
+          p = putKey(ov, p, k);
           c = buf[++i];
           if (i >= stop) c = NONE;
           continue;
@@ -812,8 +857,10 @@ export class NdjsonRows {
   readonly slab = new ByteSlab();
   /** Before field j: `{"name":"` for the first, `","name":"` after. */
   readonly keys: Uint8Array[];
-  /** The keys as words, for putWords. */
+  /** The keys as whole words, the last one padded with zeros, for putPadded. */
   readonly keyWords: Int32Array[];
+  /** Writes key k at p (as putPadded) and returns the index after it. */
+  readonly putKey: (view: DataView, p: number, k: number) => number;
   /** After the last field: `"}\n`, or `","_file":"name","_line":` before the line number. */
   private readonly end: Uint8Array;
   private readonly lineage: boolean;
@@ -825,7 +872,8 @@ export class NdjsonRows {
   constructor(names: string[], file: string | undefined) {
     this.width = names.length;
     this.keys = names.map((nm, j) => Buffer.from((j === 0 ? '{' : '",') + JSON.stringify(nm) + ':"'));
-    this.keyWords = this.keys.map(wordsOf);
+    this.keyWords = this.keys.map(paddedWords);
+    this.putKey = keyWriter(this.keyWords, this.keys);
     this.lineage = file !== undefined;
     this.end = Buffer.from(file === undefined ? '"}\n' : `","_file":${JSON.stringify(file)},"_line":`);
     this.fixed = this.keys.reduce((t, k) => t + k.length, 0) + this.end.length + 20;
@@ -876,6 +924,39 @@ export class NdjsonRows {
     out[p++] = 0x0a;
     return p;
   }
+}
+
+/** `bytes` as little-endian words, the last 1-3 bytes in one more word padded with zeros. */
+function paddedWords(bytes: Uint8Array): Int32Array {
+  const copy = new Uint8Array((bytes.length + 3) & ~3);
+  copy.set(bytes);
+  return new Int32Array(copy.buffer);
+}
+
+/**
+ * Writes a key (`words`, its paddedWords) at out[p] as whole words and returns the index after
+ * its `n` bytes: up to three padding bytes land past it, where the next bytes of the row go.
+ * The room a row reserves (NdjsonRows.fixed) covers them.
+ */
+function putPadded(view: DataView, p: number, words: Int32Array, n: number): number {
+  for (let w = 0; w < words.length; w++) view.setInt32(p + 4 * w, words[w], true);
+  return p + n;
+}
+
+/**
+ * putPadded for every key, compiled for this header: each key's words are constants in one
+ * case of a switch, so no word is loaded from an array and no loop is run.
+ */
+function keyWriter(words: Int32Array[], keys: Uint8Array[]): (view: DataView, p: number, k: number) => number {
+  const cases = words.map((ws, k) => {
+    const sets = Array.from(ws, (w, j) => `v.setInt32(p + ${4 * j}, ${w}, true);`).join(' ');
+    return `case ${k}: ${sets} return p + ${keys[k].length};`;
+  });
+  return new Function('v', 'p', 'k', `switch (k) { ${cases.join(' ')} } return p;`) as (
+    view: DataView,
+    p: number,
+    k: number,
+  ) => number;
 }
 
 function putBytes(out: Buffer, p: number, b: Uint8Array): number {

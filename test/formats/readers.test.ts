@@ -275,6 +275,14 @@ t.test('CSV as NDJSON bytes: random fields of every length, special bytes at eve
     { delimiter: ';' },
     [4099],
   );
+  // A delimiter above most text bytes: the word loop's first test flags nearly every word.
+  await sameAsRecords(
+    t,
+    'csv',
+    'k|ab|abcde|a_long_name\n' + rows.join('\n').replace(/,/g, '|') + '\n',
+    { delimiter: '|' },
+    [4099],
+  );
 });
 
 t.test('CSV as NDJSON bytes: invalid UTF-8 is named by its line, as when decoding', async (t) => {
