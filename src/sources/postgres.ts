@@ -296,8 +296,25 @@ export class CopyTranscoder {
 
   /** The whole lines in buf[from, end): end is just past a newline. */
   lines(buf: Buffer, from: number, end: number): void {
+    if (this.kinds.length === 0) return this.empty(buf, from, end);
+    this.run(buf, from, end, false);
+  }
+
+  /**
+   * The CopyData messages from buf[from] on (CopyFrames's fast path, pg-copy-out.ts), each
+   * whole in buf[from, n) and ending in a newline, transcoded where they lie: the server sends
+   * one row per message, and one call here for the chunk's messages instead of one per row
+   * took the sink's call and lines()' set-up off every row. Returns where the first message it
+   * did not take starts (cut by the chunk's end, not ending in a newline, or not CopyData):
+   * the caller reads on from there.
+   */
+  messages(buf: Buffer, from: number, n: number): number {
+    if (this.kinds.length === 0) return from;
+    return this.run(buf, from, n, true);
+  }
+
+  private run(buf: Buffer, from: number, n: number, framed: boolean): number {
     const ncol = this.kinds.length;
-    if (ncol === 0) return this.empty(buf, from, end);
     const kinds = this.kinds;
     const keys = this.keys;
     const keyWords = this.keyWords;
@@ -307,10 +324,20 @@ export class CopyTranscoder {
     let ov = this.view;
     let o = this.o;
     let p = from;
+    let end = framed ? from : n;
     let rows = 0;
-    while (p < end) {
-      // The row is at most the rest of the chunk; COPY escapes tabs and newlines inside values,
-      // so the first one ends a field.
+    for (;;) {
+      if (p >= end) {
+        if (!framed) break;
+        // The next message: 'd', then the length of what follows the code byte (big-endian).
+        if (p + 5 > n || buf[p] !== 100) break;
+        const z = p + 1 + bv.getUint32(p + 1);
+        if (z > n || z <= p + 5 || buf[z - 1] !== 10) break;
+        p += 5;
+        end = z;
+      }
+      // The row is at most the rest of the chunk (or message); COPY escapes tabs and newlines
+      // inside values, so the first one ends a field.
       if (o + (end - p) * 6 + slack > out.length) {
         this.o = o;
         this.room((end - p) * 6 + slack);
@@ -394,6 +421,7 @@ export class CopyTranscoder {
     this.total += rows;
     this.count += rows;
     this.o = o;
+    return p;
   }
 
   /** A query of no columns: a {} per line. */
@@ -745,7 +773,11 @@ export class PostgresSource implements Source {
 
       const out = new LineBatcher(this.name, ctx);
       const rows = new CopyTranscoder(names, kinds, convs, out.lineage);
-      copy = new CopyOut(copySql, (b, a, z) => rows.lines(b, a, z));
+      copy = new CopyOut(
+        copySql,
+        (b, a, z) => rows.lines(b, a, z),
+        (b, i, n) => rows.messages(b, i, n),
+      );
       client.query(copy as never);
       const enough = () => rows.count >= BATCH_ROWS;
       try {
