@@ -3,7 +3,7 @@
 // flat in memory (0.86 s per 1 M rows, 80 MB), and text keeps every value exact. The column
 // types come first, from the same query wrapped in `LIMIT 0` (the planner stops at once), so
 // each value is written as exact JSON by its type, straight from COPY's text into NDJSON.
-import type { Client } from 'pg';
+import type { Client, QueryResult } from 'pg';
 import { DataError, NoPermError, UsageError, type BxError } from '../lib/errors.js';
 import { parseTableName, qualified, quoteIdent, quoteLiteral } from '../lib/ident.js';
 import type { Io } from '../lib/io.js';
@@ -713,14 +713,21 @@ export class PostgresSource implements Source {
     let copy: CopyOut | undefined;
     try {
       // One snapshot for the end of the batch and the rows: what max() saw is what COPY reads.
-      // The session's settings go in the same round trip (a SET before BEGIN persists).
-      await client.query(`${SESSION}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`);
+      // The session's settings, BEGIN and the describe go in one round trip, one simple Query
+      // message (a SET before BEGIN persists; an error skips the statements after it).
+      const setup = `${SESSION}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; `;
       const head = 'SELECT * FROM (\n';
       const described = head + query + '\n) bx LIMIT 0';
       let fields: { name: string; dataTypeID: number }[];
       try {
-        fields = (await client.query({ text: described, rowMode: 'array' })).fields;
+        const results = (await client.query({ text: setup + described, rowMode: 'array' })) as unknown as
+          QueryResult | QueryResult[];
+        fields = (Array.isArray(results) ? results[results.length - 1] : results).fields;
       } catch (err) {
+        // The server places an error in the whole message; the messages place it in the describe.
+        const e = err as { position?: string };
+        if (e && typeof e === 'object' && e.position !== undefined && Number(e.position) > setup.length)
+          e.position = String(Number(e.position) - setup.length);
         throw queryError(
           err,
           sql.table !== undefined ? `--table ${sql.table}` : 'the query',
@@ -762,7 +769,6 @@ export class PostgresSource implements Source {
           // Nothing new: the stored position stands.
           if (from) this.done = [{ key: stateKey, position: from, from, records: 0 }];
           ctx.log.info(`${this.name}: no rows past the watermark${from ? ` ${from.value}` : ''}`);
-          await client.query('COMMIT');
           finished = true;
           return;
         }
@@ -786,7 +792,8 @@ export class PostgresSource implements Source {
         throw queryError(err, 'the query', copySql, 0, '', label);
       }
       if (rows.count > 0) yield out.bytes(rows.take());
-      await client.query('COMMIT');
+      // No COMMIT (a round trip): the transaction is a read-only snapshot, and closing the
+      // connection below ends it with nothing to write.
       finished = true;
       if (inc && to) this.done = [{ key: stateKey, position: to, from: from ?? null, records: out.total }];
     } finally {
