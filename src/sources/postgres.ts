@@ -708,7 +708,7 @@ export class PostgresSource implements Source {
       : undefined;
     if (inc) unsealedWarning(this.io, ctx);
 
-    const client = await connect(this.target);
+    const client = await connect(this.target, { early: true });
     let finished = false;
     let copy: CopyOut | undefined;
     try {
