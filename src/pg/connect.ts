@@ -407,6 +407,9 @@ async function loadPg(): Promise<typeof import('pg').default> {
 async function connectOne(t: Target, early = false): Promise<Client> {
   const config = clientConfig(t);
   const opening = early ? openEarly(t) : undefined;
+  // A refusal may come while pg loads (from dist/commands, pg's own files are read
+  // asynchronously): it is handled below, not an unhandled rejection meanwhile.
+  opening?.catch(() => {});
   const pg = await loadPg();
   if (opening) {
     let opened: Opened | undefined;
