@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The start-up build, run after tsc: each command's own modules (dist/commands/<name>.js and
 // everything of ours it imports, eagerly or lazily) into one CommonJS file, dist/bundle/<name>.cjs,
-// with every npm package but yargs-parser left outside (each is still loaded only where it is used). bin/launch.cjs
-// compiles that one file with V8's code cache; then one warm run per command (`--help`) writes
-// the cache. Measured by bench/startup.sh: 32 ES modules resolved and compiled one by one cost
+// with every npm package but yargs-parser and pg left outside (each is still loaded only where it is
+// used). bin/launch.cjs compiles that one file with V8's code cache; then one warm run per command
+// writes the cache. Measured by bench/startup.sh: 32 ES modules resolved and compiled one by one cost
 // more than the whole 10-row run; one file from the code cache costs a few milliseconds.
 //
 // Why CommonJS: Node 20 has no code cache for ES modules (module.enableCompileCache is Node 22),
@@ -80,6 +80,13 @@ const yargsParserRequire = {
   },
 };
 
+// The packages bundled with our code. yargs-parser: every run loads it, and it is an ES module
+// only (require() of it starts Node's ES module loader, ~20 ms). pg (with pg-protocol, pg-types,
+// pgpass…): every run that connects to PostgreSQL loads it, and its ~40 files resolved, read and
+// compiled one by one cost 19-20 ms CPU against 8-9 ms as one file (its share of the code cache
+// comes from the warm run below).
+const inside = new Set(['yargs-parser', 'pg']);
+
 rmSync(outdir, { recursive: true, force: true });
 await esbuild.build({
   entryPoints: names.map((n) => join(root, 'dist', 'commands', `${n}.js`)),
@@ -89,11 +96,15 @@ await esbuild.build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  // Every package stays outside but yargs-parser, which every run loads: it is an ES module only,
-  // and require() of it starts Node's ES module loader (~20 ms); bundled it is plain code.
-  external: Object.keys(pkg.dependencies)
-    .filter((d) => d !== 'yargs-parser')
-    .flatMap((d) => [d, `${d}/*`]),
+  // Every package stays outside but those in `inside` (each is still loaded only where it is used).
+  external: [
+    ...Object.keys(pkg.dependencies)
+      .filter((d) => !inside.has(d))
+      .flatMap((d) => [d, `${d}/*`]),
+    // pg's optional bindings: pg-native only with `pg.native`, pg-cloudflare only on Workers.
+    'pg-native',
+    'pg-cloudflare',
+  ],
   // import() of a package becomes require(): a vm.Script can only import() with an experimental
   // flag in Node 20, and require() of an ES module works there.
   supported: { 'dynamic-import': false },
@@ -106,9 +117,18 @@ await esbuild.build({
 });
 for (const n of names) lazyBuiltins(join(outdir, `${n}.cjs`));
 
-// One warm run per command writes its code cache (bin/launch.cjs does it when none is there).
+// One warm run per command writes its code cache (bin/launch.cjs does it when none is there):
+// the cache holds the functions that run compiled. `--help`, but bx-extract runs a query against a
+// socket that is not there, so pg's modules, its Client and the connect path are in the cache too
+// (with pg bundled, a `select 1` extract took 62-71 ms CPU against 90-91 ms before: perf stat, 10 runs); it ends with 69 (no server), which is expected.
+const warm = {
+  extract: { argv: ['-q', '--db', 'host=/nonexistent/bx-warm-run dbname=x user=x', '--query', 'select 1'], status: 69 },
+};
 for (const n of names) {
   const bin = join(root, 'bin', n === 'bx' ? 'bx' : `bx-${n}`);
-  const r = spawnSync(bin, ['--help'], { stdio: 'ignore', env: { ...process.env, BX_SEAL: '' } });
-  if (r.status !== 0) console.error(`bundle: ${bin} --help exited ${r.status ?? r.signal}`);
+  const { argv, status } = warm[n] ?? { argv: ['--help'], status: 0 };
+  // Only the variables a run needs: no run log, metrics or PostgreSQL settings of the caller's.
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', BX_SEAL: '' };
+  const r = spawnSync(bin, argv, { stdio: 'ignore', env });
+  if (r.status !== status) console.error(`bundle: ${bin} ${argv.join(' ')} exited ${r.status ?? r.signal}`);
 }

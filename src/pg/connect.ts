@@ -3,6 +3,7 @@
 // a run log in a database. pg is imported lazily: only code paths that connect pay for it.
 import { defaultCa } from '../lib/tls.js';
 import { readFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Client, ClientConfig } from 'pg';
@@ -364,15 +365,15 @@ export function clientConfig(t: Target): ClientConfig {
  * Connects, mapping failures to exit codes (unreachable 69, bad credentials/database/TLS
  * setup 78, server starting or full 75). Every message names the server by targetLabel().
  */
-export async function connect(t: Target): Promise<Client> {
-  if (!t.alternates?.length) return connectOne(t);
+export async function connect(t: Target, how: { early?: boolean } = {}): Promise<Client> {
+  if (!t.alternates?.length) return connectOne(t, how.early);
   const all: Target[] = [
     { ...t, alternates: undefined },
     ...t.alternates.map((h) => ({ ...t, ...h, alternates: undefined })),
   ];
   for (let i = 0; ; i++) {
     try {
-      return await connectOne(all[i]);
+      return await connectOne(all[i], how.early);
     } catch (err) {
       // As libpq: the next host when this one cannot be reached; other failures are final.
       if (i + 1 < all.length && err instanceof UnavailableError) continue;
@@ -403,9 +404,28 @@ async function loadPg(): Promise<typeof import('pg').default> {
   }
 }
 
-async function connectOne(t: Target): Promise<Client> {
-  const pg = await loadPg();
+async function connectOne(t: Target, early = false): Promise<Client> {
   const config = clientConfig(t);
+  const opening = early ? openEarly(t) : undefined;
+  // A refusal may come while pg loads (from dist/commands, pg's own files are read
+  // asynchronously): it is handled below, not an unhandled rejection meanwhile.
+  opening?.catch(() => {});
+  const pg = await loadPg();
+  if (opening) {
+    let opened: Opened | undefined;
+    try {
+      opened = await opening;
+    } catch (err) {
+      throw pgError(err, { target: targetLabel(t) });
+    }
+    if (opened) {
+      try {
+        return await open(pg, { ...config, ssl: opened.tls ? config.ssl : false, stream: handOver(opened) });
+      } catch (err) {
+        throw pgError(err, { target: targetLabel(t) });
+      }
+    }
+  }
   try {
     return await open(pg, config);
   } catch (err) {
@@ -422,6 +442,77 @@ async function connectOne(t: Target): Promise<Client> {
       throw new ConfigError(`${targetLabel(t)}: sslmode ${t.sslmode} needs TLS, but the server does not support it`);
     throw pgError(err, { target: targetLabel(t) });
   }
+}
+
+/** SSLRequest: length 8, then the code 80877103. */
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 4, 210, 22, 47]);
+
+interface Opened {
+  sock: Socket;
+  /** The server answered the SSLRequest with S: TLS goes on over this socket. */
+  tls: boolean;
+}
+
+/**
+ * The PostgreSQL source's connection (connect(t, { early: true })): the TCP connection is
+ * opened before pg loads, so the server starts its backend meanwhile, and sslmode=prefer's
+ * SSLRequest is answered on it. node-postgres alone sends the SSLRequest, and on N (a server
+ * without TLS) fails and connect() above opens a second connection, plain: strace of a
+ * `select 1` extract showed two connects, each a backend the server forks. Here an N goes
+ * on over the same socket, as libpq does. Resolves undefined (the usual path, from a new
+ * connection) for an answer other than S or N; rejects with the socket's error, which is
+ * what node-postgres would have failed with. Not for Unix sockets, TLS-only modes, or a
+ * connect_timeout (node-postgres times the whole connect).
+ */
+function openEarly(t: Target): Promise<Opened | undefined> | undefined {
+  if (t.host.startsWith('/') || t.connectTimeout) return undefined;
+  if (t.sslmode !== 'prefer' && t.sslmode !== 'disable' && t.sslmode !== 'allow') return undefined;
+  return new Promise((resolve, reject) => {
+    const sock = netConnect({ host: t.host, port: t.port });
+    const failed = (err: Error) => {
+      sock.destroy();
+      reject(err);
+    };
+    sock.on('error', failed);
+    sock.once('connect', () => {
+      if (t.sslmode !== 'prefer') {
+        sock.removeListener('error', failed);
+        resolve({ sock, tls: false });
+        return;
+      }
+      sock.write(SSL_REQUEST);
+      sock.once('data', (b: Buffer) => {
+        sock.removeListener('error', failed);
+        if (b.length === 1 && (b[0] === 0x4e || b[0] === 0x53)) resolve({ sock, tls: b[0] === 0x53 });
+        else {
+          sock.destroy();
+          resolve(undefined);
+        }
+      });
+    });
+  });
+}
+
+/**
+ * The socket as node-postgres's `stream`: its connect() (the socket is connected) and, after an
+ * S, the SSLRequest it writes (answered already) are played back to it, so it goes on to the
+ * startup message, or to the TLS handshake on this socket.
+ */
+function handOver({ sock, tls }: Opened): () => Socket {
+  const s = sock as Socket & { connect: unknown; write: unknown };
+  s.connect = () => {
+    process.nextTick(() => sock.emit('connect'));
+    return sock;
+  };
+  if (tls) {
+    const write = sock.write;
+    s.write = () => {
+      s.write = write;
+      process.nextTick(() => sock.emit('data', Buffer.from('S')));
+      return true;
+    };
+  }
+  return () => sock;
 }
 
 async function open(pg: typeof import('pg').default, config: ClientConfig): Promise<Client> {

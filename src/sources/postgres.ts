@@ -3,7 +3,7 @@
 // flat in memory (0.86 s per 1 M rows, 80 MB), and text keeps every value exact. The column
 // types come first, from the same query wrapped in `LIMIT 0` (the planner stops at once), so
 // each value is written as exact JSON by its type, straight from COPY's text into NDJSON.
-import type { Client } from 'pg';
+import type { Client, QueryResult } from 'pg';
 import { DataError, NoPermError, UsageError, type BxError } from '../lib/errors.js';
 import { parseTableName, qualified, quoteIdent, quoteLiteral } from '../lib/ident.js';
 import type { Io } from '../lib/io.js';
@@ -296,8 +296,25 @@ export class CopyTranscoder {
 
   /** The whole lines in buf[from, end): end is just past a newline. */
   lines(buf: Buffer, from: number, end: number): void {
+    if (this.kinds.length === 0) return this.empty(buf, from, end);
+    this.run(buf, from, end, false);
+  }
+
+  /**
+   * The CopyData messages from buf[from] on (CopyFrames's fast path, pg-copy-out.ts), each
+   * whole in buf[from, n) and ending in a newline, transcoded where they lie: the server sends
+   * one row per message, and one call here for the chunk's messages instead of one per row
+   * took the sink's call and lines()' set-up off every row. Returns where the first message it
+   * did not take starts (cut by the chunk's end, not ending in a newline, or not CopyData):
+   * the caller reads on from there.
+   */
+  messages(buf: Buffer, from: number, n: number): number {
+    if (this.kinds.length === 0) return from;
+    return this.run(buf, from, n, true);
+  }
+
+  private run(buf: Buffer, from: number, n: number, framed: boolean): number {
     const ncol = this.kinds.length;
-    if (ncol === 0) return this.empty(buf, from, end);
     const kinds = this.kinds;
     const keys = this.keys;
     const keyWords = this.keyWords;
@@ -307,10 +324,20 @@ export class CopyTranscoder {
     let ov = this.view;
     let o = this.o;
     let p = from;
+    let end = framed ? from : n;
     let rows = 0;
-    while (p < end) {
-      // The row is at most the rest of the chunk; COPY escapes tabs and newlines inside values,
-      // so the first one ends a field.
+    for (;;) {
+      if (p >= end) {
+        if (!framed) break;
+        // The next message: 'd', then the length of what follows the code byte (big-endian).
+        if (p + 5 > n || buf[p] !== 100) break;
+        const z = p + 1 + bv.getUint32(p + 1);
+        if (z > n || z <= p + 5 || buf[z - 1] !== 10) break;
+        p += 5;
+        end = z;
+      }
+      // The row is at most the rest of the chunk (or message); COPY escapes tabs and newlines
+      // inside values, so the first one ends a field.
       if (o + (end - p) * 6 + slack > out.length) {
         this.o = o;
         this.room((end - p) * 6 + slack);
@@ -394,6 +421,7 @@ export class CopyTranscoder {
     this.total += rows;
     this.count += rows;
     this.o = o;
+    return p;
   }
 
   /** A query of no columns: a {} per line. */
@@ -680,19 +708,26 @@ export class PostgresSource implements Source {
       : undefined;
     if (inc) unsealedWarning(this.io, ctx);
 
-    const client = await connect(this.target);
+    const client = await connect(this.target, { early: true });
     let finished = false;
     let copy: CopyOut | undefined;
     try {
       // One snapshot for the end of the batch and the rows: what max() saw is what COPY reads.
-      // The session's settings go in the same round trip (a SET before BEGIN persists).
-      await client.query(`${SESSION}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`);
+      // The session's settings, BEGIN and the describe go in one round trip, one simple Query
+      // message (a SET before BEGIN persists; an error skips the statements after it).
+      const setup = `${SESSION}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; `;
       const head = 'SELECT * FROM (\n';
       const described = head + query + '\n) bx LIMIT 0';
       let fields: { name: string; dataTypeID: number }[];
       try {
-        fields = (await client.query({ text: described, rowMode: 'array' })).fields;
+        const results = (await client.query({ text: setup + described, rowMode: 'array' })) as unknown as
+          QueryResult | QueryResult[];
+        fields = (Array.isArray(results) ? results[results.length - 1] : results).fields;
       } catch (err) {
+        // The server places an error in the whole message; the messages place it in the describe.
+        const e = err as { position?: string };
+        if (e && typeof e === 'object' && e.position !== undefined && Number(e.position) > setup.length)
+          e.position = String(Number(e.position) - setup.length);
         throw queryError(
           err,
           sql.table !== undefined ? `--table ${sql.table}` : 'the query',
@@ -734,7 +769,6 @@ export class PostgresSource implements Source {
           // Nothing new: the stored position stands.
           if (from) this.done = [{ key: stateKey, position: from, from, records: 0 }];
           ctx.log.info(`${this.name}: no rows past the watermark${from ? ` ${from.value}` : ''}`);
-          await client.query('COMMIT');
           finished = true;
           return;
         }
@@ -745,7 +779,11 @@ export class PostgresSource implements Source {
 
       const out = new LineBatcher(this.name, ctx);
       const rows = new CopyTranscoder(names, kinds, convs, out.lineage);
-      copy = new CopyOut(copySql, (b, a, z) => rows.lines(b, a, z));
+      copy = new CopyOut(
+        copySql,
+        (b, a, z) => rows.lines(b, a, z),
+        (b, i, n) => rows.messages(b, i, n),
+      );
       client.query(copy as never);
       const enough = () => rows.count >= BATCH_ROWS;
       try {
@@ -754,7 +792,8 @@ export class PostgresSource implements Source {
         throw queryError(err, 'the query', copySql, 0, '', label);
       }
       if (rows.count > 0) yield out.bytes(rows.take());
-      await client.query('COMMIT');
+      // No COMMIT (a round trip): the transaction is a read-only snapshot, and closing the
+      // connection below ends it with nothing to write.
       finished = true;
       if (inc && to) this.done = [{ key: stateKey, position: to, from: from ?? null, records: out.total }];
     } finally {

@@ -298,17 +298,37 @@ t.test('fused byte writers: the reference bytes on awkward values, rows in any f
       'a row per message': Buffer.concat(rows.map((r) => msg(Buffer.from(r)))),
       'rows across messages': Buffer.concat(odd),
     };
+    // Each both through the line sink alone and with the transcoder's own walk of whole
+    // messages (messages(), the fast path), which must give the same bytes.
     for (const [how, framed] of Object.entries(framings)) {
-      let same = 0;
-      for (let cut = 1; cut < framed.length; cut++) {
-        const got = run((x) => {
-          const f = new CopyFrames((b, a, z) => x.lines(b, a, z));
-          for (const piece of pieces(framed, [cut])) f.chunk(Buffer.from(piece));
-        });
-        if (got === want.join('')) same++;
-        else t.equal(got, want.join(''), `${how}, cut at ${cut}`);
+      for (const fast of [false, true]) {
+        let same = 0;
+        for (let cut = 1; cut < framed.length; cut++) {
+          const got = run((x) => {
+            const f = new CopyFrames(
+              (b, a, z) => x.lines(b, a, z),
+              fast ? (b, i, n) => x.messages(b, i, n) : undefined,
+            );
+            for (const piece of pieces(framed, [cut])) f.chunk(Buffer.from(piece));
+          });
+          if (got === want.join('')) same++;
+          else t.equal(got, want.join(''), `${how}${fast ? ', fast path' : ''}, cut at ${cut}`);
+        }
+        t.equal(
+          same,
+          framed.length - 1,
+          `${how}${fast ? ', fast path' : ''}: every cut of ${framed.length} bytes${lineage && ', lineage'}`,
+        );
       }
-      t.equal(same, framed.length - 1, `${how}: every cut of ${framed.length} bytes${lineage && ', lineage'}`);
+      // The whole stream in one chunk: the fast path takes every message of it.
+      const fastAll = run((x) => {
+        const f = new CopyFrames(
+          (b, a, z) => x.lines(b, a, z),
+          (b, i, n) => x.messages(b, i, n),
+        );
+        f.chunk(Buffer.from(framed));
+      });
+      t.equal(fastAll, want.join(''), `${how}, fast path, one chunk${lineage && ', lineage'}`);
     }
   }
   // Each value alone, at the very end of its buffer, as the first and only column.

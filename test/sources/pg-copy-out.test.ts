@@ -104,12 +104,31 @@ t.test('transcoder: lines fed whole or through frames cut anywhere give the same
   });
   t.same(parsed[2], { i: null, s: null, n: null, z: null });
   t.equal(parsed[3].s.length, 100000);
-  const stream = Buffer.concat([...lines.map((l) => msg('d', Buffer.from(l))), msg('c', '')]);
-  for (const cut of [1, 2, 5, 17, 1000]) {
-    const x = new CopyTranscoder(names, ks as never, slow, '');
-    const f = new CopyFrames((b, a, z) => x.lines(b, a, z));
-    for (let at = 0; at < stream.length && f.stop < 0; at += cut) f.chunk(Buffer.from(stream.subarray(at, at + cut)));
-    t.equal(x.take().bytes.toString(), want, `chunks of ${cut}`);
+  // A notice between rows, an empty CopyData and two rows in one message, then CopyDone and
+  // what node-postgres reads after it: with and without the fast path (messages()), every cut.
+  const stream = Buffer.concat([
+    msg('d', Buffer.from(lines[0])),
+    msg('N', 'SNOTICE\0\0'),
+    msg('d', Buffer.from(lines[1])),
+    msg('d', ''),
+    msg('d', Buffer.from(lines[2] + lines[3])),
+    msg('c', ''),
+    msg('C', 'COPY 4\0'),
+  ]);
+  const copyDone = stream.length - 5 - 12;
+  for (const fast of [false, true]) {
+    for (const cut of [1, 2, 5, 17, 1000, stream.length]) {
+      const x = new CopyTranscoder(names, ks as never, slow, '');
+      const f = new CopyFrames((b, a, z) => x.lines(b, a, z), fast ? (b, i, n) => x.messages(b, i, n) : undefined);
+      let stopAt = -1;
+      for (let at = 0; at < stream.length && f.stop < 0; at += cut) {
+        f.chunk(Buffer.from(stream.subarray(at, at + cut)));
+        if (f.stop >= 0) stopAt = at + f.stop;
+      }
+      t.equal(x.take().bytes.toString(), want, `chunks of ${cut}${fast ? ', fast path' : ''}`);
+      t.equal(stopAt, copyDone, `CopyDone found, chunks of ${cut}${fast ? ', fast path' : ''}`);
+      t.equal(f.pending, 0);
+    }
   }
   // No columns at all, and no rows.
   const none = new CopyTranscoder([], [], [], '');
