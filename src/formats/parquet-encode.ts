@@ -439,8 +439,13 @@ class ByteArrayColumn extends ColumnBuffer {
   private at = new Int32Array(1025);
   private hashes = new Int32Array(1024);
   private size = 0;
-  /** Open addressing: key index + 1, 0 = empty; a power of two, at most half full. */
-  private table = new Int32Array(2048);
+  /**
+   * Open addressing, a power of two of slots, at most half full; each slot two numbers: key index
+   * + 1 (0 = empty), then the key's hash, so that a probe reads one cache line, not the table and
+   * then `hashes`: with 28 partitions open the tables miss the caches, and hold() was 23 % of a
+   * write's profile (1 M sales rows).
+   */
+  private table = new Int32Array(4096);
   private idx = new Int32Array(1024);
   private readonly json: boolean;
   /** The record path's string as UTF-8. */
@@ -468,16 +473,16 @@ class ByteArrayColumn extends ColumnBuffer {
   /** The index of buf[s..e) (FNV-1a hash h) in the dictionary (added when new), held for the next value. */
   private hold(buf: Uint8Array, s: number, e: number, h: number) {
     const table = this.table;
-    const mask = table.length - 1;
+    const mask = (table.length >> 1) - 1;
     const keys = this.keys.buf;
     const len = e - s;
     let slot = h & mask;
     let k = -1;
     for (;;) {
-      const t = table[slot];
+      const t = table[slot << 1];
       if (t === 0) break;
       const c = t - 1;
-      if (this.hashes[c] === h && this.at[c + 1] - this.at[c] - 4 === len) {
+      if (table[(slot << 1) + 1] === h && this.at[c + 1] - this.at[c] - 4 === len) {
         let i = 0;
         const o = this.at[c] + 4;
         while (i < len && keys[o + i] === buf[s + i]) i++;
@@ -502,19 +507,22 @@ class ByteArrayColumn extends ColumnBuffer {
       for (let i = 0, o = out.n + 4; i < len; i++) kb[o + i] = buf[s + i];
       out.n += 4 + len;
       this.at[k + 1] = out.n;
-      table[slot] = k + 1;
-      if (this.size * 2 > table.length) this.rehash(table.length * 2);
+      table[slot << 1] = k + 1;
+      table[(slot << 1) + 1] = h;
+      if (this.size * 2 > mask + 1) this.rehash((mask + 1) * 2);
     }
     if (this.count === this.idx.length) this.idx = grown(this.idx, this.count * 2);
     this.idx[this.count] = k;
   }
-  private rehash(size: number) {
-    const table = new Int32Array(size);
-    const mask = size - 1;
+  private rehash(slots: number) {
+    const table = new Int32Array(slots * 2);
+    const mask = slots - 1;
     for (let c = 0; c < this.size; c++) {
-      let slot = this.hashes[c] & mask;
-      while (table[slot] !== 0) slot = (slot + 1) & mask;
-      table[slot] = c + 1;
+      const h = this.hashes[c];
+      let slot = h & mask;
+      while (table[slot << 1] !== 0) slot = (slot + 1) & mask;
+      table[slot << 1] = c + 1;
+      table[(slot << 1) + 1] = h;
     }
     this.table = table;
   }
