@@ -127,6 +127,17 @@ t.test('sslmode verify-full checks the certificate against the CA file', async (
     input: nd({ a: 3 }),
   });
   t.equal(req.code, 0, `require encrypts without checking: ${req.stderr}`);
+  // The PostgreSQL source opens its own socket before pg loads and answers prefer's SSLRequest
+  // itself (openEarly in src/pg/connect.ts): offered TLS, it goes on to TLS over that socket.
+  const sslOf = `--query "select ssl from pg_stat_ssl where pid = pg_backend_pid()"`;
+  const preferred = await sh(`bx-extract -q ${sslOf}`, { env: { ...env, DATABASE_URL: `${url}?sslmode=prefer` } });
+  t.equal(preferred.code, 0, `bx-extract, sslmode=prefer: ${preferred.stderr}`);
+  t.equal(preferred.stdout, '{"ssl":true}\n', 'bx-extract: prefer takes TLS when the server offers it');
+  const verified = await sh(`bx-extract -q ${sslOf}`, { env: { ...env, DATABASE_URL: withCa('ca.crt') } });
+  t.equal(verified.stdout, '{"ssl":true}\n', `bx-extract, verify-full with the right CA: ${verified.stderr}`);
+  const refused = await sh(`bx-extract -q ${sslOf}`, { env: { ...env, DATABASE_URL: withCa('other.crt') } });
+  t.equal(refused.code, 78, 'bx-extract, verify-full with another CA fails');
+  t.match(refused.stderr, /TLS: .*certificate/);
   // sslrootcert=system trusts Node's store plus NODE_EXTRA_CA_CERTS, which the shims move aside
   // at start and src/lib/tls.ts adds back for the connection.
   const system = `${url}?sslmode=verify-full&sslrootcert=system`;
