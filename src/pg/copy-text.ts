@@ -648,6 +648,8 @@ export class CopyEncoder {
       if (k > 0) out[p++] = 0x09;
       let c = buf[i];
       if (c === 0x22) {
+        // transcode()'s string loop, written out again here: the two as one method measured
+        // 15 -> 18 ms CPU per 50 k sales rows (the encoder alone, minimum of 30 passes).
         i++;
         for (;;) {
           if (i + 4 <= e && p + 4 <= outEnd) {
