@@ -1,6 +1,7 @@
 import { fstatSync, readFileSync } from 'node:fs';
 import type { Argv, Options } from 'yargs';
 import { BxError, classify, ExitCode, PipeClosed, UsageError } from '../lib/errors.js';
+import { pipeStdout } from '../lib/pipe-out.js';
 import { RunStats, type Io } from '../lib/io.js';
 import { Logger, type LogFormat, type Verbosity } from '../lib/log.js';
 import { addSecret, hasPassword, redact } from '../lib/redact.js';
@@ -63,6 +64,11 @@ export async function cli<O>(
   proc: ProcessLike = process,
 ): Promise<ExitCode> {
   const env = proc.env;
+  // A blocking pipe on fd 1 is written from the thread pool (src/lib/pipe-out.ts): the next stage
+  // is fed while this one computes. process.stdout is then never created (creating it would make
+  // the pipe non-blocking).
+  const pipeOut = proc === process ? pipeStdout(env) : undefined;
+  if (pipeOut) proc = withStdout(proc, pipeOut);
   const stats = new RunStats();
   stats.runId = newRunId();
   let idsDerived = false;
@@ -282,6 +288,18 @@ export async function cli<O>(
 }
 
 const PROGRESS_MS = 250;
+
+function withStdout(proc: ProcessLike, stdout: ProcessLike['stdout']): ProcessLike {
+  return {
+    get stdin() {
+      return proc.stdin;
+    },
+    stdout,
+    stderr: proc.stderr,
+    env: proc.env,
+    cwd: () => proc.cwd(),
+  };
+}
 
 function stdinFileSize(stdin: unknown): number | undefined {
   const fd = (stdin as { fd?: number }).fd;
