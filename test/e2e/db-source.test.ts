@@ -13,6 +13,11 @@ const MY = process.env.BX_TEST_MYSQL ?? 'mysql://root@127.0.0.1:3306/test';
 const env = { DATABASE_URL: url };
 // The databases the URLs name (each helper has its own), as they appear in messages.
 const PGDB = new URL(url).pathname.slice(1) || 'postgres';
+// How bx names the server in messages (user@host:port/db): the configured server or the embedded one.
+const PGWHERE = (() => {
+  const u = new URL(url);
+  return `${decodeURIComponent(u.username) || 'postgres'}@${u.hostname}:${u.port || '5432'}/${PGDB}`;
+})();
 const MYDB = new URL(MY.replace(/^mysql:/, 'http:')).pathname.slice(1) || 'test';
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const db = new pg.Client({ connectionString: url });
@@ -127,7 +132,7 @@ t.test('PostgreSQL: a bad query, a duplicate column, a missing privilege, a serv
   t.match(
     r.stderr,
     new RegExp(
-      `^bx-extract: postgres@127\\.0\\.0\\.1:5432\\/${esc(PGDB)}: the query: column "nosuch" does not exist \\(at line 1, column 13 of the query, near "nosuch FROM pg_class"\\)$`,
+      `^bx-extract: ${esc(PGWHERE)}: the query: column "nosuch" does not exist \\(at line 1, column 13 of the query, near "nosuch FROM pg_class"\\)$`,
       'm',
     ),
   );
@@ -136,10 +141,11 @@ t.test('PostgreSQL: a bad query, a duplicate column, a missing privilege, a serv
   t.equal(r.code, 64);
   t.match(r.stderr, /column name "a" \(columns 1 and 3\) more than once/);
   await q(
-    `DROP TABLE IF EXISTS bxdb_e2e_secret; CREATE TABLE bxdb_e2e_secret (x int); DROP ROLE IF EXISTS bxdb_e2e_noperm; CREATE ROLE bxdb_e2e_noperm LOGIN`,
+    `DROP TABLE IF EXISTS bxdb_e2e_secret; CREATE TABLE bxdb_e2e_secret (x int); DROP ROLE IF EXISTS bxdb_e2e_noperm; CREATE ROLE bxdb_e2e_noperm LOGIN PASSWORD 'np-pw-7'`,
   );
   r = await sh(`bx-extract --table bxdb_e2e_secret`, {
-    env: { DATABASE_URL: url.replace(/\/\/[^@/]*@/, '//bxdb_e2e_noperm@') },
+    // A password too: the embedded server asks for one (trust auth ignores it).
+    env: { DATABASE_URL: url.replace(/\/\/[^@/]*@/, '//bxdb_e2e_noperm:np-pw-7@') },
   });
   t.equal(r.code, 77, r.stderr);
   t.match(r.stderr, /permission denied for table bxdb_e2e_secret/);
