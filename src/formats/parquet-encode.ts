@@ -652,7 +652,7 @@ export function columnBuffer(e: SchemaElement): ColumnBuffer | undefined {
   }
 }
 
-/** The compressor for a codec, from those given (a ParquetWriter's: SNAPPY is hyparquet-writer's JS snappy). */
+/** The compressor for a codec, from those given (a ParquetWriter's: SNAPPY is bx's, formats/snappy.ts, or hyparquet-writer's when none is given). */
 export function compressorFor(
   codec: CompressionCodec,
   given: Partial<Record<CompressionCodec, Compressor>>,

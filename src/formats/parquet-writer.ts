@@ -107,7 +107,7 @@ export class ParquetPart implements PartWriter {
       kvMetadata: opts.kvMetadata,
       createdBy: 'bx',
     });
-    // The writer's compressors: those given, and its own JS snappy.
+    // The writer's compressors: those given (LakeSink gives snappy.ts), else its own JS snappy.
     this.compress = compressorFor(
       opts.codec,
       (this.pq as unknown as { compressors: PartOptions['compressors'] }).compressors,
