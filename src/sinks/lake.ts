@@ -601,7 +601,12 @@ function bytePathOf(plans: ColumnPlan[], data: ColumnPlan[], part: ColumnPlan[])
   }
   const index = (p: ColumnPlan) => plans.indexOf(p);
   return {
-    scanner: new LineScanner(plans.map((p) => p.name)),
+    // Only the dictionary columns' strings are hashed (ByteArrayColumn): the scanner finds the
+    // others' ends four bytes at a time.
+    scanner: new LineScanner(
+      plans.map((p) => p.name),
+      plans.map((p) => data.includes(p) && p.element.type === 'BYTE_ARRAY'),
+    ),
     slot: Int32Array.from(data.map(index)),
     enc,
     bytes: Uint8Array.from(data.map((p) => (p.element.type === 'BYTE_ARRAY' ? 1 : 0))),
