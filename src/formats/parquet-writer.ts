@@ -12,6 +12,7 @@ import {
   compressorFor,
   type ColumnBuffer,
   type Compressor as ColumnCompressor,
+  type SharedDictionary,
 } from './parquet-encode.js';
 
 // hyparquet-writer's own file writer flushes at 1 MB and grows its buffer by doubling; with many
@@ -27,6 +28,8 @@ export interface PartOptions {
   codec: CompressionCodec;
   compressors: Partial<Record<CompressionCodec, Compressor>>;
   kvMetadata: KeyValue[];
+  /** Per column: the dictionary its strings are numbered in across the files being written (ParquetPart). */
+  shared?: (SharedDictionary | undefined)[];
 }
 
 /** What LakeSink needs of a file being written. */
@@ -91,8 +94,8 @@ export class ParquetPart implements PartWriter {
     plans: ColumnPlan[],
     opts: PartOptions,
   ) {
-    this.cols = plans.map((p) => {
-      const c = columnBuffer(p.element);
+    this.cols = plans.map((p, i) => {
+      const c = columnBuffer(p.element, opts.shared?.[i]);
       if (!c) throw new Error(`column ${p.name}: no bx encoder for ${p.element.type}`);
       return c;
     });

@@ -24,6 +24,7 @@ import { planColumn, type ColumnPlan } from '../formats/parquet-types.js';
 import { ParquetPart, type PartOptions } from '../formats/parquet-writer.js';
 import { byteEncoder, LineScanner, NULL, STR, type ByteEncoder } from '../formats/parquet-bytes.js';
 import { snappyCompress } from '../formats/snappy.js';
+import { SharedDictionary } from '../formats/parquet-encode.js';
 import { lineText, parseRecord, type LineRecordBatch } from '../lib/records.js';
 import { HIVE_TYPES_KEY } from '../sources/parquet.js';
 import type { SinkOpener, SinkRequest } from './index.js';
@@ -249,6 +250,10 @@ export class LakeSink implements Sink {
       throw new UsageError('--partition-by names every field: a data file needs at least one column');
     this.known = new Set(fields.map((f) => f.name));
     this.bytePath = this.forceRecords ? undefined : bytePathOf(this.plans, this.dataPlans, this.partPlans);
+    // One dictionary per string column across the partitions' files (parquet-encode.ts).
+    this.opts.shared = this.dataPlans.map((p) =>
+      p.element.type === 'BYTE_ARRAY' ? new SharedDictionary() : undefined,
+    );
     if (this.partPlans.length) {
       const types: Record<string, string> = {};
       for (const p of this.partPlans) types[p.name] = p.type;
