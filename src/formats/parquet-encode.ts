@@ -226,7 +226,7 @@ export abstract class ColumnBuffer {
   }
 }
 
-function grown<T extends Uint8Array | Int32Array | Float64Array | BigInt64Array>(a: T, size: number): T {
+function grown<T extends Uint8Array | Uint16Array | Int32Array | Float64Array | BigInt64Array>(a: T, size: number): T {
   const next = new (a.constructor as new (n: number) => T)(size);
   next.set(a as never);
   return next;
@@ -504,8 +504,11 @@ export class SharedDictionary {
   }
 }
 
-/** Values a SharedDictionary numbers before it closes, and their bytes. */
-export const MAX_SHARED = 1 << 16;
+/**
+ * Values a SharedDictionary numbers before it closes (a file's index + 1 of each then fits the
+ * 16 bits of its `local` entry: half the bytes to keep in the caches), and their bytes.
+ */
+export const MAX_SHARED = 0xffff;
 export const MAX_SHARED_BYTES = 8 << 20;
 
 /**
@@ -536,14 +539,14 @@ class ByteArrayColumn extends ColumnBuffer {
 
   /** While shared is open: a value's number there → its index here + 1 (0: not in this row group yet); `table` is unused. */
   private shared: SharedDictionary | undefined;
-  private local = new Int32Array(0);
+  private local = new Uint16Array(0);
 
   constructor(element: SchemaElement, shared?: SharedDictionary) {
     super(element);
     this.json = element.converted_type === 'JSON';
     if (shared && !shared.closed) {
       this.shared = shared;
-      this.local = new Int32Array(Math.max(1024, shared.size));
+      this.local = new Uint16Array(Math.max(1024, shared.size));
       this.table = new Int32Array(0);
     }
   }
@@ -636,7 +639,7 @@ class ByteArrayColumn extends ColumnBuffer {
   /** The shared dictionary closed: this row group's entries go into a table of the column's own. */
   private unshare() {
     this.shared = undefined;
-    this.local = new Int32Array(0);
+    this.local = new Uint16Array(0);
     let slots = 2048;
     while (this.size * 2 > slots) slots *= 2;
     this.rehash(slots);
