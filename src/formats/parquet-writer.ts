@@ -87,6 +87,8 @@ export class ParquetPart implements PartWriter {
   buffered = 0;
   rows = 0;
   lastUse = 0;
+  /** Finished or aborted: LakeSink's byte path remembers writers by partition and checks this. */
+  closed = false;
 
   constructor(
     mod: WriterModule,
@@ -159,6 +161,7 @@ export class ParquetPart implements PartWriter {
   }
 
   finish(): void {
+    this.closed = true;
     this.flushGroup();
     void this.pq.finish();
     fsyncSync(this.fd);
@@ -167,6 +170,7 @@ export class ParquetPart implements PartWriter {
   }
 
   abort(): void {
+    this.closed = true;
     try {
       closeSync(this.fd);
     } catch {
