@@ -11,6 +11,7 @@ import type { ColumnPlan } from './parquet-types.js';
 import { daysFromCivil, validYmd } from './parquet-types.js';
 import { Bytes } from './parquet-pages.js';
 import { fnv1a, FNV_OFFSET, FNV_PRIME } from './parquet-encode.js';
+import { coveringWords, firstByte, notPlain, sameWords, ViewCache } from '../lib/swar.js';
 
 /** What a field's value is, as scanned. */
 export const STR = 0;
@@ -202,8 +203,18 @@ export class LineScanner {
 
   /** The column of the i-th key of the last line (keys come in the same order line after line). */
   private readonly order: Int32Array;
+  /**
+   * Per column: `"name":` as the words sameWords() compares, when the name has no byte a JSON
+   * key would escape (a key that matched those bytes could then end at a quote inside them).
+   */
+  private readonly token: (Int32Array | undefined)[];
+  private readonly tokenLength: Int32Array;
+  /** Per column: 1 when a string value's hash is wanted (a dictionary column), else its quote is found four bytes at a time. */
+  private readonly hashed: Uint8Array;
+  private readonly views = new ViewCache();
 
-  constructor(names: string[]) {
+  /** `hashed`: the columns whose strings the caller wants fnv1a() of (every column when not given). */
+  constructor(names: string[], hashed?: boolean[]) {
     this.names = names.map((n) => Buffer.from(n, 'utf8'));
     this.names.forEach((b, c) => this.byName.set(b.toString('latin1'), c));
     this.kind = new Int8Array(names.length);
@@ -212,6 +223,13 @@ export class LineScanner {
     this.hash = new Int32Array(names.length);
     this.order = new Int32Array(names.length).fill(-1);
     this.src = names.map(() => Buffer.alloc(0));
+    this.token = this.names.map((b) =>
+      b.length > 0 && b.every((c) => c >= 0x20 && c !== 0x22 && c !== 0x5c)
+        ? coveringWords(Buffer.concat([QUOTE, b, QUOTE_COLON]))
+        : undefined,
+    );
+    this.tokenLength = Int32Array.from(this.names, (b) => b.length + 3);
+    this.hashed = Uint8Array.from(names, (_, c) => (hashed ? (hashed[c] ? 1 : 0) : 1));
   }
 
   /**
@@ -272,56 +290,97 @@ export class LineScanner {
   /** Scans buf[s..e) (one line, its newline at e); false when the line is not one the byte path takes. */
   scan(buf: Buffer, s: number, e: number): boolean {
     const kind = this.kind;
-    kind.fill(ABSENT);
-    this.src.fill(buf);
+    // A loop, not kind.fill() and src.fill(buf): the two builtin calls per line were 7 % of the
+    // write's profile; a column's src is set when its value is scanned.
+    for (let c = 0; c < kind.length; c++) kind[c] = ABSENT;
     this.unescaped.n = 0;
     if (buf[s] !== 0x7b) return false;
     let p = s + 1;
     if (buf[p] === 0x7d) return p + 1 === e;
+    const view = this.views.view(buf);
+    const order = this.order;
     for (let i = 0; ; i++) {
-      if (buf[p] !== 0x22) return false;
-      const ks = ++p;
-      for (;;) {
-        if (p >= e) return false;
-        const c = buf[p];
-        if (c === 0x22) break;
-        if (c === 0x5c || c < 0x20) return false;
-        p++;
+      let col = i < order.length ? order[i] : -1;
+      // The key the previous line had here, compared four bytes at a time with its `"name":`.
+      const tw = col >= 0 ? this.token[col] : undefined;
+      if (tw !== undefined && p + this.tokenLength[col] < e && sameWords(view, p, this.tokenLength[col], tw)) {
+        p += this.tokenLength[col];
+        if (kind[col] !== ABSENT) return false;
+      } else {
+        if (buf[p] !== 0x22) return false;
+        const ks = ++p;
+        for (;;) {
+          if (p >= e) return false;
+          const c = buf[p];
+          if (c === 0x22) break;
+          if (c === 0x5c || c < 0x20) return false;
+          p++;
+        }
+        const ke = p++;
+        if (col < 0 || !sameBytes(this.names[col], buf, ks, ke)) {
+          col = this.byName.get(buf.latin1Slice(ks, ke)) ?? -1;
+          if (col < 0) return false;
+          if (i < order.length) order[i] = col;
+        }
+        if (kind[col] !== ABSENT || buf[p++] !== 0x3a) return false;
       }
-      const ke = p++;
-      let col = i < this.order.length ? this.order[i] : -1;
-      if (col < 0 || !sameBytes(this.names[col], buf, ks, ke)) {
-        col = this.byName.get(buf.latin1Slice(ks, ke)) ?? -1;
-        if (col < 0) return false;
-        if (i < this.order.length) this.order[i] = col;
-      }
-      if (kind[col] !== ABSENT || buf[p++] !== 0x3a) return false;
+      this.src[col] = buf;
       const c = buf[p];
       if (c === 0x22) {
         const vs = ++p;
-        // The string's FNV-1a hash as it is scanned: the dictionary need not read it again.
-        let h = FNV_OFFSET;
-        for (;;) {
-          if (p >= e) return false;
-          const d = buf[p];
-          if (d === 0x22) break;
-          if (d < 0x20) return false;
-          if (d === 0x5c) {
-            // An escape: the string's value goes into `unescaped` (the caller's bytes for this column).
-            p = this.unescape(buf, vs, e, col);
-            if (p < 0) return false;
-            break;
+        if (this.hashed[col] === 0) {
+          // No hash wanted: to the first byte a plain string does not hold as it is, four at a time.
+          while (p + 4 <= e) {
+            const m = notPlain(view.getInt32(p, true));
+            if (m !== 0) {
+              p += firstByte(m);
+              break;
+            }
+            p += 4;
           }
-          h = Math.imul(h ^ d, FNV_PRIME);
+          for (;;) {
+            if (p >= e) return false;
+            const d = buf[p];
+            if (d === 0x22) break;
+            if (d < 0x20) return false;
+            if (d === 0x5c) {
+              p = this.unescape(buf, vs, e, col);
+              if (p < 0) return false;
+              break;
+            }
+            p++;
+          }
+          if (this.src[col] === buf) {
+            this.vs[col] = vs;
+            this.ve[col] = p;
+          }
           p++;
+          kind[col] = STR;
+        } else {
+          // The string's FNV-1a hash as it is scanned: the dictionary need not read it again.
+          let h = FNV_OFFSET;
+          for (;;) {
+            if (p >= e) return false;
+            const d = buf[p];
+            if (d === 0x22) break;
+            if (d < 0x20) return false;
+            if (d === 0x5c) {
+              // An escape: the string's value goes into `unescaped` (the caller's bytes for this column).
+              p = this.unescape(buf, vs, e, col);
+              if (p < 0) return false;
+              break;
+            }
+            h = Math.imul(h ^ d, FNV_PRIME);
+            p++;
+          }
+          if (this.src[col] === buf) {
+            this.vs[col] = vs;
+            this.ve[col] = p;
+            this.hash[col] = h;
+          } else this.hash[col] = fnv1a(this.src[col], this.vs[col], this.ve[col]);
+          p++;
+          kind[col] = STR;
         }
-        if (this.src[col] === buf) {
-          this.vs[col] = vs;
-          this.ve[col] = p;
-          this.hash[col] = h;
-        } else this.hash[col] = fnv1a(this.src[col], this.vs[col], this.ve[col]);
-        p++;
-        kind[col] = STR;
       } else if (c === 0x2d || isDigit(c)) {
         const vs = p;
         p = jsonNumberEnd(buf, p);
@@ -364,6 +423,9 @@ function hex4(buf: Buffer, p: number, e: number): number {
   }
   return v;
 }
+
+const QUOTE = Buffer.from('"');
+const QUOTE_COLON = Buffer.from('":');
 
 function sameBytes(name: Buffer, buf: Buffer, s: number, e: number): boolean {
   if (e - s !== name.length) return false;

@@ -12,6 +12,7 @@ import {
   compressorFor,
   type ColumnBuffer,
   type Compressor as ColumnCompressor,
+  type SharedDictionary,
 } from './parquet-encode.js';
 
 // hyparquet-writer's own file writer flushes at 1 MB and grows its buffer by doubling; with many
@@ -27,6 +28,8 @@ export interface PartOptions {
   codec: CompressionCodec;
   compressors: Partial<Record<CompressionCodec, Compressor>>;
   kvMetadata: KeyValue[];
+  /** Per column: the dictionary its strings are numbered in across the files being written (ParquetPart). */
+  shared?: (SharedDictionary | undefined)[];
 }
 
 /** What LakeSink needs of a file being written. */
@@ -84,6 +87,8 @@ export class ParquetPart implements PartWriter {
   buffered = 0;
   rows = 0;
   lastUse = 0;
+  /** Finished or aborted: LakeSink's byte path remembers writers by partition and checks this. */
+  closed = false;
 
   constructor(
     mod: WriterModule,
@@ -91,8 +96,8 @@ export class ParquetPart implements PartWriter {
     plans: ColumnPlan[],
     opts: PartOptions,
   ) {
-    this.cols = plans.map((p) => {
-      const c = columnBuffer(p.element);
+    this.cols = plans.map((p, i) => {
+      const c = columnBuffer(p.element, opts.shared?.[i]);
       if (!c) throw new Error(`column ${p.name}: no bx encoder for ${p.element.type}`);
       return c;
     });
@@ -107,7 +112,7 @@ export class ParquetPart implements PartWriter {
       kvMetadata: opts.kvMetadata,
       createdBy: 'bx',
     });
-    // The writer's compressors: those given, and its own JS snappy.
+    // The writer's compressors: those given (LakeSink gives snappy.ts), else its own JS snappy.
     this.compress = compressorFor(
       opts.codec,
       (this.pq as unknown as { compressors: PartOptions['compressors'] }).compressors,
@@ -156,6 +161,7 @@ export class ParquetPart implements PartWriter {
   }
 
   finish(): void {
+    this.closed = true;
     this.flushGroup();
     void this.pq.finish();
     fsyncSync(this.fd);
@@ -164,6 +170,7 @@ export class ParquetPart implements PartWriter {
   }
 
   abort(): void {
+    this.closed = true;
     try {
       closeSync(this.fd);
     } catch {

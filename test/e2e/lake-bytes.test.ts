@@ -169,3 +169,23 @@ t.test('a bad value: the same error and exit code on both paths', async (t) => {
     t.match(err(b.stderr), want);
   }
 });
+
+t.test('more partitions than open files, escaped partition values: the same files', async (t) => {
+  const dir = tmp(t);
+  const input = join(dir, 'in.ndjson');
+  // 80 partitions taken in turn, five lines each (MAX_OPEN is 64: files are closed and others
+  // opened again and again); one value in nine written with an escape (`\u0070` is `p`), one in 13
+  // with a quote in it.
+  const part = (i: number) => (i % 13 === 0 ? 'q\\"x' : `${i % 9 === 0 ? '\\u0070' : 'p'}${Math.floor(i / 5) % 80}`);
+  const text = (i: number) => `{"id":"${i}","part":"${part(i)}","name":"n${i % 37}","price":"${i % 50}.25"}`;
+  writeFileSync(input, Array.from({ length: 2500 }, (_, i) => text(i + 1) + '\n').join(''));
+  const args = '--partition-by part --infer-rows 500';
+  const bytes = await load(dir, 'b', args, input, false);
+  const recs = await load(dir, 'r', args, input, true);
+  t.equal(bytes.code, 0, bytes.stderr);
+  t.equal(recs.code, 0, recs.stderr);
+  t.match(bytes.stderr, /\b2000 of 2500 rows from their bytes/);
+  const b = lakeFiles(join(dir, 'b'));
+  t.ok(Object.keys(b).length > 200, `${Object.keys(b).length} files: files were closed and opened again`);
+  t.same(b, lakeFiles(join(dir, 'r')));
+});
