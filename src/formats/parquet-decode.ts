@@ -369,6 +369,14 @@ export class ColumnBytes {
     return this.buf;
   }
 
+  /**
+   * Room for `count` values of at most `w` bytes each, their prefixes included: a renderer
+   * reserves once per page and then writes each value without a call or a check.
+   */
+  reserve(count: number, w: number): Uint8Array {
+    return this.need(count * (this.prefix.length + w));
+  }
+
   /** Writes the prefix; returns where this value (prefix included) starts. */
   begin(): number {
     const at = this.len;
@@ -475,6 +483,10 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
       const mk = o.memoKey;
       const ms = o.memoSt;
       const me = o.memoEn;
+      const pre = o.prefix;
+      const pl = pre.length;
+      let b = o.reserve(count, 21);
+      let p = o.len;
       for (let k = 0; k < count; k++, pos += w) {
         const v = w === 4 ? int32At(page, pos) : int64At(page, pos);
         const h = (v | 0) & (MEMO - 1);
@@ -483,16 +495,22 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
           en[at + k] = me[h];
           continue;
         }
-        const a = (st[at + k] = o.begin());
+        st[at + k] = p;
+        for (let j = 0; j < pl; j++) b[p + j] = pre[j];
         if (v === v) {
-          const b = o.need(21);
-          o.len = putInt(b, o.len, v);
+          const q = putInt(b, p + pl, v);
           mk[h] = v;
-          ms[h] = a;
-          me[h] = o.len;
-        } else o.text(bigText(new DataView(page.buffer, page.byteOffset + pos, 8).getBigInt64(0, true)));
-        en[at + k] = o.len;
+          ms[h] = p;
+          me[h] = p = q;
+        } else {
+          o.len = p + pl;
+          o.text(bigText(new DataView(page.buffer, page.byteOffset + pos, 8).getBigInt64(0, true)));
+          b = o.reserve(count - k, 21);
+          p = o.len;
+        }
+        en[at + k] = p;
       }
+      o.len = p;
     };
   }
   if ((e.type === 'INT32' || e.type === 'INT64') && (ct === 'DECIMAL' || lt?.type === 'DECIMAL')) {
@@ -505,6 +523,10 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
       const mk = o.memoKey;
       const ms = o.memoSt;
       const me = o.memoEn;
+      const pre = o.prefix;
+      const pl = pre.length;
+      let b = o.reserve(count, 34);
+      let p = o.len;
       for (let k = 0; k < count; k++, pos += w) {
         const c = w === 4 ? int32At(page, pos) : int64At(page, pos);
         const h = (c | 0) & (MEMO - 1);
@@ -513,52 +535,56 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
           en[at + k] = me[h];
           continue;
         }
-        const from = (st[at + k] = o.begin());
+        const from = (st[at + k] = p);
+        for (let j = 0; j < pl; j++) b[p + j] = pre[j];
+        p += pl;
         const a = c < 0 ? -c : c;
-        if (c !== c || a > 999999999999999) {
-          const raw = w === 4 ? c : new DataView(page.buffer, page.byteOffset + pos, 8).getBigInt64(0, true);
+        const ip = Math.floor(a / unit);
+        const fp = a - ip * unit;
+        if (c !== c || a > 999999999999999 || (ip === 0 && fp !== 0 && a * 1e6 < unit)) {
+          // Beyond 15 digits (the raw value), or below 1e-6 (its exponent form): the reference text.
+          const big = c !== c || a > 999999999999999;
+          const raw = big && w === 8 ? new DataView(page.buffer, page.byteOffset + pos, 8).getBigInt64(0, true) : c;
+          o.len = p;
           o.text(slowText(raw));
-        } else if (scale === 0) {
-          const b = o.need(17);
-          o.len = putInt(b, o.len, c);
-        } else {
-          const ip = Math.floor(a / unit);
-          const fp = a - ip * unit;
-          if (ip === 0 && fp !== 0 && a * 1e6 < unit)
-            o.text(slowText(c)); // below 1e-6: exponent form
-          else {
-            const b = o.need(34);
-            let p = o.len;
-            if (c < 0) b[p++] = 45;
-            p = putDigits(b, p, ip);
-            if (fp !== 0) {
-              b[p] = 46;
-              // scale digits of fp, zero-padded, then the trailing zeros dropped.
-              let x = fp;
-              for (let q = p + scale; q > p; q--) {
-                const d = Math.floor(x / 10);
-                b[q] = 48 + (x - d * 10);
-                x = d;
-              }
-              p += scale + 1;
-              while (b[p - 1] === 48) p--;
+          b = o.reserve(count - k, 34);
+          p = o.len;
+        } else if (scale === 0) p = putInt(b, p, c);
+        else {
+          if (c < 0) b[p++] = 45;
+          p = putDigits(b, p, ip);
+          if (fp !== 0) {
+            b[p] = 46;
+            // scale digits of fp, zero-padded, then the trailing zeros dropped.
+            let x = fp;
+            for (let q = p + scale; q > p; q--) {
+              const d = Math.floor(x / 10);
+              b[q] = 48 + (x - d * 10);
+              x = d;
             }
-            o.len = p;
+            p += scale + 1;
+            while (b[p - 1] === 48) p--;
           }
         }
-        en[at + k] = o.len;
+        en[at + k] = p;
         if (c === c) {
           mk[h] = c;
           ms[h] = from;
-          me[h] = o.len;
+          me[h] = p;
         }
       }
+      o.len = p;
     };
   }
   if (e.type === 'INT32' && (ct === 'DATE' || lt?.type === 'DATE')) {
     const days = new Map<number, Uint8Array>();
     return (o, page, pos, end, count, st, en, at) => {
       if (pos + count * 4 > end) throw tooShort(end, pos, count);
+      const pre = o.prefix;
+      const pl = pre.length;
+      // `"` and a date of at most 7 year digits (an INT32 of days), `"`.
+      const b = o.reserve(count, 24);
+      let p = o.len;
       for (let k = 0; k < count; k++, pos += 4) {
         const d = int32At(page, pos);
         let t = days.get(d);
@@ -567,13 +593,14 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
           if (days.size > 4096) days.clear();
           days.set(d, t);
         }
-        st[at + k] = o.begin();
-        const b = o.need(t.length + 1);
-        let p = o.len;
+        st[at + k] = p;
+        for (let j = 0; j < pl; j++) b[p + j] = pre[j];
+        p += pl;
         for (let j = 0; j < t.length; j++) b[p++] = t[j];
         b[p++] = 34;
-        o.len = en[at + k] = p;
+        en[at + k] = p;
       }
+      o.len = p;
     };
   }
   if (e.type === 'INT64' && (lt?.type === 'TIMESTAMP' || ct === 'TIMESTAMP_MICROS' || ct === 'TIMESTAMP_MILLIS')) {
@@ -587,12 +614,21 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
     let lastT: Uint8Array | undefined;
     return (o, page, pos, end, count, st, en, at) => {
       if (pos + count * 8 > end) throw tooShort(end, pos, count);
+      const pre = o.prefix;
+      const pl = pre.length;
+      // `"`, a date of at most 6 year digits (2^53 ms), then 20 for the time, `Z` and `"`.
+      let b = o.reserve(count, 44);
+      let p = o.len;
       for (let k = 0; k < count; k++, pos += 8) {
         const v = int64At(page, pos);
-        st[at + k] = o.begin();
+        st[at + k] = p;
+        for (let j = 0; j < pl; j++) b[p + j] = pre[j];
+        p += pl;
         if (v !== v) {
+          o.len = p;
           o.text(slowText(new DataView(page.buffer, page.byteOffset + pos, 8).getBigInt64(0, true)));
-          en[at + k] = o.len;
+          b = o.reserve(count - k, 44);
+          en[at + k] = p = o.len;
           continue;
         }
         const secs = Math.floor(v / per);
@@ -607,8 +643,6 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
         }
         lastDay = day;
         lastT = t;
-        const b = o.need(t.length + 20);
-        let p = o.len;
         for (let j = 0; j < t.length; j++) b[p++] = t[j];
         // r < 86400: small-integer arithmetic (no floating-point modulo).
         const ri = r | 0;
@@ -638,21 +672,27 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
         }
         if (utc) b[p++] = 90; // Z
         b[p++] = 34;
-        o.len = en[at + k] = p;
+        en[at + k] = p;
       }
+      o.len = p;
     };
   }
   if (e.type === 'BOOLEAN')
     return (o, page, pos, end, count, st, en, at) => {
       if (pos + ((count + 7) >> 3) > end) throw tooShort(end, pos, count);
+      const pre = o.prefix;
+      const pl = pre.length;
+      const b = o.reserve(count, 5);
+      let p = o.len;
       for (let k = 0; k < count; k++) {
         const w = ((page[pos + (k >> 3)] >> (k & 7)) & 1) === 1 ? TRUE : FALSE;
-        st[at + k] = o.begin();
-        const b = o.need(5);
-        let p = o.len;
+        st[at + k] = p;
+        for (let j = 0; j < pl; j++) b[p + j] = pre[j];
+        p += pl;
         for (let j = 0; j < w.length; j++) b[p++] = w[j];
-        o.len = en[at + k] = p;
+        en[at + k] = p;
       }
+      o.len = p;
     };
   const str = ct === 'UTF8' || ct === 'ENUM' || lt?.type === 'STRING' || lt?.type === 'ENUM';
   if (e.type === 'BYTE_ARRAY' && (str || (!ct && !lt)))

@@ -201,6 +201,9 @@ t.test('byte transcoder: escapes, unicode, integer and decimal edges, timestamps
     '1970-01-01T00:00:00',
     '1900-02-28T12:34:56.5',
     '2026-11-23T08:00:00.000001',
+    // Beyond 2^53 microseconds of the epoch (the reference text), amid values rendered from bytes.
+    '2300-01-01T00:00:00.5',
+    '1600-07-01T12:00:00',
   ];
   const recs = Array.from({ length: 3000 }, (_, i) => ({
     ...RECS[i],
