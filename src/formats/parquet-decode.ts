@@ -873,20 +873,8 @@ export function columnBytes(
       if (o.idx.length < nv) o.idx = new Int32Array(nv);
       const ix = o.idx;
       if (nv > 0) readHybrid(page, vpos + 1, page.length, page[vpos], nv, ix);
-      const dst = o.dst;
-      const den = o.den;
-      let v = 0;
-      for (let i = 0; i < take; i++) {
-        if (!dense && defs[i] === 0) {
-          st[row + i] = 0;
-          en[row + i] = nullEnd;
-          continue;
-        }
-        const d = ix[v++];
-        if (d >= dictSize || d < 0) throw new Error(`dictionary index ${d} out of range (${dictSize} entries)`);
-        st[row + i] = dst[d];
-        en[row + i] = den[d];
-      }
+      if (dense) entrySpans(ix, take, st, en, row, o.dst, o.den, dictSize);
+      else nullableEntrySpans(ix, defs, take, st, en, row, o.dst, o.den, dictSize, nullEnd);
     } else {
       let render: PlainRenderer;
       let vp = vpos;
@@ -940,6 +928,52 @@ export function columnBytes(
     row += take;
   }
   if (row !== n) throw new Error(`column "${e.name}": ${row} values decoded, the footer says ${n} rows`);
+}
+
+/** Rows row..row+take of a dictionary-encoded page with no nulls: each row's span is its entry's. */
+function entrySpans(
+  ix: Int32Array,
+  take: number,
+  st: Int32Array,
+  en: Int32Array,
+  row: number,
+  dst: Int32Array,
+  den: Int32Array,
+  dictSize: number,
+): void {
+  for (let i = 0; i < take; i++) {
+    const d = ix[i];
+    if (d >= dictSize || d < 0) throw new Error(`dictionary index ${d} out of range (${dictSize} entries)`);
+    st[row + i] = dst[d];
+    en[row + i] = den[d];
+  }
+}
+
+/** entrySpans() for a page with nulls: a null's span is the "null" at 0..nullEnd. */
+function nullableEntrySpans(
+  ix: Int32Array,
+  defs: Uint8Array,
+  take: number,
+  st: Int32Array,
+  en: Int32Array,
+  row: number,
+  dst: Int32Array,
+  den: Int32Array,
+  dictSize: number,
+  nullEnd: number,
+): void {
+  let v = 0;
+  for (let i = 0; i < take; i++) {
+    if (defs[i] === 0) {
+      st[row + i] = 0;
+      en[row + i] = nullEnd;
+      continue;
+    }
+    const d = ix[v++];
+    if (d >= dictSize || d < 0) throw new Error(`dictionary index ${d} out of range (${dictSize} entries)`);
+    st[row + i] = dst[d];
+    en[row + i] = den[d];
+  }
 }
 
 /** One output field of a line: a column (its prefix holds its key) or a key with a fixed value. */
