@@ -182,9 +182,19 @@ function dataPage(
     const values = body.subarray(h.defLength);
     page = h.isCompressed ? decompress(values, h.uncompressed - h.defLength, codec, compressors) : values;
   }
-  let nulls = 0;
-  if (!required) for (let i = 0; i < count; i++) nulls += defs[i] === 0 ? 1 : 0;
-  return { page, vpos, nulls };
+  return { page, vpos, nulls: required ? 0 : zeros(defs, count) };
+}
+
+// Hot loops stand in functions of their own, with nothing after the loop but a return: V8
+// compiles a long first loop on the stack (OSR) before the code after it has run, and that code
+// then deoptimized again on every call (--trace-deopt: dataPage up to 88 times on 100 k rows,
+// interleave 16 times, the renderers up to 10).
+
+/** How many of defs[0..count) are 0 (the nulls of a page). */
+function zeros(defs: Uint8Array, count: number): number {
+  let n = 0;
+  for (let i = 0; i < count; i++) n += defs[i] === 0 ? 1 : 0;
+  return n;
 }
 
 const utf8 = new TextDecoder();
@@ -369,6 +379,14 @@ export class ColumnBytes {
     return this.buf;
   }
 
+  /**
+   * Room for `count` values of at most `w` bytes each, their prefixes included: a renderer
+   * reserves once per page and then writes each value without a call or a check.
+   */
+  reserve(count: number, w: number): Uint8Array {
+    return this.need(count * (this.prefix.length + w));
+  }
+
   /** Writes the prefix; returns where this value (prefix included) starts. */
   begin(): number {
     const at = this.len;
@@ -392,17 +410,25 @@ const NULL = [110, 117, 108, 108]; // null
 const TRUE = [116, 114, 117, 101];
 const FALSE = [102, 97, 108, 115, 101];
 
+/** How many digits 10 ≤ x < 2^31 has. */
+function digitCount(x: number): number {
+  if (x < 1e5) return x < 100 ? 2 : x < 1e3 ? 3 : x < 1e4 ? 4 : 5;
+  return x < 1e6 ? 6 : x < 1e7 ? 7 : x < 1e8 ? 8 : x < 1e9 ? 9 : 10;
+}
+
 /** Writes the digits of a non-negative integer below 2^53 at b[p..]; returns the end. */
 function putDigits(b: Uint8Array, p: number, v: number): number {
   if (v < 10) {
     b[p] = 48 + v;
     return p + 1;
   }
-  let len = 1;
-  for (let x = v; x >= 10; len++) x = Math.floor(x / 10);
-  let q = p + len;
+  let len: number;
   if (v < 2147483648) {
     let x = v | 0;
+    // The length by comparisons, the digits by int32 division by 10 (a multiply): putDigits was
+    // 3 % of a lake read (--cpu-prof), mostly floating-point divisions, one per digit.
+    len = digitCount(x);
+    let q = p + len;
     while (x >= 10) {
       const d = (x / 10) | 0;
       b[--q] = 48 + (x - d * 10);
@@ -410,6 +436,9 @@ function putDigits(b: Uint8Array, p: number, v: number): number {
     }
     b[--q] = 48 + x;
   } else {
+    len = 1;
+    for (let x = v; x >= 10; len++) x = Math.floor(x / 10);
+    let q = p + len;
     let x = v;
     while (x >= 10) {
       const d = Math.floor(x / 10);
@@ -441,8 +470,8 @@ const int32At = (b: Uint8Array, p: number) => b[p] | (b[p + 1] << 8) | (b[p + 2]
 
 /**
  * Renders `count` PLAIN values from page[pos..end) into `o`, value k's span into st/en at
- * [at + k]. Returns false when this column's type has no byte renderer (the caller then uses
- * the reference text for each value).
+ * [at + k]. Returns where the bytes now end, for the caller to set as o.len: a store to `o`
+ * after the loop would be code with no type feedback when V8 compiles the loop (see zeros()).
  */
 type PlainRenderer = (
   o: ColumnBytes,
@@ -453,7 +482,7 @@ type PlainRenderer = (
   st: Int32Array,
   en: Int32Array,
   at: number,
-) => void;
+) => number;
 
 function tooShort(end: number, pos: number, count: number): Error {
   return new Error(`PLAIN values end after ${end - pos} bytes, ${count} values need more`);
@@ -475,6 +504,10 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
       const mk = o.memoKey;
       const ms = o.memoSt;
       const me = o.memoEn;
+      const pre = o.prefix;
+      const pl = pre.length;
+      let b = o.reserve(count, 21);
+      let p = o.len;
       for (let k = 0; k < count; k++, pos += w) {
         const v = w === 4 ? int32At(page, pos) : int64At(page, pos);
         const h = (v | 0) & (MEMO - 1);
@@ -483,16 +516,22 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
           en[at + k] = me[h];
           continue;
         }
-        const a = (st[at + k] = o.begin());
+        st[at + k] = p;
+        for (let j = 0; j < pl; j++) b[p + j] = pre[j];
         if (v === v) {
-          const b = o.need(21);
-          o.len = putInt(b, o.len, v);
+          const q = putInt(b, p + pl, v);
           mk[h] = v;
-          ms[h] = a;
-          me[h] = o.len;
-        } else o.text(bigText(new DataView(page.buffer, page.byteOffset + pos, 8).getBigInt64(0, true)));
-        en[at + k] = o.len;
+          ms[h] = p;
+          me[h] = p = q;
+        } else {
+          o.len = p + pl;
+          o.text(bigText(new DataView(page.buffer, page.byteOffset + pos, 8).getBigInt64(0, true)));
+          b = o.reserve(count - k, 21);
+          p = o.len;
+        }
+        en[at + k] = p;
       }
+      return p;
     };
   }
   if ((e.type === 'INT32' || e.type === 'INT64') && (ct === 'DECIMAL' || lt?.type === 'DECIMAL')) {
@@ -505,6 +544,10 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
       const mk = o.memoKey;
       const ms = o.memoSt;
       const me = o.memoEn;
+      const pre = o.prefix;
+      const pl = pre.length;
+      let b = o.reserve(count, 34);
+      let p = o.len;
       for (let k = 0; k < count; k++, pos += w) {
         const c = w === 4 ? int32At(page, pos) : int64At(page, pos);
         const h = (c | 0) & (MEMO - 1);
@@ -513,52 +556,65 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
           en[at + k] = me[h];
           continue;
         }
-        const from = (st[at + k] = o.begin());
+        const from = (st[at + k] = p);
+        for (let j = 0; j < pl; j++) b[p + j] = pre[j];
+        p += pl;
         const a = c < 0 ? -c : c;
-        if (c !== c || a > 999999999999999) {
-          const raw = w === 4 ? c : new DataView(page.buffer, page.byteOffset + pos, 8).getBigInt64(0, true);
+        const ip = Math.floor(a / unit);
+        const fp = a - ip * unit;
+        if (c !== c || a > 999999999999999 || (ip === 0 && fp !== 0 && a * 1e6 < unit)) {
+          // Beyond 15 digits (the raw value), or below 1e-6 (its exponent form): the reference text.
+          const big = c !== c || a > 999999999999999;
+          const raw = big && w === 8 ? new DataView(page.buffer, page.byteOffset + pos, 8).getBigInt64(0, true) : c;
+          o.len = p;
           o.text(slowText(raw));
-        } else if (scale === 0) {
-          const b = o.need(17);
-          o.len = putInt(b, o.len, c);
-        } else {
-          const ip = Math.floor(a / unit);
-          const fp = a - ip * unit;
-          if (ip === 0 && fp !== 0 && a * 1e6 < unit)
-            o.text(slowText(c)); // below 1e-6: exponent form
-          else {
-            const b = o.need(34);
-            let p = o.len;
-            if (c < 0) b[p++] = 45;
-            p = putDigits(b, p, ip);
-            if (fp !== 0) {
-              b[p] = 46;
-              // scale digits of fp, zero-padded, then the trailing zeros dropped.
+          b = o.reserve(count - k, 34);
+          p = o.len;
+        } else if (scale === 0) p = putInt(b, p, c);
+        else {
+          if (c < 0) b[p++] = 45;
+          p = putDigits(b, p, ip);
+          if (fp !== 0) {
+            b[p] = 46;
+            // scale digits of fp, zero-padded, then the trailing zeros dropped (int32 arithmetic up to 9).
+            if (scale <= 9) {
+              let x = fp | 0;
+              for (let q = p + scale; q > p; q--) {
+                const d = (x / 10) | 0;
+                b[q] = 48 + (x - d * 10);
+                x = d;
+              }
+            } else {
               let x = fp;
               for (let q = p + scale; q > p; q--) {
                 const d = Math.floor(x / 10);
                 b[q] = 48 + (x - d * 10);
                 x = d;
               }
-              p += scale + 1;
-              while (b[p - 1] === 48) p--;
             }
-            o.len = p;
+            p += scale + 1;
+            while (b[p - 1] === 48) p--;
           }
         }
-        en[at + k] = o.len;
+        en[at + k] = p;
         if (c === c) {
           mk[h] = c;
           ms[h] = from;
-          me[h] = o.len;
+          me[h] = p;
         }
       }
+      return p;
     };
   }
   if (e.type === 'INT32' && (ct === 'DATE' || lt?.type === 'DATE')) {
     const days = new Map<number, Uint8Array>();
     return (o, page, pos, end, count, st, en, at) => {
       if (pos + count * 4 > end) throw tooShort(end, pos, count);
+      const pre = o.prefix;
+      const pl = pre.length;
+      // `"` and a date of at most 7 year digits (an INT32 of days), `"`.
+      const b = o.reserve(count, 24);
+      let p = o.len;
       for (let k = 0; k < count; k++, pos += 4) {
         const d = int32At(page, pos);
         let t = days.get(d);
@@ -567,13 +623,14 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
           if (days.size > 4096) days.clear();
           days.set(d, t);
         }
-        st[at + k] = o.begin();
-        const b = o.need(t.length + 1);
-        let p = o.len;
+        st[at + k] = p;
+        for (let j = 0; j < pl; j++) b[p + j] = pre[j];
+        p += pl;
         for (let j = 0; j < t.length; j++) b[p++] = t[j];
         b[p++] = 34;
-        o.len = en[at + k] = p;
+        en[at + k] = p;
       }
+      return p;
     };
   }
   if (e.type === 'INT64' && (lt?.type === 'TIMESTAMP' || ct === 'TIMESTAMP_MICROS' || ct === 'TIMESTAMP_MILLIS')) {
@@ -587,12 +644,21 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
     let lastT: Uint8Array | undefined;
     return (o, page, pos, end, count, st, en, at) => {
       if (pos + count * 8 > end) throw tooShort(end, pos, count);
+      const pre = o.prefix;
+      const pl = pre.length;
+      // `"`, a date of at most 6 year digits (2^53 ms), then 20 for the time, `Z` and `"`.
+      let b = o.reserve(count, 44);
+      let p = o.len;
       for (let k = 0; k < count; k++, pos += 8) {
         const v = int64At(page, pos);
-        st[at + k] = o.begin();
+        st[at + k] = p;
+        for (let j = 0; j < pl; j++) b[p + j] = pre[j];
+        p += pl;
         if (v !== v) {
+          o.len = p;
           o.text(slowText(new DataView(page.buffer, page.byteOffset + pos, 8).getBigInt64(0, true)));
-          en[at + k] = o.len;
+          b = o.reserve(count - k, 44);
+          en[at + k] = p = o.len;
           continue;
         }
         const secs = Math.floor(v / per);
@@ -607,8 +673,6 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
         }
         lastDay = day;
         lastT = t;
-        const b = o.need(t.length + 20);
-        let p = o.len;
         for (let j = 0; j < t.length; j++) b[p++] = t[j];
         // r < 86400: small-integer arithmetic (no floating-point modulo).
         const ri = r | 0;
@@ -627,9 +691,9 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
         p += 9;
         if (sub !== 0) {
           b[p] = 46;
-          let x = sub;
+          let x = sub | 0; // below 10^6
           for (let q = p + digits; q > p; q--) {
-            const d = Math.floor(x / 10);
+            const d = (x / 10) | 0;
             b[q] = 48 + (x - d * 10);
             x = d;
           }
@@ -638,25 +702,32 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
         }
         if (utc) b[p++] = 90; // Z
         b[p++] = 34;
-        o.len = en[at + k] = p;
+        en[at + k] = p;
       }
+      return p;
     };
   }
   if (e.type === 'BOOLEAN')
     return (o, page, pos, end, count, st, en, at) => {
       if (pos + ((count + 7) >> 3) > end) throw tooShort(end, pos, count);
+      const pre = o.prefix;
+      const pl = pre.length;
+      const b = o.reserve(count, 5);
+      let p = o.len;
       for (let k = 0; k < count; k++) {
         const w = ((page[pos + (k >> 3)] >> (k & 7)) & 1) === 1 ? TRUE : FALSE;
-        st[at + k] = o.begin();
-        const b = o.need(5);
-        let p = o.len;
+        st[at + k] = p;
+        for (let j = 0; j < pl; j++) b[p + j] = pre[j];
+        p += pl;
         for (let j = 0; j < w.length; j++) b[p++] = w[j];
-        o.len = en[at + k] = p;
+        en[at + k] = p;
       }
+      return p;
     };
   const str = ct === 'UTF8' || ct === 'ENUM' || lt?.type === 'STRING' || lt?.type === 'ENUM';
   if (e.type === 'BYTE_ARRAY' && (str || (!ct && !lt)))
     return (o, page, pos, end, count, st, en, at) => {
+      let p = o.len;
       for (let k = 0; k < count; k++) {
         if (pos + 4 > end) throw tooShort(end, pos, count);
         const len = (page[pos] | (page[pos + 1] << 8) | (page[pos + 2] << 16) | (page[pos + 3] << 24)) >>> 0;
@@ -664,9 +735,10 @@ function plainRenderer(e: SchemaElement, slowText: (v: unknown) => string): Plai
         if (pos + len > end) throw tooShort(end, pos, count);
         st[at + k] = o.begin();
         putString(o, page, pos, pos + len);
-        en[at + k] = o.len;
+        p = en[at + k] = o.len;
         pos += len;
       }
+      return p;
     };
   return undefined;
 }
@@ -711,12 +783,14 @@ function referencePlain(e: SchemaElement, slowText: (v: unknown) => string): Pla
   const fast = fastPlain(e);
   return (o, page, pos, end, count, st, en, at) => {
     const data = readPlainValues(e, page, pos, end, count);
+    let p = o.len;
     for (let k = 0; k < count; k++) {
       st[at + k] = o.begin();
       const s = fast ? fast(data, k) : '';
       o.text(s !== '' ? s : slowText(data[k]));
-      en[at + k] = o.len;
+      p = en[at + k] = o.len;
     }
+    return p;
   };
 }
 
@@ -780,7 +854,7 @@ export function columnBytes(
         o.den = new Int32Array(count);
       }
       // Each entry rendered once, as a PLAIN value.
-      plan.plain(o, page, 0, page.length, count, o.dst, o.den, 0);
+      o.len = plan.plain(o, page, 0, page.length, count, o.dst, o.den, 0);
       dictSize = count;
       continue;
     }
@@ -799,20 +873,8 @@ export function columnBytes(
       if (o.idx.length < nv) o.idx = new Int32Array(nv);
       const ix = o.idx;
       if (nv > 0) readHybrid(page, vpos + 1, page.length, page[vpos], nv, ix);
-      const dst = o.dst;
-      const den = o.den;
-      let v = 0;
-      for (let i = 0; i < take; i++) {
-        if (!dense && defs[i] === 0) {
-          st[row + i] = 0;
-          en[row + i] = nullEnd;
-          continue;
-        }
-        const d = ix[v++];
-        if (d >= dictSize || d < 0) throw new Error(`dictionary index ${d} out of range (${dictSize} entries)`);
-        st[row + i] = dst[d];
-        en[row + i] = den[d];
-      }
+      if (dense) entrySpans(ix, take, st, en, row, o.dst, o.den, dictSize);
+      else nullableEntrySpans(ix, defs, take, st, en, row, o.dst, o.den, dictSize, nullEnd);
     } else {
       let render: PlainRenderer;
       let vp = vpos;
@@ -822,25 +884,27 @@ export function columnBytes(
         const len = new DataView(page.buffer, page.byteOffset).getUint32(vpos, true);
         readHybrid(page, vpos + 4, vpos + 4 + len, 1, nv, bits);
         render = (o2, _p, _pos, _end, cnt, s2, e2, at) => {
+          let end = o2.len;
           for (let k = 0; k < cnt; k++) {
             const w = bits[k] ? TRUE : FALSE;
             s2[at + k] = o2.begin();
             const b = o2.need(5);
             let p = o2.len;
             for (let j = 0; j < w.length; j++) b[p++] = w[j];
-            o2.len = e2[at + k] = p;
+            end = o2.len = e2[at + k] = p;
           }
+          return end;
         };
         page = bits;
         vp = 0;
       } else throw new Unhandled(`encoding ${h.encoding}`);
       if (dense) {
         // Straight into this page's rows (a last page longer than the footer's rows: all rendered, extra ignored).
-        if (take === count) render(o, page, vp, page.length, nv, st, en, row);
+        if (take === count) o.len = render(o, page, vp, page.length, nv, st, en, row);
         else {
           const ts = new Int32Array(nv);
           const te = new Int32Array(nv);
-          render(o, page, vp, page.length, nv, ts, te, 0);
+          o.len = render(o, page, vp, page.length, nv, ts, te, 0);
           st.set(ts.subarray(0, take), row);
           en.set(te.subarray(0, take), row);
         }
@@ -848,7 +912,7 @@ export function columnBytes(
         // The non-null values rendered in order, then spread over the rows.
         const ts = new Int32Array(nv);
         const te = new Int32Array(nv);
-        render(o, page, vp, page.length, nv, ts, te, 0);
+        o.len = render(o, page, vp, page.length, nv, ts, te, 0);
         let v = 0;
         for (let i = 0; i < take; i++) {
           if (defs[i] === 0) {
@@ -864,6 +928,52 @@ export function columnBytes(
     row += take;
   }
   if (row !== n) throw new Error(`column "${e.name}": ${row} values decoded, the footer says ${n} rows`);
+}
+
+/** Rows row..row+take of a dictionary-encoded page with no nulls: each row's span is its entry's. */
+function entrySpans(
+  ix: Int32Array,
+  take: number,
+  st: Int32Array,
+  en: Int32Array,
+  row: number,
+  dst: Int32Array,
+  den: Int32Array,
+  dictSize: number,
+): void {
+  for (let i = 0; i < take; i++) {
+    const d = ix[i];
+    if (d >= dictSize || d < 0) throw new Error(`dictionary index ${d} out of range (${dictSize} entries)`);
+    st[row + i] = dst[d];
+    en[row + i] = den[d];
+  }
+}
+
+/** entrySpans() for a page with nulls: a null's span is the "null" at 0..nullEnd. */
+function nullableEntrySpans(
+  ix: Int32Array,
+  defs: Uint8Array,
+  take: number,
+  st: Int32Array,
+  en: Int32Array,
+  row: number,
+  dst: Int32Array,
+  den: Int32Array,
+  dictSize: number,
+  nullEnd: number,
+): void {
+  let v = 0;
+  for (let i = 0; i < take; i++) {
+    if (defs[i] === 0) {
+      st[row + i] = 0;
+      en[row + i] = nullEnd;
+      continue;
+    }
+    const d = ix[v++];
+    if (d >= dictSize || d < 0) throw new Error(`dictionary index ${d} out of range (${dictSize} entries)`);
+    st[row + i] = dst[d];
+    en[row + i] = den[d];
+  }
 }
 
 /** One output field of a line: a column (its prefix holds its key) or a key with a fixed value. */
@@ -918,43 +1028,69 @@ export function interleave(
   }
   if (lineage) run.push(lineage.tail);
   close();
-  const m = cols.length;
   let total = 0;
   for (const f of flen) total += f;
   total = (total + 2 + (lineage ? 16 : 0)) * (e - s);
-  const views: DataView[] = [];
-  for (const c of cols) {
-    const st = c.st;
-    const en = c.en;
-    for (let i = s; i < e; i++) total += en[i] - st[i];
-    views.push(new DataView(c.buf.buffer, c.buf.byteOffset, c.buf.byteLength));
-  }
+  for (const c of cols) total += spanBytes(c.st, c.en, s, e);
   const buf = Buffer.allocUnsafe(total + 8);
+  const q = writeRows(
+    buf,
+    fixed,
+    flen,
+    cols.map((c) => c.st),
+    cols.map((c) => c.en),
+    cols.map((c) => new DataView(c.buf.buffer, c.buf.byteOffset, c.buf.byteLength)),
+    s,
+    e,
+    lineage ? lineage.start : -1,
+  );
+  return buf.subarray(0, q);
+}
+
+/** The bytes of spans s..e. */
+function spanBytes(st: Int32Array, en: Int32Array, s: number, e: number): number {
+  let n = 0;
+  for (let i = s; i < e; i++) n += en[i] - st[i];
+  return n;
+}
+
+/** interleave's rows into buf (the line number after the fixed bytes when `line0` ≥ 0); returns the end. */
+function writeRows(
+  buf: Buffer,
+  fixed: DataView[],
+  flen: number[],
+  sts: Int32Array[],
+  ens: Int32Array[],
+  views: DataView[],
+  s: number,
+  e: number,
+  line0: number,
+): number {
   const out = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
   const ov = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  const m = sts.length;
+  const fl = flen[m];
+  const f = fixed[m];
   let q = 0;
   for (let i = s; i < e; i++) {
     for (let k = 0; k < m; k++) {
-      const fl = flen[k];
-      if (fl !== 0) {
-        const f = fixed[k];
-        for (let j = 0; j < fl; j += 4) ov.setInt32(q + j, f.getInt32(j, true), true);
-        q += fl;
+      const fk = flen[k];
+      if (fk !== 0) {
+        const x = fixed[k];
+        for (let j = 0; j < fk; j += 4) ov.setInt32(q + j, x.getInt32(j, true), true);
+        q += fk;
       }
-      const c = cols[k];
       const src = views[k];
-      const a = c.st[i];
-      const len = c.en[i] - a;
+      const a = sts[k][i];
+      const len = ens[k][i] - a;
       for (let j = 0; j < len; j += 4) ov.setInt32(q + j, src.getInt32(a + j, true), true);
       q += len;
     }
-    const fl = flen[m];
-    const f = fixed[m];
     for (let j = 0; j < fl; j += 4) ov.setInt32(q + j, f.getInt32(j, true), true);
     q += fl;
-    if (lineage) q = putDigits(out, q, lineage.start + i + 1);
+    if (line0 >= 0) q = putDigits(out, q, line0 + i + 1);
     out[q++] = 125;
     out[q++] = 10;
   }
-  return buf.subarray(0, q);
+  return q;
 }

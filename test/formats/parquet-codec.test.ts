@@ -193,14 +193,37 @@ t.test('byte transcoder: escapes, unicode, integer and decimal edges, timestamps
     '4294967296',
     '-1',
     '0',
+    // Each side of every power of ten up to 10^15 (the digit count by comparisons below 2^31), and of 2^31.
+    ...Array.from({ length: 15 }, (_, k) => [
+      `${10n ** BigInt(k + 1) - 1n}`,
+      `${10n ** BigInt(k + 1)}`,
+      `-${10n ** BigInt(k + 1)}`,
+    ]).flat(),
+    '2147483647',
+    '2147483648',
+    '-2147483648',
   ];
-  const amounts = ['9999999999999999.99', '9999999999999.99', '10000000000000.00', '-0.01', '0.10', '12.3', '-7'];
+  const amounts = [
+    '9999999999999999.99',
+    '9999999999999.99',
+    '10000000000000.00',
+    '-0.01',
+    '0.10',
+    '12.3',
+    '-7',
+    '999999999.99',
+    '1000000000.01',
+    '21474836.48',
+  ];
   const tinies = ['0.000001', '0.0000001', '0.000000000001', '-0.000000999999', '1.000000000000', '999.999999999999'];
   const tss = [
     '1969-12-31T23:59:59.999999',
     '1970-01-01T00:00:00',
     '1900-02-28T12:34:56.5',
     '2026-11-23T08:00:00.000001',
+    // Beyond 2^53 microseconds of the epoch (the reference text), amid values rendered from bytes.
+    '2300-01-01T00:00:00.5',
+    '1600-07-01T12:00:00',
   ];
   const recs = Array.from({ length: 3000 }, (_, i) => ({
     ...RECS[i],
