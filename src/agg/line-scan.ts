@@ -39,7 +39,8 @@ export class LineScan {
   private readonly seen: Int32Array;
   private stamp = 0;
   buf: Buffer = Buffer.alloc(0);
-  private view: DataView = new DataView(new ArrayBuffer(0));
+  /** buf's DataView, for reads four bytes at a time. */
+  view: DataView = new DataView(new ArrayBuffer(0));
   private readonly fieldOf = new Map<string, number>();
   // The keys (`"name":` as bytes) of the previous line by place, and their field (-1: unwanted):
   // lines of one stream mostly repeat them. All in typed arrays, so that matching a line's keys

@@ -17,7 +17,7 @@ export type RejectRecord = (rec: Rec, errors: RuleFailure[], at: Origin) => void
 import { decodeText } from '../lib/text.js';
 import type { Plan } from './plan.js';
 import { LineScan } from './line-scan.js';
-import { ByteKeys } from './byte-keys.js';
+import { ByteKeys, MISS } from './byte-keys.js';
 
 import { Group, MALFORMED, NumCol, type BatchView } from './slots.js';
 import { BAD, keyCmp, scanNumber, type Scanned } from './values.js';
@@ -153,10 +153,10 @@ export class GroupTable {
   private scannedGroup(sc: LineScan): Group {
     const keys = this.keys;
     if (keys === undefined) return this.textGroup(sc);
-    const found = keys.find(sc);
-    if (found !== undefined) {
+    const k = keys.find(sc);
+    if (k !== MISS) {
       this.keyHits++;
-      return found;
+      return keys.group(k);
     }
     const g = this.textGroup(sc);
     keys.insert(sc, g);
