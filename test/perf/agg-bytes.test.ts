@@ -220,6 +220,43 @@ t.test('exact decimal sums from the bytes', async (t) => {
   );
   const b = await same(t, ['--agg', 'sum:x'], [big], 'a sum past 2^53');
   t.same(JSON.parse(b.stdout), { sum_x: '1999999999999998000.000001' });
+  // A key's sum in its column (slots.ts, SumColumn): scales that rise and fall, values that take
+  // it past 2^53 when scaled (left to the group's ExactSum, and the column goes on), nulls, and
+  // lines of the same key on the object path; checked against a sum by hand in BigInt.
+  const values = [
+    '999999999999999',
+    '"0.5"',
+    '1',
+    'null',
+    '"0.000001"',
+    '-999999999999999',
+    '"123456789.123"',
+    '""',
+    '7',
+  ];
+  const mixed: string[] = [];
+  let want = 0n; // in units of 10^-6
+  let n = 0;
+  for (let i = 0; i < 4000; i++) {
+    const v = values[(i * 5 + (i >> 4)) % values.length];
+    mixed.push(i % 97 === 0 ? `{"g":"k","x":${v},"e":"\\n"}` : `{"g":"k","x":${v}}`);
+    const text = v.replace(/"/g, '');
+    if (text === 'null' || text === '') continue;
+    const [int, frac = ''] = text.split('.');
+    want += BigInt(int + frac.padEnd(6, '0'));
+    n++;
+  }
+  const m = await same(
+    t,
+    ['--by', 'g', '--agg', 'sum:x,count:x,count'],
+    [Buffer.from(mixed.join('\n') + '\n')],
+    'mixed',
+  );
+  const row = JSON.parse(m.stdout) as { sum_x: string | number; count_x: number; count: number };
+  // Over 15 digits: a string, at the largest scale of the values (6).
+  const digits = want.toString();
+  t.equal(row.sum_x, `${digits.slice(0, -6)}.${digits.slice(-6)}`, 'exact');
+  t.same([row.count_x, row.count], [n, 4000]);
 });
 
 t.test('random lines: byte path = object path', async (t) => {
