@@ -168,6 +168,41 @@ t.test('each tricky line, alone and among ordinary ones: byte path = object path
   }
 });
 
+t.test('keys remembered with the separator before them: repeated layouts, white space, ends', async (t) => {
+  // A key after the first is remembered with the comma and white space before it (line-scan.ts),
+  // so each of these layouts is read once to learn it and again to match it; then the next one.
+  const layouts = [
+    '{"g":"a","x":1,"y":"p"}',
+    '{"g":"a" , "x" : 1 ,"y":"p"}',
+    '{"g":"a",\t"x":1,\r"y":"p"}',
+    '{"g":"a","x":1}',
+    '{"g":"a","x":1,"y":"p","z":2}',
+    '{"g":"a","x":1,"x":2}',
+    '{"g":"a","x":1,"y":"p",}',
+    '{"g":"a","x":1 "y":"p"}',
+    '{"g":"a","x":1,,"y":"p"}',
+    '{"g":"a","x":1,"y":"p"} ',
+    '{"g":"a","x":1,"y":"p"}}',
+    '{"g":"a","y":"p","x":1}',
+    '{"g":"a","x":1,"y":"p\\"q"}',
+    '{"g":"a","x":1,"y":"p","g":"b"}',
+  ];
+  const lines: string[] = [];
+  for (const l of layouts) lines.push(l, l, '{"g":"b","x":2,"y":"q"}', l);
+  for (const argv of [
+    ['--by', 'g', '--agg', 'count,sum:x'],
+    ['--by', 'y', '--agg', 'count,sum:x', '--rejects', 'R'],
+  ]) {
+    for (let n = 1; n <= lines.length; n++) {
+      // Every prefix: a bad line stops the run, so what comes before it must be right too.
+      const input = Buffer.from(lines.slice(0, n).join('\n') + '\n');
+      await same(t, argv, [input], `${argv.join(' ')}: first ${n} lines`);
+    }
+  }
+  const spaced = [layouts[1], layouts[1], layouts[2], layouts[2], layouts[0]].join('\n') + '\n';
+  t.equal(await scanned(['--by', 'g', '--agg', 'count,sum:x'], spaced), 5, 'white space between keys: still bytes');
+});
+
 t.test('the byte path takes ordinary lines and leaves the others', async (t) => {
   const argv = ['--by', 'g', '--agg', 'count,sum:x'];
   t.equal(await scanned(argv, ORDINARY.join('\n') + '\n'), 3);
