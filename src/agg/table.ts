@@ -49,6 +49,11 @@ export interface TableOptions {
   log?: (message: string) => void;
   /** Input arrives grouped by key: keep one group at a time. */
   sorted: boolean;
+  /**
+   * false: finish() may give the groups of a run that fitted in memory in any order (the caller
+   * sorts them itself, by --sort and then by key, a total order on groups).
+   */
+  keyOrder?: boolean;
 }
 
 /** The map key of a group: the string itself for one string field, else the key's JSON. */
@@ -442,7 +447,8 @@ export class GroupTable {
     }
     if (this.runs.length === 0) {
       this.foldColumns();
-      yield this.sortedGroups();
+      // Profile (top 10 of 5,000 SKUs): sorting by key first was 11 ms of a 43 ms end.
+      yield this.opts.keyOrder === false ? [...this.map.values()] : this.sortedGroups();
       return;
     }
     await this.spill();
