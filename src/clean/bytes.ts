@@ -497,8 +497,10 @@ export class ByteCleaner {
           i = a + 11;
           break;
         case OP_DATETIME: {
-          // A typed value without escapes: its closing quote is the first quote.
-          let b = a;
+          // A typed value without escapes: its closing quote is the first quote. It is looked for
+          // from the 19th byte on: a quote before that is one of the bytes dateSeen and isoTime
+          // require to be digits, dashes, T or colons, so the value fails either way.
+          let b = a + 19;
           while (b < e && buf[b] !== 0x22) b++;
           const len = b - a;
           if (b >= e || len < 19 || len > 35 || buf[a + 10] !== 0x54) return false;
