@@ -402,6 +402,21 @@ t.test('every cut through lines of one layout: the one-pass route wherever the c
   t.equal(bad, 0, 'every cut gives the same output on both paths');
 });
 
+t.test('a one-digit number at the end of each line and of the buffer: repeat() reads no word past it', async (t) => {
+  const lines = [
+    '{"name":"a","price":"1.50","qty":"2","id":"7"}',
+    '{"name":"b","price":"0.5","qty":"3","id":"8"}',
+    '{"name":"c","qty":"4","price":"9"}',
+    '{"name":"d","qty":"5","price":"0.10"}',
+    '{"name":"e","qty":"6","price":"7"}',
+  ];
+  for (const eol of ['\n', '\r\n']) {
+    const chunks = lines.map((l) => Buffer.from(l + eol));
+    t.ok(await same(t, FLAGS[0], [Buffer.concat(chunks)], 'one buffer'), `one buffer, ${JSON.stringify(eol)}`);
+    t.ok(await same(t, FLAGS[0], chunks, 'a line per buffer'), `a line per buffer, ${JSON.stringify(eol)}`);
+  }
+});
+
 t.test('errors: a malformed line, invalid UTF-8, a sealed trailer, on both paths alike', async (t) => {
   const cases: [string, Buffer][] = [
     ['not JSON after good lines', Buffer.from(`${TRICKY[0]}\n${TRICKY[17]}\n{"id":"1",\n${TRICKY[0]}\n`)],
