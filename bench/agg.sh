@@ -19,7 +19,7 @@ source "$(dirname "$0")/lib.sh"
 
 nd=$(sales_file ndjson)
 csv=$(sales_file csv)
-echo "bx-agg ($ROWS-row sales file: NDJSON $(( $(stat -c %s "$nd") / 1048576 )) MB, CSV $(( $(stat -c %s "$csv") / 1048576 )) MB; shared 2-core machine, figures are noisy)"
+echo "bx-agg ($ROWS-row sales file: NDJSON $(( $(stat -L -c %s "$nd") / 1048576 )) MB, CSV $(( $(stat -L -c %s "$csv") / 1048576 )) MB; shared 2-core machine, figures are noisy)"
 
 if ! command -v mlr >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   (timeout 180 apt-get install -y -q miller >/dev/null 2>&1 ||

@@ -11,7 +11,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 nd=$(sales_file ndjson)
-echo "bx-clean ($ROWS-row sales NDJSON, $(( $(stat -c %s "$nd") / 1048576 )) MB)"
+echo "bx-clean ($ROWS-row sales NDJSON, $(( $(stat -L -c %s "$nd") / 1048576 )) MB)"
 
 schema="$OUT/sales.schema.json"
 cat > "$schema" <<'EOF'

@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 csv=$(sales_file csv)
-echo "bx-extract ($ROWS-row sales CSV, $(( $(stat -c %s "$csv") / 1048576 )) MB)"
+echo "bx-extract ($ROWS-row sales CSV, $(( $(stat -L -c %s "$csv") / 1048576 )) MB)"
 
 if ! command -v mlr >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   (timeout 180 apt-get install -y -q miller >/dev/null 2>&1 ||
@@ -32,7 +32,7 @@ if [ "$BX" -gt 0 ]; then echo "  cat / bx-extract:    $(ratio "$CAT" "$BX")x (re
 # ~1 GB inputs for the memory check, made once from the sales rows.
 big_csv="$OUT/sales-1g.csv"
 if [ ! -s "$big_csv" ]; then
-  copies=$(( 1000000000 / $(stat -c %s "$csv") + 1 ))
+  copies=$(( 1000000000 / $(stat -L -c %s "$csv") + 1 ))
   { cat "$csv"; for _ in $(seq 2 "$copies"); do tail -n +2 "$csv"; done; } > "$big_csv.tmp"
   mv "$big_csv.tmp" "$big_csv"
 fi
@@ -55,8 +55,8 @@ if [ ! -s "$big_xml" ]; then
   ' "$big_csv" > "$big_xml.tmp"
   mv "$big_xml.tmp" "$big_xml"
 fi
-echo "  peak RSS, $(( $(stat -c %s "$big_csv") / 1048576 )) MB CSV: $(peak_rss "bx-extract -q '$big_csv'") MB (limit 150)"
-echo "  peak RSS, $(( $(stat -c %s "$big_xml") / 1048576 )) MB XML: $(peak_rss "bx-extract -q --record-path sales.sale '$big_xml'") MB (limit 150)"
+echo "  peak RSS, $(( $(stat -L -c %s "$big_csv") / 1048576 )) MB CSV: $(peak_rss "bx-extract -q '$big_csv'") MB (limit 150)"
+echo "  peak RSS, $(( $(stat -L -c %s "$big_xml") / 1048576 )) MB XML: $(peak_rss "bx-extract -q --record-path sales.sale '$big_xml'") MB (limit 150)"
 # A reader leaving early is normal: exit 0, nothing on stderr (quiet hides only the summary).
 early=$(bash -o pipefail -c "bx-extract -q '$big_csv' | head -n 3 > /dev/null; echo \"exit \$?\"" 2>&1)
 echo "  bx-extract 1 GB CSV | head -n 3: $(echo "$early" | tr '\n' ' ')"

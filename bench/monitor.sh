@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 csv=$(sales_file csv)
 log="$OUT/monitor-runs.ndjson"
-echo "monitoring overhead ($ROWS-row sales CSV, $(( $(stat -c %s "$csv") / 1048576 )) MB): bx-extract | bx-clean"
+echo "monitoring overhead ($ROWS-row sales CSV, $(( $(stat -L -c %s "$csv") / 1048576 )) MB): bx-extract | bx-clean"
 rm -f "$log"
 measure_ab "$ROWS" "true" \
   'plain' "bx-extract -q '$csv' | bx-clean -q --type quantity:integer" \

@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 nd=$(sales_file ndjson)
-echo "bx-extract ndjson -> ndjson ($ROWS-row sales NDJSON, $(( $(stat -c %s "$nd") / 1048576 )) MB)"
+echo "bx-extract ndjson -> ndjson ($ROWS-row sales NDJSON, $(( $(stat -L -c %s "$nd") / 1048576 )) MB)"
 
 base="$OUT/base-${BASE_REV:=584f77b}"
 if [ ! -x "$base/bin/bx-extract" ]; then

@@ -9,7 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 nd=$(sales_file ndjson)
-echo "bx-report ($ROWS-row sales file, NDJSON $(( $(stat -c %s "$nd") / 1048576 )) MB)"
+echo "bx-report ($ROWS-row sales file, NDJSON $(( $(stat -L -c %s "$nd") / 1048576 )) MB)"
 
 # The ten aggregates a daily sales report shows; made once per bench run.
 aggs=(
@@ -57,11 +57,11 @@ echo " 10 sections from the 10 aggregates ($groups records):"
 measure_ab "$groups" "true" "bx-report, 10 sections -> HTML" "$report" "baseline: bx-agg -q --agg count, same files" "bx-agg -q --agg count $A/*.ndjson"
 secs_report=$(echo "$groups / $RATE_A" | bc -l)
 secs_base=$(echo "$groups / $RATE_B" | bc -l)
-printf '  report / baseline: %sx; page %d KB\n' "$(ratio "$secs_report" "$secs_base")" "$(( $(stat -c %s "$OUT/report.html") / 1024 ))"
+printf '  report / baseline: %sx; page %d KB\n' "$(ratio "$secs_report" "$secs_base")" "$(( $(stat -L -c %s "$OUT/report.html") / 1024 ))"
 
 echo " $ROWS rows straight into one table section (--max-rows 1000):"
 measure_ab "$ROWS" "true" "bx-report, 1 table section -> HTML" "bx-report -q --section All '$nd' -o $OUT/all.html" "baseline: bx-agg -q --agg count" "bx-agg -q --agg count '$nd'"
-printf '  report / baseline rows/s: %sx; page %d KB for %d rows\n' "$(ratio "$RATE_A" "$RATE_B")" "$(( $(stat -c %s "$OUT/all.html") / 1024 ))" "$ROWS"
+printf '  report / baseline rows/s: %sx; page %d KB for %d rows\n' "$(ratio "$RATE_A" "$RATE_B")" "$(( $(stat -L -c %s "$OUT/all.html") / 1024 ))" "$ROWS"
 echo "  peak RSS: bx-report $(peak_rss "bx-report -q --section All '$nd' -o $OUT/all.html") MB, bx-agg count $(peak_rss "bx-agg -q --agg count '$nd'") MB"
 
 echo " the SVG writer, one 30-bar chart (median of 9 x 200 renders, in process):"

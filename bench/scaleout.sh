@@ -19,7 +19,7 @@ if [ ! -s "$dir/part-0.csv" ]; then
   i=0
   for b in "$dir"/body.*; do { head -n 1 "$csv"; cat "$b"; } > "$dir/part-$i.csv"; rm "$b"; i=$((i + 1)); done
 fi
-echo "scale-out on one host ($ROWS rows in $PARTS CSV parts of ~$(( $(stat -c %s "$csv") / PARTS / 1048576 )) MB, $(nproc) cores)"
+echo "scale-out on one host ($ROWS rows in $PARTS CSV parts of ~$(( $(stat -L -c %s "$csv") / PARTS / 1048576 )) MB, $(nproc) cores)"
 
 CLEAN="--type unit_price:decimal --type quantity:integer --type discount:decimal"
 AGG="--by category,payment --agg n=count,qty=sum:quantity,revenue=sum:unit_price,avg:unit_price,min:unit_price,max:unit_price,max:discount"

@@ -9,7 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 nd=$(sales_file ndjson)
-echo "bx-load --to FILE ($ROWS-row sales NDJSON, $(( $(stat -c %s "$nd") / 1048576 )) MB)"
+echo "bx-load --to FILE ($ROWS-row sales NDJSON, $(( $(stat -L -c %s "$nd") / 1048576 )) MB)"
 w="$OUT/writers"
 mkdir -p "$w"
 
