@@ -26,7 +26,7 @@ export const PIPE_QUEUE = 8 * 1024 * 1024;
 const O_NONBLOCK = 0o4000;
 
 export class PipeOut extends Writable {
-  /** What went to the pipe (for the run's byte count, as a socket's bytesWritten). */
+  /** What the command wrote, queued or gone (the run's byte count; a socket's bytesWritten counts its queue too). */
   bytesWritten = 0;
   private queue: Buffer[] = [];
   private queued = 0;
@@ -44,6 +44,7 @@ export class PipeOut extends Writable {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.bytesWritten += chunk.length;
     if (this.fallback) {
       this.fallback.write(chunk, cb);
       return;
@@ -80,7 +81,6 @@ export class PipeOut extends Writable {
         this.destroy(err);
         return;
       }
-      this.bytesWritten += written;
       this.queued -= written;
       let total = 0;
       for (const p of parts) total += p.length;
@@ -104,7 +104,6 @@ export class PipeOut extends Writable {
 
   /** The pipe turned non-blocking under us: what is left goes through process.stdout, in order. */
   private toFallback(parts: Buffer[], written: number): void {
-    this.bytesWritten += written;
     const out = this.lateStdout();
     this.fallback = out;
     out.on('error', (e) => this.destroy(e));

@@ -118,6 +118,6 @@ t.test('a pipe that turns non-blocking: the rest goes through the fallback, in o
   const pipeBytes = Buffer.concat(early);
   t.ok(pipeBytes.length > 0, 'some went through the pipe');
   t.ok(late.length > 0, 'the rest went through the fallback');
-  t.equal(out.bytesWritten, pipeBytes.length, 'bytesWritten counts what the pipe took');
+  t.equal(out.bytesWritten, input.length, 'bytesWritten counts what was written, either way');
   t.ok(Buffer.concat([pipeBytes, ...late]).equals(input), 'pipe bytes then fallback bytes are the input, in order');
 });
