@@ -102,7 +102,14 @@ export interface Io {
   signal: AbortSignal;
 }
 
-export const READ_CHUNK = 256 * 1024;
+/**
+ * Bytes per read of a file (and per gunzip output chunk). Every line consumer pays a fixed cost
+ * per chunk (cutting, the UTF-8 check, a batch and its output block): 1 MiB against 256 KiB, five
+ * runs each on the 1 M-row sales file, took bx-agg 0.55 -> 0.46 s, bx-clean --schema 0.82 -> 0.70 s,
+ * bx-load's CPU 0.76 -> 0.64 s; bx-extract of the CSV unchanged. Peak RSS grew by 4-27 MB (bx-load
+ * 83 -> 110 MB, bx-clean 80 -> 102 MB), still flat and under 150 MB.
+ */
+export const READ_CHUNK = 1024 * 1024;
 
 /**
  * Opens `-` (stdin) or a file. A `.gz` name is decompressed on the fly, and so is any input
