@@ -20,6 +20,7 @@
 // pipe after the check) hands the rest to process.stdout, in order.
 import { readFileSync, fstatSync, writev } from 'node:fs';
 import { Writable } from 'node:stream';
+import { PipeClosed } from './errors.js';
 
 /** Bytes queued for the thread before the producer is held back (measured: 16 MiB ran 0.75 s, 4 MiB 0.81 s, 1 MiB 0.95 s, process.stdout 1.00 s). */
 export const PIPE_QUEUE = 8 * 1024 * 1024;
@@ -63,6 +64,22 @@ export class PipeOut extends Writable {
     }
     if (!this.writing && this.queued === 0) cb();
     else this.finalCb = cb;
+  }
+
+  /**
+   * Ends the stream and resolves once everything written is in the pipe; throws PipeClosed when
+   * the reader has gone (EPIPE), and any other write error as it is.
+   */
+  async drained(): Promise<void> {
+    const err = await new Promise<Error | null | undefined>((resolve) => {
+      if (this.destroyed) return resolve(this.errored);
+      this.once('error', resolve);
+      this.end(() => resolve(undefined));
+    });
+    if (!err) return;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED') throw new PipeClosed();
+    throw err;
   }
 
   private pump(): void {

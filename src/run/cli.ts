@@ -222,6 +222,9 @@ export async function cli<O>(
   try {
     const opts = spec.normalize(a);
     const code = await spec.run(io, opts);
+    // What the thread still holds is written before the run counts as done: a reader that left
+    // meanwhile (| head) is the quiet end it would have been with process.stdout.
+    if (pipeOut) await pipeOut.drained();
     // Row counts mean nothing for a command that moves no records (bx-db).
     return await finish(
       { status: code === ExitCode.Ok ? 'ok' : 'failed', exitCode: code, ended: Date.now() },
