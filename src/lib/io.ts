@@ -103,13 +103,14 @@ export interface Io {
 }
 
 /**
- * Bytes per read of a file (and per gunzip output chunk). Every line consumer pays a fixed cost
- * per chunk (cutting, the UTF-8 check, a batch and its output block): 1 MiB against 256 KiB, five
- * runs each on the 1 M-row sales file, took bx-agg 0.55 -> 0.46 s, bx-clean --schema 0.82 -> 0.70 s,
- * bx-load's CPU 0.76 -> 0.64 s; bx-extract of the CSV unchanged. Peak RSS grew by 4-27 MB (bx-load
- * 83 -> 110 MB, bx-clean 80 -> 102 MB), still flat and under 150 MB.
+ * Bytes per read of a file (and per gunzip output chunk). Larger reads are faster but not flat:
+ * every line consumer pays a fixed cost per chunk, and 1 MiB against 256 KiB (five runs each, 1 M
+ * sales rows) took bx-agg 0.55 -> 0.46 s, bx-clean --schema 0.82 -> 0.70 s and bx-load's CPU
+ * 0.76 -> 0.64 s, but bx-agg's peak RSS on 10 M rows went 73 -> 104 MB (512 KiB: 90 MB) and the
+ * dedupe of 20 M keys under --memory 256MB peaked at 317 MB instead of 261. Flat memory is the
+ * contract (issue 21), so reads stay at 256 KiB.
  */
-export const READ_CHUNK = 1024 * 1024;
+export const READ_CHUNK = 256 * 1024;
 
 /**
  * Opens `-` (stdin) or a file. A `.gz` name is decompressed on the fly, and so is any input
