@@ -1,14 +1,33 @@
 // Shared by the tests: run real binaries in real shell pipes, find fixtures, make temp dirs.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const bin = join(root, 'bin');
-/** Real data nobody here wrote (../shared/data), e.g. superstore.csv. */
-export const shared = (name: string) => resolve(root, '..', 'shared', 'data', name);
+/**
+ * Real data nobody here wrote (../shared/data), e.g. superstore.csv. A clone elsewhere (CI's fresh
+ * clone in /tmp) finds it beside the checkout it was cloned from, or at BX_SHARED_DATA.
+ */
+export const sharedDir = findSharedData();
+export const shared = (name: string) => join(sharedDir, name);
+
+function findSharedData(): string {
+  const beside = resolve(root, '..', 'shared', 'data');
+  const candidates = [process.env.BX_SHARED_DATA, beside];
+  try {
+    const origin = execFileSync('git', ['-C', root, 'config', '--get', 'remote.origin.url'], {
+      encoding: 'utf8',
+    }).trim();
+    if (origin && !/^[a-z][a-z0-9+.-]*:\/\//i.test(origin) && !/^[^/]+@[^:]+:/.test(origin))
+      candidates.push(resolve(root, origin, '..', 'shared', 'data'));
+  } catch {
+    // not a git checkout, or no origin: the places above only
+  }
+  return candidates.find((d) => d !== undefined && existsSync(d)) ?? beside;
+}
 export const fx = (name: string) => join(root, 'test', 'fixtures', name);
 
 export interface ShResult {
