@@ -58,12 +58,8 @@ export class PipeOut extends Writable {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    if (this.fallback) {
-      this.fallback.write('', cb);
-      return;
-    }
-    if (!this.writing && this.queued === 0) cb();
-    else this.finalCb = cb;
+    this.finalCb = cb;
+    if (!this.writing && this.queued === 0) this.finished();
   }
 
   /**
@@ -105,11 +101,7 @@ export class PipeOut extends Writable {
       if (written < total) this.queue.unshift(...rest(parts, written));
       if (this.held && this.queued <= this.low) this.release();
       if (this.queue.length > 0) this.pump();
-      else if (this.finalCb) {
-        const cb = this.finalCb;
-        this.finalCb = undefined;
-        cb();
-      }
+      else this.finished();
     });
   }
 
@@ -128,11 +120,16 @@ export class PipeOut extends Writable {
     this.queue = [];
     this.queued = 0;
     this.release();
-    if (this.finalCb) {
-      const cb = this.finalCb;
-      this.finalCb = undefined;
-      out.write('', cb);
-    }
+    this.finished();
+  }
+
+  /** Calls a waiting _final once nothing is left: at once, or after the fallback has written its part. */
+  private finished(): void {
+    const cb = this.finalCb;
+    if (!cb) return;
+    this.finalCb = undefined;
+    if (this.fallback) this.fallback.write('', cb);
+    else cb();
   }
 }
 
