@@ -282,6 +282,18 @@ export class CopyEncoder {
     return this.slab.take();
   }
 
+  /**
+   * encodeLines keeps its rows (returns an empty text) until this many bytes are waiting, so
+   * that one write carries the rows of several input batches; rest() hands on what waits. 0
+   * (the default, and --rejects' pieces) hands on each batch's rows.
+   */
+  holdBelow = 0;
+
+  /** The rows encodeLines kept back (holdBelow), for the last write of a COPY. */
+  rest(): Buffer {
+    return this.slab.take();
+  }
+
   /** encode for lines not yet parsed: the same COPY text (as bytes), errors and `needs`. */
   encodeLines(batch: LineRecordBatch, from = 0): EncodeResult<Buffer> {
     const { buf, starts, ends, lines, name } = batch;
@@ -317,7 +329,7 @@ export class CopyEncoder {
       slab.room(3 * row.length);
       slab.p += slab.buf.write(row, slab.p);
     }
-    return { text: slab.take(), count: i - from };
+    return { text: slab.pending >= this.holdBelow ? slab.take() : HELD, count: i - from };
   }
 
   /** One record as a COPY row (with its newline), or the columns it needs added first. */
@@ -844,6 +856,7 @@ export class CopyEncoder {
 }
 
 const EMPTY_WORDS = new Int32Array(0);
+const HELD = Buffer.alloc(0);
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /**
