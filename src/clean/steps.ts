@@ -85,6 +85,8 @@ export function cleanSteps(
   log: Logger,
   /** The byte path, for batches of lines (LineSource's); undefined: every line through objects. */
   bytes?: ByteCleaner,
+  /** Where output lines are built (a RecyclingSlab on a shell pipe). */
+  slab: ByteSlab = new ByteSlab(),
 ): CleanSteps {
   const rename = opts.rename.size ? opts.rename : undefined;
   const zone = opts.timezone;
@@ -243,7 +245,6 @@ export function cleanSteps(
     return { name: batch.name, lines, records: out };
   };
 
-  const slab = new ByteSlab();
   // Lines cleaned but not yet handed on (their bytes are the slab's untaken ones): they go out
   // 1000 at a time, as LineWriter sends records, so that a run that fails has written what the
   // object path would have written before it (nothing, on an input that ends unsealed).

@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { byteCleaner } from '../clean/bytes.js';
 import { LineSource } from '../clean/line-source.js';
+import { RecyclingSlab } from '../clean/out-slab.js';
 import { cleanSteps, type CleanOptions } from '../clean/steps.js';
 import { CompiledSchema } from '../lib/convert.js';
 import { ExitCode, UsageError } from '../lib/errors.js';
@@ -8,6 +9,7 @@ import { compileAssignment, compileExpr } from '../lib/expr.js';
 import { Hasher } from '../lib/hash.js';
 import { checkZone } from '../lib/timezone.js';
 import type { Io } from '../lib/io.js';
+import { PIPE_QUEUE, PipeOut } from '../lib/pipe-out.js';
 import { rejectsArgs } from '../lib/rejects.js';
 import { parseSize, listItems } from '../lib/size.js';
 import {
@@ -290,7 +292,10 @@ export async function run(io: Io, opts: CleanOptions): Promise<ExitCode> {
   // The byte path (src/clean/bytes.ts) when the options allow it; BX_CLEAN_OBJECTS=1 forces the
   // object path, the reference the tests compare it with.
   const bytes = io.env.BX_CLEAN_OBJECTS === '1' ? undefined : byteCleaner(opts, compiled);
-  const steps = cleanSteps(opts, schema, compiled, base, hasher, io.log, bytes);
+  // On a shell pipe, output slabs are used again once written (src/clean/out-slab.ts).
+  const slab =
+    io.stdout instanceof PipeOut ? new RecyclingSlab(PIPE_QUEUE + io.stdout.writableHighWaterMark) : undefined;
+  const steps = cleanSteps(opts, schema, compiled, base, hasher, io.log, bytes, slab);
   await runStage(io, {
     sources: opts.inputs.map((path) => (bytes ? new LineSource(io, path) : new NdjsonSource(io, path))),
     sink: new StdoutSink(io.stdout, io.seal.seal),
@@ -302,6 +307,10 @@ export async function run(io: Io, opts: CleanOptions): Promise<ExitCode> {
     },
     note: () => (steps.filtered() ? `${steps.filtered()} filtered out by --where` : undefined),
   });
+  if (bytes)
+    io.log.debug(
+      `byte path: ${bytes.rows} lines (${bytes.repeated} in one pass)${slab ? `; ${slab.reused} output slabs used again` : ''}`,
+    );
   return ExitCode.Ok;
 }
 
