@@ -289,9 +289,14 @@ export class CopyEncoder {
    */
   holdBelow = 0;
 
-  /** The rows encodeLines kept back (holdBelow), for the last write of a COPY. */
+  /** The rows encodeLines kept back (holdBelow), for the last write of a COPY or an idle input. */
   rest(): Buffer {
     return this.slab.take();
+  }
+
+  /** Bytes of rows kept back (holdBelow) and not yet handed on. */
+  get held(): number {
+    return this.slab.pending;
   }
 
   /** encode for lines not yet parsed: the same COPY text (as bytes), errors and `needs`. */

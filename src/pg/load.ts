@@ -535,16 +535,23 @@ export async function loadBatches(
     };
     for (const b of ahead) await send(b);
     ahead.length = 0;
+    // Rows kept back wait for more input only while it comes: a stream that trickles (a broker
+    // followed live, a slow upstream stage) has its rows sent within IDLE_FLUSH_MS, so that the
+    // COPY's progress (pg_stat_progress_copy) shows them and the server works meanwhile.
+    const flushHeld = async () => {
+      const held = encoder.rest();
+      if (held.length > 0) await copy!.write(held);
+    };
     for (;;) {
       if (signal.aborted) throw signal.reason;
-      const next = await batches.next();
+      const pending = batches.next();
+      const next = !rejects && encoder.held > 0 ? await nextOrFlush(pending, flushHeld) : await pending;
       if (next.done) break;
       await send(next.value);
     }
     if (rejects) await closeGroup();
     else {
-      const rest = encoder.rest();
-      if (rest.length > 0) await copy!.write(rest);
+      await flushHeld();
       await copy!.end();
     }
   } catch (err) {
@@ -734,6 +741,24 @@ interface Piece {
 
 /** Bytes of COPY rows per write of a load without --rejects (encoder.holdBelow). */
 const COPY_WRITE = 256 << 10;
+
+/** An input batch this late sends the rows kept back first (bx-load on a trickling stream). */
+const IDLE_FLUSH_MS = 200;
+
+const IDLE = Symbol('idle');
+
+/** The next batch; if it is not there within IDLE_FLUSH_MS, `flush` runs while it is awaited. */
+async function nextOrFlush<T>(next: Promise<T>, flush: () => Promise<void>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const idle = new Promise<typeof IDLE>((r) => (timer = setTimeout(r, IDLE_FLUSH_MS, IDLE)));
+  // A rejection while flush() runs is seen by the caller's await below, not reported as unhandled.
+  next.catch(() => {});
+  const first = await Promise.race([next, idle]);
+  clearTimeout(timer);
+  if (first !== IDLE) return first as T;
+  await flush();
+  return next;
+}
 
 /** --rejects: a savepoint and its COPY hold at most this many rows or bytes. */
 const GROUP_ROWS = 50_000;

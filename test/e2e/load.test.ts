@@ -1,6 +1,7 @@
 // bx-load against a real PostgreSQL (DATABASE_URL: the configured server, else the embedded
 // one run-tests.mjs started). Every test works in its own schema, bxload_e2e_<pid>, so two test
 // runs on one server (a developer's and CI's) never drop each other's tables.
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -561,3 +562,31 @@ t.test(
     t.equal(await count(`${S}.held`), lines.length, 'the failed load left the table as it was');
   },
 );
+
+t.test('rows held back go to the server when the input pauses, not only at 256 KiB or the end', async (t) => {
+  // A trickling input (a broker followed live): 100 rows, then the pipe stays open. The rows must
+  // reach the COPY (pg_stat_progress_copy counts them) while bx-load waits for more.
+  await db.query(`CREATE TABLE ${S}.trickle (id int)`);
+  const penv = { ...process.env, ...env, PATH: `${join(root, 'bin')}:${process.env.PATH}` };
+  delete penv.NODE_OPTIONS;
+  const p = spawn('bash', ['-c', `unset NODE_OPTIONS; exec bx-load -q --table ${S}.trickle`], {
+    env: penv,
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  p.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise<number | null>((r) => p.on('close', (code) => r(code)));
+  p.stdin.write(nd(...Array.from({ length: 100 }, (_, id) => ({ id }))));
+  let copied = 0;
+  for (let i = 0; i < 100 && copied < 100; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const r = await rows(
+      `SELECT coalesce(max(p.tuples_processed), 0)::int AS n FROM pg_stat_progress_copy p JOIN pg_stat_activity a USING (pid) WHERE a.query ILIKE '%COPY%trickle%'`,
+    );
+    copied = r[0].n;
+  }
+  t.equal(copied, 100, 'the 100 rows were in the COPY while the input stayed open');
+  p.stdin.end(nd({ id: 100 }));
+  t.equal(await done, 0, stderr);
+  t.equal(await count(`${S}.trickle`), 101, 'and the load completed with every row');
+});
