@@ -237,7 +237,13 @@ export function normalize(a: RawArgs): ExtractOptions {
     // A file's format must be known before anything is read (exit 64, nothing written); a
     // name without an extension may be a directory (a Parquet lake), told apart when opened.
     for (const r of inputs) {
-      if (isS3(r.target)) parseS3Url(r.target);
+      if (isS3(r.target)) {
+        parseS3Url(r.target);
+        if (/[*?[]/.test(r.target))
+          throw new UsageError(
+            `${r.target}: globs are for local paths; name an S3 prefix (every partition under it is read)`,
+          );
+      }
       if (r.stream || forced?.toLowerCase() === 'parquet' || /\.parquet$/i.test(r.target) || r.target.endsWith('/'))
         continue;
       if (forced !== undefined || formatOfPath(r.target) || r.target === '-') fileFormat(r.target, forced);

@@ -81,6 +81,8 @@ async function connect(env: Env): Promise<S3> {
     forcePathStyle: endpoint !== undefined,
     // A bucket in another region than AWS_REGION: the SDK follows S3's redirect.
     followRegionRedirects: true,
+    // The SDK's own warnings would go to stderr as console lines; bx reports each failure itself.
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
     ...(creds ? { credentials: creds } : {}),
     // Newer SDKs add CRC32 checksums (aws-chunked bodies with trailers) to every PUT, which
     // S3-compatible servers other than AWS often refuse; with an endpoint, only where S3 needs one.
