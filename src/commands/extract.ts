@@ -287,7 +287,7 @@ export const main = (argv: string[]) =>
     'bx-extract',
     {
       describe,
-      usage: '[options] [FILE|-|DIR|URL]...',
+      usage: '[options] [FILE|-|DIR|URL|s3://BUCKET/KEY]...',
       examples: [
         ['bx-extract sales.csv > sales.ndjson', 'CSV to NDJSON; the format comes from the extension'],
         [
@@ -305,6 +305,10 @@ export const main = (argv: string[]) =>
           'drain a NATS stream into PostgreSQL, exactly once',
         ],
         ['bx-extract lake/sales/ --columns sale_date,amount', 'a hive-partitioned Parquet lake, two columns'],
+        [
+          'bx-extract s3://acme-lake/sales/ | bx-agg --by sale_date --agg sum:amount',
+          'the same lake on S3 (AWS_REGION, AWS_PROFILE…; AWS_ENDPOINT_URL for MinIO & co)',
+        ],
         [
           'BX_SEAL=1 bx-extract --table orders --incremental updated_at --key id --from-state "$DATABASE_URL" | bx-load --table orders --mode upsert --key id',
           'only what changed since the last committed run',
