@@ -4,6 +4,7 @@
 // record, a failed or unsealed input, a signal) removes the temp file and FILE keeps what it
 // held. A path ending in .gz is gzip-compressed on the way. --path - writes to stdout: nothing
 // to rename, and a reader that leaves (EPIPE) ends the run with 0, as for every bx stage.
+// --path s3://bucket/key uploads instead (S3Output): the object appears only when complete.
 import { finished } from 'node:stream/promises';
 import { PassThrough, type Writable } from 'node:stream';
 import { createGzip, type Gzip } from 'node:zlib';

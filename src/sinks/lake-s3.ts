@@ -123,6 +123,8 @@ export class S3Lake implements LakeStore {
       await this.lock();
       await this.recover();
     } catch (err) {
+      // (open() hands a sink whose start() failed to no one: nothing else would release the lock.)
+      await this.unlock().catch(() => {});
       await fsp.rm(this.spool, { recursive: true, force: true });
       throw err;
     }
@@ -138,6 +140,7 @@ export class S3Lake implements LakeStore {
     const key = this.dirKey(part) + rel;
     const job = (async () => {
       const { size } = await fsp.stat(path);
+      if (this.failure) return; // aborted meanwhile: no upload to begin
       this.mine.push(key);
       const up = await upload(this.s, this.url(key), createReadStream(path), {
         contentType: 'application/vnd.apache.parquet',

@@ -7,6 +7,11 @@
 // new one, never a mix and never a missing partition. Old versions are removed after the swap;
 // what a killed run leaves (its version directory, a stale lock) is hidden and cleaned by the
 // next run. Without --partition-by the lake path itself is the symlink.
+//
+// That is LocalLake, one LakeStore: LakeSink below does the encoding (plans, row groups,
+// partitions, the byte path) and writes every file into a local directory its store names; the
+// store makes a run visible. On S3 (lake-s3.ts), where nothing can be renamed, a manifest per
+// partition replaces the symlink.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, promises as fsp } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
