@@ -163,12 +163,13 @@ export class LakeSink implements Sink {
     return this.req.rowGroupSize ?? DEFAULT_ROW_GROUP;
   }
 
-  /** Locks the lake (the store finishes or sweeps what a killed run left), then plans a given schema. */
+  /** Plans a given schema, then locks the lake (the store finishes or sweeps what a killed run left). */
   async start(): Promise<void> {
     this.writerMod = await import('hyparquet-writer');
     this.opts = { codec: this.codec, compressors: await compressorsFor(this.codec), kvMetadata: [] };
-    await this.store.start();
+    // Planned before the lock: a --partition-by the schema lacks (64) takes no lock it would leave.
     if (this.schema) this.plan(this.schema);
+    await this.store.start();
   }
 
   private plan(schema: TableSchema): void {

@@ -22,6 +22,7 @@ async function startServer(dir: string): Promise<{ child: ChildProcess; port: nu
   }
   const child = spawn(
     process.execPath,
+    // (test/s3/s3rver.cjs says why the legacy OpenSSL provider.)
     ['--openssl-legacy-provider', join(root, 'test', 's3', 's3rver.cjs'), dir, 'lake', 'other'],
     // tap's NODE_OPTIONS hooks are not for this child.
     { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } },
@@ -480,6 +481,14 @@ async function suite(port: number) {
       t.match(r.stderr, new RegExp(`^bx-(extract|load): (.* )?${msg.source}`, 'm'), `${what}: the message`);
       t.notMatch(r.stderr, /\n\s+at /, `${what}: no stack trace`);
     }
+    // A usage error found in the schema takes no lock it would leave behind.
+    writeFileSync(join(dir, 'one.schema.json'), JSON.stringify({ fields: [{ name: 'sale_id', type: 'string' }] }));
+    const u = await run(
+      `bx-load --to parquet --path s3://lake/usage --partition-by nope --schema ${dir}/one.schema.json ${sales}`,
+    );
+    t.equal(u.code, 64, u.stderr);
+    t.match(u.stderr, /--partition-by nope: no such field in the schema/);
+    t.same(await keys('lake', 'usage/'), [], 'no lock, no object');
     // A manifest naming an object that is gone (a reader racing a swap): 66, not 65 "corrupt".
     const m = JSON.parse(await getText('lake', 'sales/sale_date=2026-11-06/_manifest.json'));
     await client.send(

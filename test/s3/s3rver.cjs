@@ -1,6 +1,8 @@
 // The tests' S3 server: s3rver (a devDependency) on a free loopback port over a temp directory.
 // Started as its own process, `node --openssl-legacy-provider test/s3/s3rver.cjs DIR [BUCKET...]`:
-// s3rver's signature code uses a digest Node 20's OpenSSL 3 only offers with the legacy provider.
+// s3rver's continuation token of a truncated listing (ListObjectsV2 with MaxKeys) is made with a
+// cipher Node 20's OpenSSL 3 has only in its legacy provider: without the flag that listing is a
+// 500 (ERR_OSSL_EVP_UNSUPPORTED), checked.
 // Prints `port N` on stdout once it listens; ends on SIGTERM (or when its parent's pipe closes).
 'use strict';
 const S3rver = require('s3rver');
