@@ -95,6 +95,8 @@ export class S3Lake implements LakeStore {
     private readonly runId: string,
     private readonly steps: Steps,
     private readonly log: Io['log'],
+    /** BX_TEST_LOCK_RENEW_MS (tests only): renew the lock this often instead of every minute. */
+    private readonly renewMs = LOCK_RENEW_MS,
   ) {
     this.base = prefix ? `${prefix}/` : '';
   }
@@ -103,7 +105,8 @@ export class S3Lake implements LakeStore {
     const { bucket, key } = parseS3Url(req.path);
     if (/\.parquet$/i.test(key))
       throw new UsageError(`--path ${req.path}: a lake is a prefix (s3://bucket/lake/sales), not one .parquet object`);
-    return new S3Lake(req, await s3(io.env), bucket, key.replace(/\/+$/, ''), runId, steps, io.log);
+    const renewMs = Number(io.env.BX_TEST_LOCK_RENEW_MS) || LOCK_RENEW_MS;
+    return new S3Lake(req, await s3(io.env), bucket, key.replace(/\/+$/, ''), runId, steps, io.log, renewMs);
   }
 
   private url(key: string) {
@@ -269,7 +272,7 @@ export class S3Lake implements LakeStore {
         continue;
       }
       this.locked = true;
-      this.renewTimer = setInterval(() => void this.renew(), LOCK_RENEW_MS);
+      this.renewTimer = setInterval(() => void this.renew(), this.renewMs);
       this.renewTimer.unref();
       return;
     }

@@ -413,6 +413,20 @@ async function suite(port: number) {
       (await keys('lake', `${lake}/`)).some((k) => k.includes('_bx/')),
       'the lock is released',
     );
+    // A long run renews its lock (here every 200 ms instead of every minute) and still commits.
+    const slow = run(
+      `(head -n 100 ${sales}; sleep 2; tail -n +101 ${sales}) | bx-load -q --to parquet --path s3://lake/${lake} --partition-by sale_date`,
+      { BX_TEST_LOCK_RENEW_MS: '200' },
+    );
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const l = await getText('lake', `${lake}/_bx/lock.json`).catch(() => undefined);
+      if (l) seen.add(JSON.parse(l).renewed);
+    }
+    const done = await slow;
+    t.equal(done.code, 0, done.stderr);
+    t.ok(seen.size >= 2, `the lock was renewed while the run waited for input (${seen.size} times seen)`);
   });
 
   await t.test('errors are one line naming the s3:// path, with their sysexits code', async (t) => {
