@@ -13,7 +13,8 @@ import { cli, type RawArgs } from '../run/cli.js';
 import { runStage } from '../run/stage.js';
 import { StdoutSink } from '../sinks/stdout.js';
 import { checkFile, fileFormat } from '../sources/file.js';
-import { openSource, type SourceRequest } from '../sources/index.js';
+import { kindOf, openSource, type SourceRequest } from '../sources/index.js';
+import { checkS3Input, isS3, parseS3Url } from '../lib/s3.js';
 
 export const describe =
   'Read files (CSV, TSV, NDJSON, JSON, XML plain or .gz; Parquet), database queries (PostgreSQL, MySQL/MariaDB) or streams (NATS, Redis, RabbitMQ) and write NDJSON records to stdout';
@@ -140,7 +141,8 @@ export const options = (y: Argv) =>
         "streams: end the batch at the last message not newer than this time (ISO 8601), or at the stream's end when the run starts, whichever comes first",
     });
 
-const isUrl = (t: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(t);
+// A stream's URL (nats://, redis://…); an s3:// path is an object or a lake, read as a file is.
+const isUrl = (t: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(t) && !isS3(t);
 
 export function normalize(a: RawArgs): ExtractOptions {
   const files = a._.map(String);
@@ -235,6 +237,13 @@ export function normalize(a: RawArgs): ExtractOptions {
     // A file's format must be known before anything is read (exit 64, nothing written); a
     // name without an extension may be a directory (a Parquet lake), told apart when opened.
     for (const r of inputs) {
+      if (isS3(r.target)) {
+        parseS3Url(r.target);
+        if (/[*?[]/.test(r.target))
+          throw new UsageError(
+            `${r.target}: globs are for local paths; name an S3 prefix (every partition under it is read)`,
+          );
+      }
       if (r.stream || forced?.toLowerCase() === 'parquet' || /\.parquet$/i.test(r.target) || r.target.endsWith('/'))
         continue;
       if (forced !== undefined || formatOfPath(r.target) || r.target === '-') fileFormat(r.target, forced);
@@ -246,7 +255,7 @@ export function normalize(a: RawArgs): ExtractOptions {
 
 export async function run(io: Io, opts: ExtractOptions): Promise<ExitCode> {
   // Every file must be there before the first record goes out (exit 66, nothing written).
-  for (const r of opts.inputs) if (!r.stream && !r.sql) await checkInput(r.target);
+  for (const r of opts.inputs) if (!r.stream && !r.sql) await checkInput(r, io);
   await runStage(io, {
     sources: opts.inputs.map((r) => () => openSource(r, io)),
     sink: new StdoutSink(io.stdout, io.seal.seal),
@@ -258,7 +267,12 @@ export async function run(io: Io, opts: ExtractOptions): Promise<ExitCode> {
 }
 
 /** A missing path is exit 66 before anything runs; a directory (a lake) or a glob is its source's to read. */
-async function checkInput(target: string) {
+async function checkInput(r: SourceRequest, io: Io) {
+  const target = r.target;
+  if (isS3(target)) {
+    parseS3Url(target);
+    return checkS3Input(target, io.env, kindOf(r) === 'file' || /\.parquet$/i.test(target));
+  }
   if (/[*?[]/.test(target)) return;
   try {
     await checkFile(target);
@@ -273,7 +287,7 @@ export const main = (argv: string[]) =>
     'bx-extract',
     {
       describe,
-      usage: '[options] [FILE|-|DIR|URL]...',
+      usage: '[options] [FILE|-|DIR|URL|s3://BUCKET/KEY]...',
       examples: [
         ['bx-extract sales.csv > sales.ndjson', 'CSV to NDJSON; the format comes from the extension'],
         [
@@ -291,6 +305,10 @@ export const main = (argv: string[]) =>
           'drain a NATS stream into PostgreSQL, exactly once',
         ],
         ['bx-extract lake/sales/ --columns sale_date,amount', 'a hive-partitioned Parquet lake, two columns'],
+        [
+          'bx-extract s3://acme-lake/sales/ | bx-agg --by sale_date --agg sum:amount',
+          'the same lake on S3 (AWS_REGION, AWS_PROFILE…; AWS_ENDPOINT_URL for MinIO & co)',
+        ],
         [
           'BX_SEAL=1 bx-extract --table orders --incremental updated_at --key id --from-state "$DATABASE_URL" | bx-load --table orders --mode upsert --key id',
           'only what changed since the last committed run',

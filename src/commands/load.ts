@@ -113,7 +113,8 @@ export const options = (y: Argv) =>
     })
     .option('path', {
       type: 'string',
-      describe: 'with --to: the file (- for stdout; .gz compresses) or, for parquet, the lake directory',
+      describe:
+        'with --to: the file (- for stdout; .gz compresses) or, for parquet, the lake directory; s3://BUCKET/KEY for S3',
     })
     .option('partition-by', {
       type: 'string',
@@ -381,6 +382,10 @@ export const main = (argv: string[]) =>
           'insert new rows and update existing ones by key',
         ],
         ['bx-extract all.csv | bx-load --table sales --mode replace', 'swap in a fresh copy of the whole table'],
+        [
+          'bx-extract day.csv | bx-load --to parquet --path s3://acme-lake/sales --partition-by sale_date',
+          'replace that day in a Parquet lake on S3, atomically (one manifest PUT per partition)',
+        ],
       ],
       options,
       normalize,

@@ -2,7 +2,7 @@
 // a stable order, and the hive fields their paths carry. Shared by the source and the sink.
 import { promises as fsp, type Stats } from 'node:fs';
 import { join, sep } from 'node:path';
-import { InputMissingError } from '../lib/errors.js';
+import { DataError, InputMissingError, UsageError } from '../lib/errors.js';
 
 /** Hive's name for a null partition value (Hive, Spark and DuckDB write it the same way). */
 export const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
@@ -124,5 +124,95 @@ export async function lakeFiles(target: string): Promise<string[]> {
   const files: string[] = [];
   await walk(target.replace(/\/+$/, '') || '/', files, (p) => p.endsWith('.parquet'));
   if (files.length === 0) throw new InputMissingError(`${target}: no .parquet files in the directory`);
+  return files.sort(byPath);
+}
+
+/** The commit point of a partition of an S3 lake: the one object naming its current files. */
+export const MANIFEST = '_manifest.json';
+
+/** `_manifest.json`: the files of a partition's current version, keys relative to its directory. */
+export interface Manifest {
+  bx: 'lake-manifest';
+  format: 1;
+  run: string;
+  written: string;
+  rows: number;
+  files: { key: string; size: number; rows: number }[];
+}
+
+export function parseManifest(text: string, where: string): Manifest {
+  let m: Manifest;
+  try {
+    m = JSON.parse(text) as Manifest;
+  } catch {
+    throw new DataError(undefined, undefined, `${where}: not a bx lake manifest (not JSON)`);
+  }
+  if (m?.bx !== 'lake-manifest' || !Array.isArray(m.files))
+    throw new DataError(undefined, undefined, `${where}: not a bx lake manifest`);
+  return m;
+}
+
+/**
+ * The Parquet objects an s3:// target names, sorted by key: one `.parquet` object, or every one
+ * under a prefix. A directory with a `_manifest.json` (a partition bx wrote) contributes exactly
+ * the files its manifest names, whatever else is listed there (a run in progress, an old version
+ * not yet deleted); a directory without one (another tool's) is read as listed. Hidden (`.`, `_`)
+ * entries are skipped as on a file system.
+ */
+export async function s3LakeFiles(target: string, env: Record<string, string | undefined>): Promise<string[]> {
+  const { s3, parseS3Url, s3UrlOf, listObjects, objectSize, getText, rememberSize } = await import('../lib/s3.js');
+  const client = await s3(env);
+  const { bucket, key } = parseS3Url(target);
+  if (/\.parquet$/i.test(key)) {
+    rememberSize(target, await objectSize(client, target));
+    return [target];
+  }
+  if (GLOB_CHARS.test(key))
+    throw new UsageError(`${target}: globs are for local paths; name an S3 prefix (every partition under it is read)`);
+  const prefix = key.replace(/\/+$/, '');
+  const base = prefix ? `${prefix}/` : '';
+  const listed = await listObjects(client, bucket, base);
+  const rel = (k: string) => k.slice(base.length);
+  const dirOf = (r: string) => r.slice(0, Math.max(0, r.lastIndexOf('/')));
+  const manifests = listed.filter((o) => {
+    const r = rel(o.key);
+    const segs = r.split('/');
+    return segs.pop() === MANIFEST && !segs.some(isHidden);
+  });
+  const covered = new Set(manifests.map((o) => dirOf(rel(o.key))));
+  // Is a file in a directory (or below one) that has a manifest? Its ancestors, looked up one by one.
+  const inManifestDir = (r: string) => {
+    for (let d = dirOf(r); ; d = dirOf(d)) {
+      if (covered.has(d)) return true;
+      if (d === '') return false;
+    }
+  };
+  const files: string[] = [];
+  for (const o of listed) {
+    const r = rel(o.key);
+    if (!r.endsWith('.parquet') || r.split('/').some(isHidden)) continue;
+    if (inManifestDir(r)) continue;
+    const url = s3UrlOf(bucket, o.key);
+    rememberSize(url, o.size);
+    files.push(url);
+  }
+  for (const o of manifests) {
+    const dir = dirOf(o.key);
+    const url = s3UrlOf(bucket, o.key);
+    // Gone since the listing: its partition was replaced or removed, and the new manifest was listed too.
+    const text = await getText(client, bucket, o.key);
+    if (text === undefined) continue;
+    for (const f of parseManifest(text, url).files) {
+      const fileUrl = s3UrlOf(bucket, dir ? `${dir}/${f.key}` : f.key);
+      rememberSize(fileUrl, f.size);
+      files.push(fileUrl);
+    }
+  }
+  if (files.length === 0)
+    throw new InputMissingError(
+      listed.length === 0
+        ? `${target}: no objects under this prefix`
+        : `${target}: no .parquet objects under this prefix`,
+    );
   return files.sort(byPath);
 }

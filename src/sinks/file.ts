@@ -4,11 +4,13 @@
 // record, a failed or unsealed input, a signal) removes the temp file and FILE keeps what it
 // held. A path ending in .gz is gzip-compressed on the way. --path - writes to stdout: nothing
 // to rename, and a reader that leaves (EPIPE) ends the run with 0, as for every bx stage.
+// --path s3://bucket/key uploads instead (S3Output): the object appears only when complete.
 import { finished } from 'node:stream/promises';
-import type { Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import { createGzip, type Gzip } from 'node:zlib';
 import { AtomicFile } from '../lib/atomic-file.js';
 import { UsageError } from '../lib/errors.js';
+import { isS3 } from '../lib/s3.js';
 import type { Io } from '../lib/io.js';
 import type { Batch, Sink } from '../lib/stream.js';
 import { writerFor, type FormatWriter, type WriteOptions } from '../formats/writer.js';
@@ -35,7 +37,9 @@ export const open: SinkOpener = async (req: SinkRequest, io: Io): Promise<Sink> 
   // positional stdin); an empty name is no file, so '' is stdout too (see the report's load.ts fix).
   if (req.path === '-' || req.path === '')
     return new FileSink(io, 'stdout', undefined, io.stdout, undefined, (out) => make(out, opts));
-  const file = await AtomicFile.open(req.path, { what: `the ${req.to.toUpperCase()} file` });
+  const file: Output = isS3(req.path)
+    ? await S3Output.open(req.path, io)
+    : await AtomicFile.open(req.path, { what: `the ${req.to.toUpperCase()} file` });
   try {
     // An unlistened 'error' would crash the process; put() reads it from stream.errored instead.
     file.stream.on('error', () => {});
@@ -80,7 +84,7 @@ class FileSink implements Sink {
   constructor(
     private readonly io: Io,
     private readonly label: string,
-    private readonly file: AtomicFile | undefined,
+    private readonly file: Output | undefined,
     private readonly out: Writable,
     private readonly gz: Gzip | undefined,
     make: (out: Writable) => FormatWriter,
@@ -131,3 +135,52 @@ class FileSink implements Sink {
 }
 
 const ignore = () => {};
+
+/** Where a file sink's bytes go: a temp file renamed on commit() (AtomicFile), or an S3 upload. */
+interface Output {
+  readonly stream: Writable;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/**
+ * An s3:// object, written by one upload (lib/s3.ts): S3 shows an object only once its PUT or
+ * multipart upload completes, so a reader sees the old object or the whole new one, as with a
+ * rename; abort() cancels the upload (and its parts) and the old object stays.
+ */
+class S3Output implements Output {
+  private constructor(
+    readonly stream: PassThrough,
+    private readonly up: { done: Promise<void>; abort: () => Promise<void> },
+  ) {}
+
+  static async open(url: string, io: Io): Promise<S3Output> {
+    const { s3, upload, parseS3Url } = await import('../lib/s3.js');
+    const { key } = parseS3Url(url);
+    if (key === '' || key.endsWith('/')) throw new UsageError(`--path ${url}: name an object, not a prefix`);
+    const client = await s3(io.env);
+    const stream = new PassThrough({ highWaterMark: 256 * 1024 });
+    const up = await upload(client, url, stream, { contentType: contentTypeOf(url) });
+    // A failed upload (S3 gone, access denied) fails the stream, so no write waits for a 'drain' that never comes.
+    up.done.catch((err: unknown) => stream.destroy(err as Error));
+    return new S3Output(stream, up);
+  }
+
+  async commit(): Promise<void> {
+    this.stream.end();
+    await this.up.done;
+  }
+
+  async abort(): Promise<void> {
+    await this.up.abort();
+    this.stream.destroy();
+  }
+}
+
+function contentTypeOf(url: string): string {
+  if (/\.gz$/i.test(url)) return 'application/gzip';
+  if (/\.csv$/i.test(url)) return 'text/csv; charset=utf-8';
+  if (/\.tsv$/i.test(url)) return 'text/tab-separated-values; charset=utf-8';
+  if (/\.xml$/i.test(url)) return 'application/xml';
+  return 'application/x-ndjson';
+}

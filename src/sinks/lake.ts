@@ -7,6 +7,11 @@
 // new one, never a mix and never a missing partition. Old versions are removed after the swap;
 // what a killed run leaves (its version directory, a stale lock) is hidden and cleaned by the
 // next run. Without --partition-by the lake path itself is the symlink.
+//
+// That is LocalLake, one LakeStore: LakeSink below does the encoding (plans, row groups,
+// partitions, the byte path) and writes every file into a local directory its store names; the
+// store makes a run visible. On S3 (lake-s3.ts), where nothing can be renamed, a manifest per
+// partition replaces the symlink.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, promises as fsp } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -27,6 +32,7 @@ import { snappyCompress } from '../formats/snappy.js';
 import { SharedDictionary } from '../formats/parquet-encode.js';
 import { lineText, parseRecord, type LineRecordBatch } from '../lib/records.js';
 import { HIVE_TYPES_KEY } from '../sources/parquet.js';
+import { isS3 } from '../lib/s3.js';
 import type { SinkOpener, SinkRequest } from './index.js';
 
 export const DEFAULT_ROW_GROUP = 100_000;
@@ -75,8 +81,28 @@ function layoutOf(path: string, partitioned: boolean): Layout {
   return { area: join(dirname(root), `.${basename(root)}.bx`), linkOf: () => root };
 }
 
+/**
+ * Where a lake's files go and how a run's partitions become visible: LocalLake (symlinks swapped
+ * by rename) below, S3Lake (a manifest per partition) in lake-s3.ts. LakeSink does the encoding
+ * (plans, row groups, partitions) and writes every file to a local directory the store names.
+ */
+export interface LakeStore {
+  /** Locks the lake and finishes or removes what a killed run left. */
+  start(): Promise<void>;
+  /** The local directory of this run's files of a partition ('' = the unpartitioned set). */
+  dirOf(part: string): string;
+  /** A file is complete at `path` (synchronous: called from the record path). */
+  finished(part: string, path: string, rows: number): void;
+  /** Waits while the store is behind (uploads in flight). */
+  drain(): Promise<void>;
+  /** Makes the partitions `parts` visible, each at once, removes the versions they replace, unlocks. */
+  commit(parts: string[]): Promise<void>;
+  /** Removes every trace of the run and unlocks: the lake is as before. */
+  abort(): Promise<void>;
+}
+
 /** Test hook: BX_TEST_KILL_AT=N kills the process with SIGKILL at the Nth durable step. */
-class Steps {
+export class Steps {
   private n = 0;
   constructor(private readonly killAt: number | undefined) {}
   step(): void {
@@ -84,7 +110,7 @@ class Steps {
   }
 }
 
-const alive = (pid: number) => {
+export const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
     return true;
@@ -112,9 +138,6 @@ export class LakeSink implements Sink {
   private tick = 0;
   private rows = 0;
   private files = 0;
-  private locked = false;
-  private readonly version: string;
-  private readonly steps: Steps;
   private writerMod!: typeof import('hyparquet-writer');
   /** The byte path's state, when every column has a byte encoder (parquet-bytes.ts). */
   private bytePath: BytePath | undefined;
@@ -123,17 +146,16 @@ export class LakeSink implements Sink {
 
   constructor(
     private readonly req: SinkRequest,
-    private readonly layout: Layout,
+    /** Where the files go and how a run becomes visible: LocalLake here, S3Lake in lake-s3.ts. */
+    private readonly store: LakeStore,
     private readonly runId: string,
     private readonly schema: TableSchema | undefined,
     private readonly codec: CompressionCodec,
-    killAt: number | undefined,
+    private readonly steps: Steps,
     private readonly log: Io['log'],
     /** BX_TEST_LAKE_RECORDS=1: every line parsed (the reference path the byte path is tested against). */
     private readonly forceRecords = false,
   ) {
-    this.version = join(layout.area, 'v', runId);
-    this.steps = new Steps(killAt);
     if (!schema) this.inferrer = new SchemaInferrer({ copyCompatible: true });
   }
 
@@ -141,94 +163,13 @@ export class LakeSink implements Sink {
     return this.req.rowGroupSize ?? DEFAULT_ROW_GROUP;
   }
 
-  /** Takes the lake's lock, finishes what a killed run left, removes its leftovers. */
+  /** Plans a given schema, then locks the lake (the store finishes or sweeps what a killed run left). */
   async start(): Promise<void> {
     this.writerMod = await import('hyparquet-writer');
     this.opts = { codec: this.codec, compressors: await compressorsFor(this.codec), kvMetadata: [] };
-    try {
-      await fsp.mkdir(this.layout.area, { recursive: true });
-    } catch (err) {
-      throw new CantCreateError(
-        `cannot create the lake ${this.req.path}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`,
-      );
-    }
-    const lock = join(this.layout.area, 'lock');
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await fsp.writeFile(lock, String(process.pid), { flag: 'wx' });
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2)
-          throw new CantCreateError(
-            `cannot lock the lake ${this.req.path}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`,
-          );
-        const pid = Number(await fsp.readFile(lock, 'utf8').catch(() => ''));
-        if (pid && alive(pid))
-          throw new TempFailError(
-            `${this.req.path}: another bx-load (pid ${pid}) is writing this lake; retry when it ends`,
-          );
-        await fsp.rm(lock, { force: true });
-      }
-    }
-    this.locked = true;
-    await this.recover();
+    // Planned before the lock: a --partition-by the schema lacks (64) takes no lock it would leave.
     if (this.schema) this.plan(this.schema);
-  }
-
-  /** A killed run's journal: partitions whose link it had moved away and not yet replaced get theirs. */
-  private async recover(): Promise<void> {
-    const names = await fsp.readdir(this.layout.area).catch(() => [] as string[]);
-    for (const n of names.filter((x) => x.startsWith('journal-'))) {
-      const j = JSON.parse(await fsp.readFile(join(this.layout.area, n), 'utf8').catch(() => '{"links":[]}')) as {
-        links: { link: string; target: string }[];
-      };
-      for (const { link, target } of j.links) {
-        const there = await fsp.lstat(link).catch(() => undefined);
-        if (!there && (await fsp.stat(join(dirname(link), target)).catch(() => undefined))) {
-          await fsp.mkdir(dirname(link), { recursive: true });
-          await fsp.symlink(target, link);
-          this.log.warn(`${link}: finished a partition swap a killed run had begun`);
-        }
-      }
-      await fsp.rm(join(this.layout.area, n), { force: true });
-    }
-    // Version directories no link points to are a killed run's (or aborted) leftovers.
-    const live = new Set<string>();
-    await this.collectLinks(live);
-    const vroot = join(this.layout.area, 'v');
-    for (const rid of await fsp.readdir(vroot).catch(() => [] as string[])) {
-      await this.sweep(join(vroot, rid), live);
-    }
-    for (const n of await fsp.readdir(this.layout.area).catch(() => [] as string[])) {
-      if (n.startsWith('link-') || n.startsWith('old-'))
-        await fsp.rm(join(this.layout.area, n), { recursive: true, force: true });
-    }
-  }
-
-  /** Every version directory a link of this lake resolves to. */
-  private async collectLinks(live: Set<string>): Promise<void> {
-    const partitioned = Boolean(this.req.partitionBy?.length);
-    const visit = async (p: string, depth: number): Promise<void> => {
-      const st = await fsp.lstat(p).catch(() => undefined);
-      if (!st) return;
-      if (st.isSymbolicLink()) {
-        live.add(resolve(dirname(p), await fsp.readlink(p)));
-        return;
-      }
-      if (!st.isDirectory() || depth > 16) return;
-      for (const n of await fsp.readdir(p)) if (!isHidden(n)) await visit(join(p, n), depth + 1);
-    };
-    await visit(partitioned ? this.layout.linkOf('') : this.layout.linkOf(''), 0);
-  }
-
-  /** Removes the directories under `dir` that no link resolves to; returns whether `dir` is still needed. */
-  private async sweep(dir: string, live: Set<string>): Promise<boolean> {
-    if (live.has(resolve(dir))) return true;
-    const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
-    let keep = false;
-    for (const e of entries) if (e.isDirectory() && (await this.sweep(join(dir, e.name), live))) keep = true;
-    if (!keep) await fsp.rm(dir, { recursive: true, force: true });
-    return keep;
+    await this.store.start();
   }
 
   private plan(schema: TableSchema): void {
@@ -263,11 +204,10 @@ export class LakeSink implements Sink {
 
   async write(b: Batch): Promise<void> {
     const lines = b as Batch & Partial<LineRecordBatch>;
-    if (lines.buf && lines.starts) {
-      this.writeLines(lines as LineRecordBatch);
-      return;
-    }
-    for (let i = 0; i < b.records.length; i++) this.record(b.records[i], b.name, b.lines[i]);
+    if (lines.buf && lines.starts) this.writeLines(lines as LineRecordBatch);
+    else for (let i = 0; i < b.records.length; i++) this.record(b.records[i], b.name, b.lines[i]);
+    // S3: finished files upload meanwhile; past a few in flight the input waits.
+    await this.store.drain();
   }
 
   private record(rec: Rec, name: string, line: number): void {
@@ -476,7 +416,7 @@ export class LakeSink implements Sink {
       for (const e of this.writers) if (!lru || e[1].lastUse < lru[1].lastUse) lru = e;
       this.close(lru![0]);
     }
-    const dir = part ? join(this.version, part) : this.version;
+    const dir = this.store.dirOf(part);
     const n = this.fileCount.get(part) ?? 0;
     this.fileCount.set(part, n + 1);
     this.partitions.add(part);
@@ -498,6 +438,7 @@ export class LakeSink implements Sink {
     const w = this.writers.get(part)!;
     this.buffered -= w.buffered;
     w.finish();
+    this.store.finished(part, w.path, w.rows);
     this.steps.step();
     this.writers.delete(part);
   }
@@ -507,7 +448,6 @@ export class LakeSink implements Sink {
     for (const part of [...this.writers.keys()]) this.close(part);
     // An unpartitioned lake is replaced even by zero rows; with a schema the empty set keeps its columns in one file.
     if (!this.req.partitionBy?.length && this.rows === 0) {
-      await fsp.mkdir(this.version, { recursive: true });
       if (this.plans) {
         this.writerFor('');
         this.close('');
@@ -517,17 +457,145 @@ export class LakeSink implements Sink {
     this.log.debug(
       `${this.byteLines} of ${this.rows} rows from their bytes${this.bytePath || this.rows === 0 ? '' : ' (a column type the byte path does not take)'}`,
     );
-    for (const part of this.partitions) await syncDir(part ? join(this.version, part) : this.version);
-    await this.swap();
+    await this.store.commit([...this.partitions].sort());
     return {
       rows: this.rows,
       note: `${this.files} Parquet file${this.files === 1 ? '' : 's'} in ${this.partitions.size} ${this.req.partitionBy?.length ? 'partition' : 'set'}${this.partitions.size === 1 ? '' : 's'} under ${this.req.path}`,
     };
   }
 
+  async abort(_err: unknown): Promise<void> {
+    for (const w of this.writers.values()) w.abort();
+    this.writers.clear();
+    await this.store.abort();
+  }
+}
+
+/**
+ * The lake on a file system: each partition a reader sees is a symlink to an immutable version
+ * directory under the hidden area, swapped by one rename(2) (docs/lake.md "Replacing partitions").
+ */
+class LocalLake implements LakeStore {
+  private locked = false;
+  private readonly version: string;
+
+  constructor(
+    private readonly req: SinkRequest,
+    private readonly layout: Layout,
+    private readonly runId: string,
+    private readonly steps: Steps,
+    private readonly log: Io['log'],
+  ) {
+    this.version = join(layout.area, 'v', runId);
+  }
+
+  dirOf(part: string): string {
+    return part ? join(this.version, part) : this.version;
+  }
+
+  finished(): void {}
+
+  async drain(): Promise<void> {}
+
+  /** Takes the lake's lock, finishes what a killed run left, removes its leftovers. */
+  async start(): Promise<void> {
+    try {
+      await fsp.mkdir(this.layout.area, { recursive: true });
+    } catch (err) {
+      throw new CantCreateError(
+        `cannot create the lake ${this.req.path}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`,
+      );
+    }
+    const lock = join(this.layout.area, 'lock');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fsp.writeFile(lock, String(process.pid), { flag: 'wx' });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2)
+          throw new CantCreateError(
+            `cannot lock the lake ${this.req.path}: ${(err as Error).message.replace(/^[A-Z]+: /, '')}`,
+          );
+        const pid = Number(await fsp.readFile(lock, 'utf8').catch(() => ''));
+        if (pid && alive(pid))
+          throw new TempFailError(
+            `${this.req.path}: another bx-load (pid ${pid}) is writing this lake; retry when it ends`,
+          );
+        await fsp.rm(lock, { force: true });
+      }
+    }
+    this.locked = true;
+    await this.recover();
+  }
+
+  /** A killed run's journal: partitions whose link it had moved away and not yet replaced get theirs. */
+  private async recover(): Promise<void> {
+    const names = await fsp.readdir(this.layout.area).catch(() => [] as string[]);
+    for (const n of names.filter((x) => x.startsWith('journal-'))) {
+      const j = JSON.parse(await fsp.readFile(join(this.layout.area, n), 'utf8').catch(() => '{"links":[]}')) as {
+        links: { link: string; target: string }[];
+      };
+      for (const { link, target } of j.links) {
+        const there = await fsp.lstat(link).catch(() => undefined);
+        if (!there && (await fsp.stat(join(dirname(link), target)).catch(() => undefined))) {
+          await fsp.mkdir(dirname(link), { recursive: true });
+          await fsp.symlink(target, link);
+          this.log.warn(`${link}: finished a partition swap a killed run had begun`);
+        }
+      }
+      await fsp.rm(join(this.layout.area, n), { force: true });
+    }
+    // Version directories no link points to are a killed run's (or aborted) leftovers.
+    const live = new Set<string>();
+    await this.collectLinks(live);
+    const vroot = join(this.layout.area, 'v');
+    for (const rid of await fsp.readdir(vroot).catch(() => [] as string[])) {
+      await this.sweep(join(vroot, rid), live);
+    }
+    for (const n of await fsp.readdir(this.layout.area).catch(() => [] as string[])) {
+      if (n.startsWith('link-') || n.startsWith('old-'))
+        await fsp.rm(join(this.layout.area, n), { recursive: true, force: true });
+    }
+  }
+
+  /** Every version directory a link of this lake resolves to. */
+  private async collectLinks(live: Set<string>): Promise<void> {
+    const partitioned = Boolean(this.req.partitionBy?.length);
+    const visit = async (p: string, depth: number): Promise<void> => {
+      const st = await fsp.lstat(p).catch(() => undefined);
+      if (!st) return;
+      if (st.isSymbolicLink()) {
+        live.add(resolve(dirname(p), await fsp.readlink(p)));
+        return;
+      }
+      if (!st.isDirectory() || depth > 16) return;
+      for (const n of await fsp.readdir(p)) if (!isHidden(n)) await visit(join(p, n), depth + 1);
+    };
+    await visit(partitioned ? this.layout.linkOf('') : this.layout.linkOf(''), 0);
+  }
+
+  /** Removes the directories under `dir` that no link resolves to; returns whether `dir` is still needed. */
+  private async sweep(dir: string, live: Set<string>): Promise<boolean> {
+    if (live.has(resolve(dir))) return true;
+    const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
+    let keep = false;
+    for (const e of entries) if (e.isDirectory() && (await this.sweep(join(dir, e.name), live))) keep = true;
+    if (!keep) await fsp.rm(dir, { recursive: true, force: true });
+    return keep;
+  }
+
+  async commit(parts: string[]): Promise<void> {
+    // (An unpartitioned lake replaced by zero rows and no schema has no file, and still its directory.)
+    for (const part of parts) {
+      await fsp.mkdir(this.dirOf(part), { recursive: true });
+      await syncDir(this.dirOf(part));
+    }
+    await this.swap(parts);
+  }
+
   /** Points each partition's link at the new version; the old versions go after all swaps. */
-  private async swap(): Promise<void> {
-    const parts = [...this.partitions].sort();
+  private async swap(partitions: string[]): Promise<void> {
+    const parts = [...partitions].sort();
     const links = parts.map((part) => {
       const link = this.layout.linkOf(part);
       const target = relative(dirname(link), part ? join(this.version, part) : this.version);
@@ -586,9 +654,7 @@ export class LakeSink implements Sink {
     await fsp.rm(join(this.layout.area, 'lock'), { force: true });
   }
 
-  async abort(_err: unknown): Promise<void> {
-    for (const w of this.writers.values()) w.abort();
-    this.writers.clear();
+  async abort(): Promise<void> {
     await fsp.rm(this.version, { recursive: true, force: true }).catch(() => {});
     await fsp.rm(join(this.layout.area, `journal-${this.runId}.json`), { force: true }).catch(() => {});
     await this.unlock().catch(() => {});
@@ -781,22 +847,20 @@ export const open: SinkOpener = async (req: SinkRequest, io: Io) => {
         `--partition-by ${p}: a name starting with . or _ would make a directory readers skip as hidden`,
       );
   const schema = req.schemaFile ? await readSchemaFile(req.schemaFile) : undefined;
-  const path = resolve(io.cwd, req.path);
-  const st = await fsp.lstat(path).catch(() => undefined);
-  if (st && !st.isDirectory() && !st.isSymbolicLink())
-    throw new CantCreateError(`--path ${req.path}: exists and is not a directory`);
-  const layout = layoutOf(path, Boolean(req.partitionBy?.length));
-  const killAt = io.env.BX_TEST_KILL_AT ? Number(io.env.BX_TEST_KILL_AT) : undefined;
-  const sink = new LakeSink(
-    req,
-    layout,
-    runIdOf(io.env),
-    schema,
-    codec,
-    killAt,
-    io.log,
-    io.env.BX_TEST_LAKE_RECORDS === '1',
-  );
+  const steps = new Steps(io.env.BX_TEST_KILL_AT ? Number(io.env.BX_TEST_KILL_AT) : undefined);
+  const runId = runIdOf(io.env);
+  let store: LakeStore;
+  if (isS3(req.path)) {
+    const { S3Lake } = await import('./lake-s3.js');
+    store = await S3Lake.open(req, runId, steps, io);
+  } else {
+    const path = resolve(io.cwd, req.path);
+    const st = await fsp.lstat(path).catch(() => undefined);
+    if (st && !st.isDirectory() && !st.isSymbolicLink())
+      throw new CantCreateError(`--path ${req.path}: exists and is not a directory`);
+    store = new LocalLake(req, layoutOf(path, Boolean(req.partitionBy?.length)), runId, steps, io.log);
+  }
+  const sink = new LakeSink(req, store, runId, schema, codec, steps, io.log, io.env.BX_TEST_LAKE_RECORDS === '1');
   await sink.start();
   return sink;
 };

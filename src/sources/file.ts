@@ -7,6 +7,7 @@ import { classify, UsageError } from '../lib/errors.js';
 import { openInput, READ_CHUNK, type Io, type NamedInput } from '../lib/io.js';
 import { addLineage } from '../lib/lineage.js';
 import type { Batch, Checkpoint, Source, StageContext } from '../lib/stream.js';
+import { checkS3Input, isS3, objectStream } from '../lib/s3.js';
 import type { SourceOpener, SourceRequest } from './index.js';
 
 /** The format of a file source: --format, else the file name's extension. */
@@ -47,7 +48,12 @@ export class FileSource implements Source {
 
   async *batches(ctx: StageContext): AsyncGenerator<Batch> {
     const read = await readerFor(this.format);
-    const input = this.name === '-' ? await stdinInput(this.io) : await openInput(this.io, this.name);
+    const input =
+      this.name === '-'
+        ? await stdinInput(this.io)
+        : isS3(this.name)
+          ? await s3Input(this.io, this.name)
+          : await openInput(this.io, this.name);
     const opts: ReadOptions = { ...this.read, onTrailer: (t) => (this.upstream = t.checkpoint ?? []) };
     for await (const b of read(input, opts, ctx)) {
       if (this.lineage && !b.ndjson) addLineage(b.records, b.name, b.lines);
@@ -62,7 +68,8 @@ export class FileSource implements Source {
 
 export const open: SourceOpener = async (req: SourceRequest, io: Io) => {
   const format = fileFormat(req.target, req.format);
-  await checkFile(req.target);
+  if (isS3(req.target)) await checkS3Input(req.target, io.env, true);
+  else await checkFile(req.target);
   return new FileSource(io, req.target, format, req.read, Boolean(req.read.lineage));
 };
 
@@ -83,4 +90,16 @@ async function stdinInput(io: Io): Promise<NamedInput> {
     stream = stream.pipe(gunzip);
   }
   return { name: 'stdin', stream };
+}
+
+/** An S3 object as one GetObject stream (bounded by the stream's backpressure), gunzipped for a .gz key. */
+async function s3Input(io: Io, url: string): Promise<NamedInput> {
+  let { stream, size } = await objectStream(url, io.env);
+  io.stats.countInput(stream, size);
+  if (/\.gz$/i.test(url)) {
+    const gunzip = createGunzip({ chunkSize: READ_CHUNK });
+    stream.on('error', (e) => gunzip.destroy(e));
+    stream = stream.pipe(gunzip);
+  }
+  return { name: url, stream };
 }

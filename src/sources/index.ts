@@ -4,7 +4,8 @@ import { stat } from 'node:fs/promises';
 import { UsageError } from '../lib/errors.js';
 import type { Io } from '../lib/io.js';
 import type { Source } from '../lib/stream.js';
-import type { ReadOptions } from '../formats/index.js';
+import { formatOfPath, type ReadOptions } from '../formats/index.js';
+import { isS3 } from '../lib/s3.js';
 
 /** Everything a user can say about one source on the command line. */
 export interface SourceRequest {
@@ -55,6 +56,7 @@ const kinds: Record<string, string> = {
 };
 
 const SCHEMES: Record<string, string> = {
+  's3:': 's3',
   'nats:': 'nats',
   'redis:': 'redis',
   'rediss:': 'redis',
@@ -84,6 +86,7 @@ export function kindOf(req: SourceRequest): string {
       throw new UsageError(
         `${req.target}: Kafka is not built yet (docs/design.md "Streaming sources" describes the same contract over kafkajs offsets)`,
       );
+    if (kind === 's3') return s3Kind(req);
     if (!kind)
       throw new UsageError(
         `${req.target}: unknown source scheme ${m[1]}; known: ${Object.keys(SCHEMES)
@@ -98,9 +101,19 @@ export function kindOf(req: SourceRequest): string {
   return 'file';
 }
 
+/**
+ * An s3:// path is a file of a known format (`s3://b/day.csv.gz`: read as a stream), else Parquet:
+ * one `.parquet` object or a prefix (a lake, read through its manifests).
+ */
+function s3Kind(req: SourceRequest): string {
+  if (req.format !== undefined) return req.format.toLowerCase() === 'parquet' ? 'parquet' : 'file';
+  if (/\.parquet$/i.test(req.target) || req.target.endsWith('/')) return 'parquet';
+  return formatOfPath(req.target) ? 'file' : 'parquet';
+}
+
 export async function openSource(req: SourceRequest, io: Io): Promise<Source> {
   let kind = kindOf(req);
-  if (kind === 'file' && req.target !== '-' && req.format === undefined) {
+  if (kind === 'file' && req.target !== '-' && req.format === undefined && !isS3(req.target)) {
     const st = await stat(req.target).catch(() => undefined);
     if (st?.isDirectory()) kind = 'parquet';
   }

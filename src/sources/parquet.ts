@@ -4,11 +4,12 @@
 // become fields, after the file's own columns, as DuckDB's hive_partitioning puts them.
 import { promises as fsp } from 'node:fs';
 import type { AsyncBuffer, FileMetaData } from 'hyparquet';
-import { DataError, UsageError } from '../lib/errors.js';
+import { BxError, DataError, UsageError } from '../lib/errors.js';
 import type { Io } from '../lib/io.js';
 import { isIndexKey, setKeyOrder } from '../lib/json.js';
 import type { Batch, Rec, Source, StageContext } from '../lib/stream.js';
-import { hiveFields, lakeFiles } from '../formats/parquet-files.js';
+import { hiveFields, lakeFiles, s3LakeFiles } from '../formats/parquet-files.js';
+import { isS3, objectBuffer } from '../lib/s3.js';
 import {
   columnConverter,
   partitionValue,
@@ -106,6 +107,8 @@ export class ParquetSource implements Source {
     private readonly lineage: boolean,
     private readonly files: string[],
     private readonly decoder: Decoder = decoderOf(process.env.BX_PARQUET_DECODER),
+    /** The environment an s3:// file's client is made from (AWS_ENDPOINT_URL, credentials…). */
+    private readonly env: Record<string, string | undefined> = process.env,
   ) {}
 
   private took(ctx: StageContext, file: string, g: number, how: string) {
@@ -122,14 +125,19 @@ export class ParquetSource implements Source {
     ]);
     for (const file of files) {
       if (ctx.signal?.aborted) return;
-      const { buf, close } = await fileBuffer(file).catch((err) => {
-        throw new DataError(undefined, undefined, `${file}: cannot open: ${detail(err)}`);
+      // An S3 object is read by ranged GETs, a file by positioned reads. A failure that is already
+      // a BxError (no such object 66, S3 unreachable 69, access denied 77) keeps its code.
+      const { buf, close } = await (isS3(file) ? objectBuffer(file, this.env) : fileBuffer(file)).catch((err) => {
+        throw err instanceof BxError
+          ? err
+          : new DataError(undefined, undefined, `${file}: cannot open: ${detail(err)}`);
       });
       try {
         let meta: FileMetaData;
         try {
           meta = await parquetMetadataAsync(buf);
         } catch (err) {
+          if (err instanceof BxError) throw err;
           throw new DataError(undefined, undefined, `${file}: not a readable Parquet file: ${detail(err)}`);
         }
         yield* this.readFile(file, buf, meta, parquetRead, compressors as never, ctx);
@@ -204,11 +212,13 @@ export class ParquetSource implements Source {
       const n = Number(meta.row_groups[g].num_rows);
       const rowEnd = rowStart + n;
       const corrupt = (err: unknown) =>
-        new DataError(
-          undefined,
-          undefined,
-          `${file}: row group ${g} (rows ${rowStart + 1}–${rowEnd}): corrupt or unreadable: ${detail(err)}`,
-        );
+        err instanceof BxError
+          ? err
+          : new DataError(
+              undefined,
+              undefined,
+              `${file}: row group ${g} (rows ${rowStart + 1}–${rowEnd}): corrupt or unreadable: ${detail(err)}`,
+            );
       if (direct && this.decoder === 'bytes') {
         const rg = meta.row_groups[g];
         let ok = true;
@@ -307,11 +317,7 @@ export class ParquetSource implements Source {
             },
           });
         } catch (err) {
-          throw new DataError(
-            undefined,
-            undefined,
-            `${file}: row group ${g} (rows ${rowStart + 1}–${rowEnd}): corrupt or unreadable: ${detail(err)}`,
-          );
+          throw corrupt(err);
         }
         const short = filled.findIndex((f) => f !== n);
         if (short >= 0)
@@ -427,13 +433,14 @@ function textLines(
   return out;
 }
 
-export const open: SourceOpener = async (req: SourceRequest, _io: Io) => {
+export const open: SourceOpener = async (req: SourceRequest, io: Io) => {
   if (req.target === '-')
     throw new UsageError(
       'Parquet cannot be read from stdin: its footer is at the end of the file; save it to a file first',
     );
   // Listing happens here, before the first record goes out: an empty directory is exit 66 at once.
-  return new ParquetSource(req.target, req.columns, Boolean(req.read.lineage), await lakeFiles(req.target));
+  const files = isS3(req.target) ? await s3LakeFiles(req.target, io.env) : await lakeFiles(req.target);
+  return new ParquetSource(req.target, req.columns, Boolean(req.read.lineage), files, undefined, io.env);
 };
 
 /** The file's row numbers (from 1) of a row group's rows s…e-1, the group starting after `rowStart` rows. */
