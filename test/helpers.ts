@@ -170,3 +170,26 @@ export const pieces = (buf: Buffer, cuts: number[]): Buffer[] => {
   out.push(buf.subarray(at));
   return out.filter((p) => p.length > 0);
 };
+
+/**
+ * After a lake rewrite killed at step `k` (the lake and S3 kill tests): the partition `untouched`
+ * keeps its old rows and every other of `days` holds wholly its old or wholly its new rows.
+ * `seen`, `oldBy` and `newBy` map a day to its row ids.
+ */
+export function checkKilledLake(
+  t: { equal: (a: unknown, b: unknown, m: string) => void; ok: (v: boolean, m: string) => void },
+  k: number,
+  days: string[],
+  untouched: string,
+  seen: Record<string, unknown[]>,
+  oldBy: Record<string, unknown[]>,
+  newBy: Record<string, unknown[]>,
+): void {
+  for (const day of days) {
+    const ids = JSON.stringify(seen[day] ?? []);
+    const o = JSON.stringify(oldBy[day] ?? []);
+    const n = JSON.stringify(newBy[day] ?? []);
+    if (day === untouched) t.equal(ids, o, `kill ${k}: an untouched partition keeps its rows`);
+    else t.ok(ids === o || ids === n, `kill ${k}: partition ${day} is wholly old or wholly new`);
+  }
+}
