@@ -490,6 +490,20 @@ async function suite(port: number) {
         /s3:\/\/lake\/sales\/: access denied by S3 \(InvalidAccessKeyId\)/,
         { AWS_ACCESS_KEY_ID: 'nobody' },
       ],
+      [
+        // No keys, no profile files, no instance metadata (AWS_EC2_METADATA_DISABLED): the SDK's chain ends at once.
+        'no credentials',
+        `bx-extract s3://lake/sales/`,
+        78,
+        /s3:\/\/lake\/sales\/: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE/,
+        {
+          AWS_ACCESS_KEY_ID: '',
+          AWS_SECRET_ACCESS_KEY: '',
+          HOME: dir,
+          AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
+          AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
+        },
+      ],
     ];
     for (const [what, cmd, code, msg, extra] of cases) {
       const r = await run(cmd, { AWS_MAX_ATTEMPTS: '1', ...extra });
