@@ -14,7 +14,7 @@ import { runStage } from '../run/stage.js';
 import { StdoutSink } from '../sinks/stdout.js';
 import { checkFile, fileFormat } from '../sources/file.js';
 import { kindOf, openSource, type SourceRequest } from '../sources/index.js';
-import { checkS3Input, isS3, parseS3Url } from '../lib/s3.js';
+import { checkS3Input, isS3, s3ReadTarget } from '../lib/s3.js';
 
 export const describe =
   'Read files (CSV, TSV, NDJSON, JSON, XML plain or .gz; Parquet), database queries (PostgreSQL, MySQL/MariaDB) or streams (NATS, Redis, RabbitMQ) and write NDJSON records to stdout';
@@ -237,13 +237,7 @@ export function normalize(a: RawArgs): ExtractOptions {
     // A file's format must be known before anything is read (exit 64, nothing written); a
     // name without an extension may be a directory (a Parquet lake), told apart when opened.
     for (const r of inputs) {
-      if (isS3(r.target)) {
-        parseS3Url(r.target);
-        if (/[*?[]/.test(r.target))
-          throw new UsageError(
-            `${r.target}: globs are for local paths; name an S3 prefix (every partition under it is read)`,
-          );
-      }
+      if (isS3(r.target)) s3ReadTarget(r.target);
       if (r.stream || forced?.toLowerCase() === 'parquet' || /\.parquet$/i.test(r.target) || r.target.endsWith('/'))
         continue;
       if (forced !== undefined || formatOfPath(r.target) || r.target === '-') fileFormat(r.target, forced);
@@ -269,10 +263,7 @@ export async function run(io: Io, opts: ExtractOptions): Promise<ExitCode> {
 /** A missing path is exit 66 before anything runs; a directory (a lake) or a glob is its source's to read. */
 async function checkInput(r: SourceRequest, io: Io) {
   const target = r.target;
-  if (isS3(target)) {
-    parseS3Url(target);
-    return checkS3Input(target, io.env, kindOf(r) === 'file' || /\.parquet$/i.test(target));
-  }
+  if (isS3(target)) return checkS3Input(target, io.env, kindOf(r) === 'file' || /\.parquet$/i.test(target));
   if (/[*?[]/.test(target)) return;
   try {
     await checkFile(target);

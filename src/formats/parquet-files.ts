@@ -2,7 +2,8 @@
 // a stable order, and the hive fields their paths carry. Shared by the source and the sink.
 import { promises as fsp, type Stats } from 'node:fs';
 import { join, sep } from 'node:path';
-import { DataError, InputMissingError, UsageError } from '../lib/errors.js';
+import { DataError, InputMissingError } from '../lib/errors.js';
+import { getText, listObjects, rememberSize, s3, s3ReadTarget, s3UrlOf, sizeOf } from '../lib/s3.js';
 
 /** Hive's name for a null partition value (Hive, Spark and DuckDB write it the same way). */
 export const HIVE_NULL = '__HIVE_DEFAULT_PARTITION__';
@@ -160,15 +161,12 @@ export function parseManifest(text: string, where: string): Manifest {
  * entries are skipped as on a file system.
  */
 export async function s3LakeFiles(target: string, env: Record<string, string | undefined>): Promise<string[]> {
-  const { s3, parseS3Url, s3UrlOf, listObjects, objectSize, getText, rememberSize } = await import('../lib/s3.js');
   const client = await s3(env);
-  const { bucket, key } = parseS3Url(target);
+  const { bucket, key } = s3ReadTarget(target);
   if (/\.parquet$/i.test(key)) {
-    rememberSize(target, await objectSize(client, target));
+    await sizeOf(client, target);
     return [target];
   }
-  if (GLOB_CHARS.test(key))
-    throw new UsageError(`${target}: globs are for local paths; name an S3 prefix (every partition under it is read)`);
   const prefix = key.replace(/\/+$/, '');
   const base = prefix ? `${prefix}/` : '';
   const listed = await listObjects(client, bucket, base);

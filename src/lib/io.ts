@@ -150,10 +150,12 @@ export async function openInput(
     io.stats?.countInput(stream, size);
   }
   const gz = opts.gunzip ?? /\.gz$/i.test(path);
-  if (gz) {
-    const gunzip = createGunzip({ chunkSize: READ_CHUNK });
-    stream.on('error', (e) => gunzip.destroy(e));
-    stream = stream.pipe(gunzip);
-  }
-  return { name, stream };
+  return { name, stream: gz ? gunzipped(stream) : stream };
+}
+
+/** A compressed stream's bytes, READ_CHUNK at a time; the source's error ends the output too. */
+export function gunzipped(stream: Readable): Readable {
+  const gunzip = createGunzip({ chunkSize: READ_CHUNK });
+  stream.on('error', (e) => gunzip.destroy(e));
+  return stream.pipe(gunzip);
 }

@@ -196,9 +196,24 @@ export async function objectSize(s: S3, url: string): Promise<number> {
   }
 }
 
-/** Sizes learnt from listings and manifests: a Parquet object opened later needs no HEAD. */
+/** Sizes learnt from listings, manifests and HEADs: an object is HEADed at most once a run. */
 const knownSizes = new Map<string, number>();
 export const rememberSize = (url: string, size: number) => knownSizes.set(url, size);
+
+/** An object's size: what a listing or manifest said, else one HEAD (remembered). */
+export async function sizeOf(s: S3, url: string): Promise<number> {
+  let size = knownSizes.get(url);
+  if (size === undefined) knownSizes.set(url, (size = await objectSize(s, url)));
+  return size;
+}
+
+/** An s3:// path to read: a valid URL and no glob (S3 has no globs; a prefix reads every partition). */
+export function s3ReadTarget(url: string): S3Url {
+  const parts = parseS3Url(url);
+  if (/[*?[]/.test(parts.key))
+    throw new UsageError(`${url}: globs are for local paths; name an S3 prefix (every partition under it is read)`);
+  return parts;
+}
 
 /**
  * An AsyncBuffer over an object: each slice is one ranged GET (`Range: bytes=a-b`), so reading a
@@ -210,7 +225,7 @@ export async function objectBuffer(
 ): Promise<{ buf: AsyncBuffer; close: () => Promise<void> }> {
   const s = await s3(env);
   const { bucket, key } = parseS3Url(url);
-  const size = knownSizes.get(url) ?? (await objectSize(s, url));
+  const size = await sizeOf(s, url);
   return {
     buf: {
       byteLength: size,
@@ -353,9 +368,9 @@ export async function upload(
 /** Fails with 66 (or 69, 77…) unless an s3:// input is there: an object, or a prefix with objects under it. */
 export async function checkS3Input(url: string, env: Env, object: boolean): Promise<void> {
   const s = await s3(env);
-  const { bucket, key } = parseS3Url(url);
+  const { bucket, key } = s3ReadTarget(url);
   if (object) {
-    rememberSize(url, await objectSize(s, url));
+    await sizeOf(s, url);
     return;
   }
   const r = await call(s, url, () =>

@@ -10,7 +10,7 @@ import { PassThrough, type Writable } from 'node:stream';
 import { createGzip, type Gzip } from 'node:zlib';
 import { AtomicFile } from '../lib/atomic-file.js';
 import { UsageError } from '../lib/errors.js';
-import { isS3 } from '../lib/s3.js';
+import { isS3, parseS3Url, s3, upload } from '../lib/s3.js';
 import type { Io } from '../lib/io.js';
 import type { Batch, Sink } from '../lib/stream.js';
 import { writerFor, type FormatWriter, type WriteOptions } from '../formats/writer.js';
@@ -155,7 +155,6 @@ class S3Output implements Output {
   ) {}
 
   static async open(url: string, io: Io): Promise<S3Output> {
-    const { s3, upload, parseS3Url } = await import('../lib/s3.js');
     const { key } = parseS3Url(url);
     if (key === '' || key.endsWith('/')) throw new UsageError(`--path ${url}: name an object, not a prefix`);
     const client = await s3(io.env);

@@ -59,10 +59,8 @@ function parseLock(text: string): LockBody | undefined {
 
 /** The partition directory (relative to the lake) and run of a key under some `_v/<run>/`, if it is one. */
 function versionOf(rel: string): { dir: string; run: string } | undefined {
-  const at = rel.startsWith('_v/') ? 0 : rel.indexOf('/_v/') + 1;
-  if (at === 0 && !rel.startsWith('_v/')) return undefined;
-  const run = rel.slice(at + 3).split('/')[0];
-  return run ? { dir: at === 0 ? '' : rel.slice(0, at - 1), run } : undefined;
+  const m = /^(?:(.*?)\/)?_v\/([^/]+)/.exec(rel);
+  return m ? { dir: m[1] ?? '', run: m[2] } : undefined;
 }
 
 /** The directory (relative to the lake) whose manifest a key is, if it is one. */
@@ -347,7 +345,7 @@ export class S3Lake implements LakeStore {
       let keep: string | undefined;
       if (hasManifest.has(dir)) {
         if (runs.size === 1) continue;
-        const text = await getText(this.s, this.bucket, `${this.base}${dir ? `${dir}/` : ''}${MANIFEST}`);
+        const text = await getText(this.s, this.bucket, this.dirKey(dir) + MANIFEST);
         keep = text === undefined ? undefined : parseManifest(text, this.url(this.base + dir)).run;
       }
       for (const r of runs) if (r !== keep) dead.add(`${dir}\u0000${r}`);

@@ -95,7 +95,7 @@ export interface LakeStore {
   finished(part: string, path: string, rows: number): void;
   /** Waits while the store is behind (uploads in flight). */
   drain(): Promise<void>;
-  /** Makes the partitions `parts` visible, each at once, removes the versions they replace, unlocks. */
+  /** Makes the partitions `parts` (sorted) visible, each at once, removes the versions they replace, unlocks. */
   commit(parts: string[]): Promise<void>;
   /** Removes every trace of the run and unlocks: the lake is as before. */
   abort(): Promise<void>;
@@ -560,7 +560,6 @@ class LocalLake implements LakeStore {
 
   /** Every version directory a link of this lake resolves to. */
   private async collectLinks(live: Set<string>): Promise<void> {
-    const partitioned = Boolean(this.req.partitionBy?.length);
     const visit = async (p: string, depth: number): Promise<void> => {
       const st = await fsp.lstat(p).catch(() => undefined);
       if (!st) return;
@@ -571,7 +570,7 @@ class LocalLake implements LakeStore {
       if (!st.isDirectory() || depth > 16) return;
       for (const n of await fsp.readdir(p)) if (!isHidden(n)) await visit(join(p, n), depth + 1);
     };
-    await visit(partitioned ? this.layout.linkOf('') : this.layout.linkOf(''), 0);
+    await visit(this.layout.linkOf(''), 0);
   }
 
   /** Removes the directories under `dir` that no link resolves to; returns whether `dir` is still needed. */
@@ -594,11 +593,11 @@ class LocalLake implements LakeStore {
   }
 
   /** Points each partition's link at the new version; the old versions go after all swaps. */
-  private async swap(partitions: string[]): Promise<void> {
-    const parts = [...partitions].sort();
+  /** `parts` sorted (LakeStore.commit's order). */
+  private async swap(parts: string[]): Promise<void> {
     const links = parts.map((part) => {
       const link = this.layout.linkOf(part);
-      const target = relative(dirname(link), part ? join(this.version, part) : this.version);
+      const target = relative(dirname(link), this.dirOf(part));
       return { part, link, target };
     });
     // The journal lets the next run finish a swap of a plain directory (a non-bx writer's) killed midway.

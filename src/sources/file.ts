@@ -1,10 +1,9 @@
 // Files (and stdin) through a format reader: the source every command had, now one module.
 import { promises as fsp } from 'node:fs';
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { canonicalFormat, formatNames, formatOfPath, readerFor, type ReadOptions } from '../formats/index.js';
 import { classify, UsageError } from '../lib/errors.js';
-import { openInput, READ_CHUNK, type Io, type NamedInput } from '../lib/io.js';
+import { gunzipped, openInput, type Io, type NamedInput } from '../lib/io.js';
 import { addLineage } from '../lib/lineage.js';
 import type { Batch, Checkpoint, Source, StageContext } from '../lib/stream.js';
 import { checkS3Input, isS3, objectStream } from '../lib/s3.js';
@@ -82,24 +81,15 @@ async function stdinInput(io: Io): Promise<NamedInput> {
     yield first.value;
     for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
   }
-  let stream: Readable = Readable.from(all(), { objectMode: false });
+  const stream: Readable = Readable.from(all(), { objectMode: false });
   const head = first.done ? undefined : first.value;
-  if (head && typeof head !== 'string' && head[0] === 0x1f && head[1] === 0x8b) {
-    const gunzip = createGunzip({ chunkSize: READ_CHUNK });
-    stream.on('error', (e) => gunzip.destroy(e));
-    stream = stream.pipe(gunzip);
-  }
-  return { name: 'stdin', stream };
+  const gz = head !== undefined && typeof head !== 'string' && head[0] === 0x1f && head[1] === 0x8b;
+  return { name: 'stdin', stream: gz ? gunzipped(stream) : stream };
 }
 
 /** An S3 object as one GetObject stream (bounded by the stream's backpressure), gunzipped for a .gz key. */
 async function s3Input(io: Io, url: string): Promise<NamedInput> {
-  let { stream, size } = await objectStream(url, io.env);
+  const { stream, size } = await objectStream(url, io.env);
   io.stats.countInput(stream, size);
-  if (/\.gz$/i.test(url)) {
-    const gunzip = createGunzip({ chunkSize: READ_CHUNK });
-    stream.on('error', (e) => gunzip.destroy(e));
-    stream = stream.pipe(gunzip);
-  }
-  return { name: url, stream };
+  return { name: url, stream: /\.gz$/i.test(url) ? gunzipped(stream) : stream };
 }
