@@ -7,6 +7,7 @@
 # stays flat: the big file is generated once into BENCH_BIG_DIR (default /tmp/bx-bench) and kept.
 #   bash bench/parquet.sh                 # 1 M rows, then the 10 M-row memory check
 #   BENCH_ROWS=200000 BENCH_BIG=0 bash bench/parquet.sh
+# With s3rver installed (a devDependency), the same write and read through s3:// beside the local lake.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 RUNS_AB="${BENCH_RUNS_AB:-3}"
@@ -56,6 +57,36 @@ bxr3=$RATE_A tr=$RATE_B
 echo "  write: bx/DuckDB = $(ratio "$bxw" "$dw") (target ≥ 0.5)"
 echo "  read:  bx Parquet/bx CSV = $(ratio "$bxr" "$cr") (target ≥ 1); bx/DuckDB = $(ratio "$bxr2" "$dr")"
 echo "  read:  byte transcoder/string decoder = $(ratio "$bxr3" "$tr")"
+
+# S3: the lake written and read through s3://, against s3rver (a devDependency, a local toy
+# server whose own CPU is most of the difference), beside the same work on the local lake in the
+# same run. Both writes replace a whole existing lake (every partition), as a re-run does.
+# Skipped, with a line saying so, when s3rver is not installed.
+if [ -f node_modules/s3rver/package.json ]; then
+  s3dir=$(mktemp -d) s3log=$(mktemp)
+  # s3rver.cjs ends when its stdin does: this loop's, which ends with the bench.
+  node --openssl-legacy-provider test/s3/s3rver.cjs "$s3dir" benchlake > "$s3log" 2>&1 \
+    < <(while kill -0 $$ 2> /dev/null; do sleep 1; done) &
+  s3pid=$!
+  for _ in $(seq 100); do grep -q '^port ' "$s3log" && break; sleep 0.1; done
+  s3env="AWS_ENDPOINT_URL=http://127.0.0.1:$(awk '/^port /{print $2}' "$s3log") AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true"
+  s3lake="s3://benchlake/sales"
+  env $s3env bx-load -q --to parquet --path "$s3lake" --partition-by sale_date "$nd"
+  measure_ab "$rows" "true" \
+    "bx-load --to parquet, s3:// (s3rver)" "env $s3env bx-load -q --to parquet --path $s3lake --partition-by sale_date $nd" \
+    "bx-load --to parquet, local (baseline)" "bx-load -q --to parquet --path $lake --partition-by sale_date $nd"
+  s3w=$RATE_A lw=$RATE_B
+  measure_ab "$rows" "true" \
+    "bx-extract s3:// lake (s3rver)" "env $s3env bx-extract -q $s3lake/" \
+    "bx-extract local lake (baseline)" "bx-extract -q $lake/"
+  s3r=$RATE_A lr=$RATE_B
+  echo "  S3 (s3rver) / local: write $(ratio "$s3w" "$lw"), read $(ratio "$s3r" "$lr")"
+  kill "$s3pid" 2> /dev/null || true
+  wait "$s3pid" 2> /dev/null || true
+  rm -rf "$s3dir" "$s3log"
+else
+  echo "  S3: skipped (s3rver is not installed: npm ci installs the devDependencies)"
+fi
 
 rss_at() { # rss_at ROWS NDJSON: peak RSS (MB) of bx-load and of bx-extract of what it wrote
   local n="$1" f="$2" l="$3"
